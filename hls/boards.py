@@ -1,0 +1,46 @@
+"""Board descriptions from ``board_configs/*.yaml`` (SPEC section 6)."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .resources import package_dir
+
+RESOURCE_KEYS = ("LUT", "FF", "BRAM_18K", "DSP48E1")
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    part: str
+    family: str
+    arm_host: bool
+    clock_period_ns: float
+    resources: dict
+
+
+def board_dir():
+    return package_dir("board_configs")
+
+
+def known_boards():
+    return sorted(p.stem for p in board_dir().glob("*.yaml"))
+
+
+def load_board(name):
+    path = board_dir() / f"{name}.yaml"
+    if not path.is_file():
+        raise ValueError(f"unknown board {name!r}; known boards: {', '.join(known_boards())}")
+    raw = yaml.safe_load(Path(path).read_text())
+    missing = [k for k in RESOURCE_KEYS if k not in raw.get("resources", {})]
+    if missing:
+        raise ValueError(f"{path}: resources lack {missing}")
+    return Board(
+        name=raw["name"],
+        part=raw["part"],
+        family=raw["family"],
+        arm_host=bool(raw["arm_host"]),
+        clock_period_ns=float(raw["clock_period_ns"]),
+        resources={k: int(raw["resources"][k]) for k in RESOURCE_KEYS},
+    )

@@ -1,0 +1,76 @@
+"""Convert a multi-resolution QKeras model into one hls4ml project with a resolution port."""
+
+import math
+
+from hls4ml.converters.keras_v2_to_hls import get_model_arch, parse_keras_model
+from hls4ml.model import ModelGraph
+from hls4ml.utils.config import create_config
+
+from mrfpga.training.quantizers import n_resolutions
+
+from .boards import load_board
+from .registry import install
+
+RESOLUTION_PORT = "resolution"
+INPUT_PRECISION = "ap_fixed<16,6>"
+OUR_LAYERS = ("DataTerm", "MMACDense")
+
+
+def resolution_bits(n_res):
+    return max(1, math.ceil(math.log2(n_res)))
+
+
+def _add_resolution_port(layer_list, input_layers, n_res):
+    """A top-level input ``resolution[1]`` that every multi-resolution layer reads."""
+    if any(layer["name"] == RESOLUTION_PORT for layer in layer_list):
+        raise ValueError(f"the model has a layer named {RESOLUTION_PORT!r}, the name of the resolution port")
+    port = {"class_name": "InputLayer", "name": RESOLUTION_PORT, "input_shape": [1]}
+    layer_list.insert(1, port)
+    for layer in layer_list:
+        if layer["class_name"] in OUR_LAYERS:
+            layer["inputs"] = list(layer["inputs"]) + [RESOLUTION_PORT]
+    return list(input_layers) + [RESOLUTION_PORT]
+
+
+def _check_supported(model_arch):
+    if model_arch["class_name"] not in ("Functional", "Model"):
+        raise ValueError("convert a functional Keras model (tf.keras.Model(inputs, outputs)); wrap Sequential models")
+
+
+def convert(
+    model,
+    output_dir,
+    board="pynq-z2",
+    backend="Vivado",
+    io_type="io_parallel",
+    clock_period=None,
+    reuse_factor=1,
+    project_name="myproject",
+):
+    """hls4ml ModelGraph of ``model`` for ``board``; its top function takes ``resolution[1]`` after the data."""
+    install()
+    board = load_board(board)
+    n_res = n_resolutions(model)
+    config = create_config(
+        output_dir=str(output_dir),
+        project_name=project_name,
+        backend=backend,
+        part=board.part,
+        clock_period=clock_period or board.clock_period_ns,
+        io_type=io_type,
+    )
+    config["KerasModel"] = model
+    config["InputData"] = None
+    config["OutputPredictions"] = None
+    config["HLSConfig"] = {
+        "Model": {"Precision": INPUT_PRECISION, "ReuseFactor": reuse_factor, "Strategy": "Latency", "BitExact": None},
+        "LayerName": {RESOLUTION_PORT: {"Precision": {"result": f"ap_uint<{resolution_bits(n_res)}>"}}},
+    }
+    model_arch, reader = get_model_arch(config)
+    _check_supported(model_arch)
+    layer_list, input_layers, output_layers, _ = parse_keras_model(model_arch, reader)
+    input_layers = _add_resolution_port(layer_list, input_layers, n_res)
+    hls_model = ModelGraph.from_layer_list(config, layer_list, input_layers, output_layers)
+    hls_model.mrfpga_board = board
+    hls_model.mrfpga_resolutions = n_res
+    return hls_model

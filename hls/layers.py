@@ -1,0 +1,118 @@
+"""hls4ml layers of the kit: data-term quantization and the mMAC Dense.
+
+Both take a second input, the model's run-time ``resolution`` port.
+Precisions are exact by construction (SPEC section 7: an unknown quantizer
+would otherwise fall back to ``ap_fixed<16,6>``).
+"""
+
+import math
+
+import numpy as np
+from hls4ml.model.layers import Layer
+from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
+
+from mrfpga.training.terms import group_terms
+
+
+def bits_for(n):
+    """Unsigned bits to hold values 0..n (at least 1)."""
+    return max(1, math.ceil(math.log2(n + 1)))
+
+
+class DataTerm(Layer):
+    """Unsigned fixed point on a ``bits``/``integer`` grid, then the ``a`` most significant terms per value."""
+
+    def initialize(self):
+        bits, integer = self.get_attr("bits"), self.get_attr("integer")
+        self.set_attr("n_in", self.get_input_variable().size())
+        # A NAF top term can round a value up to 2^bits: one extra bit.
+        out = FixedPrecisionType(width=bits + 1, integer=integer + 1, signed=False)
+        self.add_output_variable(self.get_input_variable().shape, precision=out)
+
+    @property
+    def frac_bits(self):
+        return self.get_attr("bits") - self.get_attr("integer")
+
+
+class MMACDense(Layer):
+    """Dense layer on the multi-resolution term MAC.
+
+    The term table stores, per (output, group), up to ``max(budgets)`` terms
+    sorted by significance; resolution r reads the first ``budgets[r]``.
+    Output = sum of ``±2^(w_exp + d_exp)`` term pairs plus the bias, as an
+    integer on the grid ``2^-acc_frac``, exactly.
+    """
+
+    def initialize(self):
+        source = self.get_input_node(self.inputs[0])
+        if not isinstance(source, DataTerm):
+            raise ValueError(
+                f"layer {self.name}: a QDense with a quantized_term kernel must read the output of a "
+                f"QActivation(quantized_data_term(...)); it reads {source.name} ({source.class_name})"
+            )
+        self.set_attr("data_bits", source.get_attr("bits") + 1)
+        self.set_attr("data_frac", source.frac_bits)
+        self.set_attr("data_budgets", list(source.get_attr("budgets")))
+        self.set_attr("naf", self.get_attr("encoding") == "naf")
+        if len(self.get_attr("data_budgets")) != len(self.get_attr("weight_budgets")):
+            raise ValueError(f"layer {self.name}: {source.name} and its kernel disagree on the number of resolutions")
+        self._build_term_table()
+        self.add_output_variable([self.get_attr("n_out")], precision=self.get_attr("result_precision"))
+
+    def _build_term_table(self):
+        q = self.get_attr("weight_magnitudes")  # int (n_in, n_out)
+        sign = self.get_attr("weight_signs")
+        n_in, n_out = q.shape
+        g = self.get_attr("group_size")
+        n_groups = -(-n_in // g)
+        max_k = max(self.get_attr("weight_budgets"))
+        index_bits = bits_for(g - 1)
+        exponent_bits = bits_for(self.get_attr("weight_bits"))
+        table = np.zeros((n_out, n_groups, max_k), dtype=np.int64)
+        for o in range(n_out):
+            for j in range(n_groups):
+                members = slice(j * g, min((j + 1) * g, n_in))
+                kept = group_terms(q[members, o], self.get_attr("encoding"))[:max_k]
+                for t, (exp, digit, idx) in enumerate(kept):
+                    negative = (digit < 0) != (sign[j * g + idx, o] < 0)
+                    table[o, j, t] = idx | exp << index_bits | int(negative) << (index_bits + exponent_bits)
+                    table[o, j, t] |= 1 << (index_bits + exponent_bits + 1)
+        entry_bits = index_bits + exponent_bits + 2
+        self.set_attr("n_groups", n_groups)
+        self.set_attr("max_weight_terms", max_k)
+        self.set_attr("index_bits", index_bits)
+        self.set_attr("exponent_bits", exponent_bits)
+        self.add_weights_variable(
+            name="terms",
+            var_name="t{index}",
+            type_name="terms{index}_t",
+            precision=IntegerPrecisionType(width=entry_bits, signed=False),
+            data=table.reshape(-1),
+        )
+        self._build_accumulator(q)
+
+    def _build_accumulator(self, q):
+        # Product grid: 2^(scale_exp - data_frac). The bias may need a finer grid.
+        product_frac = self.get_attr("data_frac") - self.get_attr("scale_exponent")
+        acc_frac = max(product_frac, self.get_attr("bias_frac"))
+        bias = self.get_attr("bias_values") * 2.0**acc_frac
+        if not np.array_equal(bias, np.round(bias)):
+            raise ValueError(f"layer {self.name}: bias is not on its quantizer's grid")
+        # Bound: every weight term pair at its largest, from every input.
+        max_data = 2 ** self.get_attr("data_bits")
+        max_weight = int(np.max(np.sum(np.abs(q), axis=0) * 2)) or 1
+        bound = max_weight * max_data * 2 ** (acc_frac - product_frac) + int(np.max(np.abs(bias), initial=0))
+        width = bits_for(bound) + 1
+        if width > 52:
+            raise ValueError(f"layer {self.name}: accumulator needs {width} bits; more than a double holds exactly")
+        self.set_attr("acc_shift", acc_frac - product_frac)
+        self.set_attr("acc_frac", acc_frac)
+        self.set_attr("acc_width", width)
+        self.set_attr("result_precision", FixedPrecisionType(width=width, integer=width - acc_frac, signed=True))
+        self.add_weights_variable(
+            name="bias",
+            var_name="b{index}",
+            type_name="bias{index}_t",
+            precision=IntegerPrecisionType(width=width, signed=True),
+            data=bias.astype(np.int64),
+        )

@@ -1,0 +1,115 @@
+"""Config and function-call templates of the kit's layers (Vivado and Vitis backends)."""
+
+from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
+
+from .layers import DataTerm, MMACDense
+
+mmac_include_list = ["nnet_utils/nnet_mmac.h"]
+
+
+def _budget_function(name, budgets):
+    values = ", ".join(str(b) for b in budgets)
+    return (
+        f"static unsigned {name}(unsigned resolution) {{\n"
+        f"        static const unsigned table[{len(budgets)}] = {{{values}}};\n"
+        f"        return table[resolution < {len(budgets)} ? resolution : {len(budgets) - 1}];\n"
+        f"    }}"
+    )
+
+
+def _resolution_name(node):
+    return node.get_input_variable(node.inputs[1]).name
+
+
+data_term_config_template = """struct config{index} : nnet::data_term_config {{
+    static const unsigned n_in = {n_in};
+    static const unsigned bits = {bits};
+    static const unsigned integer = {integer};
+    static const bool naf = {naf};
+    static const unsigned n_resolutions = {n_resolutions};
+    {data_terms_function}
+}};\n"""
+
+data_term_function_template = "nnet::data_terms<{input_t}, {output_t}, {config}>({input}, {output}, {resolution}[0]);"
+
+
+class DataTermConfigTemplate(LayerConfigTemplate):
+    def __init__(self):
+        super().__init__(DataTerm)
+        self.template = data_term_config_template
+
+    def format(self, node):
+        params = self._default_config_params(node)
+        params["n_resolutions"] = len(node.get_attr("budgets"))
+        params["data_terms_function"] = _budget_function("data_terms", node.get_attr("budgets"))
+        return self.template.format(**params)
+
+
+class DataTermFunctionTemplate(FunctionCallTemplate):
+    def __init__(self):
+        super().__init__(DataTerm, include_header=mmac_include_list)
+        self.template = data_term_function_template
+
+    def format(self, node):
+        params = self._default_function_params(node)
+        params["resolution"] = _resolution_name(node)
+        return self.template.format(**params)
+
+
+mmac_dense_config_template = """struct config{index} : nnet::mmac_dense_config {{
+    static const unsigned n_in = {n_in};
+    static const unsigned n_out = {n_out};
+    static const unsigned group_size = {group_size};
+    static const unsigned n_groups = {n_groups};
+    static const unsigned max_weight_terms = {max_weight_terms};
+    static const unsigned max_data_terms = {max_data_terms};
+    static const unsigned data_bits = {data_bits};
+    static const bool naf = {naf};
+    static const unsigned index_bits = {index_bits};
+    static const unsigned exponent_bits = {exponent_bits};
+    static const unsigned acc_shift = {acc_shift};
+    static const unsigned reuse_factor = {reuse};
+    static const unsigned n_units = DIV_ROUNDUP(n_out * n_groups, reuse_factor);
+    static const unsigned n_resolutions = {n_resolutions};
+    typedef {terms_t.name} term_t;
+    typedef ap_int<{acc_width}> accum_t;
+    typedef {bias_t.name} bias_t;
+    {weight_terms_function}
+    {data_terms_function}
+}};\n"""
+
+mmac_dense_function_template = (
+    "nnet::mmac_dense<{input_t}, {output_t}, {config}>({input}, {output}, {terms}, {bias}, {resolution}[0]);"
+)
+
+
+class MMACDenseConfigTemplate(LayerConfigTemplate):
+    def __init__(self):
+        super().__init__(MMACDense)
+        self.template = mmac_dense_config_template
+
+    def format(self, node):
+        params = self._default_config_params(node)
+        params["terms_t"] = node.get_weights("terms").type
+        params["bias_t"] = node.get_weights("bias").type
+        params["max_data_terms"] = max(node.get_attr("data_budgets"))
+        params["n_resolutions"] = len(node.get_attr("weight_budgets"))
+        params["weight_terms_function"] = _budget_function("weight_terms", node.get_attr("weight_budgets"))
+        params["data_terms_function"] = _budget_function("data_terms", node.get_attr("data_budgets"))
+        return self.template.format(**params)
+
+
+class MMACDenseFunctionTemplate(FunctionCallTemplate):
+    def __init__(self):
+        super().__init__(MMACDense, include_header=mmac_include_list)
+        self.template = mmac_dense_function_template
+
+    def format(self, node):
+        params = self._default_function_params(node)
+        params["terms"] = node.get_weights("terms").name
+        params["bias"] = node.get_weights("bias").name
+        params["resolution"] = _resolution_name(node)
+        return self.template.format(**params)
+
+
+TEMPLATES = (DataTermConfigTemplate, DataTermFunctionTemplate, MMACDenseConfigTemplate, MMACDenseFunctionTemplate)

@@ -1,0 +1,214 @@
+// mrfpga: multi-resolution term MAC (mMAC) layers, SPEC sections 1 and 5.
+//
+// One design serves every resolution: the resolution index selects how many
+// data terms (a) and weight terms per group (k) are used. Weight terms are
+// stored per group, most significant first, so budget k reads a prefix.
+// Products are shifts of powers of two: no multiplier touches data or weights.
+#ifndef NNET_MMAC_H_
+#define NNET_MMAC_H_
+
+#include "ap_fixed.h"
+#include "ap_int.h"
+#include "nnet_common.h"
+
+namespace nnet {
+
+// Keep the `budget` most significant non-adjacent-form terms of `x`; set
+// `pos`/`neg` to the kept +2^e / -2^e digits as bit masks.
+template <unsigned BITS>
+void naf_top_terms(ap_uint<BITS> x, unsigned budget, ap_uint<BITS + 1> &pos, ap_uint<BITS + 1> &neg) {
+    #pragma HLS INLINE
+    ap_uint<BITS + 1> half = x >> 1;
+    ap_uint<BITS + 1> x3 = ap_uint<BITS + 1>(x) + half;
+    ap_uint<BITS + 1> carry = half ^ x3;
+    ap_uint<BITS + 1> all_pos = x3 & carry;
+    ap_uint<BITS + 1> all_neg = half & carry;
+    pos = 0;
+    neg = 0;
+    unsigned kept = 0;
+Planes:
+    for (int p = BITS; p >= 0; p--) {
+        #pragma HLS UNROLL
+        if (kept < budget && (all_pos[p] || all_neg[p])) {
+            pos[p] = all_pos[p];
+            neg[p] = all_neg[p];
+            kept++;
+        }
+    }
+}
+
+template <unsigned BITS>
+void binary_top_terms(ap_uint<BITS> x, unsigned budget, ap_uint<BITS + 1> &pos, ap_uint<BITS + 1> &neg) {
+    #pragma HLS INLINE
+    pos = 0;
+    neg = 0;
+    unsigned kept = 0;
+Planes:
+    for (int p = BITS - 1; p >= 0; p--) {
+        #pragma HLS UNROLL
+        if (kept < budget && x[p]) {
+            pos[p] = 1;
+            kept++;
+        }
+    }
+}
+
+template <unsigned BITS, bool NAF>
+void top_terms(ap_uint<BITS> x, unsigned budget, ap_uint<BITS + 1> &pos, ap_uint<BITS + 1> &neg) {
+    #pragma HLS INLINE
+    if (NAF)
+        naf_top_terms<BITS>(x, budget, pos, neg);
+    else
+        binary_top_terms<BITS>(x, budget, pos, neg);
+}
+
+// ---------------------------------------------------------------------------
+// Data terms: unsigned fixed point (round half up, saturate), then the `a`
+// most significant terms of each value.
+
+struct data_term_config {
+    static const unsigned n_in = 10;
+    static const unsigned bits = 8;     // input grid width
+    static const unsigned integer = 3;  // integer bits of the input grid
+    static const bool naf = true;
+    static const unsigned n_resolutions = 1;
+    static unsigned data_terms(unsigned resolution) { return bits + 1; }
+};
+
+template <class data_T, class res_T, typename CONFIG_T>
+void data_terms(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in], const unsigned resolution) {
+    #pragma HLS INLINE off
+    #pragma HLS PIPELINE
+    const unsigned budget = CONFIG_T::data_terms(resolution);
+Values:
+    for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
+        #pragma HLS UNROLL
+        ap_ufixed<CONFIG_T::bits, CONFIG_T::integer, AP_RND, AP_SAT> on_grid = data[i];
+        ap_uint<CONFIG_T::bits> code = on_grid.range(CONFIG_T::bits - 1, 0);
+        ap_uint<CONFIG_T::bits + 1> pos, neg;
+        top_terms<CONFIG_T::bits, CONFIG_T::naf>(code, budget, pos, neg);
+        ap_uint<CONFIG_T::bits + 1> kept = pos - neg;
+        res[i].range(CONFIG_T::bits, 0) = kept;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// mMAC Dense. Entry layout of the term table, least significant bit first:
+// [index in group : index_bits][exponent : exponent_bits][negative : 1][valid : 1]
+
+struct mmac_dense_config {
+    static const unsigned n_in = 10;
+    static const unsigned n_out = 10;
+    static const unsigned group_size = 16;
+    static const unsigned n_groups = 1;
+    static const unsigned max_weight_terms = 1;  // entries stored per group
+    static const unsigned max_data_terms = 1;
+    static const unsigned data_bits = 9;  // width of the input code
+    static const bool naf = true;
+    static const unsigned index_bits = 4;
+    static const unsigned exponent_bits = 4;
+    static const unsigned acc_shift = 0;  // accumulator grid below the product grid
+    static const unsigned reuse_factor = 1;
+    static const unsigned n_units = n_out * n_groups;  // parallel term-serial MAC units
+    static const unsigned n_resolutions = 1;
+    typedef ap_uint<10> term_t;
+    typedef ap_int<32> accum_t;
+    typedef ap_int<32> bias_t;
+    static unsigned weight_terms(unsigned resolution) { return max_weight_terms; }
+    static unsigned data_terms(unsigned resolution) { return max_data_terms; }
+};
+
+template <class data_T, class res_T, typename CONFIG_T>
+void mmac_dense(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
+                const typename CONFIG_T::term_t terms[CONFIG_T::n_out * CONFIG_T::n_groups * CONFIG_T::max_weight_terms],
+                const typename CONFIG_T::bias_t biases[CONFIG_T::n_out], const unsigned resolution) {
+    #pragma HLS INLINE off
+    typedef typename CONFIG_T::accum_t accum_t;
+    const unsigned k = CONFIG_T::weight_terms(resolution);
+    const unsigned a = CONFIG_T::data_terms(resolution);
+
+    // Each input's data terms, most significant first (exponent, sign).
+    ap_uint<8> data_exp[CONFIG_T::n_in][CONFIG_T::max_data_terms];
+    bool data_neg[CONFIG_T::n_in][CONFIG_T::max_data_terms];
+    ap_uint<8> data_count[CONFIG_T::n_in];
+    #pragma HLS ARRAY_PARTITION variable = data_exp complete dim = 0
+    #pragma HLS ARRAY_PARTITION variable = data_neg complete dim = 0
+    #pragma HLS ARRAY_PARTITION variable = data_count complete dim = 0
+DataTerms:
+    for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
+        #pragma HLS UNROLL
+        ap_uint<CONFIG_T::data_bits> code = data[i].range(CONFIG_T::data_bits - 1, 0);
+        ap_uint<CONFIG_T::data_bits + 1> pos, neg;
+        top_terms<CONFIG_T::data_bits, CONFIG_T::naf>(code, a, pos, neg);
+        unsigned n = 0;
+        for (int p = CONFIG_T::data_bits; p >= 0; p--) {
+            #pragma HLS UNROLL
+            if ((pos[p] || neg[p]) && n < CONFIG_T::max_data_terms) {
+                data_exp[i][n] = p;
+                data_neg[i][n] = neg[p];
+                n++;
+            }
+        }
+        data_count[i] = n;
+    }
+
+    accum_t group_sum[CONFIG_T::n_out * CONFIG_T::n_groups];
+    #pragma HLS ARRAY_PARTITION variable = group_sum complete
+
+    // reuse_factor rounds; in each, n_units units each walk one group's
+    // term pairs serially: k weight terms x a data terms, one per cycle.
+Rounds:
+    for (unsigned round = 0; round < CONFIG_T::reuse_factor; round++) {
+    Units:
+        for (unsigned unit = 0; unit < CONFIG_T::n_units; unit++) {
+            #pragma HLS UNROLL
+            const unsigned og = round * CONFIG_T::n_units + unit;
+            if (og >= CONFIG_T::n_out * CONFIG_T::n_groups)
+                continue;
+            const unsigned group = og % CONFIG_T::n_groups;
+            accum_t acc = 0;
+        WeightTerms:
+            for (unsigned t = 0; t < CONFIG_T::max_weight_terms; t++) {
+                #pragma HLS LOOP_TRIPCOUNT min = 1 max = CONFIG_T::max_weight_terms
+                if (t >= k)
+                    break;
+                const typename CONFIG_T::term_t entry = terms[og * CONFIG_T::max_weight_terms + t];
+                if (!entry[CONFIG_T::index_bits + CONFIG_T::exponent_bits + 1])
+                    break; // no more terms in this group
+                const unsigned idx = entry.range(CONFIG_T::index_bits - 1, 0);
+                const unsigned w_exp = entry.range(CONFIG_T::index_bits + CONFIG_T::exponent_bits - 1, CONFIG_T::index_bits);
+                const bool w_neg = entry[CONFIG_T::index_bits + CONFIG_T::exponent_bits];
+                const unsigned i = group * CONFIG_T::group_size + idx;
+            TermPairs:
+                for (unsigned u = 0; u < CONFIG_T::max_data_terms; u++) {
+                    #pragma HLS PIPELINE II = 1
+                    #pragma HLS LOOP_TRIPCOUNT min = 1 max = CONFIG_T::max_data_terms
+                    if (u >= a || u >= data_count[i])
+                        break;
+                    accum_t product = accum_t(1) << (w_exp + data_exp[i][u] + CONFIG_T::acc_shift);
+                    if (w_neg != data_neg[i][u])
+                        acc -= product;
+                    else
+                        acc += product;
+                }
+            }
+            group_sum[og] = acc;
+        }
+    }
+
+Outputs:
+    for (unsigned o = 0; o < CONFIG_T::n_out; o++) {
+        #pragma HLS UNROLL
+        accum_t total = biases[o];
+        for (unsigned g = 0; g < CONFIG_T::n_groups; g++) {
+            #pragma HLS UNROLL
+            total += group_sum[o * CONFIG_T::n_groups + g];
+        }
+        // The accumulator is an integer on the output's grid: copy its bits.
+        res[o].range() = total.range(res_T::width - 1, 0);
+    }
+}
+
+} // namespace nnet
+
+#endif

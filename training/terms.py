@@ -1,0 +1,140 @@
+"""Term encodings and budgeted term selection (SPEC section 1).
+
+A *term* is one nonzero signed digit ``±2^e`` of an unsigned integer magnitude
+``q``. Two forms of the selection live here and must agree exactly:
+
+- ``keep_terms``: the vectorised "waterline" form used inside TensorFlow
+  graphs (training and Keras inference);
+- ``group_terms``: a plain sequential reference (largest exponent first, lower
+  index on ties) used by the tests and by the HLS converter to build the term
+  tables the mMAC reads.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+ENCODINGS = ("binary", "naf")
+
+
+def check_encoding(encoding):
+    if encoding not in ENCODINGS:
+        raise ValueError(f"unknown term encoding {encoding!r}; known: {', '.join(ENCODINGS)}")
+
+
+def n_planes(bits):
+    """Digit positions needed for a ``bits``-bit magnitude (NAF may carry one more)."""
+    return bits + 1
+
+
+def digit_planes(q, bits, encoding):
+    """Signed digits of int32 ``q >= 0`` as a trailing axis of ``n_planes(bits)`` planes (plane p is 2^p)."""
+    check_encoding(encoding)
+    q = tf.cast(q, tf.int32)
+    if encoding == "binary":
+        pos, neg = q, tf.zeros_like(q)
+    else:
+        # Non-adjacent form by bit arithmetic: x3 = x + x>>1, c = (x>>1) ^ x3.
+        half = tf.bitwise.right_shift(q, 1)
+        x3 = q + half
+        carry = tf.bitwise.bitwise_xor(half, x3)
+        pos, neg = tf.bitwise.bitwise_and(x3, carry), tf.bitwise.bitwise_and(half, carry)
+    shifts = tf.range(n_planes(bits), dtype=tf.int32)
+
+    def bit(x):
+        return tf.bitwise.bitwise_and(tf.bitwise.right_shift(x[..., None], shifts), 1)
+
+    return bit(pos) - bit(neg)
+
+
+def keep_terms(digits, budget, group_axis=None):
+    """Zero all but the ``budget`` most significant digits of each group.
+
+    ``digits`` has planes on the last axis. ``group_axis`` (an axis of
+    ``digits`` other than the last) indexes the members of a group; None means
+    every value is its own group. Within a plane, earlier members win ties.
+    """
+    nonzero = tf.cast(tf.not_equal(digits, 0), tf.int32)
+    if group_axis is None:
+        per_plane, rank_in_plane = nonzero, tf.zeros_like(nonzero)
+    else:
+        per_plane = tf.reduce_sum(nonzero, axis=group_axis, keepdims=True)
+        rank_in_plane = tf.cumsum(nonzero, axis=group_axis, exclusive=True)
+    in_higher_planes = tf.cumsum(per_plane, axis=-1, exclusive=True, reverse=True)
+    keep = tf.logical_and(nonzero > 0, in_higher_planes + rank_in_plane < tf.cast(budget, tf.int32))
+    return tf.where(keep, digits, tf.zeros_like(digits))
+
+
+def planes_value(digits):
+    """Integer value of signed digit planes (last axis)."""
+    weights = tf.bitwise.left_shift(1, tf.range(tf.shape(digits)[-1], dtype=tf.int32))
+    return tf.reduce_sum(digits * weights, axis=-1)
+
+
+def truncate_groups(q, bits, budget, group_size, encoding):
+    """Keep ``budget`` terms per group of ``group_size`` along axis -2 of int ``q``; returns int32 values.
+
+    The fan-in is zero-padded to a multiple of the group size (zeros have no
+    terms), so a short last group simply has fewer members.
+    """
+    q = tf.cast(q, tf.int32)
+    shape = tf.shape(q)
+    fan_in = q.shape[-2]
+    n_groups = -(-fan_in // group_size)
+    pad = n_groups * group_size - fan_in
+    # Move the fan-in axis last so groups are contiguous: (..., out, fan_in).
+    rank = len(q.shape)
+    perm = list(range(rank - 2)) + [rank - 1, rank - 2]
+    moved = tf.transpose(q, perm)
+    moved = tf.pad(moved, [[0, 0]] * (rank - 1) + [[0, pad]])
+    grouped = tf.reshape(moved, tf.concat([tf.shape(moved)[:-1], [n_groups, group_size]], 0))
+    kept = planes_value(keep_terms(digit_planes(grouped, bits, encoding), budget, group_axis=-2))
+    flat = tf.reshape(kept, tf.concat([tf.shape(moved)[:-1], [n_groups * group_size]], 0))[..., :fan_in]
+    return tf.reshape(tf.transpose(flat, perm), shape)
+
+
+def truncate_values(q, bits, budget, encoding):
+    """Keep the ``budget`` most significant terms of every value of int ``q`` (group size 1)."""
+    return planes_value(keep_terms(digit_planes(q, bits, encoding), budget))
+
+
+# ---------------------------------------------------------------------------
+# Sequential reference (numpy / plain Python)
+
+
+def encode_value(q, encoding):
+    """Signed digits of one non-negative int, least significant first."""
+    check_encoding(encoding)
+    q = int(q)
+    digits = []
+    while q:
+        if encoding == "binary" or q % 2 == 0:
+            d = q % 2
+        else:
+            d = 2 - (q % 4)  # NAF: pick ±1 so the next digit is 0
+        digits.append(d)
+        q = (q - d) // 2
+    return digits
+
+
+def value_terms(q, encoding):
+    """Terms of one value as (exponent, sign) pairs, most significant first."""
+    return [(e, d) for e, d in reversed(list(enumerate(encode_value(q, encoding)))) if d]
+
+
+def group_terms(group, encoding):
+    """All terms of a group as (exponent, sign, index), in significance order (ties: lower index)."""
+    terms = [(e, d, i) for i, q in enumerate(group) for e, d in value_terms(q, encoding)]
+    return sorted(terms, key=lambda t: (-t[0], t[2]))
+
+
+def truncate_groups_reference(q, budget, group_size, encoding):
+    """Sequential counterpart of ``truncate_groups`` on a numpy int array (groups along axis -2)."""
+    q = np.asarray(q, dtype=np.int64)
+    moved = np.moveaxis(q, -2, -1)
+    out = np.zeros_like(moved)
+    for idx in np.ndindex(moved.shape[:-1]):
+        row = moved[idx]
+        for start in range(0, row.shape[0], group_size):
+            for e, d, i in group_terms(row[start : start + group_size], encoding)[:budget]:
+                out[idx + (start + i,)] += d << e
+    return np.moveaxis(out, -1, -2)
