@@ -1,0 +1,103 @@
+"""The ``mrfpga`` command."""
+
+import argparse
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from mrfpga.hls.resources import package_dir
+
+DEMO_CONFIG = "digits_mlp.yaml"
+
+
+def _quiet():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Keras warns about every QKeras quantizer it serializes; they serialize fine.
+    warnings.filterwarnings("ignore", message=r".*keras.constraints.serialize\(\)")
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="mrfpga", description="Multi-resolution term-quantized networks on FPGAs")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name, help_text, config=False, run_dir=False, out=False, force=True):
+        s = sub.add_parser(name, help=help_text, description=help_text)
+        if config:
+            s.add_argument("config", help="YAML run configuration (see README)")
+        if run_dir:
+            s.add_argument("run_dir", help="run directory written by 'mrfpga train' or 'mrfpga run'")
+        if out:
+            s.add_argument("--out", required=out is True, default=None if out is True else out, help="output directory")
+        if force:
+            s.add_argument("--force", action="store_true", help="replace existing outputs")
+        return s
+
+    add("run", "train, convert, C-simulate and report", config=True, out=True)
+    add("train", "train a multi-resolution model", config=True, out=True)
+    add("convert", "convert a trained run to one HLS project", run_dir=True)
+    add("csim", "C-simulate the HLS project at every resolution and report", run_dir=True)
+    synth = add("synth", "run vendor C synthesis (needs vivado_hls or vitis-run on PATH)", run_dir=True, force=False)
+    synth.set_defaults(force=False)
+    add("demo", "the main job on the embedded default (digits)", out="mrfpga-demo")
+    return p
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    _quiet()
+    from mrfpga.hls.csim import CsimError
+
+    from .config import ConfigError, load_config
+    from .output import OutputExists
+
+    try:
+        return _dispatch(args, load_config)
+    except (ConfigError, OutputExists, FileNotFoundError, ValueError, CsimError) as err:
+        print(f"mrfpga {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _check_mismatches(report):
+    bad = [r["index"] for r in report["resolutions"] if r["csim_mismatches"]]
+    if bad:
+        print(f"C-simulation differs from Keras at resolutions {bad}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _dispatch(args, load_config):
+    from . import pipeline
+
+    if args.command in ("run", "demo"):
+        path = args.config if args.command == "run" else package_dir("examples") / DEMO_CONFIG
+        return _check_mismatches(pipeline.run(load_config(path), args.out, args.force))
+    if args.command == "train":
+        from .output import fresh_output
+
+        config = load_config(args.config)
+        with fresh_output(args.out, args.force) as out:
+            pipeline.train(config, out)
+        return 0
+    config = pipeline.load_run_config(args.run_dir)
+    if args.command == "convert":
+        pipeline.convert(config, args.run_dir, force=args.force)
+        return 0
+    if args.command == "csim":
+        return _check_mismatches(pipeline.csim(config, args.run_dir, force=args.force))
+    if args.command == "synth":
+        from mrfpga.hls.synth import ToolMissing, run_synthesis
+
+        project = Path(args.run_dir) / pipeline.PROJECT
+        if not project.is_dir():
+            raise FileNotFoundError(f"{project} does not exist; run 'mrfpga convert {args.run_dir}' first")
+        try:
+            return run_synthesis(project, config.hls.backend)
+        except ToolMissing as err:
+            print(f"mrfpga synth: {err}", file=sys.stderr)
+            return 3
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""The main job in stages: train -> convert -> C-simulate and report.
+
+A run directory holds ``config.yaml``, ``model.h5``, ``training.json``,
+``hls_project/``, ``report.json`` and ``accuracy_cycles.png``.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from mrfpga.training import data as datasets
+from mrfpga.training.models import build_mlp
+from mrfpga.training.multires import train_multires
+from mrfpga.training.quantizers import n_resolutions, set_resolution
+
+from .config import from_dict
+from .output import OutputExists, fresh_output
+
+PROJECT = "hls_project"
+PROJECT_NAME = "myproject"
+
+
+def stage(text):
+    print(f"\n== {text}", flush=True)
+
+
+def load_model(run_dir):
+    from qkeras.utils import _add_supported_quantized_objects
+    from tensorflow import keras
+
+    from mrfpga.training.quantizers import register_custom_objects
+
+    objects = register_custom_objects()
+    _add_supported_quantized_objects(objects)
+    return keras.models.load_model(Path(run_dir) / "model.h5", custom_objects=objects, compile=False)
+
+
+def load_run_config(run_dir):
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run directory: {path.name} is missing (run 'mrfpga train' first)")
+    return from_dict(yaml.safe_load(path.read_text()))
+
+
+def train(config, run_dir, verbose=1):
+    """Train the configured model into ``run_dir`` (which must exist and be empty)."""
+    run_dir = Path(run_dir)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    data = datasets.load(config.data, config.training.seed)
+    stage(
+        f"training a {config.training.method} model on {data.name}: {data.n_inputs} inputs, "
+        f"{data.n_classes} classes, {len(config.quantization.resolutions)} resolutions"
+    )
+    model = build_mlp(data.n_inputs, data.n_classes, config.model.hidden, config.quantization, config.training.seed)
+    t = config.training
+    started = time.time()
+    history = train_multires(model, data, t.epochs, t.batch_size, t.learning_rate, t.seed, t.method, verbose)
+    model.save(run_dir / "model.h5")
+    summary = {"loss": history, "seconds": time.time() - started}
+    (run_dir / "training.json").write_text(json.dumps(summary, indent=2))
+    return model
+
+
+def convert(config, run_dir, model=None, force=False):
+    from mrfpga.hls.convert import convert as convert_model
+
+    model = model or load_model(run_dir)
+    h = config.hls
+    with fresh_output(Path(run_dir) / PROJECT, force) as project:
+        stage(f"converting to one HLS project for {h.board} ({h.backend}, {h.io_type}) in {project}")
+        hls_model = convert_model(
+            model, project, h.board, h.backend, h.io_type, h.clock_period, h.reuse_factor, PROJECT_NAME
+        )
+        hls_model.write()
+    return hls_model
+
+
+def _test_inputs(config):
+    from mrfpga.hls.csim import snap_to_input_grid
+
+    data = datasets.load(config.data, config.training.seed)
+    n = config.hls.csim_samples or len(data.x_test)
+    return snap_to_input_grid(data.x_test[:n]), data.y_test[:n]
+
+
+def csim(config, run_dir, model=None, hls_model=None, force=False):
+    """C-simulate every resolution both ways, compare exactly, estimate, write the report and the plot."""
+    from mrfpga.hls import csim as sim
+    from mrfpga.hls.estimate import estimate
+    from mrfpga.hls.reference import exact_forward
+
+    from .report import build_report, print_table, write_plot
+
+    run_dir = Path(run_dir)
+    report_path = run_dir / "report.json"
+    if report_path.exists() and not force:
+        raise OutputExists(f"{report_path} already exists; pass --force to replace it")
+    model = model or load_model(run_dir)
+    if hls_model is None:
+        hls_model = convert(config, run_dir, model, force=True)
+    project = run_dir / PROJECT
+    x, y = _test_inputs(config)
+    n_res = n_resolutions(model)
+    stage(f"C simulation with g++: hls4ml compile/predict at {n_res} resolutions on {len(x)} samples")
+    hls_model.compile()
+    rows = []
+    for r in range(n_res):
+        set_resolution(model, r)
+        keras_out = model.predict(x, verbose=0, batch_size=1024).astype(np.float64)
+        exact = exact_forward(model, x)
+        rows.append({"keras": keras_out, "exact": exact, "predict": sim.predict(hls_model, x, r)})
+        print(f"  resolution {r}: {sim.mismatches(rows[-1]['predict'], exact)} mismatches", flush=True)
+    set_resolution(model, n_res - 1)
+
+    stage("C simulation with g++: the generated testbench on tb_data")
+    sim.write_tb_data(project, x, [row["exact"] for row in rows])
+    sim.patch_testbench_precision(project, PROJECT_NAME)
+    sim.compile_testbench(project, PROJECT_NAME)
+    tb_out = sim.run_testbench(project, rows[0]["exact"].shape[1])
+    for r, row in enumerate(rows):
+        row["testbench"] = tb_out[r * len(x) : (r + 1) * len(x)]
+
+    estimates = estimate(hls_model, n_res, hls_model.mrfpga_board)
+    report = build_report(config, hls_model, project, rows, y, estimates)
+    tmp = report_path.with_suffix(".json.partial")
+    tmp.write_text(json.dumps(report, indent=2))
+    tmp.replace(report_path)
+    write_plot(report, run_dir / "accuracy_cycles.png")
+    print_table(report)
+    for warning in report["warnings"]:
+        print(f"WARNING: {warning}")
+    return report
+
+
+def run(config, run_dir, force=False, verbose=1):
+    """The main job: train, convert, C-simulate and report into a new ``run_dir``."""
+    with fresh_output(run_dir, force) as out:
+        model = train(config, out, verbose)
+        hls_model = convert(config, out, model)
+        return csim(config, out, model, hls_model)

@@ -1,0 +1,91 @@
+"""report.json, the per-resolution table and the accuracy/cycles plot."""
+
+import numpy as np
+
+from mrfpga.hls.csim import mismatches
+
+
+def _accuracy(logits, y):
+    return float(np.mean(np.argmax(logits, axis=1) == y))
+
+
+def build_report(config, hls_model, project, rows, y, estimates):
+    board = hls_model.mrfpga_board
+    clock = config.hls.clock_period or board.clock_period_ns
+    resolutions = []
+    for r, ((a, k), row) in enumerate(zip(config.quantization.resolutions, rows, strict=True)):
+        predict_bad = mismatches(row["predict"], row["exact"])
+        testbench_bad = mismatches(row["testbench"], row["exact"])
+        cycles = estimates["cycles"][r]
+        resolutions.append(
+            {
+                "index": r,
+                "a": a,
+                "k": k,
+                "gamma": a * k,
+                "keras_accuracy": _accuracy(row["keras"], y),
+                "csim_accuracy": _accuracy(row["predict"], y),
+                "csim_mismatches": max(predict_bad, testbench_bad),
+                "predict_mismatches": predict_bad,
+                "testbench_mismatches": testbench_bad,
+                # Samples where Keras' float32 sums rounded away from the exact result.
+                "keras_float32_rounded": mismatches(row["keras"], row["exact"]),
+                "samples": int(len(y)),
+                "estimated_cycles": cycles,
+                "estimated_latency_us": cycles * clock / 1000.0,
+            }
+        )
+    return {
+        "board": board.name,
+        "part": board.part,
+        "clock_period_ns": clock,
+        "backend": config.hls.backend,
+        "io_type": config.hls.io_type,
+        "hls_project": str(project),
+        "resolutions": resolutions,
+        "resources": {
+            "estimated": estimates["resources"],
+            "board": board.resources,
+            "utilization": estimates["utilization"],
+        },
+        "warnings": estimates["warnings"],
+    }
+
+
+def print_table(report):
+    print(f"\nboard {report['board']} ({report['part']}), clock {report['clock_period_ns']} ns")
+    print(f"HLS project: {report['hls_project']}")
+    head = f"{'res':>3} {'a':>2} {'k':>3} {'gamma':>5} {'keras acc':>9} {'csim acc':>9} {'mismatch':>8} {'cycles':>7}"
+    print(head)
+    print("-" * len(head))
+    for r in report["resolutions"]:
+        print(
+            f"{r['index']:>3} {r['a']:>2} {r['k']:>3} {r['gamma']:>5} {r['keras_accuracy']:>9.4f} "
+            f"{r['csim_accuracy']:>9.4f} {r['csim_mismatches']:>8} {r['estimated_cycles']:>7}"
+        )
+    est, board = report["resources"]["estimated"], report["resources"]["board"]
+    print("estimated resources: " + ", ".join(f"{k} {est[k]}/{board[k]}" for k in est))
+
+
+def write_plot(report, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = sorted(report["resolutions"], key=lambda r: (r["gamma"], r["index"]))
+    gamma = [r["gamma"] for r in rows]
+    fig, left = plt.subplots(figsize=(7, 4.2))
+    left.plot(gamma, [100 * r["keras_accuracy"] for r in rows], "o-", label="Keras accuracy")
+    left.plot(gamma, [100 * r["csim_accuracy"] for r in rows], "x--", label="C-sim accuracy")
+    left.set_xlabel("term-pair budget gamma = a * k")
+    left.set_ylabel("test accuracy (%)")
+    right = left.twinx()
+    right.plot(gamma, [r["estimated_cycles"] for r in rows], "s:", color="tab:red", label="estimated cycles")
+    right.set_ylabel("estimated cycles per inference")
+    handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    left.legend(handles, [h.get_label() for h in handles], loc="center right")
+    left.set_title(f"One model, {len(rows)} resolutions on {report['board']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

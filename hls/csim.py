@@ -1,0 +1,100 @@
+"""C simulation with g++, both ways: hls4ml's compile/predict and the generated testbench.
+
+Inputs must already be on the HLS input grid for a bit-exact comparison
+(SPEC section 7); ``snap_to_input_grid`` puts them there, and the same
+snapped inputs go to Keras, the exact reference and both simulations.
+"""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+INPUT_FRAC_BITS = 10  # ap_fixed<16,6>: the project's input type
+INPUT_INT_BITS = 6
+TB_PRECISION = 60  # decimal digits the testbench prints: enough for any exact ap_fixed value here
+
+
+class CsimError(RuntimeError):
+    pass
+
+
+def snap_to_input_grid(x):
+    """Round half up to the ap_fixed<16,6> grid and saturate, as the HLS input type would."""
+    step = 2.0**INPUT_FRAC_BITS
+    top = 2.0 ** (INPUT_INT_BITS - 1)
+    return np.clip(np.floor(np.asarray(x, np.float64) * step + 0.5) / step, -top, top - 1 / step).astype(np.float32)
+
+
+def resolution_column(n, resolution):
+    return np.full((n, 1), resolution, np.float64)
+
+
+def predict(hls_model, x, resolution):
+    """hls4ml's g++-compiled predict at one resolution, in double precision (exact for our output types)."""
+    x = np.ascontiguousarray(x, np.float64)
+    out = hls_model.predict([x, resolution_column(len(x), resolution)])
+    return np.asarray(out, np.float64).reshape(len(x), -1)
+
+
+def write_tb_data(project_dir, x, expected_per_resolution):
+    """One testbench line per (resolution, sample): the features, then the resolution index."""
+    tb = Path(project_dir) / "tb_data"
+    tb.mkdir(exist_ok=True)
+    with open(tb / "tb_input_features.dat", "w") as fin, open(tb / "tb_output_predictions.dat", "w") as fpr:
+        for r, expected in enumerate(expected_per_resolution):
+            for row, out in zip(x, expected, strict=True):
+                fin.write(" ".join(repr(float(v)) for v in row) + f" {r}\n")
+                fpr.write(" ".join(repr(float(v)) for v in out) + "\n")
+
+
+def patch_testbench_precision(project_dir, project_name):
+    """hls4ml's testbench prints ap_fixed values at the stream's default 6 digits; print them exactly."""
+    path = Path(project_dir) / f"{project_name}_test.cpp"
+    text = path.read_text()
+    anchor = "std::ofstream fout(RESULTS_LOG);"
+    if anchor not in text:
+        raise CsimError(f"{path}: cannot find where the testbench opens its results file")
+    if f"fout.precision({TB_PRECISION});" not in text:
+        path.write_text(text.replace(anchor, f"{anchor}\n    fout.precision({TB_PRECISION});"))
+
+
+def compile_testbench(project_dir, project_name, compiler="g++"):
+    if shutil.which(compiler) is None:
+        raise CsimError(f"{compiler} is not on PATH; install it (e.g. apt-get install g++)")
+    project_dir = Path(project_dir)
+    cmd = [
+        compiler,
+        "-O2",
+        "-std=c++11",
+        "-Ifirmware",
+        "-Ifirmware/ap_types",
+        '-DWEIGHTS_DIR="firmware/weights"',
+        f"{project_name}_test.cpp",
+        f"firmware/{project_name}.cpp",
+        "-o",
+        "tb_csim",
+    ]
+    done = subprocess.run(cmd, cwd=project_dir, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise CsimError(f"testbench compilation failed ({' '.join(cmd)}):\n{done.stderr[-4000:]}")
+    return project_dir / "tb_csim"
+
+
+def run_testbench(project_dir, n_outputs):
+    """Run the compiled testbench on tb_data; returns its outputs, one row per input line."""
+    project_dir = Path(project_dir)
+    done = subprocess.run(["./tb_csim"], cwd=project_dir, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise CsimError(f"testbench failed with exit code {done.returncode}:\n{done.stderr[-4000:]}")
+    rows = [line.split() for line in (project_dir / "tb_data" / "csim_results.log").read_text().splitlines()]
+    out = np.array([[float(v) for v in row] for row in rows if row], np.float64)
+    if out.ndim != 2 or out.shape[1] != n_outputs:
+        raise CsimError(f"testbench wrote {out.shape} results; expected {n_outputs} values per line")
+    return out
+
+
+def mismatches(a, b):
+    """Samples whose output vectors differ in any element (exact comparison)."""
+    return int(np.sum(np.any(np.asarray(a) != np.asarray(b), axis=1)))

@@ -1,0 +1,77 @@
+"""Cycle and resource estimates derived from the generated design's loop structure.
+
+Formulas (docs/estimates.md explains them):
+
+- ``data_terms``: fully unrolled and pipelined: 1 cycle.
+- ``mmac_dense`` at resolution r (a data terms, k weight terms per group):
+  ``reuse_factor`` rounds; in each, ``n_units = ceil(n_out * n_groups / reuse)``
+  term-serial units each walk one group's ``k * a`` term pairs at II=1, then
+  an adder tree over the groups and the bias:
+  ``cycles = 1 + reuse_factor * k * a + ceil(log2(n_groups + 1))``.
+- Per inference: the sum over layers (hls4ml's io_parallel top function runs
+  them one after another).
+- Resources: a term-serial MAC unit takes ``TERM_MAC_LUT`` LUTs and
+  ``TERM_MAC_FF`` flip-flops (SPEC section 5: 30 LUTs / 32 FFs); adders take
+  one LUT per bit; term tables live in LUT ROM (64 bits a LUT) when
+  ``reuse_factor`` is 1, else in BRAM18 (18 Kib, dual-ported, one port per
+  unit). No multiplier: 0 DSP48E1.
+"""
+
+import math
+
+TERM_MAC_LUT = 30
+TERM_MAC_FF = 32
+LUTROM_BITS = 64
+BRAM18_BITS = 18 * 1024
+
+
+def _log2_ceil(n):
+    return math.ceil(math.log2(n)) if n > 1 else 0
+
+
+def layer_cycles(node, resolution):
+    kind = node.class_name
+    if kind == "DataTerm":
+        return 1
+    if kind == "MMACDense":
+        k = node.get_attr("weight_budgets")[resolution]
+        a = node.get_attr("data_budgets")[resolution]
+        return 1 + node.get_attr("reuse_factor") * k * a + _log2_ceil(node.get_attr("n_groups") + 1)
+    return 0
+
+
+def layer_resources(node):
+    kind = node.class_name
+    res = {"LUT": 0, "FF": 0, "BRAM_18K": 0, "DSP48E1": 0}
+    if kind == "DataTerm":
+        width = node.get_attr("bits") + 1
+        res["LUT"] = node.get_attr("n_in") * width * 2
+        res["FF"] = node.get_attr("n_in") * width
+    elif kind == "MMACDense":
+        n_out, n_groups, reuse = node.get_attr("n_out"), node.get_attr("n_groups"), node.get_attr("reuse_factor")
+        units = -(-n_out * n_groups // reuse)
+        acc = node.get_attr("acc_width")
+        table_bits = node.get_weights("terms").data_length * node.get_weights("terms").type.precision.width
+        res["LUT"] = units * TERM_MAC_LUT + n_out * n_groups * acc + node.get_attr("n_in") * node.get_attr("data_bits")
+        res["FF"] = units * TERM_MAC_FF + n_out * acc
+        if reuse == 1:
+            res["LUT"] += -(-table_bits // LUTROM_BITS)
+        else:
+            res["BRAM_18K"] = max(-(-table_bits // BRAM18_BITS), -(-units // 2))
+    return res
+
+
+def estimate(hls_model, n_resolutions, board):
+    layers = list(hls_model.get_layers())
+    cycles = [sum(layer_cycles(n, r) for n in layers) for r in range(n_resolutions)]
+    total = {"LUT": 0, "FF": 0, "BRAM_18K": 0, "DSP48E1": 0}
+    for node in layers:
+        for key, value in layer_resources(node).items():
+            total[key] += value
+    utilization = {k: total[k] / board.resources[k] for k in total}
+    warnings = [
+        f"estimated {k} {total[k]} exceeds the {board.name} total {board.resources[k]}"
+        for k in total
+        if total[k] > board.resources[k]
+    ]
+    return {"cycles": cycles, "resources": total, "utilization": utilization, "warnings": warnings}
