@@ -1,0 +1,31 @@
+# Two commands for a new user (Python 3.11 on PATH as python3.11):
+#   make demo   set up .venv, install the kit, run the main job on digits
+#   make test   set up .venv, install the kit, run the tests
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_OUT ?= runs/demo
+
+.PHONY: install demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# A plain (non-editable) install: the tests run against what a user gets.
+install: $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check ".[test]"
+
+demo: install
+	$(BIN)/mrfpga demo --out $(DEMO_OUT) --force
+
+test: install
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: install
+	$(BIN)/python bench/bench_spine.py
+
+clean:
+	rm -rf $(VENV) build runs *.egg-info
