@@ -1,0 +1,120 @@
+"""One parametrized base for every C-simulation test, in the style of HGQ2's tests/base.py.
+
+A case is a small term-quantized model; subclasses override fixtures only
+(shape, quantization). Every case goes through Keras serialization, hls4ml
+conversion, g++ C simulation both ways (hls4ml's compile/predict and the
+generated testbench) and an exact comparison at every resolution.
+"""
+
+import numpy as np
+import pytest
+
+from mrfpga.cli.config import QuantizationConfig
+from mrfpga.cli.pipeline import PROJECT_NAME, load_model
+from mrfpga.hls import csim
+from mrfpga.hls.convert import convert
+from mrfpga.hls.reference import exact_forward
+from mrfpga.training.models import build_mlp
+from mrfpga.training.quantizers import n_resolutions, set_resolution
+
+N_SAMPLES = 64
+
+
+class CsimCase:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def n_inputs(cls):
+        return 64
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def hidden(cls):
+        return [24]
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def n_outputs(cls):
+        return 10
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def quantization(cls):
+        return QuantizationConfig()
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def model(cls, n_inputs, hidden, n_outputs, quantization):
+        model = build_mlp(n_inputs, n_outputs, hidden, quantization, seed=1)
+        # Untrained weights are too uniform to exercise term selection: spread them.
+        rng = np.random.default_rng(2)
+        for layer in model.layers:
+            if layer.weights:
+                layer.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in layer.get_weights()])
+        return model
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def inputs(cls, n_inputs, quantization):
+        # Past both ends of the activation grid: negatives and saturation are exercised too.
+        top = 2.0**quantization.activation_integer
+        x = np.random.default_rng(3).uniform(-0.25 * top, 1.25 * top, (N_SAMPLES, n_inputs))
+        return csim.snap_to_input_grid(x)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def project(cls, model, tmp_path_factory):
+        hls_model = convert(model, tmp_path_factory.mktemp("prj"), board="pynq-z2", project_name=PROJECT_NAME)
+        hls_model.write()
+        hls_model.compile()
+        return hls_model
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def expected(cls, model, inputs):
+        """Exact logits at every resolution; also checks they differ between resolutions."""
+        out = []
+        for r in range(n_resolutions(model)):
+            set_resolution(model, r)
+            out.append(exact_forward(model, inputs))
+        set_resolution(model, n_resolutions(model) - 1)
+        return out
+
+    def test_resolutions_differ(self, expected):
+        if len(expected) > 1:
+            assert csim.mismatches(expected[0], expected[-1]) > 0
+
+    def test_exact_reference_matches_keras(self, model, inputs, expected):
+        for r, exact in enumerate(expected):
+            set_resolution(model, r)
+            keras_out = model(inputs).numpy().astype(np.float64)
+            # float32 sums are exact here: the accumulators stay far below 2^24 steps.
+            np.testing.assert_array_equal(keras_out, exact)
+
+    def test_serialization(self, model, inputs, tmp_path):
+        model.save(tmp_path / "model.h5")
+        loaded = load_model(tmp_path)
+        for r in range(n_resolutions(model)):
+            set_resolution(model, r)
+            set_resolution(loaded, r)
+            np.testing.assert_array_equal(model(inputs).numpy(), loaded(inputs).numpy())
+
+    def test_predict_bit_exact(self, project, inputs, expected):
+        for r, exact in enumerate(expected):
+            out = csim.predict(project, inputs, r)
+            assert csim.mismatches(out, exact) == 0, f"resolution {r}"
+
+    def test_testbench_bit_exact(self, project, inputs, expected):
+        out_dir = project.config.get_output_dir()
+        csim.write_tb_data(out_dir, inputs, expected)
+        csim.patch_testbench_precision(out_dir, PROJECT_NAME)
+        csim.compile_testbench(out_dir, PROJECT_NAME)
+        out = csim.run_testbench(out_dir, expected[0].shape[1])
+        for r, exact in enumerate(expected):
+            assert csim.mismatches(out[r * len(inputs) : (r + 1) * len(inputs)], exact) == 0, f"resolution {r}"
+
+    def test_no_fallback_precision(self, project):
+        """No layer of ours may reach hls4ml's ap_fixed<16,6> fallback (only the input port uses it)."""
+        for node in project.get_layers():
+            if node.class_name in ("DataTerm", "MMACDense"):
+                assert node.get_output_variable().type.precision.definition_cpp() != "ap_fixed<16,6>"
+

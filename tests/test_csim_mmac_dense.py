@@ -1,0 +1,73 @@
+"""mMAC Dense stacks through conversion and g++ C simulation: the shapes and schemes that matter."""
+
+import pytest
+from csim_base import CsimCase
+
+from mrfpga.cli.config import QuantizationConfig
+
+pytestmark = pytest.mark.slow
+
+
+class TestDigitsShape(CsimCase):
+    """64 inputs, the reference resolutions, NAF, groups of 16."""
+
+
+class TestShortLastGroup(CsimCase):
+    """Fan-ins 20 and 12: neither a multiple of the group size."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def n_inputs(cls):
+        return 20
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def hidden(cls):
+        return [12]
+
+
+class TestSingleOutput(CsimCase):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def n_outputs(cls):
+        return 1
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def hidden(cls):
+        return [5]
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def quantization(cls):
+        return QuantizationConfig(group_size=8, resolutions=[[1, 2], [2, 6], [3, 12]])
+
+
+class TestBinaryEncoding(CsimCase):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def quantization(cls):
+        return QuantizationConfig(encoding="binary", group_size=8, resolutions=[[1, 4], [2, 8], [4, 16]])
+
+
+class TestWideGrid(CsimCase):
+    """Finer activation grid and wider weights: longer shifts, wider accumulators."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def n_inputs(cls):
+        return 33
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def quantization(cls):
+        return QuantizationConfig(
+            weight_bits=10, activation_bits=10, activation_integer=2, group_size=4, resolutions=[[2, 3], [5, 9]]
+        )
+
+
+class TestOneResolution(CsimCase):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def quantization(cls):
+        return QuantizationConfig(resolutions=[[3, 20]])

@@ -1,0 +1,78 @@
+"""End to end, as a user runs it: train, convert, C-simulate, report."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from sklearn.datasets import load_digits
+
+from mrfpga.cli import pipeline
+from mrfpga.cli.config import load_config
+from mrfpga.hls.resources import package_dir
+
+pytestmark = pytest.mark.slow
+
+MRFPGA = str(Path(sys.executable).parent / "mrfpga")
+
+
+def mrfpga(*args):
+    done = subprocess.run([MRFPGA, *map(str, args)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def check_report(report, samples):
+    rows = report["resolutions"]
+    for row in rows:
+        assert row["samples"] == samples
+        assert row["csim_mismatches"] == row["predict_mismatches"] == row["testbench_mismatches"] == 0, row
+        assert row["gamma"] == row["a"] * row["k"]
+        assert row["csim_accuracy"] == row["keras_accuracy"]
+    by_gamma = sorted(rows, key=lambda r: r["gamma"])
+    cycles = [r["estimated_cycles"] for r in by_gamma]
+    assert cycles == sorted(cycles) and cycles[0] < cycles[-1]
+    assert report["resources"]["estimated"]["DSP48E1"] == 0
+
+
+def test_user_npz_whose_width_is_not_a_multiple_of_the_group_size(tmp_path):
+    x, y = load_digits(return_X_y=True)
+    x = x[:, 22:42] / 17.0  # 20 central pixels, deliberately off the input grid
+    np.savez(tmp_path / "pixels.npz", x_train=x[:1300], y_train=y[:1300], x_test=x[1300:], y_test=y[1300:])
+    config = yaml.safe_load((package_dir("examples") / "digits_mlp.yaml").read_text())
+    config["data"] = "pixels.npz"  # relative to the config file
+    config["model"]["hidden"] = [24]
+    config["training"]["epochs"] = 6
+    config["hls"]["csim_samples"] = 150
+    config["hls"]["board"] = "zc706"
+    (tmp_path / "user.yaml").write_text(yaml.safe_dump(config))
+    run = tmp_path / "run"
+
+    mrfpga("train", tmp_path / "user.yaml", "--out", run)
+    mrfpga("convert", run)
+    out = mrfpga("csim", run)
+    assert "mismatch" in out
+
+    report = json.loads((run / "report.json").read_text())
+    check_report(report, 150)
+    assert (report["board"], report["part"]) == ("zc706", "xc7z045ffg900-2")
+    assert (run / "accuracy_cycles.png").stat().st_size > 10_000
+    header = (run / "hls_project" / "firmware" / "myproject.h").read_text()
+    assert "resolution[1]" in header  # the run-time resolution port
+
+    # Re-running a stage never silently replaces its outputs.
+    refused = subprocess.run([MRFPGA, "csim", str(run)], capture_output=True, text=True)
+    assert refused.returncode == 2 and "--force" in refused.stderr
+
+
+def test_demo_job_meets_its_promises(tmp_path):
+    """The embedded default: >= 90% at the highest resolution, 0 mismatches everywhere, cycles fall with gamma."""
+    config = load_config(package_dir("examples") / "digits_mlp.yaml")
+    report = pipeline.run(config, tmp_path / "demo", verbose=0)
+    check_report(report, 450)
+    assert len(report["resolutions"]) == 8
+    assert report["resolutions"][-1]["keras_accuracy"] >= 0.90
+    assert (report["board"], report["clock_period_ns"]) == ("pynq-z2", 10.0)
