@@ -163,7 +163,9 @@ def validate(config):
         if value < low:
             raise ConfigError(f"{key}: {value} is below the minimum {low}")
     if not 0 <= q.activation_integer <= q.activation_bits:
-        raise ConfigError(f"quantization.activation_integer: {q.activation_integer} out of range 0..{q.activation_bits}")
+        raise ConfigError(
+            f"quantization.activation_integer: {q.activation_integer} out of range 0..{q.activation_bits}"
+        )
     if t.learning_rate <= 0:
         raise ConfigError(f"training.learning_rate: {t.learning_rate} must be positive")
     if h.clock_period is not None and h.clock_period <= 0:

@@ -5,7 +5,9 @@ import subprocess
 from pathlib import Path
 
 VIVADO_ARGS = "reset=1 csim=1 synth=1 cosim=0 validation=0 export=0 vsynth=0"
-VITIS_OPTS = "array set opt {\n reset 1\n csim 1\n synth 1\n cosim 0\n validation 0\n export 0\n vsynth 0\n fifo_opt 0\n}\n"
+VITIS_OPTS = (
+    "array set opt {\n reset 1\n csim 1\n synth 1\n cosim 0\n validation 0\n export 0\n vsynth 0\n fifo_opt 0\n}\n"
+)
 
 
 class ToolMissing(RuntimeError):

@@ -117,4 +117,3 @@ class CsimCase:
         for node in project.get_layers():
             if node.class_name in ("DataTerm", "MMACDense"):
                 assert node.get_output_variable().type.precision.definition_cpp() != "ap_fixed<16,6>"
-

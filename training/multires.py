@@ -71,7 +71,7 @@ def make_train_step(model, optimizer, loss_fn, teacher):
             student_logits = model(x, training=True)
             loss = loss_fn(teacher_logits, student_logits, y)
         grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 
     return step

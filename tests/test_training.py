@@ -1,0 +1,71 @@
+"""SPEC section 2: the teacher/student schedule and the distillation loss."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mrfpga.cli.config import QuantizationConfig
+from mrfpga.training.data import load_digits
+from mrfpga.training.models import build_mlp
+from mrfpga.training.multires import StudentSampler, distillation_loss, joint_loss, make_train_step
+from mrfpga.training.quantizers import resolution_variables
+
+
+def test_students_are_drawn_without_replacement_and_never_the_teacher():
+    sampler = StudentSampler(8, seed=0)
+    draws = [next(sampler) for _ in range(7 * 5)]
+    for epoch in range(5):
+        assert sorted(draws[epoch * 7 : (epoch + 1) * 7]) == list(range(7))
+    assert draws[:7] != draws[7:14]  # reshuffled when used up
+
+
+def test_single_resolution_trains_against_itself():
+    assert [next(StudentSampler(1, seed=0)) for _ in range(3)] == [0, 0, 0]
+
+
+def softmax(z):
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def test_distillation_loss_is_the_spec_formula():
+    rng = np.random.default_rng(0)
+    t, s = rng.normal(0, 3, (5, 10)), rng.normal(0, 3, (5, 10))
+    y = rng.integers(0, 10, 5)
+    pt, ps = softmax(t / 4), softmax(s / 4)
+    kl = np.sum(pt * (np.log(pt) - np.log(ps)), -1)
+    ce_s = -np.log(softmax(s)[np.arange(5), y])
+    ce_t = -np.log(softmax(t)[np.arange(5), y])
+    expected = np.mean(0.1 * 16 * kl + 0.45 * ce_s + 0.45 * ce_t)
+    got = distillation_loss(tf.constant(t, tf.float32), tf.constant(s, tf.float32), tf.constant(y))
+    assert float(got) == pytest.approx(expected, rel=1e-5)
+    joint = joint_loss(tf.constant(t, tf.float32), tf.constant(s, tf.float32), tf.constant(y))
+    assert float(joint) == pytest.approx(np.mean(ce_s + ce_t), rel=1e-5)
+
+
+def test_teacher_is_not_detached():
+    t = tf.Variable(np.random.default_rng(1).normal(0, 2, (4, 10)).astype(np.float32))
+    s = tf.constant(np.random.default_rng(2).normal(0, 2, (4, 10)).astype(np.float32))
+    y = tf.constant([1, 2, 3, 4])
+    with tf.GradientTape(persistent=True) as tape:
+        full = distillation_loss(t, s, y)
+        ce_only = 0.45 * tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(y, t, from_logits=True))
+    # The KL term sends gradient into the teacher as well.
+    assert not np.allclose(tape.gradient(full, t).numpy(), tape.gradient(ce_only, t).numpy())
+
+
+def test_one_step_runs_teacher_and_student_and_updates_shared_weights():
+    data = load_digits()
+    q = QuantizationConfig(resolutions=[[2, 8], [3, 20]])
+    model = build_mlp(data.n_inputs, data.n_classes, [16], q)
+    before = [w.numpy().copy() for w in model.trainable_variables]
+    step = make_train_step(model, tf.keras.optimizers.Adam(0.01), distillation_loss, teacher=1)
+    loss = step(data.x_train[:64], data.y_train[:64], tf.constant(0))
+    assert np.isfinite(float(loss))
+    assert all(not np.array_equal(b, w.numpy()) for b, w in zip(before, model.trainable_variables, strict=True))
+    # The step leaves the model at the student's resolution; other students reuse the trace.
+    assert {int(v.numpy()) for v in resolution_variables(model)} == {0}
+    traces = step.experimental_get_tracing_count()
+    step(data.x_train[:64], data.y_train[:64], tf.constant(1))
+    assert {int(v.numpy()) for v in resolution_variables(model)} == {1}
+    assert step.experimental_get_tracing_count() == traces
