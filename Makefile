@@ -13,6 +13,7 @@ $(BIN)/python:
 
 # A plain (non-editable) install: the tests run against what a user gets.
 install: $(BIN)/python
+	rm -rf build  # setuptools' staging folder would keep modules deleted since
 	$(BIN)/pip install --quiet --disable-pip-version-check ".[test]"
 
 demo: install

@@ -1,9 +1,13 @@
-"""Term-quantized multi-resolution training for QKeras models."""
+"""QKeras quantizers and multi-resolution training of the kit."""
 
 from .multires import accuracy_per_resolution, distillation_loss, train_multires
 from .quantizers import (
     n_resolutions,
     quantized_data_term,
+    quantized_fixed,
+    quantized_onion,
+    quantized_pot,
+    quantized_rowwise,
     quantized_term,
     register_custom_objects,
     set_resolution,
@@ -16,6 +20,10 @@ __all__ = [
     "distillation_loss",
     "n_resolutions",
     "quantized_data_term",
+    "quantized_fixed",
+    "quantized_onion",
+    "quantized_pot",
+    "quantized_rowwise",
     "quantized_term",
     "register_custom_objects",
     "set_resolution",

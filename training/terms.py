@@ -13,7 +13,7 @@ A *term* is one nonzero signed digit ``±2^e`` of an unsigned integer magnitude
 import numpy as np
 import tensorflow as tf
 
-ENCODINGS = ("binary", "naf")
+ENCODINGS = ("binary", "naf", "hese")
 
 
 def check_encoding(encoding):
@@ -30,14 +30,22 @@ def digit_planes(q, bits, encoding):
     """Signed digits of int32 ``q >= 0`` as a trailing axis of ``n_planes(bits)`` planes (plane p is 2^p)."""
     check_encoding(encoding)
     q = tf.cast(q, tf.int32)
+    b = tf.bitwise
     if encoding == "binary":
         pos, neg = q, tf.zeros_like(q)
-    else:
+    elif encoding == "naf":
         # Non-adjacent form by bit arithmetic: x3 = x + x>>1, c = (x>>1) ^ x3.
-        half = tf.bitwise.right_shift(q, 1)
+        half = b.right_shift(q, 1)
         x3 = q + half
-        carry = tf.bitwise.bitwise_xor(half, x3)
-        pos, neg = tf.bitwise.bitwise_and(x3, carry), tf.bitwise.bitwise_and(half, carry)
+        carry = b.bitwise_xor(half, x3)
+        pos, neg = b.bitwise_and(x3, carry), b.bitwise_and(half, carry)
+    else:
+        # HESE: a run of two or more ones, bits m..n, becomes 2^(n+1) - 2^m; a lone one stays.
+        run_start = b.bitwise_and(q, b.invert(b.left_shift(q, 1)))
+        above_run = b.bitwise_and(b.invert(q), b.left_shift(q, 1))
+        neg = b.bitwise_and(run_start, b.right_shift(q, 1))
+        lone = b.bitwise_and(run_start, b.invert(b.right_shift(q, 1)))
+        pos = b.bitwise_or(lone, b.bitwise_and(above_run, b.left_shift(q, 2)))
     shifts = tf.range(n_planes(bits), dtype=tf.int32)
 
     def bit(x):
@@ -101,10 +109,36 @@ def truncate_values(q, bits, budget, encoding):
 # Sequential reference (numpy / plain Python)
 
 
+def hese_digits(q):
+    """HESE as its two-state, right-to-left encoder: least significant digit first.
+
+    State "out" (not in a run of ones): a one followed by a one opens a run
+    with digit -1; a lone one is +1. State "in": ones emit 0; the first zero
+    closes the run with +1. Runs are not merged with their neighbours, so
+    the result is shorter than binary but not always minimal (27 -> 4 terms).
+    """
+    bits = [(q >> i) & 1 for i in range(q.bit_length() + 2)]
+    digits, in_run = [], False
+    for i, bit in enumerate(bits[:-1]):
+        if in_run:
+            digits.append(0 if bit else 1)
+            in_run = bool(bit)
+        elif bit and bits[i + 1]:
+            digits.append(-1)
+            in_run = True
+        else:
+            digits.append(bit)
+    while digits and digits[-1] == 0:
+        digits.pop()
+    return digits
+
+
 def encode_value(q, encoding):
     """Signed digits of one non-negative int, least significant first."""
     check_encoding(encoding)
     q = int(q)
+    if encoding == "hese":
+        return hese_digits(q)
     digits = []
     while q:
         if encoding == "binary" or q % 2 == 0:

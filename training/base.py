@@ -1,0 +1,135 @@
+"""What every quantizer of the kit shares: the QKeras contract, scales, run-time resolutions."""
+
+from dataclasses import dataclass
+
+import tensorflow as tf
+from qkeras.quantizers import BaseQuantizer
+
+from . import terms
+
+
+@dataclass(frozen=True)
+class FixedType:
+    """The fixed-point type that holds every value a quantizer produced: ap_[u]fixed<width, integer>."""
+
+    width: int
+    integer: int
+    signed: bool = True
+
+
+def straight_through(x, quantized):
+    """Forward ``quantized``, backward identity."""
+    return x + tf.stop_gradient(quantized - x)
+
+
+def log2_ceil_ste(x):
+    """ceil(log2 x) forward, log2 x backward."""
+    log = tf.math.log(tf.maximum(x, 1e-30)) / tf.math.log(tf.constant(2.0, x.dtype))
+    return straight_through(log, tf.math.ceil(log))
+
+
+def check_budgets(budgets, max_terms, what):
+    budgets = [int(b) for b in budgets]
+    if not budgets:
+        raise ValueError(f"{what}: at least one budget is needed")
+    for b in budgets:
+        if not 0 < b <= max_terms:
+            raise ValueError(f"{what}: budget {b} out of range 1..{max_terms}")
+    return budgets
+
+
+class ClipScale:
+    """A clipping scale ``alpha``: fixed, taken from the data, or learned (APoT-style).
+
+    - ``alpha=None``: ``max|x|`` over all axes but ``keep_axes`` at every call (no gradient);
+    - ``alpha=a``: the constant ``a``;
+    - ``learnable_alpha=True``: a trainable variable started at ``alpha`` (or
+      1.0); the owning quantizer exposes it, so the layer's optimizer trains it.
+
+    Hardware-exact mode rounds the step between levels, ``alpha / n_steps``,
+    *up* to a power of two (the clip range never shrinks below alpha), so
+    the hardware only ever shifts by constants; a learned alpha receives the
+    gradient of that rounding straight through.
+    """
+
+    def __init__(self, alpha=None, learnable_alpha=False, hardware_exact=True, keep_axes=None):
+        self.alpha = None if alpha is None else float(alpha)
+        self.learnable_alpha = bool(learnable_alpha)
+        self.hardware_exact = bool(hardware_exact)
+        self.keep_axes = keep_axes
+        self.variable = (
+            tf.Variable(self.alpha or 1.0, dtype=tf.float32, trainable=True, name="alpha")
+            if self.learnable_alpha
+            else None
+        )
+
+    def raw_alpha(self, x):
+        if self.variable is not None:
+            return tf.abs(tf.cast(self.variable, x.dtype)) + 1e-12
+        if self.alpha is not None:
+            return tf.constant(self.alpha, x.dtype)
+        if self.keep_axes is None:
+            peak = tf.reduce_max(tf.abs(x))
+        else:
+            keep = {a % len(x.shape) for a in self.keep_axes}
+            peak = tf.reduce_max(tf.abs(x), axis=[a for a in range(len(x.shape)) if a not in keep], keepdims=True)
+        return tf.stop_gradient(tf.maximum(peak, 1e-30))
+
+    def step_exponent(self, x, n_steps):
+        """log2 of the power-of-two step for ``n_steps`` steps up to alpha (hardware-exact mode)."""
+        return log2_ceil_ste(self.raw_alpha(x) / n_steps)
+
+    def step(self, x, n_steps):
+        if not self.hardware_exact:
+            return self.raw_alpha(x) / n_steps
+        return tf.pow(tf.constant(2.0, x.dtype), self.step_exponent(x, n_steps))
+
+    def config(self):
+        return {"alpha": self.alpha, "learnable_alpha": self.learnable_alpha, "hardware_exact": self.hardware_exact}
+
+
+class KitQuantizer(BaseQuantizer):
+    """Base of the kit's quantizers.
+
+    Multi-resolution quantizers call ``init_resolutions``: a list of
+    settings, one per resolution, and a non-trainable ``tf.Variable`` index
+    that picks one. Compiled graphs read the variable, so ``set_resolution``
+    switches without retracing. Quantizers with a learnable clipping scale
+    keep it in ``self.clip``.
+    """
+
+    clip = None
+    budgets = None
+
+    def init_resolutions(self, budgets):
+        self.budgets = list(budgets)
+        self.resolution = tf.Variable(len(self.budgets) - 1, dtype=tf.int32, trainable=False, name="resolution")
+
+    @property
+    def is_multi_resolution(self):
+        return self.budgets is not None
+
+    @property
+    def n_resolutions(self):
+        return len(self.budgets) if self.is_multi_resolution else 1
+
+    def set_resolution(self, index):
+        if not 0 <= int(index) < self.n_resolutions:
+            raise ValueError(f"resolution {index} out of range 0..{self.n_resolutions - 1}")
+        self.resolution.assign(int(index))
+
+    def current_budget(self):
+        return tf.gather(tf.constant(self.budgets, tf.int32), self.resolution)
+
+    # Keras gathers these from the tf.Module attributes of a layer: expose only a learned alpha.
+    @property
+    def trainable_variables(self):
+        return (self.clip.variable,) if self.clip is not None and self.clip.variable is not None else ()
+
+    @property
+    def variables(self):
+        return self.trainable_variables
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,87 @@
+"""Onion (bit-sharing) multi-precision quantizer, SPEC section 3.
+
+The ``bits``-bit code of a value is sign-magnitude (``keep_negative``) or
+unsigned; precision ``p`` keeps the top ``p`` bits of that code, so every
+lower precision is nested in the higher ones like onion layers.
+
+The dropped bits are **truncated**, not rounded: the m-bit code must be
+literally the top m bits of the n-bit code (rounding could carry into the
+kept bits and break the nesting, and the hardware would need the full code
+to round). Truncation biases magnitudes toward zero by at most one kept
+step; precision-specific batch normalization absorbs the shift (training).
+"""
+
+import tensorflow as tf
+
+from .base import ClipScale, FixedType, KitQuantizer, straight_through
+
+
+class quantized_onion(KitQuantizer):  # noqa: N801 (QKeras naming)
+    """Nested precisions: precision ``precisions[r]`` at resolution ``r`` keeps the top bits of one code."""
+
+    def __init__(self, bits=8, precisions=(2, 4, 6, 8), alpha=None, keep_negative=True, learnable_alpha=False):
+        super().__init__()
+        self.bits = int(bits)
+        self.keep_negative = bool(keep_negative)
+        smallest = 2 if self.keep_negative else 1
+        if not smallest <= self.bits <= 24:
+            raise ValueError(f"quantized_onion: bits {bits} out of range {smallest}..24")
+        precisions = [int(p) for p in precisions]
+        if not precisions or sorted(precisions) != precisions:
+            raise ValueError(f"quantized_onion: precisions {precisions} must be a non-empty increasing list")
+        for p in precisions:
+            if not smallest <= p <= self.bits:
+                raise ValueError(f"quantized_onion: precision {p} out of range {smallest}..{self.bits}")
+        self.init_resolutions(precisions)
+        if not self.keep_negative and alpha is None:
+            raise ValueError("quantized_onion: an activation (keep_negative=False) needs alpha, its clip value")
+        self.clip = ClipScale(alpha, learnable_alpha, hardware_exact=True)
+
+    @property
+    def precisions(self):
+        return self.budgets
+
+    @property
+    def magnitude_bits(self):
+        return self.bits - 1 if self.keep_negative else self.bits
+
+    @property
+    def n_steps(self):
+        return 2**self.magnitude_bits - 1
+
+    def codes(self, x):
+        """Full-precision magnitude codes and the step."""
+        step = self.clip.step(x, self.n_steps)
+        magnitude = tf.abs(x) if self.keep_negative else tf.nn.relu(x)
+        return tf.clip_by_value(magnitude / step, 0.0, float(self.n_steps)), step
+
+    def __call__(self, x):
+        x = tf.convert_to_tensor(x)
+        codes, step = self.codes(x)
+        dropped = tf.cast(self.bits - self.current_budget(), x.dtype)
+        unit = tf.pow(tf.constant(2.0, x.dtype), dropped)
+        kept = tf.floor(tf.round(codes) / unit) * unit
+        sign = tf.sign(x) if self.keep_negative else tf.ones_like(x)
+        return sign * step * straight_through(codes, kept)
+
+    def fixed_type(self, x):
+        exponent = int(self.clip.step_exponent(tf.constant(x, tf.float32), self.n_steps).numpy())
+        return FixedType(self.bits, self.bits + exponent, signed=self.keep_negative)
+
+    def max(self):
+        return self.clip.alpha or 1.0
+
+    def min(self):
+        return -self.max() if self.keep_negative else 0.0
+
+    def __str__(self):
+        return f"quantized_onion({self.bits},{self.precisions},{self.clip.alpha})"
+
+    def get_config(self):
+        return {
+            "bits": self.bits,
+            "precisions": self.precisions,
+            "alpha": self.clip.alpha,
+            "keep_negative": self.keep_negative,
+            "learnable_alpha": self.clip.learnable_alpha,
+        }

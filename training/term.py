@@ -1,0 +1,139 @@
+"""Term quantizers (SPEC section 1): budgets of power-of-two terms, one budget per resolution."""
+
+import tensorflow as tf
+
+from . import terms
+from .base import ClipScale, FixedType, KitQuantizer, check_budgets, straight_through
+
+REFERENCE_WEIGHT_BUDGETS = (8, 10, 12, 14, 14, 16, 18, 20)
+REFERENCE_DATA_BUDGETS = (2, 2, 2, 2, 3, 3, 3, 3)
+
+
+class quantized_term(KitQuantizer):  # noqa: N801 (QKeras naming)
+    """Term quantization of weights: ``budgets[r]`` power-of-two terms per group at resolution ``r``.
+
+    ``w -> sign(w) * s * T_k(min(round(|w|/s), 2^bits - 1))``, ``s`` a power
+    of two (the smallest with ``alpha <= s * (2^bits - 1)``, alpha = max|w| by
+    default), ``T_k`` keeping the ``k`` most significant terms of every group
+    of ``group_size`` consecutive inputs (axis -2 of Dense and Conv kernels).
+    """
+
+    def __init__(
+        self,
+        bits=8,
+        group_size=16,
+        budgets=REFERENCE_WEIGHT_BUDGETS,
+        encoding="naf",
+        alpha=None,
+        learnable_alpha=False,
+    ):
+        super().__init__()
+        if not 2 <= int(bits) <= 16:
+            raise ValueError(f"quantized_term: bits {bits} out of range 2..16")
+        if int(group_size) < 1:
+            raise ValueError(f"quantized_term: group_size {group_size} must be at least 1")
+        terms.check_encoding(encoding)
+        self.bits = int(bits)
+        self.group_size = int(group_size)
+        self.encoding = encoding
+        self.init_resolutions(check_budgets(budgets, self.group_size * terms.n_planes(self.bits), "quantized_term"))
+        self.clip = ClipScale(alpha, learnable_alpha, hardware_exact=True)
+        self.keep_negative = True
+
+    @property
+    def levels(self):
+        return 2**self.bits - 1
+
+    def scale_exponent(self, x):
+        """log2 of the power-of-two scale s."""
+        return self.clip.step_exponent(x, self.levels)
+
+    def magnitudes(self, x):
+        """Integer magnitudes q and the scale s (both as x's dtype)."""
+        scale = self.clip.step(x, self.levels)
+        return tf.minimum(tf.round(tf.abs(x) / scale), float(self.levels)), scale
+
+    def __call__(self, x):
+        x = tf.convert_to_tensor(x)
+        q, scale = self.magnitudes(x)
+        kept = terms.truncate_groups(tf.stop_gradient(q), self.bits, self.current_budget(), self.group_size, self.encoding)
+        quantized = tf.sign(x) * scale * tf.cast(kept, x.dtype)
+        inside = tf.abs(x) <= scale * self.levels
+        return tf.where(inside, straight_through(x, quantized), tf.stop_gradient(quantized))
+
+    def fixed_type(self, x):
+        # A term at the top plane can round up past 2^bits - 1: sign + bits + 1.
+        exponent = int(self.scale_exponent(tf.constant(x, tf.float32)).numpy())
+        return FixedType(self.bits + 2, self.bits + 2 + exponent)
+
+    def max(self):
+        return self.clip.alpha or 1.0
+
+    def min(self):
+        return -self.max()
+
+    def __str__(self):
+        return f"quantized_term({self.bits},{self.group_size},{self.budgets},'{self.encoding}')"
+
+    def get_config(self):
+        return {
+            "bits": self.bits,
+            "group_size": self.group_size,
+            "budgets": self.budgets,
+            "encoding": self.encoding,
+            "alpha": self.clip.alpha,
+            "learnable_alpha": self.clip.learnable_alpha,
+        }
+
+
+class quantized_data_term(KitQuantizer):  # noqa: N801 (QKeras naming)
+    """Activations: unsigned fixed point, then the ``budgets[r]`` most significant terms of each value.
+
+    ``x -> T_a(clip(floor(x * 2^f + 1/2), 0, 2^bits - 1)) * 2^-f`` with
+    ``f = bits - integer``. Negative inputs become 0, so it is also the ReLU.
+    Rounding is half-up, the HLS ``AP_RND`` mode. A term at the top plane can
+    round a value up to ``2^bits``, one bit above the input grid.
+    """
+
+    def __init__(self, bits=8, integer=3, budgets=REFERENCE_DATA_BUDGETS, encoding="naf"):
+        super().__init__()
+        if not 1 <= int(bits) <= 16:
+            raise ValueError(f"quantized_data_term: bits {bits} out of range 1..16")
+        if not 0 <= int(integer) <= int(bits):
+            raise ValueError(f"quantized_data_term: integer {integer} out of range 0..{bits}")
+        terms.check_encoding(encoding)
+        self.bits = int(bits)
+        self.integer = int(integer)
+        self.encoding = encoding
+        self.init_resolutions(check_budgets(budgets, terms.n_planes(self.bits), "quantized_data_term"))
+        self.keep_negative = False
+
+    @property
+    def frac_bits(self):
+        return self.bits - self.integer
+
+    def grid(self, x):
+        """Integer codes on the unsigned input grid, before term truncation."""
+        return tf.clip_by_value(tf.floor(x * 2.0**self.frac_bits + 0.5), 0.0, 2.0**self.bits - 1)
+
+    def __call__(self, x):
+        x = tf.convert_to_tensor(x)
+        kept = terms.truncate_values(self.grid(x), self.bits, self.current_budget(), self.encoding)
+        quantized = tf.cast(kept, x.dtype) * 2.0**-self.frac_bits
+        inside = tf.logical_and(x >= 0, x <= self.max())
+        return tf.where(inside, straight_through(x, quantized), tf.stop_gradient(quantized))
+
+    def fixed_type(self, x=None):
+        return FixedType(self.bits + 1, self.integer + 1, signed=False)
+
+    def max(self):
+        return (2.0**self.bits - 1) * 2.0**-self.frac_bits
+
+    def min(self):
+        return 0.0
+
+    def __str__(self):
+        return f"quantized_data_term({self.bits},{self.integer},{self.budgets},'{self.encoding}')"
+
+    def get_config(self):
+        return {"bits": self.bits, "integer": self.integer, "budgets": self.budgets, "encoding": self.encoding}
