@@ -62,12 +62,15 @@ def convert(
     config["KerasModel"] = model
     config["InputData"] = None
     config["OutputPredictions"] = None
-    config["HLSConfig"] = {
-        "Model": {"Precision": INPUT_PRECISION, "ReuseFactor": reuse_factor, "Strategy": "Latency", "BitExact": None},
-        "LayerName": {RESOLUTION_PORT: {"Precision": {"result": f"ap_uint<{resolution_bits(n_res)}>"}}},
-    }
     model_arch, reader = get_model_arch(config)
     _check_supported(model_arch)
+    # hls4ml infers exact types for its own layers from 'auto'; ours set theirs; the ports are pinned.
+    ports = {name: {"Precision": {"result": INPUT_PRECISION}} for name, *_ in model_arch["config"]["input_layers"]}
+    ports[RESOLUTION_PORT] = {"Precision": {"result": f"ap_uint<{resolution_bits(n_res)}>"}}
+    config["HLSConfig"] = {
+        "Model": {"Precision": "auto", "ReuseFactor": reuse_factor, "Strategy": "Latency", "BitExact": None},
+        "LayerName": ports,
+    }
     layer_list, input_layers, output_layers, _ = parse_keras_model(model_arch, reader)
     input_layers = _add_resolution_port(layer_list, input_layers, n_res)
     hls_model = ModelGraph.from_layer_list(config, layer_list, input_layers, output_layers)

@@ -1,23 +1,53 @@
 """Keras-to-hls4ml handlers for QKeras layers that use the kit's quantizers.
 
-hls4ml already handles ``QDense`` and ``QActivation``; the kit's handlers
-take a layer only when its quantizer is one of ours and hand every other
-layer to hls4ml's original handler.
+hls4ml already handles ``QDense``, ``QConv2D`` and ``QActivation``; the kit's
+handlers take a layer only when its quantizer is one of ours and hand every
+other layer to hls4ml's original handler:
+
+- term kernels -> ``MMACDense`` (term pairs, or shifts of the activation);
+- power-of-two kernels -> ``MMACDense`` with one term per weight (shifts);
+- fixed-point kernels -> hls4ml's own layer, with our exact weight type;
+- ``quantized_data_term`` activations -> ``DataTerm``.
 """
 
 import numpy as np
 import tensorflow as tf
 from hls4ml.converters.keras_v2_to_hls import get_weights_data, parse_default_keras_layer
+from hls4ml.model.quantizers import Quantizer
+from hls4ml.model.types import FixedPrecisionType
 from qkeras.quantizers import get_quantizer
 
-from mrfpga.training.quantizers import quantized_data_term, quantized_term
+from mrfpga.training.quantizers import QUANTIZERS
 
 MAX_BIAS_FRAC = 32
+TERM_KERNELS = ("quantized_term", "quantized_pot")
+NOT_YET_IN_HLS = ("quantized_onion", "quantized_rowwise")
 
 
-def _quantizer_class(keras_layer, key):
+class KitQuantizer(Quantizer):
+    """An hls4ml Quantizer around one of the kit's quantizers, typed exactly for the data it quantizes."""
+
+    def __init__(self, quantizer, data):
+        self.quantizer = quantizer
+        t = quantizer.fixed_type(np.asarray(data, np.float32))
+        super().__init__(quantizer.bits, FixedPrecisionType(width=t.width, integer=t.integer, signed=t.signed))
+
+    def __call__(self, data):
+        return self.quantizer(tf.constant(np.asarray(data, np.float32))).numpy()
+
+
+def _quantizer(keras_layer, key):
     config = keras_layer["config"].get(key)
-    return config.get("class_name") if isinstance(config, dict) else None
+    if isinstance(config, dict) and config.get("class_name") in QUANTIZERS:
+        return QUANTIZERS[config["class_name"]].from_config(config["config"])
+    return None
+
+
+def _parse_default(keras_layer, input_names):
+    layer = parse_default_keras_layer(keras_layer, input_names)
+    # hls4ml appends an activation layer after any layer with an 'activation' key.
+    layer.pop("activation", None)
+    return layer
 
 
 def _dyadic_frac_bits(values, what):
@@ -29,11 +59,33 @@ def _dyadic_frac_bits(values, what):
     raise ValueError(f"{what} is not on a fixed-point grid; give the layer a fixed-point bias_quantizer")
 
 
-def _parse_default(keras_layer, input_names):
-    layer = parse_default_keras_layer(keras_layer, input_names)
-    # hls4ml appends an activation layer after any layer with an 'activation' key.
-    layer.pop("activation", None)
-    return layer
+def kernel_terms(quantizer, kernel):
+    """The integer term view of a quantized kernel: value = sign * 2^scale_exponent * T(magnitude)."""
+    x = tf.constant(kernel, tf.float32)
+    if quantizer.__class__.__name__ == "quantized_term":
+        magnitudes, _ = quantizer.magnitudes(x)
+        return {
+            "weight_magnitudes": magnitudes.numpy().astype(np.int64),
+            "scale_exponent": int(quantizer.scale_exponent(x).numpy()),
+            "weight_bits": quantizer.bits,
+            "group_size": quantizer.group_size,
+            "encoding": quantizer.encoding,
+            "weight_budgets": list(quantizer.budgets),
+        }
+    # Power of two: one term per weight, each product a single shift.
+    low, _ = quantizer.exponent_range()
+    scale_exponent = int(quantizer.clip.step_exponent(x, 1).numpy()) + low
+    magnitudes = np.abs(quantizer(x).numpy()) * 2.0**-scale_exponent
+    if not np.array_equal(magnitudes, np.round(magnitudes)):
+        raise ValueError("power-of-two kernel is not on its level set; use hardware_exact=True")
+    return {
+        "weight_magnitudes": magnitudes.astype(np.int64),
+        "scale_exponent": scale_exponent,
+        "weight_bits": -low,
+        "group_size": 1,
+        "encoding": "binary",
+        "weight_budgets": [1],
+    }
 
 
 def parse_term_dense(keras_layer, input_names, input_shapes, data_reader):
@@ -41,10 +93,7 @@ def parse_term_dense(keras_layer, input_names, input_shapes, data_reader):
     name = config["name"]
     if config.get("activation") not in (None, "linear"):
         raise ValueError(f"layer {name}: put the activation in a QActivation; an mMAC Dense computes no activation")
-    quantizer = quantized_term(**config["kernel_quantizer"]["config"])
     kernel, bias = get_weights_data(data_reader, name, ["kernel", "bias"])
-    kernel_t = tf.constant(kernel, tf.float32)
-    magnitudes, _ = quantizer.magnitudes(kernel_t)
     if bias is None:
         bias = np.zeros(kernel.shape[1], np.float32)
     elif config.get("bias_quantizer") is not None:
@@ -55,21 +104,16 @@ def parse_term_dense(keras_layer, input_names, input_shapes, data_reader):
         class_name="MMACDense",
         n_in=int(kernel.shape[0]),
         n_out=int(kernel.shape[1]),
-        weight_bits=quantizer.bits,
-        group_size=quantizer.group_size,
-        encoding=quantizer.encoding,
-        weight_budgets=list(quantizer.budgets),
-        weight_magnitudes=magnitudes.numpy().astype(np.int64),
         weight_signs=np.sign(kernel).astype(np.int64),
-        scale_exponent=int(quantizer.scale_exponent(kernel_t).numpy()),
         bias_values=bias,
         bias_frac=_dyadic_frac_bits(bias, f"bias of layer {name}"),
+        **kernel_terms(_quantizer(keras_layer, "kernel_quantizer"), kernel),
     )
     return layer, [input_shapes[0][0], int(kernel.shape[1])]
 
 
 def parse_data_term(keras_layer, input_names, input_shapes, data_reader):
-    quantizer = quantized_data_term(**keras_layer["config"]["activation"]["config"])
+    quantizer = _quantizer(keras_layer, "activation")
     layer = _parse_default(keras_layer, input_names)
     layer.update(
         class_name="DataTerm",
@@ -77,25 +121,66 @@ def parse_data_term(keras_layer, input_names, input_shapes, data_reader):
         integer=quantizer.integer,
         budgets=list(quantizer.budgets),
         encoding=quantizer.encoding,
-        naf=quantizer.encoding == "naf",
     )
     return layer, list(input_shapes[0])
 
 
-# Keras class -> (config key of the quantizer, our quantizer's class, our handler)
-OVERRIDES = {
-    "QDense": ("kernel_quantizer", "quantized_term", parse_term_dense),
-    "QActivation": ("activation", "quantized_data_term", parse_data_term),
-}
+def with_exact_types(original):
+    """hls4ml's own handler, with our quantizers swapped for exactly typed hls4ml ones."""
+
+    def handler(keras_layer, input_names, input_shapes, data_reader):
+        layer, shape = original(keras_layer, input_names, input_shapes, data_reader)
+        name = keras_layer["config"]["name"]
+        for key, weight in (("kernel_quantizer", "kernel"), ("depthwise_quantizer", "depthwise_kernel")):
+            quantizer = _quantizer(keras_layer, key)
+            if quantizer is not None:
+                target = "weight_quantizer" if key == "kernel_quantizer" else "depthwise_quantizer"
+                layer[target] = KitQuantizer(quantizer, get_weights_data(data_reader, name, weight))
+        quantizer = _quantizer(keras_layer, "bias_quantizer")
+        if quantizer is not None:
+            layer["bias_quantizer"] = KitQuantizer(quantizer, get_weights_data(data_reader, name, "bias"))
+        return layer, shape
+
+    return handler
+
+
+def _kernel_class(keras_layer):
+    for key in ("kernel_quantizer", "depthwise_quantizer"):
+        config = keras_layer["config"].get(key)
+        if isinstance(config, dict):
+            return config.get("class_name")
+    return None
+
+
+def _activation_class(keras_layer):
+    config = keras_layer["config"].get("activation")
+    return config.get("class_name") if isinstance(config, dict) else None
 
 
 def dispatching_handler(keras_class, original):
-    key, our_class, ours = OVERRIDES[keras_class]
+    exact = with_exact_types(original)
 
     def handler(keras_layer, input_names, input_shapes, data_reader):
-        if _quantizer_class(keras_layer, key) == our_class:
-            return ours(keras_layer, input_names, input_shapes, data_reader)
+        name = keras_layer["config"]["name"]
+        kernel = _kernel_class(keras_layer)
+        if keras_class == "QActivation":
+            activation = _activation_class(keras_layer)
+            if activation == "quantized_data_term":
+                return parse_data_term(keras_layer, input_names, input_shapes, data_reader)
+            if activation in QUANTIZERS:
+                raise ValueError(f"layer {name}: {activation} as an activation has no HLS layer yet")
+        elif kernel in NOT_YET_IN_HLS:
+            raise ValueError(f"layer {name}: {kernel} kernels need the row-wise/onion HLS cores, not available yet")
+        elif keras_class == "QDense" and kernel in TERM_KERNELS:
+            return parse_term_dense(keras_layer, input_names, input_shapes, data_reader)
+        elif kernel == "quantized_term":
+            raise ValueError(f"layer {name}: {keras_class} with a quantized_term kernel has no HLS layer yet")
+        elif kernel in QUANTIZERS or _quantizer(keras_layer, "bias_quantizer") is not None:
+            return exact(keras_layer, input_names, input_shapes, data_reader)
         return original(keras_layer, input_names, input_shapes, data_reader)
 
     handler.mrfpga_original = original
     return handler
+
+
+OVERRIDES = ("QDense", "QConv1D", "QConv2D", "QDepthwiseConv2D", "QActivation")

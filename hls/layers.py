@@ -13,6 +13,8 @@ from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 
 from mrfpga.training.terms import group_terms
 
+ENCODING_IDS = {"binary": 0, "naf": 1, "hese": 2}  # nnet::term_encoding
+
 
 def bits_for(n):
     """Unsigned bits to hold values 0..n (at least 1)."""
@@ -26,6 +28,7 @@ class DataTerm(Layer):
         bits, integer = self.get_attr("bits"), self.get_attr("integer")
         self.set_attr("n_in", self.get_input_variable().size())
         # A NAF top term can round a value up to 2^bits: one extra bit.
+        self.set_attr("encoding_id", ENCODING_IDS[self.get_attr("encoding")])
         out = FixedPrecisionType(width=bits + 1, integer=integer + 1, signed=False)
         self.add_output_variable(self.get_input_variable().shape, precision=out)
 
@@ -39,22 +42,37 @@ class MMACDense(Layer):
 
     The term table stores, per (output, group), up to ``max(budgets)`` terms
     sorted by significance; resolution r reads the first ``budgets[r]``.
-    Output = sum of ``±2^(w_exp + d_exp)`` term pairs plus the bias, as an
-    integer on the grid ``2^-acc_frac``, exactly.
+    After a ``DataTerm`` layer, products are term pairs ``±2^(w_exp + d_exp)``;
+    after any other layer (shift mode) each weight term shifts the whole
+    activation. Output = the sum plus the bias, as an integer on the grid
+    ``2^-acc_frac``, exactly.
     """
 
     def initialize(self):
         source = self.get_input_node(self.inputs[0])
-        if not isinstance(source, DataTerm):
-            raise ValueError(
-                f"layer {self.name}: a QDense with a quantized_term kernel must read the output of a "
-                f"QActivation(quantized_data_term(...)); it reads {source.name} ({source.class_name})"
-            )
-        self.set_attr("data_bits", source.get_attr("bits") + 1)
-        self.set_attr("data_frac", source.frac_bits)
-        self.set_attr("data_budgets", list(source.get_attr("budgets")))
-        self.set_attr("naf", self.get_attr("encoding") == "naf")
-        if len(self.get_attr("data_budgets")) != len(self.get_attr("weight_budgets")):
+        n_res = len(self.get_attr("weight_budgets"))
+        if isinstance(source, DataTerm):
+            self.set_attr("shift_mode", False)
+            self.set_attr("data_bits", source.get_attr("bits") + 1)
+            self.set_attr("data_frac", source.frac_bits)
+            self.set_attr("data_budgets", list(source.get_attr("budgets")))
+            self.set_attr("data_int_t", f"ap_uint<{source.get_attr('bits') + 1}>")
+        else:
+            precision = self.get_input_variable().type.precision
+            if not isinstance(precision, (FixedPrecisionType, IntegerPrecisionType)):
+                raise ValueError(f"layer {self.name}: its input type {precision} is not fixed point")
+            self.set_attr("shift_mode", True)
+            self.set_attr("data_bits", precision.width)
+            self.set_attr("data_frac", precision.width - precision.integer)
+            self.set_attr("data_budgets", [1] * n_res)
+            self.set_attr("data_int_t", f"ap_{'' if precision.signed else 'u'}int<{precision.width}>")
+        # A single-resolution side follows the other side's resolution count.
+        data, weight = self.get_attr("data_budgets"), self.get_attr("weight_budgets")
+        if len(weight) == 1 and len(data) > 1:
+            self.set_attr("weight_budgets", weight * len(data))
+        elif len(data) == 1 and len(weight) > 1:
+            self.set_attr("data_budgets", data * len(weight))
+        elif len(data) != len(weight):
             raise ValueError(f"layer {self.name}: {source.name} and its kernel disagree on the number of resolutions")
         self._build_term_table()
         self.add_output_variable([self.get_attr("n_out")], precision=self.get_attr("result_precision"))
@@ -99,7 +117,7 @@ class MMACDense(Layer):
         if not np.array_equal(bias, np.round(bias)):
             raise ValueError(f"layer {self.name}: bias is not on its quantizer's grid")
         # Bound: every weight term pair at its largest, from every input.
-        max_data = 2 ** self.get_attr("data_bits")
+        max_data = 2 ** self.get_attr("data_bits")  # covers signed codes too
         max_weight = int(np.max(np.sum(np.abs(q), axis=0) * 2)) or 1
         bound = max_weight * max_data * 2 ** (acc_frac - product_frac) + int(np.max(np.abs(bias), initial=0))
         width = bits_for(bound) + 1

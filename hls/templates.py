@@ -25,7 +25,7 @@ data_term_config_template = """struct config{index} : nnet::data_term_config {{
     static const unsigned n_in = {n_in};
     static const unsigned bits = {bits};
     static const unsigned integer = {integer};
-    static const bool naf = {naf};
+    static const unsigned encoding = {encoding_id};
     static const unsigned n_resolutions = {n_resolutions};
     {data_terms_function}
 }};\n"""
@@ -64,7 +64,8 @@ mmac_dense_config_template = """struct config{index} : nnet::mmac_dense_config {
     static const unsigned max_weight_terms = {max_weight_terms};
     static const unsigned max_data_terms = {max_data_terms};
     static const unsigned data_bits = {data_bits};
-    static const bool naf = {naf};
+    static const bool shift_mode = {shift_mode};
+    typedef {data_int_t} data_int_t;
     static const unsigned index_bits = {index_bits};
     static const unsigned exponent_bits = {exponent_bits};
     static const unsigned acc_shift = {acc_shift};

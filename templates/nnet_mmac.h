@@ -13,16 +13,38 @@
 
 namespace nnet {
 
-// Keep the `budget` most significant non-adjacent-form terms of `x`; set
-// `pos`/`neg` to the kept +2^e / -2^e digits as bit masks.
-template <unsigned BITS>
-void naf_top_terms(ap_uint<BITS> x, unsigned budget, ap_uint<BITS + 1> &pos, ap_uint<BITS + 1> &neg) {
+enum term_encoding { binary_terms = 0, naf_terms = 1, hese_terms = 2 };
+
+// Signed digits of x as +/- bit masks (the same bit arithmetic as the Python side).
+template <unsigned BITS, unsigned ENCODING>
+void signed_digits(ap_uint<BITS> x, ap_uint<BITS + 1> &pos, ap_uint<BITS + 1> &neg) {
     #pragma HLS INLINE
-    ap_uint<BITS + 1> half = x >> 1;
-    ap_uint<BITS + 1> x3 = ap_uint<BITS + 1>(x) + half;
-    ap_uint<BITS + 1> carry = half ^ x3;
-    ap_uint<BITS + 1> all_pos = x3 & carry;
-    ap_uint<BITS + 1> all_neg = half & carry;
+    ap_uint<BITS + 2> q = x;
+    if (ENCODING == naf_terms) {
+        ap_uint<BITS + 2> half = q >> 1;
+        ap_uint<BITS + 2> x3 = q + half;
+        ap_uint<BITS + 2> carry = half ^ x3;
+        pos = (x3 & carry).range(BITS, 0);
+        neg = (half & carry).range(BITS, 0);
+    } else if (ENCODING == hese_terms) {
+        // A run of two or more ones, bits m..n, becomes 2^(n+1) - 2^m; a lone one stays.
+        ap_uint<BITS + 2> run_start = q & ~(q << 1);
+        ap_uint<BITS + 2> above_run = ~q & (q << 1);
+        ap_uint<BITS + 2> lone = run_start & ~(q >> 1);
+        neg = (run_start & (q >> 1)).range(BITS, 0);
+        pos = (lone | (above_run & (q << 2))).range(BITS, 0);
+    } else {
+        pos = q.range(BITS, 0);
+        neg = 0;
+    }
+}
+
+// Keep the `budget` most significant terms of `x`, as +/- bit masks.
+template <unsigned BITS, unsigned ENCODING>
+void top_terms(ap_uint<BITS> x, unsigned budget, ap_uint<BITS + 1> &pos, ap_uint<BITS + 1> &neg) {
+    #pragma HLS INLINE
+    ap_uint<BITS + 1> all_pos, all_neg;
+    signed_digits<BITS, ENCODING>(x, all_pos, all_neg);
     pos = 0;
     neg = 0;
     unsigned kept = 0;
@@ -37,31 +59,6 @@ Planes:
     }
 }
 
-template <unsigned BITS>
-void binary_top_terms(ap_uint<BITS> x, unsigned budget, ap_uint<BITS + 1> &pos, ap_uint<BITS + 1> &neg) {
-    #pragma HLS INLINE
-    pos = 0;
-    neg = 0;
-    unsigned kept = 0;
-Planes:
-    for (int p = BITS - 1; p >= 0; p--) {
-        #pragma HLS UNROLL
-        if (kept < budget && x[p]) {
-            pos[p] = 1;
-            kept++;
-        }
-    }
-}
-
-template <unsigned BITS, bool NAF>
-void top_terms(ap_uint<BITS> x, unsigned budget, ap_uint<BITS + 1> &pos, ap_uint<BITS + 1> &neg) {
-    #pragma HLS INLINE
-    if (NAF)
-        naf_top_terms<BITS>(x, budget, pos, neg);
-    else
-        binary_top_terms<BITS>(x, budget, pos, neg);
-}
-
 // ---------------------------------------------------------------------------
 // Data terms: unsigned fixed point (round half up, saturate), then the `a`
 // most significant terms of each value.
@@ -70,7 +67,7 @@ struct data_term_config {
     static const unsigned n_in = 10;
     static const unsigned bits = 8;     // input grid width
     static const unsigned integer = 3;  // integer bits of the input grid
-    static const bool naf = true;
+    static const unsigned encoding = naf_terms;
     static const unsigned n_resolutions = 1;
     static unsigned data_terms(unsigned resolution) { return bits + 1; }
 };
@@ -86,7 +83,7 @@ Values:
         ap_ufixed<CONFIG_T::bits, CONFIG_T::integer, AP_RND, AP_SAT> on_grid = data[i];
         ap_uint<CONFIG_T::bits> code = on_grid.range(CONFIG_T::bits - 1, 0);
         ap_uint<CONFIG_T::bits + 1> pos, neg;
-        top_terms<CONFIG_T::bits, CONFIG_T::naf>(code, budget, pos, neg);
+        top_terms<CONFIG_T::bits, CONFIG_T::encoding>(code, budget, pos, neg);
         ap_uint<CONFIG_T::bits + 1> kept = pos - neg;
         res[i].range(CONFIG_T::bits, 0) = kept;
     }
@@ -104,7 +101,10 @@ struct mmac_dense_config {
     static const unsigned max_weight_terms = 1;  // entries stored per group
     static const unsigned max_data_terms = 1;
     static const unsigned data_bits = 9;  // width of the input code
-    static const bool naf = true;
+    // Shift mode: the input is any fixed-point value, not data terms; each
+    // weight term shifts the whole activation (PoT weights, plain inputs).
+    static const bool shift_mode = false;
+    typedef ap_int<9> data_int_t;  // the input's raw code, signed or not
     static const unsigned index_bits = 4;
     static const unsigned exponent_bits = 4;
     static const unsigned acc_shift = 0;  // accumulator grid below the product grid
@@ -127,29 +127,33 @@ void mmac_dense(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
     const unsigned k = CONFIG_T::weight_terms(resolution);
     const unsigned a = CONFIG_T::data_terms(resolution);
 
-    // Each input's data terms, most significant first (exponent, sign).
+    // Each input's data terms, most significant first (exponent, sign). The
+    // data-term layer already kept `a` terms of its own encoding; the NAF of
+    // that value is minimal, so it has at most `a` terms and sums exactly.
     ap_uint<8> data_exp[CONFIG_T::n_in][CONFIG_T::max_data_terms];
     bool data_neg[CONFIG_T::n_in][CONFIG_T::max_data_terms];
     ap_uint<8> data_count[CONFIG_T::n_in];
     #pragma HLS ARRAY_PARTITION variable = data_exp complete dim = 0
     #pragma HLS ARRAY_PARTITION variable = data_neg complete dim = 0
     #pragma HLS ARRAY_PARTITION variable = data_count complete dim = 0
-DataTerms:
-    for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
-        #pragma HLS UNROLL
-        ap_uint<CONFIG_T::data_bits> code = data[i].range(CONFIG_T::data_bits - 1, 0);
-        ap_uint<CONFIG_T::data_bits + 1> pos, neg;
-        top_terms<CONFIG_T::data_bits, CONFIG_T::naf>(code, a, pos, neg);
-        unsigned n = 0;
-        for (int p = CONFIG_T::data_bits; p >= 0; p--) {
+    if (!CONFIG_T::shift_mode) {
+    DataTerms:
+        for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
             #pragma HLS UNROLL
-            if ((pos[p] || neg[p]) && n < CONFIG_T::max_data_terms) {
-                data_exp[i][n] = p;
-                data_neg[i][n] = neg[p];
-                n++;
+            ap_uint<CONFIG_T::data_bits> code = data[i].range(CONFIG_T::data_bits - 1, 0);
+            ap_uint<CONFIG_T::data_bits + 1> pos, neg;
+            top_terms<CONFIG_T::data_bits, naf_terms>(code, a, pos, neg);
+            unsigned n = 0;
+            for (int p = CONFIG_T::data_bits; p >= 0; p--) {
+                #pragma HLS UNROLL
+                if ((pos[p] || neg[p]) && n < CONFIG_T::max_data_terms) {
+                    data_exp[i][n] = p;
+                    data_neg[i][n] = neg[p];
+                    n++;
+                }
             }
+            data_count[i] = n;
         }
-        data_count[i] = n;
     }
 
     accum_t group_sum[CONFIG_T::n_out * CONFIG_T::n_groups];
@@ -179,6 +183,13 @@ Rounds:
                 const unsigned w_exp = entry.range(CONFIG_T::index_bits + CONFIG_T::exponent_bits - 1, CONFIG_T::index_bits);
                 const bool w_neg = entry[CONFIG_T::index_bits + CONFIG_T::exponent_bits];
                 const unsigned i = group * CONFIG_T::group_size + idx;
+                if (CONFIG_T::shift_mode) {
+                    typename CONFIG_T::data_int_t x;
+                    x.range() = data[i].range();
+                    accum_t product = accum_t(x) << (w_exp + CONFIG_T::acc_shift);
+                    acc += w_neg ? accum_t(-product) : product;
+                    continue;
+                }
             TermPairs:
                 for (unsigned u = 0; u < CONFIG_T::max_data_terms; u++) {
                     #pragma HLS PIPELINE II = 1

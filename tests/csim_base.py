@@ -8,13 +8,15 @@ generated testbench) and an exact comparison at every resolution.
 
 import numpy as np
 import pytest
+import tensorflow as tf
+from qkeras import QActivation, QDense
 
 from mrfpga.cli.config import QuantizationConfig
 from mrfpga.cli.pipeline import PROJECT_NAME, load_model
 from mrfpga.hls import csim
 from mrfpga.hls.convert import convert
 from mrfpga.hls.reference import exact_forward
-from mrfpga.training.models import build_mlp
+from mrfpga.training.models import bias_quantizer, data_term_quantizer, weight_term_quantizer
 from mrfpga.training.quantizers import n_resolutions, set_resolution
 
 N_SAMPLES = 64
@@ -43,8 +45,33 @@ class CsimCase:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def model(cls, n_inputs, hidden, n_outputs, quantization):
-        model = build_mlp(n_inputs, n_outputs, hidden, quantization, seed=1)
+    def kernel(cls, quantization):
+        """Makes the kernel quantizer of each Dense layer."""
+        return lambda: weight_term_quantizer(quantization)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def activation(cls, quantization):
+        """Makes the quantizer of each QActivation."""
+        return lambda: data_term_quantizer(quantization)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def input_activation(cls):
+        """Whether the input goes through a QActivation first (False: the first layer reads the raw input)."""
+        return True
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def model(cls, n_inputs, hidden, n_outputs, quantization, kernel, activation, input_activation):
+        tf.keras.utils.set_random_seed(1)
+        x = tf.keras.Input((n_inputs,), name="features")
+        h = QActivation(activation(), name="input_act")(x) if input_activation else x
+        for i, units in enumerate([*hidden, n_outputs]):
+            if i:
+                h = QActivation(activation(), name=f"act_{i}")(h)
+            h = QDense(units, kernel_quantizer=kernel(), bias_quantizer=bias_quantizer(quantization), name=f"d{i}")(h)
+        model = tf.keras.Model(x, h)
         # Untrained weights are too uniform to exercise term selection: spread them.
         rng = np.random.default_rng(2)
         for layer in model.layers:
@@ -115,5 +142,7 @@ class CsimCase:
     def test_no_fallback_precision(self, project):
         """No layer of ours may reach hls4ml's ap_fixed<16,6> fallback (only the input port uses it)."""
         for node in project.get_layers():
-            if node.class_name in ("DataTerm", "MMACDense"):
+            if node.class_name != "Input":
                 assert node.get_output_variable().type.precision.definition_cpp() != "ap_fixed<16,6>"
+            for weight in node.get_weights():
+                assert weight.type.precision.definition_cpp() != "ap_fixed<16,6>", weight.name

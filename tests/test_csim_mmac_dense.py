@@ -71,3 +71,19 @@ class TestOneResolution(CsimCase):
     @classmethod
     def quantization(cls):
         return QuantizationConfig(resolutions=[[3, 20]])
+
+
+class TestHeseEncoding(CsimCase):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def quantization(cls):
+        return QuantizationConfig(encoding="hese", group_size=8, resolutions=[[1, 3], [2, 7], [3, 14]])
+
+
+class TestShiftMode(CsimCase):
+    """The first mMAC reads the raw, signed input: each weight term shifts the whole activation."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def input_activation(cls):
+        return False

@@ -5,8 +5,6 @@ from dataclasses import dataclass
 import tensorflow as tf
 from qkeras.quantizers import BaseQuantizer
 
-from . import terms
-
 
 @dataclass(frozen=True)
 class FixedType:

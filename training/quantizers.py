@@ -49,6 +49,9 @@ def multi_resolution_quantizers(model):
 
 
 def n_resolutions(model):
+    """How many resolutions the model's multi-resolution quantizers have (1 when it has none)."""
+    if not multi_resolution_quantizers(model):
+        return 1
     counts = {q.n_resolutions for q in multi_resolution_quantizers(model)}
     if len(counts) != 1:
         raise ValueError(f"model's multi-resolution quantizers disagree on the number of resolutions: {sorted(counts)}")
@@ -57,13 +60,10 @@ def n_resolutions(model):
 
 def set_resolution(model, index):
     """Switch every multi-resolution quantizer of ``model`` to resolution ``index`` (no retracing)."""
-    quantizers = multi_resolution_quantizers(model)
-    if not quantizers:
-        raise ValueError("model has no multi-resolution quantizer")
     n = n_resolutions(model)
     if not 0 <= int(index) < n:
         raise ValueError(f"resolution {index} out of range 0..{n - 1}")
-    for q in quantizers:
+    for q in multi_resolution_quantizers(model):
         q.set_resolution(index)
 
 

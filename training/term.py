@@ -56,7 +56,9 @@ class quantized_term(KitQuantizer):  # noqa: N801 (QKeras naming)
     def __call__(self, x):
         x = tf.convert_to_tensor(x)
         q, scale = self.magnitudes(x)
-        kept = terms.truncate_groups(tf.stop_gradient(q), self.bits, self.current_budget(), self.group_size, self.encoding)
+        kept = terms.truncate_groups(
+            tf.stop_gradient(q), self.bits, self.current_budget(), self.group_size, self.encoding
+        )
         quantized = tf.sign(x) * scale * tf.cast(kept, x.dtype)
         inside = tf.abs(x) <= scale * self.levels
         return tf.where(inside, straight_through(x, quantized), tf.stop_gradient(quantized))

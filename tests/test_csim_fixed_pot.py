@@ -1,0 +1,70 @@
+"""Fixed-point and power-of-two kernels through conversion and g++ C simulation, bit-exactly."""
+
+import pytest
+from csim_base import CsimCase
+from qkeras import quantized_bits
+
+from mrfpga.training import quantized_data_term, quantized_fixed, quantized_pot
+
+pytestmark = pytest.mark.slow
+
+
+def full_precision_relu():
+    """A data-term activation whose budget keeps every term: plain unsigned fixed point."""
+    return quantized_data_term(8, 3, [9])
+
+
+class TestPotKernels(CsimCase):
+    """PoT weights become one term each: products are shifts (mMAC), zeros included."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def kernel(cls):
+        return lambda: quantized_pot(4)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def activation(cls):
+        return full_precision_relu
+
+
+class TestPotKernelsOnRawInput(TestPotKernels):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def input_activation(cls):
+        return False
+
+
+class TestFixedKernels(CsimCase):
+    """Fixed-point weights go through hls4ml's own Dense, with the exact weight type from the kit."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def kernel(cls):
+        return lambda: quantized_fixed(6)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def activation(cls):
+        return full_precision_relu
+
+
+class TestFixedKernelsWithFixedBias(TestFixedKernels):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def kernel(cls):
+        return lambda: quantized_fixed(8, alpha=0.75)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def model(cls, n_inputs, hidden, n_outputs, kernel, activation):
+        import tensorflow as tf
+        from qkeras import QActivation, QDense
+
+        tf.keras.utils.set_random_seed(4)
+        x = tf.keras.Input((n_inputs,), name="features")
+        h = QActivation(activation())(x)
+        h = QDense(hidden[0], kernel_quantizer=kernel(), bias_quantizer=quantized_fixed(8, alpha=2.0))(h)
+        h = QActivation(activation())(h)
+        h = QDense(n_outputs, kernel_quantizer=kernel(), bias_quantizer=quantized_bits(12, 5, alpha=1))(h)
+        return tf.keras.Model(x, h)
