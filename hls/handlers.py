@@ -36,11 +36,29 @@ class KitQuantizer(Quantizer):
         return self.quantizer(tf.constant(np.asarray(data, np.float32))).numpy()
 
 
-def _quantizer(keras_layer, key):
+LIVE_ATTRIBUTES = {
+    "kernel_quantizer": "kernel_quantizer_internal",
+    "bias_quantizer": "bias_quantizer_internal",
+    "depthwise_quantizer": "depthwise_quantizer_internal",
+    "activation": "quantizer",
+}
+
+
+def _quantizer(keras_layer, key, data_reader=None):
+    """The kit's quantizer of a layer, or None.
+
+    From the live Keras layer when the reader has the model: learned state
+    (a trained alpha, a row assignment) lives there, not in the config.
+    """
     config = keras_layer["config"].get(key)
-    if isinstance(config, dict) and config.get("class_name") in QUANTIZERS:
-        return QUANTIZERS[config["class_name"]].from_config(config["config"])
-    return None
+    if not (isinstance(config, dict) and config.get("class_name") in QUANTIZERS):
+        return None
+    model = getattr(data_reader, "model", None)
+    if model is not None:
+        live = getattr(model.get_layer(keras_layer["config"]["name"]), LIVE_ATTRIBUTES[key], None)
+        if type(live).__name__ == config["class_name"]:
+            return live
+    return QUANTIZERS[config["class_name"]].from_config(config["config"])
 
 
 def _parse_default(keras_layer, input_names):
@@ -107,13 +125,13 @@ def parse_term_dense(keras_layer, input_names, input_shapes, data_reader):
         weight_signs=np.sign(kernel).astype(np.int64),
         bias_values=bias,
         bias_frac=_dyadic_frac_bits(bias, f"bias of layer {name}"),
-        **kernel_terms(_quantizer(keras_layer, "kernel_quantizer"), kernel),
+        **kernel_terms(_quantizer(keras_layer, "kernel_quantizer", data_reader), kernel),
     )
     return layer, [input_shapes[0][0], int(kernel.shape[1])]
 
 
 def parse_data_term(keras_layer, input_names, input_shapes, data_reader):
-    quantizer = _quantizer(keras_layer, "activation")
+    quantizer = _quantizer(keras_layer, "activation", data_reader)
     layer = _parse_default(keras_layer, input_names)
     layer.update(
         class_name="DataTerm",
@@ -132,11 +150,11 @@ def with_exact_types(original):
         layer, shape = original(keras_layer, input_names, input_shapes, data_reader)
         name = keras_layer["config"]["name"]
         for key, weight in (("kernel_quantizer", "kernel"), ("depthwise_quantizer", "depthwise_kernel")):
-            quantizer = _quantizer(keras_layer, key)
+            quantizer = _quantizer(keras_layer, key, data_reader)
             if quantizer is not None:
                 target = "weight_quantizer" if key == "kernel_quantizer" else "depthwise_quantizer"
                 layer[target] = KitQuantizer(quantizer, get_weights_data(data_reader, name, weight))
-        quantizer = _quantizer(keras_layer, "bias_quantizer")
+        quantizer = _quantizer(keras_layer, "bias_quantizer", data_reader)
         if quantizer is not None:
             layer["bias_quantizer"] = KitQuantizer(quantizer, get_weights_data(data_reader, name, "bias"))
         return layer, shape

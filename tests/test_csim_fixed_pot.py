@@ -68,3 +68,12 @@ class TestFixedKernelsWithFixedBias(TestFixedKernels):
         h = QActivation(activation())(h)
         h = QDense(n_outputs, kernel_quantizer=kernel(), bias_quantizer=quantized_bits(12, 5, alpha=1))(h)
         return tf.keras.Model(x, h)
+
+
+class TestLearnedAlpha(TestFixedKernels):
+    """A learned clipping scale: the base model randomizes it, the converter must read the trained value."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def kernel(cls):
+        return lambda: quantized_fixed(4, alpha=0.05, learnable_alpha=True)  # config step 2^-7
