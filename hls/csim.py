@@ -45,7 +45,7 @@ def write_tb_data(project_dir, x, expected_per_resolution):
     with open(tb / "tb_input_features.dat", "w") as fin, open(tb / "tb_output_predictions.dat", "w") as fpr:
         for r, expected in enumerate(expected_per_resolution):
             for row, out in zip(x, expected, strict=True):
-                fin.write(" ".join(repr(float(v)) for v in row) + f" {r}\n")
+                fin.write(" ".join(repr(float(v)) for v in np.ravel(row)) + f" {r}\n")
                 fpr.write(" ".join(repr(float(v)) for v in out) + "\n")
 
 

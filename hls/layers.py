@@ -14,6 +14,8 @@ from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 from mrfpga.training.terms import group_terms
 
 ENCODING_IDS = {"binary": 0, "naf": 1, "hese": 2}  # nnet::term_encoding
+# Layers whose outputs are some of their inputs' values, unchanged (max pooling too).
+VALUE_PRESERVING = ("Reshape", "Transpose")
 
 
 def bits_for(n):
@@ -48,8 +50,17 @@ class MMACDense(Layer):
     ``2^-acc_frac``, exactly.
     """
 
+    def data_source(self):
+        """The layer that sets this layer's input values, looking through value-preserving layers."""
+        node = self.get_input_node(self.inputs[0])
+        while node.class_name in VALUE_PRESERVING or (
+            node.class_name.startswith("Pooling") and node.get_attr("pool_op") == "Max"
+        ):
+            node = node.get_input_node(node.inputs[0])
+        return node
+
     def initialize(self):
-        source = self.get_input_node(self.inputs[0])
+        source = self.data_source()
         n_res = len(self.get_attr("weight_budgets"))
         if isinstance(source, DataTerm):
             self.set_attr("shift_mode", False)
@@ -58,7 +69,7 @@ class MMACDense(Layer):
             self.set_attr("data_budgets", list(source.get_attr("budgets")))
             self.set_attr("data_int_t", f"ap_uint<{source.get_attr('bits') + 1}>")
         else:
-            precision = self.get_input_variable().type.precision
+            precision = source.get_output_variable().type.precision
             if not isinstance(precision, (FixedPrecisionType, IntegerPrecisionType)):
                 raise ValueError(f"layer {self.name}: its input type {precision} is not fixed point")
             self.set_attr("shift_mode", True)

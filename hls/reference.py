@@ -11,7 +11,7 @@ bits), so C-simulation outputs can be compared with ``==``.
 
 import numpy as np
 import tensorflow as tf
-from qkeras import QActivation, QDense
+from qkeras import QActivation, QConv2D, QDense, QDepthwiseConv2D
 
 
 def _quantized(quantizer, value):
@@ -21,21 +21,40 @@ def _quantized(quantizer, value):
     return quantizer(tf.constant(value, tf.float32)).numpy().astype(np.float64)
 
 
+def _linear(layer, h):
+    if isinstance(layer, QDense):
+        out = tf.matmul(h, _quantized(layer.kernel_quantizer_internal, layer.kernel.numpy()))
+    elif isinstance(layer, QDepthwiseConv2D):
+        kernel = _quantized(layer.depthwise_quantizer_internal, layer.depthwise_kernel.numpy())
+        out = tf.nn.depthwise_conv2d(
+            h, kernel, (1, *layer.strides, 1), layer.padding.upper(), dilations=layer.dilation_rate
+        )
+    else:
+        kernel = _quantized(layer.kernel_quantizer_internal, layer.kernel.numpy())
+        out = tf.nn.convolution(h, kernel, layer.strides, layer.padding.upper(), dilations=layer.dilation_rate)
+    if layer.use_bias:
+        out = out + _quantized(layer.bias_quantizer_internal, layer.bias.numpy())
+    if layer.activation not in (None, tf.keras.activations.linear):
+        raise ValueError(f"layer {layer.name}: the exact reference needs activations in their own QActivation")
+    return out
+
+
+def _layer(layer, h):
+    if isinstance(layer, QActivation):
+        return layer.quantizer(h)
+    if isinstance(layer, (QDense, QConv2D, QDepthwiseConv2D)):
+        return _linear(layer, h)
+    if isinstance(layer, tf.keras.layers.Flatten):
+        return tf.reshape(h, (tf.shape(h)[0], -1))
+    if isinstance(layer, tf.keras.layers.MaxPooling2D):
+        return tf.nn.max_pool2d(h, layer.pool_size, layer.strides, layer.padding.upper())
+    raise ValueError(f"layer {layer.name} ({type(layer).__name__}) is not supported by the exact reference")
+
+
 def exact_forward(model, x):
-    """Logits of ``model`` at its current resolution, in float64 without rounding."""
+    """Logits of ``model`` at its current resolution, in float64 without rounding (a chain of layers)."""
     h = tf.constant(np.asarray(x, np.float64))
     for layer in model.layers:
-        if isinstance(layer, tf.keras.layers.InputLayer):
-            continue
-        if isinstance(layer, QActivation):
-            h = layer.quantizer(h)
-        elif isinstance(layer, QDense):
-            kernel = _quantized(layer.kernel_quantizer_internal, layer.kernel.numpy())
-            h = tf.matmul(h, kernel)
-            if layer.use_bias:
-                h = h + _quantized(layer.bias_quantizer_internal, layer.bias.numpy())
-            if layer.activation not in (None, tf.keras.activations.linear):
-                raise ValueError(f"layer {layer.name}: the exact reference supports linear QDense only")
-        else:
-            raise ValueError(f"layer {layer.name} ({type(layer).__name__}) is not supported by the exact reference")
+        if not isinstance(layer, tf.keras.layers.InputLayer):
+            h = _layer(layer, h)
     return h.numpy()

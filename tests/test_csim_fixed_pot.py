@@ -77,3 +77,32 @@ class TestLearnedAlpha(TestFixedKernels):
     @classmethod
     def kernel(cls):
         return lambda: quantized_fixed(4, alpha=0.05, learnable_alpha=True)  # config step 2^-7
+
+
+class TestFixedConv(CsimCase):
+    """QConv2D with fixed-point weights through hls4ml's own Conv2D, then pooling and a Dense."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def model(cls):
+        import tensorflow as tf
+        from qkeras import QActivation, QConv2D, QDense
+
+        tf.keras.utils.set_random_seed(5)
+        x = tf.keras.Input((8, 8, 1), name="features")
+        h = QActivation(full_precision_relu())(x)
+        h = QConv2D(4, 3, kernel_quantizer=quantized_fixed(6), bias_quantizer=quantized_bits(12, 5, alpha=1))(h)
+        h = QActivation(full_precision_relu())(h)
+        h = tf.keras.layers.MaxPooling2D(2)(h)
+        h = tf.keras.layers.Flatten()(h)
+        h = QDense(10, kernel_quantizer=quantized_pot(4), bias_quantizer=quantized_bits(12, 5, alpha=1))(h)
+        return tf.keras.Model(x, h)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def inputs(cls):
+        import numpy as np
+
+        from mrfpga.hls.csim import snap_to_input_grid
+
+        return snap_to_input_grid(np.random.default_rng(3).uniform(-1, 9, (64, 8, 8, 1)))
