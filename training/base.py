@@ -20,10 +20,18 @@ def straight_through(x, quantized):
     return x + tf.stop_gradient(quantized - x)
 
 
-def log2_ceil_ste(x):
-    """ceil(log2 x) forward, log2 x backward."""
-    log = tf.math.log(tf.maximum(x, 1e-30)) / tf.math.log(tf.constant(2.0, x.dtype))
-    return straight_through(log, tf.math.ceil(log))
+def pow2_exponent(peak, n_steps):
+    """The smallest integer e with ``peak <= 2^e * n_steps``, exactly; log2(peak / n_steps) backward.
+
+    A float log can land one off near powers of two, so the estimate is
+    corrected by exact comparisons (powers of two times n_steps are exact).
+    """
+    two = tf.constant(2.0, peak.dtype)
+    log = tf.math.log(tf.maximum(peak / n_steps, 1e-30)) / tf.math.log(two)
+    e = tf.stop_gradient(tf.math.ceil(log))
+    e = tf.where(tf.pow(two, e) * n_steps < peak, e + 1, e)
+    e = tf.where(tf.pow(two, e - 1) * n_steps >= peak, e - 1, e)
+    return straight_through(log, e)
 
 
 def check_budgets(budgets, max_terms, what):
@@ -75,7 +83,7 @@ class ClipScale:
 
     def step_exponent(self, x, n_steps):
         """log2 of the power-of-two step for ``n_steps`` steps up to alpha (hardware-exact mode)."""
-        return log2_ceil_ste(self.raw_alpha(x) / n_steps)
+        return pow2_exponent(self.raw_alpha(x), float(n_steps))
 
     def step(self, x, n_steps):
         if not self.hardware_exact:
@@ -100,7 +108,8 @@ class KitQuantizer(BaseQuantizer):
     budgets = None
 
     def init_resolutions(self, budgets):
-        self.budgets = list(budgets)
+        # A tuple: tf.Module would wrap a list (and print it as ListWrapper).
+        self.budgets = tuple(int(b) for b in budgets)
         self.resolution = tf.Variable(len(self.budgets) - 1, dtype=tf.int32, trainable=False, name="resolution")
 
     @property

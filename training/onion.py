@@ -39,7 +39,7 @@ class quantized_onion(KitQuantizer):  # noqa: N801 (QKeras naming)
 
     @property
     def precisions(self):
-        return self.budgets
+        return list(self.budgets)
 
     @property
     def magnitude_bits(self):

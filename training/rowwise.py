@@ -21,7 +21,7 @@ to the schemes with the largest fractional parts (ties: the larger ratio).
 import numpy as np
 import tensorflow as tf
 
-from .base import FixedType, KitQuantizer
+from .base import FixedType, KitQuantizer, pow2_exponent
 from .levels import fixed_levels, pot_levels
 
 SCHEMES = ("pot4", "fixed4", "fixed8")
@@ -106,16 +106,16 @@ class quantized_rowwise(KitQuantizer):  # noqa: N801 (QKeras naming)
         return tf.stop_gradient(tf.maximum(tf.reduce_max(tf.abs(x), axis=_row_reduce(x)), 1e-30))
 
     @staticmethod
-    def _pow2_ceil(v):
-        return tf.pow(2.0, tf.math.ceil(tf.math.log(v) / tf.math.log(2.0)))
+    def _step(peak, n_steps):
+        return tf.pow(2.0, pow2_exponent(peak, n_steps))
 
     def __call__(self, x):
         x = tf.convert_to_tensor(x)
         codes = self.row_codes(x)
         peak = self._row_peak(x)
-        pot = pot_levels(x, 4, self._pow2_ceil(peak))
-        fixed4 = fixed_levels(x, 4, self._pow2_ceil(peak / 7.0))
-        fixed8 = fixed_levels(x, 8, self._pow2_ceil(peak / 127.0))
+        pot = pot_levels(x, 4, self._step(peak, 1.0))
+        fixed4 = fixed_levels(x, 4, self._step(peak, 7.0))
+        fixed8 = fixed_levels(x, 8, self._step(peak, 127.0))
         return tf.where(codes == POT4, pot, tf.where(codes == FIXED4, fixed4, fixed8))
 
     def fixed_type(self, x):

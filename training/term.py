@@ -75,13 +75,13 @@ class quantized_term(KitQuantizer):  # noqa: N801 (QKeras naming)
         return -self.max()
 
     def __str__(self):
-        return f"quantized_term({self.bits},{self.group_size},{self.budgets},'{self.encoding}')"
+        return f"quantized_term({self.bits},{self.group_size},{list(self.budgets)},'{self.encoding}')"
 
     def get_config(self):
         return {
             "bits": self.bits,
             "group_size": self.group_size,
-            "budgets": self.budgets,
+            "budgets": list(self.budgets),
             "encoding": self.encoding,
             "alpha": self.clip.alpha,
             "learnable_alpha": self.clip.learnable_alpha,
@@ -115,8 +115,12 @@ class quantized_data_term(KitQuantizer):  # noqa: N801 (QKeras naming)
         return self.bits - self.integer
 
     def grid(self, x):
-        """Integer codes on the unsigned input grid, before term truncation."""
-        return tf.clip_by_value(tf.floor(x * 2.0**self.frac_bits + 0.5), 0.0, 2.0**self.bits - 1)
+        """Integer codes on the unsigned input grid, before term truncation (round half up, exactly)."""
+        scaled = x * 2.0**self.frac_bits  # exact: a power-of-two scale
+        low = tf.floor(scaled)
+        # scaled - low is exact; floor(scaled + 0.5) would round in float just below a half.
+        codes = low + tf.cast(scaled - low >= 0.5, x.dtype)
+        return tf.clip_by_value(codes, 0.0, 2.0**self.bits - 1)
 
     def __call__(self, x):
         x = tf.convert_to_tensor(x)
@@ -135,7 +139,7 @@ class quantized_data_term(KitQuantizer):  # noqa: N801 (QKeras naming)
         return 0.0
 
     def __str__(self):
-        return f"quantized_data_term({self.bits},{self.integer},{self.budgets},'{self.encoding}')"
+        return f"quantized_data_term({self.bits},{self.integer},{list(self.budgets)},'{self.encoding}')"
 
     def get_config(self):
-        return {"bits": self.bits, "integer": self.integer, "budgets": self.budgets, "encoding": self.encoding}
+        return {"bits": self.bits, "integer": self.integer, "budgets": list(self.budgets), "encoding": self.encoding}
