@@ -24,7 +24,10 @@ class ConfigError(ValueError):
 
 @dataclass
 class ModelConfig:
-    hidden: list[int] = field(default_factory=lambda: [64, 32])
+    kind: str = "mlp"  # mlp | cnn | custom
+    hidden: list[int] = field(default_factory=lambda: [64, 32])  # mlp
+    filters: list[int] = field(default_factory=lambda: [8, 16])  # cnn: 3x3 conv blocks
+    builder: str | None = None  # custom: "module:function"
 
 
 @dataclass
@@ -38,6 +41,8 @@ class QuantizationConfig:
     bias_bits: int = 16
     bias_integer: int = 7
     resolutions: list[list[int]] = field(default_factory=lambda: [list(r) for r in REFERENCE_RESOLUTIONS])
+    precisions: list[int] = field(default_factory=lambda: [2, 4, 6, 8])  # onion
+    ratio: list[float] = field(default_factory=lambda: [65.0, 30.0, 5.0])  # rowwise: PoT4, Fixed4, Fixed8
 
     @property
     def data_budgets(self):
@@ -55,6 +60,9 @@ class TrainingConfig:
     batch_size: int = 64
     learning_rate: float = 0.003
     seed: int = 0
+    reassign_every: int = 10  # rowwise: epochs between row reassignments
+    hessian_iterations: int = 20  # rowwise: power iterations
+    cascade_thresholds: list[float] = field(default_factory=lambda: [0.5, 0.7, 0.8, 0.9, 0.95, 0.99])  # onion
 
 
 @dataclass
@@ -79,8 +87,11 @@ class Config:
         return dataclasses.asdict(self)
 
 
-SCHEMES = ("term",)
-METHODS = ("multires", "joint")
+SCHEMES = ("term", "onion", "rowwise")
+METHODS = ("multires", "joint", "all", "individual", "post_training", "onion", "rowwise")
+MODEL_KINDS = ("mlp", "cnn", "custom")
+# Methods that need a particular scheme.
+METHOD_SCHEMES = {"onion": "onion", "rowwise": "rowwise"}
 BACKENDS = ("Vivado", "Vitis")
 IO_TYPES = ("io_parallel",)
 
@@ -136,10 +147,26 @@ def validate(config):
     _one_of(q.scheme, SCHEMES, "quantization.scheme")
     _one_of(q.encoding, ENCODINGS, "quantization.encoding")
     _one_of(t.method, METHODS, "training.method")
+    _one_of(config.model.kind, MODEL_KINDS, "model.kind")
+    if config.model.kind == "custom" and not config.model.builder:
+        raise ConfigError("model.builder: a custom model needs 'module:function'")
+    needed = METHOD_SCHEMES.get(t.method, "term")
+    if q.scheme != needed:
+        raise ConfigError(
+            f"quantization.scheme: training.method {t.method!r} needs scheme {needed!r}, not {q.scheme!r}"
+        )
+    if sorted(q.precisions) != q.precisions or not all(2 <= p <= q.weight_bits for p in q.precisions):
+        raise ConfigError(f"quantization.precisions: {q.precisions} must increase within 2..{q.weight_bits}")
+    if len(q.ratio) != 3 or min(q.ratio) < 0 or sum(q.ratio) <= 0:
+        raise ConfigError(f"quantization.ratio: {q.ratio} must be three non-negative shares (PoT4, Fixed4, Fixed8)")
+    if not all(0 < th <= 1 for th in t.cascade_thresholds):
+        raise ConfigError(f"training.cascade_thresholds: {t.cascade_thresholds} must lie in (0, 1]")
     _one_of(h.backend, BACKENDS, "hls.backend")
     _one_of(h.io_type, IO_TYPES, "hls.io_type")
     if not config.model.hidden or any(u < 1 for u in config.model.hidden):
         raise ConfigError("model.hidden: needs at least one layer, each with a positive number of units")
+    if not config.model.filters or any(f < 1 for f in config.model.filters):
+        raise ConfigError("model.filters: needs at least one conv block, each with a positive number of filters")
     if not q.resolutions:
         raise ConfigError("quantization.resolutions: needs at least one (data terms, weight terms) pair")
     for i, pair in enumerate(q.resolutions):
@@ -158,6 +185,8 @@ def validate(config):
         ("quantization.bias_bits", q.bias_bits, 2),
         ("training.epochs", t.epochs, 1),
         ("training.batch_size", t.batch_size, 1),
+        ("training.reassign_every", t.reassign_every, 1),
+        ("training.hessian_iterations", t.hessian_iterations, 1),
         ("hls.reuse_factor", h.reuse_factor, 1),
     ]:
         if value < low:

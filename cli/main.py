@@ -33,8 +33,11 @@ def _parser():
             s.add_argument("--force", action="store_true", help="replace existing outputs")
         return s
 
-    add("run", "train, convert, C-simulate and report", config=True, out=True)
-    add("train", "train a multi-resolution model", config=True, out=True)
+    for name, text in (("run", "train, convert, C-simulate and report"), ("train", "train the configured method")):
+        add(name, text, config=True, out=True).add_argument(
+            "--resume", action="store_true", help="continue an interrupted run in --out from its last checkpoint"
+        )
+    add("evaluate", "train every method and baseline; write tables and plots", config=True, out=True)
     add("convert", "convert a trained run to one HLS project", run_dir=True)
     add("csim", "C-simulate the HLS project at every resolution and report", run_dir=True)
     synth = add("synth", "run vendor C synthesis (needs vivado_hls or vitis-run on PATH)", run_dir=True, force=False)
@@ -71,13 +74,17 @@ def _dispatch(args, load_config):
 
     if args.command in ("run", "demo"):
         path = args.config if args.command == "run" else package_dir("examples") / DEMO_CONFIG
-        return _check_mismatches(pipeline.run(load_config(path), args.out, args.force))
+        resume = getattr(args, "resume", False)
+        return _check_mismatches(pipeline.run(load_config(path), args.out, args.force, resume=resume))
     if args.command == "train":
+        pipeline.train_into(load_config(args.config), args.out, args.force, args.resume)
+        return 0
+    if args.command == "evaluate":
+        from .evaluate import evaluate
         from .output import fresh_output
 
-        config = load_config(args.config)
         with fresh_output(args.out, args.force) as out:
-            pipeline.train(config, out)
+            evaluate(load_config(args.config), out)
         return 0
     config = pipeline.load_run_config(args.run_dir)
     if args.command == "convert":

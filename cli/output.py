@@ -10,12 +10,14 @@ class OutputExists(FileExistsError):
 
 
 @contextlib.contextmanager
-def fresh_output(path, force):
+def fresh_output(path, force, keep_on_interrupt=False):
     """Yield ``path`` as a new, empty directory.
 
     An existing ``path`` is refused unless ``force``; then it is set aside
     and restored if the work fails, deleted only once the work succeeds.
-    A failed run leaves nothing behind.
+    A failed run leaves nothing behind, except that with
+    ``keep_on_interrupt`` a run stopped by Ctrl-C keeps its directory (its
+    checkpoints) so that ``--resume`` can continue it.
     """
     path = Path(path).resolve()
     backup = None
@@ -29,7 +31,11 @@ def fresh_output(path, force):
     path.mkdir(parents=True)
     try:
         yield path
-    except BaseException:
+    except BaseException as err:
+        if keep_on_interrupt and isinstance(err, KeyboardInterrupt):
+            kept = f"; the output it replaces is in {backup}" if backup is not None else ""
+            print(f"\ninterrupted: {path} keeps its checkpoints (continue with --resume){kept}")
+            raise
         shutil.rmtree(path, ignore_errors=True)
         if backup is not None:
             backup.rename(path)

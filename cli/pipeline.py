@@ -4,6 +4,7 @@ A run directory holds ``config.yaml``, ``model.h5``, ``training.json``,
 ``hls_project/``, ``report.json`` and ``accuracy_cycles.png``.
 """
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -12,8 +13,8 @@ import numpy as np
 import yaml
 
 from mrfpga.training import data as datasets
-from mrfpga.training.models import build_mlp
-from mrfpga.training.multires import train_multires
+from mrfpga.training.methods import train as train_method
+from mrfpga.training.models import model_input
 from mrfpga.training.quantizers import n_resolutions, set_resolution
 
 from .config import from_dict
@@ -27,15 +28,12 @@ def stage(text):
     print(f"\n== {text}", flush=True)
 
 
-def load_model(run_dir):
-    from qkeras.utils import _add_supported_quantized_objects
+def load_model(run_dir, name="model.h5"):
     from tensorflow import keras
 
-    from mrfpga.training.quantizers import register_custom_objects
+    from mrfpga.training.quantizers import custom_objects
 
-    objects = register_custom_objects()
-    _add_supported_quantized_objects(objects)
-    return keras.models.load_model(Path(run_dir) / "model.h5", custom_objects=objects, compile=False)
+    return keras.models.load_model(Path(run_dir) / name, custom_objects=custom_objects(), compile=False)
 
 
 def load_run_config(run_dir):
@@ -45,21 +43,31 @@ def load_run_config(run_dir):
     return from_dict(yaml.safe_load(path.read_text()))
 
 
+def primary(models):
+    """The model a run converts: the meta model, or the one that stands for the method."""
+    for name in ("meta", "post_training", "onion", "rowwise"):
+        if name in models:
+            return models[name]
+    return models[sorted(models)[-1]]  # individual: the highest resolution's
+
+
 def train(config, run_dir, verbose=1):
-    """Train the configured model into ``run_dir`` (which must exist and be empty)."""
+    """Train the configured method into ``run_dir``: ``model.h5`` (converted later) and ``models/*.h5``."""
     run_dir = Path(run_dir)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     data = datasets.load(config.data, config.training.seed)
     stage(
-        f"training a {config.training.method} model on {data.name}: {data.n_inputs} inputs, "
-        f"{data.n_classes} classes, {len(config.quantization.resolutions)} resolutions"
+        f"training ({config.training.method}) a {config.model.kind} on {data.name}: {data.n_inputs} inputs, "
+        f"{data.n_classes} classes, scheme {config.quantization.scheme}"
     )
-    model = build_mlp(data.n_inputs, data.n_classes, config.model.hidden, config.quantization, config.training.seed)
-    t = config.training
     started = time.time()
-    history = train_multires(model, data, t.epochs, t.batch_size, t.learning_rate, t.seed, t.method, verbose)
+    models, histories = train_method(config, data, run_dir / "checkpoints", verbose)
+    (run_dir / "models").mkdir(exist_ok=True)
+    for name, model in models.items():
+        model.save(run_dir / "models" / f"{name}.h5")
+    model = primary(models)
     model.save(run_dir / "model.h5")
-    summary = {"loss": history, "seconds": time.time() - started}
+    summary = {"loss": histories, "seconds": time.time() - started, "models": sorted(models)}
     (run_dir / "training.json").write_text(json.dumps(summary, indent=2))
     return model
 
@@ -103,6 +111,7 @@ def csim(config, run_dir, model=None, hls_model=None, force=False):
         hls_model = convert(config, run_dir, model, force=True)
     project = run_dir / PROJECT
     x, y = _test_inputs(config)
+    x = model_input(model, x)
     n_res = n_resolutions(model)
     stage(f"C simulation with g++: hls4ml compile/predict at {n_res} resolutions on {len(x)} samples")
     hls_model.compile()
@@ -135,9 +144,27 @@ def csim(config, run_dir, model=None, hls_model=None, force=False):
     return report
 
 
-def run(config, run_dir, force=False, verbose=1):
+def training_output(config, run_dir, force, resume):
+    """The run directory: new (``fresh_output``), or with ``resume`` the interrupted run's own."""
+    run_dir = Path(run_dir)
+    if resume and run_dir.exists():
+        saved = load_run_config(run_dir)
+        if saved.to_dict() != config.to_dict():
+            raise ValueError(f"{run_dir} was started with another configuration; resume it with the same one")
+        if (run_dir / "model.h5").exists():
+            raise OutputExists(f"{run_dir} has finished training; nothing to resume")
+        return contextlib.nullcontext(run_dir.resolve())
+    return fresh_output(run_dir, force, keep_on_interrupt=True)
+
+
+def train_into(config, run_dir, force=False, resume=False, verbose=1):
+    with training_output(config, run_dir, force, resume) as out:
+        return train(config, out, verbose)
+
+
+def run(config, run_dir, force=False, verbose=1, resume=False):
     """The main job: train, convert, C-simulate and report into a new ``run_dir``."""
-    with fresh_output(run_dir, force) as out:
+    with training_output(config, run_dir, force, resume) as out:
         model = train(config, out, verbose)
         hls_model = convert(config, out, model)
         return csim(config, out, model, hls_model)

@@ -15,6 +15,7 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     name: str
+    input_shape: tuple  # one sample's natural shape; x holds one flat row per sample
 
     @property
     def n_inputs(self):
@@ -33,7 +34,7 @@ def load_digits(seed=0):
     x, y = sk_digits(return_X_y=True)
     x = (x / 16.0).astype(np.float32)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=seed, stratify=y)
-    return Dataset(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64), "digits")
+    return Dataset(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64), "digits", (8, 8, 1))
 
 
 def load_npz(path):
@@ -57,6 +58,7 @@ def load_npz(path):
         arrays["x_test"].reshape(len(arrays["x_test"]), -1).astype(np.float32),
         arrays["y_test"].astype(np.int64),
         path.stem,
+        tuple(arrays["x_train"].shape[1:]),
     )
 
 

@@ -1,17 +1,36 @@
-"""Model builders: a term-quantized MLP in plain QKeras layers."""
+"""Model builders in plain QKeras layers: an MLP, a small CNN, or a user's own function.
 
+The quantization scheme decides the quantizers:
+
+- ``term``: ``quantized_term`` kernels, ``quantized_data_term`` activations
+  (one budget pair per resolution);
+- ``onion``: ``quantized_onion`` kernels and activations (one precision per
+  resolution);
+- ``rowwise``: ``quantized_rowwise`` kernels, 4-bit fixed-point activations
+  (a data-term quantizer that keeps every term: SPEC section 4's A4);
+- ``bitshare``: ``quantized_onion`` kernels (one precision per resolution)
+  with the term scheme's data-term activations: the bit-sharing baseline.
+
+Batch normalization is switchable (one BN per resolution) whenever the
+model has several resolutions.
+"""
+
+import importlib
+
+import numpy as np
 import tensorflow as tf
-from qkeras import QActivation, QDense, quantized_bits
+from qkeras import QActivation, QConv2D, QDense, quantized_bits
 
-from .quantizers import quantized_data_term, quantized_term
-
-
-def data_term_quantizer(q):
-    return quantized_data_term(q.activation_bits, q.activation_integer, q.data_budgets, q.encoding)
+from .bn import SwitchableBatchNormalization
+from .quantizers import quantized_data_term, quantized_onion, quantized_rowwise, quantized_term
 
 
 def weight_term_quantizer(q):
     return quantized_term(q.weight_bits, q.group_size, q.weight_budgets, q.encoding)
+
+
+def data_term_quantizer(q):
+    return quantized_data_term(q.activation_bits, q.activation_integer, q.data_budgets, q.encoding)
 
 
 def bias_quantizer(q):
@@ -19,23 +38,113 @@ def bias_quantizer(q):
     return quantized_bits(q.bias_bits, q.bias_integer, alpha=1)
 
 
-def build_mlp(n_inputs, n_classes, hidden, quantization, seed=0):
-    """Input -> data terms -> [QDense(term) -> data terms] * len(hidden) -> QDense(term) logits."""
+def kernel_quantizer(q):
+    if q is None:
+        return None
+    if q.scheme in ("onion", "bitshare"):
+        return quantized_onion(q.weight_bits, q.precisions)
+    if q.scheme == "rowwise":
+        return quantized_rowwise(tuple(q.ratio))
+    return weight_term_quantizer(q)
+
+
+def activation_quantizer(q):
+    if q.scheme == "onion":
+        return quantized_onion(q.activation_bits, q.precisions, alpha=2.0**q.activation_integer, keep_negative=False)
+    if q.scheme == "rowwise":
+        return quantized_data_term(4, q.activation_integer, [5])
+    return data_term_quantizer(q)
+
+
+def n_model_resolutions(q):
+    if q is None:
+        return 1
+    return len(q.precisions) if q.scheme == "onion" else len(q.resolutions) if q.scheme in ("term", "bitshare") else 1
+
+
+def activation(q, name, relu=True):
+    """The quantized activation, or for a float model (q None) a plain ReLU (identity on the input)."""
+    if q is None:
+        return tf.keras.layers.Activation("relu" if relu else "linear", name=name)
+    return QActivation(activation_quantizer(q), name=name)
+
+
+def bias_or_none(q):
+    return None if q is None else bias_quantizer(q)
+
+
+def _input(input_shape):
+    shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+    return tf.keras.Input(shape, name="features")
+
+
+def build_mlp(input_shape, n_classes, hidden, quantization, seed=0):
+    """Input -> activation -> [QDense -> activation] * len(hidden) -> QDense logits."""
     tf.keras.utils.set_random_seed(seed)
-    x = tf.keras.Input((n_inputs,), name="features")
-    h = QActivation(data_term_quantizer(quantization), name="input_terms")(x)
+    x = _input(input_shape)
+    h = tf.keras.layers.Flatten(name="flatten")(x) if len(x.shape) > 2 else x
+    h = activation(quantization, "input_terms", relu=False)(h)
     for i, units in enumerate(hidden):
         h = QDense(
-            units,
-            kernel_quantizer=weight_term_quantizer(quantization),
-            bias_quantizer=bias_quantizer(quantization),
+            units, kernel_quantizer=kernel_quantizer(quantization), bias_quantizer=bias_or_none(quantization),
             name=f"dense_{i}",
-        )(h)
-        h = QActivation(data_term_quantizer(quantization), name=f"terms_{i}")(h)
+        )(h)  # fmt: skip
+        h = activation(quantization, f"terms_{i}")(h)
     logits = QDense(
-        n_classes,
-        kernel_quantizer=weight_term_quantizer(quantization),
-        bias_quantizer=bias_quantizer(quantization),
+        n_classes, kernel_quantizer=kernel_quantizer(quantization), bias_quantizer=bias_or_none(quantization),
         name="logits",
-    )(h)
+    )(h)  # fmt: skip
     return tf.keras.Model(x, logits, name="mlp")
+
+
+def build_cnn(input_shape, n_classes, filters, quantization, seed=0):
+    """Per block: QConv2D 3x3 -> switchable BN -> activation (ReLU) -> 2x2 max pooling; then a QDense."""
+    tf.keras.utils.set_random_seed(seed)
+    n_res = n_model_resolutions(quantization)
+    x = _input(input_shape)
+    h = activation(quantization, "input_terms", relu=False)(x)
+    for i, n_filters in enumerate(filters):
+        h = QConv2D(n_filters, 3, padding="same", kernel_quantizer=kernel_quantizer(quantization), use_bias=False,
+                    name=f"conv_{i}")(h)  # fmt: skip
+        h = SwitchableBatchNormalization(n_res, name=f"bn_{i}")(h)
+        h = activation(quantization, f"terms_{i}")(h)
+        if min(h.shape[1:3]) >= 2:
+            h = tf.keras.layers.MaxPooling2D(2, name=f"pool_{i}")(h)
+    h = tf.keras.layers.Flatten(name="flatten")(h)
+    logits = QDense(
+        n_classes, kernel_quantizer=kernel_quantizer(quantization), bias_quantizer=bias_or_none(quantization),
+        name="logits",
+    )(h)  # fmt: skip
+    return tf.keras.Model(x, logits, name="cnn")
+
+
+def load_builder(spec):
+    """``module:function`` -> the function."""
+    module_name, sep, function_name = spec.partition(":")
+    if not sep or not module_name or not function_name:
+        raise ValueError(f"model.builder {spec!r} must be 'module:function'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ValueError(f"model.builder: cannot import {module_name!r}: {err}") from None
+    if not callable(getattr(module, function_name, None)):
+        raise ValueError(f"model.builder: {module_name!r} has no function {function_name!r}")
+    return getattr(module, function_name)
+
+
+def build_model(model_config, input_shape, n_classes, quantization, seed=0):
+    """The configured model. A custom builder is called as ``f(input_shape, n_classes, quantization)``."""
+    if model_config.kind == "mlp":
+        return build_mlp(input_shape, n_classes, model_config.hidden, quantization, seed)
+    if model_config.kind == "cnn":
+        return build_cnn(input_shape, n_classes, model_config.filters, quantization, seed)
+    tf.keras.utils.set_random_seed(seed)
+    model = load_builder(model_config.builder)(tuple(input_shape), n_classes, quantization)
+    if not isinstance(model, tf.keras.Model):
+        raise ValueError(f"model.builder {model_config.builder!r} returned {type(model).__name__}, not a Keras Model")
+    return model
+
+
+def model_input(model, x):
+    """``x`` (one flat row per sample) shaped as the model's input."""
+    return np.reshape(x, (len(x), *model.input_shape[1:]))

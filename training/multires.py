@@ -1,17 +1,28 @@
-"""Multi-resolution ("meta") training, SPEC section 2.
+"""Training steps over resolutions (SPEC sections 2 and 3).
 
-Each step runs the teacher (highest resolution) and one student on the same
-batch. Students come from a shuffled list of the other resolutions, drawn
-without replacement and reshuffled when used up. The loss is
-``alpha*T^2*KL(p_t^T || p_s^T) + (1-alpha)/2*CE(s) + (1-alpha)/2*CE(t)`` with
-the teacher not detached, or ``CE(t) + CE(s)`` in ``joint`` mode; one
-optimizer step on the sum.
+- ``multires``: each step runs the teacher (highest resolution) and one
+  student on the same batch. Students come from a shuffled list of the other
+  resolutions, drawn without replacement and reshuffled when used up. Loss
+  ``alpha*T^2*KL(p_t^T || p_s^T) + (1-alpha)/2*CE(s) + (1-alpha)/2*CE(t)``,
+  alpha 0.1, T 4, the teacher not detached; one optimizer step on the sum.
+- ``joint``: the same schedule with ``CE(t) + CE(s)``.
+- ``all``: every resolution every step; the highest gets ``CE``, each lower
+  resolution r gets ``alpha*T^2*KL(p_(r+1)^T || p_r^T) + (1-alpha)*CE(r)``
+  (distilled from the next-higher one, not detached); the loss is their mean.
+- ``onion``: every precision every step, ``sum_p w_p CE(p)`` with
+  ``w_p = p / sum(p)``: the kit's per-precision gradient scaling gives each
+  precision a share of the gradient proportional to its bits, so the shared
+  top bits are not pulled toward what the coarsest precision alone prefers.
+- ``single``: plain cross-entropy at one resolution (individual baselines,
+  float and row-wise models).
 """
 
 import numpy as np
 import tensorflow as tf
 
+from .models import model_input
 from .quantizers import n_resolutions, resolution_variables, set_resolution
+from .trainer import Step, fit
 
 ALPHA = 0.1
 TEMPERATURE = 4.0
@@ -27,89 +38,175 @@ class StudentSampler:
 
     def __next__(self):
         if not self.queue:
-            self.queue = list(self.rng.permutation(self.pool))
-        return int(self.queue.pop())
+            self.queue = [int(i) for i in self.rng.permutation(self.pool)]
+        return self.queue.pop()
 
     def __iter__(self):
         return self
 
+    def get_state(self):
+        return {"rng": self.rng.bit_generator.state, "queue": list(self.queue)}
+
+    def set_state(self, state):
+        self.rng.bit_generator.state = state["rng"]
+        self.queue = list(state["queue"])
+
+
+def cross_entropy(labels, logits):
+    return tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+
+
+def soft_kl(teacher_logits, student_logits, temperature=TEMPERATURE):
+    t_soft = tf.nn.softmax(teacher_logits / temperature)
+    kl = t_soft * (tf.nn.log_softmax(teacher_logits / temperature) - tf.nn.log_softmax(student_logits / temperature))
+    return tf.reduce_mean(tf.reduce_sum(kl, axis=-1))
+
 
 def distillation_loss(teacher_logits, student_logits, labels, alpha=ALPHA, temperature=TEMPERATURE):
-    ce = tf.keras.losses.sparse_categorical_crossentropy
-    t_soft = tf.nn.softmax(teacher_logits / temperature)
-    s_log_soft = tf.nn.log_softmax(student_logits / temperature)
-    t_log_soft = tf.nn.log_softmax(teacher_logits / temperature)
-    kl = tf.reduce_sum(t_soft * (t_log_soft - s_log_soft), axis=-1)
-    return tf.reduce_mean(
-        alpha * temperature**2 * kl
-        + (1 - alpha) / 2 * ce(labels, student_logits, from_logits=True)
-        + (1 - alpha) / 2 * ce(labels, teacher_logits, from_logits=True)
+    return (
+        alpha * temperature**2 * soft_kl(teacher_logits, student_logits, temperature)
+        + (1 - alpha) / 2 * cross_entropy(labels, student_logits)
+        + (1 - alpha) / 2 * cross_entropy(labels, teacher_logits)
     )
 
 
 def joint_loss(teacher_logits, student_logits, labels):
-    ce = tf.keras.losses.sparse_categorical_crossentropy
-    return tf.reduce_mean(ce(labels, teacher_logits, from_logits=True) + ce(labels, student_logits, from_logits=True))
+    return cross_entropy(labels, teacher_logits) + cross_entropy(labels, student_logits)
 
 
-LOSSES = {"multires": distillation_loss, "joint": joint_loss}
+def _apply(optimizer, tape, loss, model):
+    grads = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients([(g, v) for g, v in zip(grads, model.trainable_variables, strict=True) if g is not None])
+
+
+def _logits_at(model, variables, resolution, x):
+    for v in variables:
+        v.assign(resolution)
+    return model(x, training=True)
 
 
 def make_train_step(model, optimizer, loss_fn, teacher):
+    """The compiled teacher/student step: ``step(x, y, student_index)``."""
     variables = resolution_variables(model)
-
-    def select(index):
-        for v in variables:
-            v.assign(index)
 
     @tf.function
     def step(x, y, student):
         with tf.GradientTape() as tape:
-            select(teacher)
-            teacher_logits = model(x, training=True)
-            select(student)
-            student_logits = model(x, training=True)
+            teacher_logits = _logits_at(model, variables, teacher, x)
+            student_logits = _logits_at(model, variables, student, x)
             loss = loss_fn(teacher_logits, student_logits, y)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        _apply(optimizer, tape, loss, model)
         return loss
 
     return step
 
 
-def train_multires(model, data, epochs, batch_size, learning_rate, seed=0, method="multires", verbose=1):
-    """Train ``model`` on ``data`` (a Dataset); returns the per-epoch mean loss."""
-    if method not in LOSSES:
-        raise ValueError(f"unknown training method {method!r}; known: {', '.join(LOSSES)}")
+class TeacherStudentStep(Step):
+    def __init__(self, model, optimizer, loss_fn, seed):
+        n = n_resolutions(model)
+        self.sampler = StudentSampler(n, seed)
+        self.step = make_train_step(model, optimizer, loss_fn, n - 1)
+
+    def __call__(self, x, y):
+        return self.step(x, y, tf.constant(next(self.sampler), tf.int32))
+
+    def get_state(self):
+        return self.sampler.get_state()
+
+    def set_state(self, state):
+        self.sampler.set_state(state)
+
+
+class EveryResolutionStep(Step):
+    """Runs every resolution each step; ``combine(logits_list, y)`` makes the loss."""
+
+    def __init__(self, model, optimizer, combine):
+        variables = resolution_variables(model)
+        n = n_resolutions(model)
+
+        @tf.function
+        def step(x, y):
+            with tf.GradientTape() as tape:
+                logits = [_logits_at(model, variables, r, x) for r in range(n)]
+                loss = combine(logits, y)
+            _apply(optimizer, tape, loss, model)
+            return loss
+
+        self.step = step
+
+    def __call__(self, x, y):
+        return self.step(x, y)
+
+
+def all_loss(logits, y, alpha=ALPHA, temperature=TEMPERATURE):
+    terms = [cross_entropy(y, logits[-1])]
+    for low, high in zip(logits, logits[1:], strict=False):
+        terms.append(alpha * temperature**2 * soft_kl(high, low, temperature) + (1 - alpha) * cross_entropy(y, low))
+    return tf.add_n(terms) / len(terms)
+
+
+def onion_weights(precisions):
+    total = float(sum(precisions))
+    return [p / total for p in precisions]
+
+
+def onion_loss(precisions):
+    weights = onion_weights(precisions)
+
+    def combine(logits, y):
+        return tf.add_n([w * cross_entropy(y, lg) for w, lg in zip(weights, logits, strict=True)])
+
+    return combine
+
+
+class SingleStep(Step):
+    def __init__(self, model, optimizer):
+        @tf.function
+        def step(x, y):
+            with tf.GradientTape() as tape:
+                loss = cross_entropy(y, model(x, training=True))
+            _apply(optimizer, tape, loss, model)
+            return loss
+
+        self.step = step
+
+    def __call__(self, x, y):
+        return self.step(x, y)
+
+
+def step_factory(method, seed=0, precisions=None):
+    """``make_step(model, optimizer)`` for a method name."""
+    if method == "multires":
+        return lambda model, opt: TeacherStudentStep(model, opt, distillation_loss, seed)
+    if method == "joint":
+        return lambda model, opt: TeacherStudentStep(model, opt, joint_loss, seed)
+    if method == "all":
+        return lambda model, opt: EveryResolutionStep(model, opt, all_loss)
+    if method == "onion":
+        return lambda model, opt: EveryResolutionStep(model, opt, onion_loss(precisions))
+    if method == "single":
+        return SingleStep
+    raise ValueError(f"unknown training step {method!r}")
+
+
+def train_multires(
+    model, data, epochs, batch_size, learning_rate, seed=0, method="multires", verbose=1, checkpoint_dir=None
+):
+    """Train one multi-resolution model; returns the per-epoch mean loss."""
+    if method not in ("multires", "joint", "all"):
+        raise ValueError(f"unknown multi-resolution method {method!r}; known: multires, joint, all")
     tf.keras.utils.set_random_seed(seed)
-    n_res = n_resolutions(model)
-    teacher = n_res - 1
-    sampler = StudentSampler(n_res, seed)
-    optimizer = tf.keras.optimizers.Adam(learning_rate)
-    step = make_train_step(model, optimizer, LOSSES[method], teacher)
-    rng = np.random.default_rng(seed)
-    n = len(data.x_train)
-    steps = -(-n // batch_size)
-    history = []
-    for epoch in range(epochs):
-        if verbose:
-            print(f"Epoch {epoch + 1}/{epochs}")
-        bar = tf.keras.utils.Progbar(steps, verbose=verbose, stateful_metrics=["student"])
-        order = rng.permutation(n)
-        losses = []
-        for i in range(steps):
-            idx = order[i * batch_size : (i + 1) * batch_size]
-            student = next(sampler)
-            loss = float(step(data.x_train[idx], data.y_train[idx], tf.constant(student, tf.int32)))
-            losses.append(loss)
-            bar.update(i + 1, [("loss", loss), ("student", student)])
-        history.append(float(np.mean(losses)))
-    set_resolution(model, teacher)
+    history = fit(
+        model, data, epochs, batch_size, learning_rate, seed, step_factory(method, seed), verbose,
+        checkpoint_dir=checkpoint_dir,
+    )  # fmt: skip
+    set_resolution(model, n_resolutions(model) - 1)
     return history
 
 
 def accuracy_per_resolution(model, x, y):
     """Keras accuracy and logits at every resolution."""
+    x = model_input(model, x)
     results = []
     for r in range(n_resolutions(model)):
         set_resolution(model, r)

@@ -25,6 +25,18 @@ def register_custom_objects():
     return dict(QUANTIZERS)
 
 
+def custom_objects():
+    """Everything ``tf.keras.models.load_model`` needs for a model of the kit: QKeras's layers and ours."""
+    from qkeras.utils import _add_supported_quantized_objects
+
+    from .bn import SwitchableBatchNormalization
+
+    objects = register_custom_objects()
+    _add_supported_quantized_objects(objects)
+    objects["SwitchableBatchNormalization"] = SwitchableBatchNormalization
+    return objects
+
+
 def _all_layers(model):
     for layer in model.layers:
         if hasattr(layer, "layers"):
@@ -45,7 +57,9 @@ def kit_quantizers(model):
 
 
 def multi_resolution_quantizers(model):
-    return [q for q in kit_quantizers(model) if q.is_multi_resolution]
+    """Everything the resolution switch drives: multi-resolution quantizers and switchable layers."""
+    switchable = [layer for layer in _all_layers(model) if getattr(layer, "is_multi_resolution", False) is True]
+    return [q for q in kit_quantizers(model) if q.is_multi_resolution] + switchable
 
 
 def n_resolutions(model):
