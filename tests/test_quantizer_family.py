@@ -165,11 +165,11 @@ def test_rowwise_rows_follow_their_schemes_and_the_ratio():
 )
 def test_gradient_is_one_inside_the_clip_range_and_zero_outside(quantizer):
     # The clip range is alpha rounded up to a power-of-two step: at most 2 * alpha here.
-    x = tf.constant([-2.5, -0.6, -0.1, 0.05, 0.4, 0.9, 2.5])
+    x = tf.constant([-2.5, -0.6, -0.1, 0.0, 0.05, 0.4, 0.9, 2.5])
     with tf.GradientTape() as tape:
         tape.watch(x)
         y = quantizer(x)
-    np.testing.assert_array_equal(tape.gradient(y, x).numpy(), [0, 1, 1, 1, 1, 1, 0])
+    np.testing.assert_array_equal(tape.gradient(y, x).numpy(), [0, 1, 1, 1, 1, 1, 1, 0])
 
 
 def test_learnable_alpha_is_trained_and_stays_a_power_of_two_step():

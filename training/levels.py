@@ -29,10 +29,10 @@ def fixed_levels(x, bits, step):
 def pot_levels(x, bits, alpha):
     """Nearest power of two (log domain) of ``|x|/alpha`` clipped to 1; 0 below the smallest level."""
     smallest = -(2.0 ** (bits - 1) - 2)
-    ratio = tf.clip_by_value(tf.abs(x) / alpha, 0.0, 1.0)
-    exponent = tf.round(tf.math.log(tf.maximum(ratio, 1e-30)) / tf.math.log(2.0))
-    level = tf.where(exponent < smallest, tf.zeros_like(ratio), tf.pow(2.0, exponent))
-    return alpha * tf.sign(x) * straight_through(ratio, level)
+    ratio = tf.clip_by_value(x / alpha, -1.0, 1.0)  # signed, so the gradient is 1 at 0 too
+    exponent = tf.round(tf.math.log(tf.maximum(tf.abs(ratio), 1e-30)) / tf.math.log(2.0))
+    level = tf.where(exponent < smallest, tf.zeros_like(ratio), tf.sign(ratio) * tf.pow(2.0, exponent))
+    return alpha * straight_through(ratio, level)
 
 
 def _pot_exponent_range(bits):

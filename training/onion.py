@@ -50,19 +50,19 @@ class quantized_onion(KitQuantizer):  # noqa: N801 (QKeras naming)
         return 2**self.magnitude_bits - 1
 
     def codes(self, x):
-        """Full-precision magnitude codes and the step."""
+        """Full-precision codes (signed for weights) and the step."""
         step = self.clip.step(x, self.n_steps)
-        magnitude = tf.abs(x) if self.keep_negative else tf.nn.relu(x)
-        return tf.clip_by_value(magnitude / step, 0.0, float(self.n_steps)), step
+        low = -float(self.n_steps) if self.keep_negative else 0.0
+        return tf.clip_by_value(x / step, low, float(self.n_steps)), step
 
     def __call__(self, x):
         x = tf.convert_to_tensor(x)
         codes, step = self.codes(x)
         dropped = tf.cast(self.bits - self.current_budget(), x.dtype)
         unit = tf.pow(tf.constant(2.0, x.dtype), dropped)
-        kept = tf.floor(tf.round(codes) / unit) * unit
-        sign = tf.sign(x) if self.keep_negative else tf.ones_like(x)
-        return sign * step * straight_through(codes, kept)
+        # Truncate the magnitude's low bits; the sign stays apart (sign-magnitude code).
+        kept = tf.sign(codes) * tf.floor(tf.round(tf.abs(codes)) / unit) * unit
+        return step * straight_through(codes, kept)
 
     def fixed_type(self, x):
         exponent = int(self.clip.step_exponent(tf.constant(x, tf.float32), self.n_steps).numpy())

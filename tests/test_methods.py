@@ -1,0 +1,158 @@
+"""Every training method trains from a config; models, checkpoints, resume and the cascade behave."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from mrfpga.cli.config import Config, from_dict
+from mrfpga.cli.pipeline import load_model
+from mrfpga.training.cascade import cascade
+from mrfpga.training.data import load_digits
+from mrfpga.training.methods import train
+from mrfpga.training.models import model_input
+from mrfpga.training.multires import onion_weights
+from mrfpga.training.quantizers import n_resolutions, set_resolution
+
+pytestmark = pytest.mark.slow
+MRFPGA = str(Path(sys.executable).parent / "mrfpga")
+
+
+def small_config(**sections):
+    raw = {
+        "model": {"hidden": [16], "filters": [4]},
+        "quantization": {"resolutions": [[2, 8], [3, 20]], "precisions": [3, 8]},
+        "training": {"epochs": 2, "reassign_every": 1, "hessian_iterations": 3},
+    }
+    for section, values in sections.items():
+        raw.setdefault(section, {}).update(values)
+    return from_dict(raw)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits()
+
+
+@pytest.mark.parametrize(
+    "method, scheme, names",
+    [
+        ("multires", "term", ["meta"]),
+        ("joint", "term", ["meta"]),
+        ("all", "term", ["meta"]),
+        ("individual", "term", ["individual_0", "individual_1"]),
+        ("post_training", "term", ["float", "post_training"]),
+        ("onion", "onion", ["onion"]),
+        ("rowwise", "rowwise", ["rowwise"]),
+    ],
+)
+def test_each_method_trains_from_a_config(method, scheme, names, digits):
+    config = small_config(training={"method": method}, quantization={"scheme": scheme})
+    models, histories = train(config, digits, verbose=0)
+    assert sorted(models) == names
+    for history in histories.values():
+        assert len(history) == 2 and np.isfinite(history).all()
+    for name, model in models.items():
+        logits = model.predict(model_input(model, digits.x_test[:50]), verbose=0)
+        assert logits.shape == (50, 10) and np.isfinite(logits).all(), name
+    expected = {"meta": 2, "onion": 2, "post_training": 2, "float": 1, "rowwise": 1}
+    for name, model in models.items():
+        assert n_resolutions(model) == expected.get(name, 1), name
+    if method == "rowwise":
+        layers = [layer for layer in models["rowwise"].layers if hasattr(layer, "kernel_quantizer_internal")]
+        assert len(layers) == 2
+        for layer in layers:  # assigned from the Hessian, not left to the default
+            assert (layer.kernel_quantizer_internal.assignment.numpy() >= 0).all()
+
+
+def test_cnn_with_switchable_batch_norm(digits):
+    config = small_config(model={"kind": "cnn"})
+    model = train(config, digits, verbose=0)[0]["meta"]
+    assert model.input_shape == (None, 8, 8, 1)
+    bn = model.get_layer("bn_0")
+    means = [norm.moving_mean.numpy() for norm in bn.norms]
+    assert not np.array_equal(means[0], means[1])  # each resolution keeps its own statistics
+    set_resolution(model, 0)
+    low = model(digits.x_test[:20].reshape(-1, 8, 8, 1)).numpy()
+    set_resolution(model, 1)
+    assert not np.array_equal(low, model(digits.x_test[:20].reshape(-1, 8, 8, 1)).numpy())
+
+
+def test_custom_builder(digits, tmp_path, monkeypatch):
+    (tmp_path / "user_models.py").write_text(
+        "import tensorflow as tf\n"
+        "from qkeras import QDense, QActivation\n"
+        "from mrfpga.training.models import data_term_quantizer, weight_term_quantizer\n"
+        "def tiny(input_shape, n_classes, q):\n"
+        "    x = tf.keras.Input(input_shape)\n"
+        "    h = QActivation(data_term_quantizer(q))(tf.keras.layers.Flatten()(x))\n"
+        "    return tf.keras.Model(x, QDense(n_classes, kernel_quantizer=weight_term_quantizer(q))(h))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = small_config(model={"kind": "custom", "builder": "user_models:tiny"})
+    model = train(config, digits, verbose=0)[0]["meta"]
+    assert len(model.layers) == 4 and n_resolutions(model) == 2
+    with pytest.raises(ValueError, match="has no function 'nope'"):
+        train(small_config(model={"kind": "custom", "builder": "user_models:nope"}), digits, verbose=0)
+
+
+def test_onion_loss_weights_and_cascade_limits():
+    assert onion_weights([2, 6]) == [0.25, 0.75]
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(10), size=(2, 100))
+    y = rng.integers(0, 10, 100)
+    always_low = cascade(probs, y, [2, 8], threshold=0.0)
+    always_high = cascade(probs, y, [2, 8], threshold=1.01)
+    assert always_low["accuracy"] == np.mean(probs[0].argmax(1) == y) and always_low["mean_cost"] == 0.25
+    assert always_high["accuracy"] == np.mean(probs[1].argmax(1) == y) and always_high["mean_cost"] == 1.25
+
+
+def test_same_seed_same_model(digits):
+    first = train(small_config(), digits, verbose=0)[0]["meta"]
+    second = train(small_config(), digits, verbose=0)[0]["meta"]
+    for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_killed_run_resumes_to_the_same_model(tmp_path):
+    raw = Config().to_dict()
+    raw["model"]["hidden"] = [16]
+    raw["quantization"]["resolutions"] = [[2, 8], [3, 20]]
+    raw["training"]["epochs"] = 6
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    env = {**os.environ, "TF_DETERMINISTIC_OPS": "1", "CUDA_VISIBLE_DEVICES": ""}
+
+    whole = tmp_path / "whole"
+    subprocess.run([MRFPGA, "train", config, "--out", whole], env=env, check=True, capture_output=True)
+
+    resumed = tmp_path / "resumed"
+    process = subprocess.Popen([MRFPGA, "train", config, "--out", resumed], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    state = resumed / "checkpoints" / "meta" / "trainer_state.json"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (state.exists() and json.loads(state.read_text())["epoch"] >= 2):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    stopped_at = json.loads(state.read_text())["epoch"]
+    assert 2 <= stopped_at < 6 and not (resumed / "model.h5").exists()
+
+    refused = subprocess.run([MRFPGA, "train", config, "--out", resumed], env=env, capture_output=True, text=True)
+    assert refused.returncode == 2 and "--force" in refused.stderr
+    done = subprocess.run([MRFPGA, "train", config, "--out", resumed, "--resume"], env=env, capture_output=True,
+                          text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"Resuming after epoch {stopped_at}" in done.stdout
+    a, b = load_model(whole), load_model(resumed)
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
+    history = json.loads((resumed / "training.json").read_text())["loss"]["meta"]
+    assert history == json.loads((whole / "training.json").read_text())["loss"]["meta"]
