@@ -60,6 +60,7 @@ class TrainingConfig:
     batch_size: int = 64
     learning_rate: float = 0.003
     seed: int = 0
+    strategy: str = "default"  # default | mirrored | multiworker (tf.distribute)
     reassign_every: int = 10  # rowwise: epochs between row reassignments
     hessian_iterations: int = 20  # rowwise: power iterations
     cascade_thresholds: list[float] = field(default_factory=lambda: [0.5, 0.7, 0.8, 0.9, 0.95, 0.99])  # onion
@@ -148,6 +149,7 @@ def validate(config):
     _one_of(q.encoding, ENCODINGS, "quantization.encoding")
     _one_of(t.method, METHODS, "training.method")
     _one_of(config.model.kind, MODEL_KINDS, "model.kind")
+    _one_of(t.strategy, ("default", "mirrored", "multiworker"), "training.strategy")
     if config.model.kind == "custom" and not config.model.builder:
         raise ConfigError("model.builder: a custom model needs 'module:function'")
     needed = METHOD_SCHEMES.get(t.method, "term")

@@ -44,6 +44,15 @@ def check_budgets(budgets, max_terms, what):
     return budgets
 
 
+def resolution_variable(initial):
+    """The run-time resolution index. Under a tf.distribute strategy every replica assigns the same
+    index at the same point of a step; ONLY_FIRST_REPLICA makes that assignment legal and synchronous."""
+    return tf.Variable(
+        initial, dtype=tf.int32, trainable=False, name="resolution",
+        aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+    )  # fmt: skip
+
+
 class ClipScale:
     """A clipping scale ``alpha``: fixed, taken from the data, or learned (APoT-style).
 
@@ -110,7 +119,7 @@ class KitQuantizer(BaseQuantizer):
     def init_resolutions(self, budgets):
         # A tuple: tf.Module would wrap a list (and print it as ListWrapper).
         self.budgets = tuple(int(b) for b in budgets)
-        self.resolution = tf.Variable(len(self.budgets) - 1, dtype=tf.int32, trainable=False, name="resolution")
+        self.resolution = resolution_variable(len(self.budgets) - 1)
 
     @property
     def is_multi_resolution(self):

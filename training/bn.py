@@ -39,6 +39,7 @@ class SwitchableBatchNormalization(tf.keras.layers.Layer):
             dtype=tf.int32,
             trainable=False,
             initializer=tf.keras.initializers.Constant(self.n_resolutions - 1),
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
         )
         for norm in self.norms:
             with tf.name_scope(norm.name):

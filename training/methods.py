@@ -22,7 +22,7 @@ from .models import build_model
 from .multires import step_factory
 from .quantizers import kit_quantizers, n_resolutions, set_resolution
 from .rowwise import quantized_rowwise
-from .trainer import fit
+from .trainer import fit, make_strategy
 
 HESSIAN_SAMPLES = 256
 
@@ -60,7 +60,12 @@ def rowwise_layers(model):
 
 
 def train(config, data, checkpoints=None, verbose=1):
-    """Train ``config.training.method``; returns {name: model} and {name: loss history}."""
+    """Train ``config.training.method`` inside its tf.distribute strategy; returns {name: model}, {name: losses}."""
+    with make_strategy(config.training.strategy).scope():
+        return _train(config, data, checkpoints, verbose)
+
+
+def _train(config, data, checkpoints, verbose):
     t, q, m = config.training, config.quantization, config.model
     tf.keras.utils.set_random_seed(t.seed)
 

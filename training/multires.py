@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from .models import model_input
 from .quantizers import n_resolutions, resolution_variables, set_resolution
-from .trainer import Step, fit
+from .trainer import Step, fit, replica_share
 
 ALPHA = 0.1
 TEMPERATURE = 4.0
@@ -94,7 +94,7 @@ def make_train_step(model, optimizer, loss_fn, teacher):
         with tf.GradientTape() as tape:
             teacher_logits = _logits_at(model, variables, teacher, x)
             student_logits = _logits_at(model, variables, student, x)
-            loss = loss_fn(teacher_logits, student_logits, y)
+            loss = replica_share(loss_fn(teacher_logits, student_logits, y), y)
         _apply(optimizer, tape, loss, model)
         return loss
 
@@ -107,8 +107,8 @@ class TeacherStudentStep(Step):
         self.sampler = StudentSampler(n, seed)
         self.step = make_train_step(model, optimizer, loss_fn, n - 1)
 
-    def __call__(self, x, y):
-        return self.step(x, y, tf.constant(next(self.sampler), tf.int32))
+    def args(self):
+        return (tf.constant(next(self.sampler), tf.int32),)
 
     def get_state(self):
         return self.sampler.get_state()
@@ -128,14 +128,11 @@ class EveryResolutionStep(Step):
         def step(x, y):
             with tf.GradientTape() as tape:
                 logits = [_logits_at(model, variables, r, x) for r in range(n)]
-                loss = combine(logits, y)
+                loss = replica_share(combine(logits, y), y)
             _apply(optimizer, tape, loss, model)
             return loss
 
         self.step = step
-
-    def __call__(self, x, y):
-        return self.step(x, y)
 
 
 def all_loss(logits, y, alpha=ALPHA, temperature=TEMPERATURE):
@@ -164,14 +161,11 @@ class SingleStep(Step):
         @tf.function
         def step(x, y):
             with tf.GradientTape() as tape:
-                loss = cross_entropy(y, model(x, training=True))
+                loss = replica_share(cross_entropy(y, model(x, training=True)), y)
             _apply(optimizer, tape, loss, model)
             return loss
 
         self.step = step
-
-    def __call__(self, x, y):
-        return self.step(x, y)
 
 
 def step_factory(method, seed=0, precisions=None):

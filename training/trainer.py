@@ -22,16 +22,65 @@ STATE = "trainer_state.json"
 
 
 class Step:
-    """A training step: ``step(x, y) -> loss``; override get_state/set_state if it has Python state."""
+    """A training step: a compiled ``self.step(x, y, *self.args())`` returning the loss.
+
+    ``args()`` gives the per-batch arguments decided in Python (a student
+    index); override get_state/set_state if the step has Python state.
+    """
+
+    step = None
+
+    def args(self):
+        return ()
 
     def __call__(self, x, y):
-        raise NotImplementedError
+        return self.step(x, y, *self.args())
 
     def get_state(self):
         return None
 
     def set_state(self, state):
         pass
+
+
+def make_strategy(name):
+    """``default`` (no distribution), ``mirrored`` (every local GPU, else every logical CPU) or
+    ``multiworker`` (MultiWorkerMirroredStrategy: machines listed in the TF_CONFIG environment variable)."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"unknown strategy {name!r}; known: default, mirrored, multiworker")
+
+
+def replica_share(loss, labels):
+    """The loss a replica backpropagates: its batch mean weighted by its share of the global batch,
+    so the summed gradients and losses are the whole batch's, even when a last batch splits unevenly."""
+    local = tf.cast(tf.shape(labels)[0], loss.dtype)
+    total = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, local)
+    return loss * local / total
+
+
+def _distributed_runner(strategy, step):
+    @tf.function
+    def run(x, y, *args):
+        per_replica = strategy.run(step.step, args=(x, y, *args))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    return run
+
+
+def _batches(strategy, x, y, order, batch_size):
+    if not tf.distribute.has_strategy():
+        for i in range(0, len(order), batch_size):
+            idx = order[i : i + batch_size]
+            yield x[idx], y[idx]
+        return
+    dataset = tf.data.Dataset.from_tensor_slices((x[order], y[order])).batch(batch_size)
+    yield from strategy.experimental_distribute_dataset(dataset)
 
 
 def _write_json_atomically(path, value):
@@ -59,9 +108,11 @@ def fit(
     ``method_state`` is a (get, set) pair of callables for method state that
     must survive a resume.
     """
+    strategy = tf.distribute.get_strategy()  # the caller's scope, where the model was built
     optimizer = tf.keras.optimizers.Adam(learning_rate)
     optimizer.build(model.trainable_variables)
     step = make_step(model, optimizer)
+    run = _distributed_runner(strategy, step) if tf.distribute.has_strategy() else step.step
     rng = np.random.default_rng(seed)
     history, start = [], 0
     get_method_state, set_method_state = method_state
@@ -89,9 +140,8 @@ def fit(
         bar = tf.keras.utils.Progbar(steps, verbose=verbose)
         order = rng.permutation(n)
         losses = []
-        for i in range(steps):
-            idx = order[i * batch_size : (i + 1) * batch_size]
-            loss = float(step(x_train[idx], data.y_train[idx]))
+        for i, (xb, yb) in enumerate(_batches(strategy, x_train, data.y_train, order, batch_size)):
+            loss = float(run(xb, yb, *step.args()))
             losses.append(loss)
             bar.update(i + 1, [("loss", loss)])
         history.append(float(np.mean(losses)))
