@@ -156,3 +156,24 @@ def test_killed_run_resumes_to_the_same_model(tmp_path):
         np.testing.assert_array_equal(wa, wb)
     history = json.loads((resumed / "training.json").read_text())["loss"]["meta"]
     assert history == json.loads((whole / "training.json").read_text())["loss"]["meta"]
+
+
+def test_evaluate_writes_tables_and_plots(tmp_path):
+    raw = Config().to_dict()
+    raw["model"]["hidden"] = [16]
+    raw["quantization"]["resolutions"] = [[2, 8], [3, 20]]
+    raw["quantization"]["precisions"] = [4, 8]
+    raw["training"].update(epochs=1, reassign_every=1, hessian_iterations=2, cascade_thresholds=[0.5, 0.9])
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
+    out = tmp_path / "eval"
+    done = subprocess.run([MRFPGA, "evaluate", tmp_path / "c.yaml", "--out", out], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["accuracy"]) == {"meta", "individual", "post_training", "bit_sharing"}
+    assert all(len(v) == 2 for v in results["accuracy"].values())
+    assert [c["threshold"] for c in results["onion"]["cascade"]] == [0.5, 0.9]
+    assert set(results["rowwise"]["assignment"]) == {"dense_0", "logits"}
+    assert (out / "results.csv").read_text().startswith("resolution,a,k,gamma,meta,individual")
+    assert "| res | a | k | gamma |" in (out / "results.md").read_text()
+    for plot in ("accuracy_vs_gamma.png", "weight_histograms.png", "onion_rowwise.png"):
+        assert (out / plot).stat().st_size > 10_000
