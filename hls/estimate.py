@@ -8,6 +8,8 @@ Formulas (docs/estimates.md explains them):
   term-serial units each walk one group's ``k * a`` term pairs at II=1, then
   an adder tree over the groups and the bias:
   ``cycles = 1 + reuse_factor * k * a + ceil(log2(n_groups + 1))``.
+- ``mmac_conv2d``: ``out_height * out_width`` output pixels one after another,
+  each an ``mmac_dense`` over its patch: ``pixels * cycles(mmac_dense)``.
 - Per inference: the sum over layers (hls4ml's io_parallel top function runs
   them one after another).
 - Resources: a term-serial MAC unit takes ``TERM_MAC_LUT`` LUTs and
@@ -33,11 +35,16 @@ def layer_cycles(node, resolution):
     kind = node.class_name
     if kind == "DataTerm":
         return 1
-    if kind == "MMACDense":
+    if kind in ("MMACDense", "MMACConv2D"):
         k = node.get_attr("weight_budgets")[resolution]
         a = node.get_attr("data_budgets")[resolution]
-        return 1 + node.get_attr("reuse_factor") * k * a + _log2_ceil(node.get_attr("n_groups") + 1)
+        per_output = 1 + node.get_attr("reuse_factor") * k * a + _log2_ceil(node.get_attr("n_groups") + 1)
+        return per_output * _pixels(node)
     return 0
+
+
+def _pixels(node):
+    return node.get_attr("out_height") * node.get_attr("out_width") if node.class_name == "MMACConv2D" else 1
 
 
 def layer_resources(node):
@@ -47,12 +54,14 @@ def layer_resources(node):
         width = node.get_attr("bits") + 1
         res["LUT"] = node.get_attr("n_in") * width * 2
         res["FF"] = node.get_attr("n_in") * width
-    elif kind == "MMACDense":
+    elif kind in ("MMACDense", "MMACConv2D"):
         n_out, n_groups, reuse = node.get_attr("n_out"), node.get_attr("n_groups"), node.get_attr("reuse_factor")
         units = -(-n_out * n_groups // reuse)
         acc = node.get_attr("acc_width")
         table_bits = node.get_weights("terms").data_length * node.get_weights("terms").type.precision.width
-        res["LUT"] = units * TERM_MAC_LUT + n_out * n_groups * acc + node.get_attr("n_in") * node.get_attr("data_bits")
+        res["LUT"] = (
+            units * TERM_MAC_LUT + n_out * n_groups * acc + node.get_attr("patch_size") * node.get_attr("data_bits")
+        )
         res["FF"] = units * TERM_MAC_FF + n_out * acc
         if reuse == 1:
             res["LUT"] += -(-table_bits // LUTROM_BITS)

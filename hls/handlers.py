@@ -130,13 +130,44 @@ def parse_term_dense(keras_layer, input_names, input_shapes, data_reader):
     return layer, [input_shapes[0][0], int(kernel.shape[1])]
 
 
+def parse_term_conv2d(keras_layer, input_names, input_shapes, data_reader):
+    from hls4ml.converters.keras.convolution import parse_conv2d_layer
+
+    config = keras_layer["config"]
+    name = config["name"]
+    if config.get("activation") not in (None, "linear"):
+        raise ValueError(f"layer {name}: put the activation in a QActivation; an mMAC Conv2D computes no activation")
+    if config.get("data_format", "channels_last") != "channels_last" or tuple(config.get("dilation_rate", (1, 1))) != (
+        1,
+        1,
+    ):
+        raise ValueError(f"layer {name}: the mMAC Conv2D supports channels_last, undilated convolutions")
+    layer, output_shape = parse_conv2d_layer(keras_layer, input_names, input_shapes, data_reader)
+    layer.pop("activation", None)
+    kernel = layer.pop("weight_data")
+    bias = layer.pop("bias_data")
+    bias = np.zeros(kernel.shape[-1], np.float32) if bias is None else bias
+    if bias is not None and config.get("bias_quantizer") is not None:
+        bias = get_quantizer(config["bias_quantizer"])(tf.constant(bias)).numpy()
+    bias = bias.astype(np.float64)
+    layer.update(
+        class_name="MMACConv2D",
+        n_out=int(kernel.shape[-1]),
+        weight_signs=np.sign(kernel).astype(np.int64),
+        bias_values=bias,
+        bias_frac=_dyadic_frac_bits(bias, f"bias of layer {name}"),
+        **kernel_terms(_quantizer(keras_layer, "kernel_quantizer", data_reader), kernel),
+    )
+    return layer, output_shape
+
+
 def parse_data_term(keras_layer, input_names, input_shapes, data_reader):
     quantizer = _quantizer(keras_layer, "activation", data_reader)
     layer = _parse_default(keras_layer, input_names)
     layer.update(
         class_name="DataTerm",
         bits=quantizer.bits,
-        integer=quantizer.integer,
+        integer=quantizer.integer_bits,  # a learned clip moves the grid
         budgets=list(quantizer.budgets),
         encoding=quantizer.encoding,
     )
@@ -191,6 +222,8 @@ def dispatching_handler(keras_class, original):
             raise ValueError(f"layer {name}: {kernel} kernels need the row-wise/onion HLS cores, not available yet")
         elif keras_class == "QDense" and kernel in TERM_KERNELS:
             return parse_term_dense(keras_layer, input_names, input_shapes, data_reader)
+        elif keras_class == "QConv2D" and kernel in TERM_KERNELS:
+            return parse_term_conv2d(keras_layer, input_names, input_shapes, data_reader)
         elif kernel == "quantized_term":
             raise ValueError(f"layer {name}: {keras_class} with a quantized_term kernel has no HLS layer yet")
         elif kernel in QUANTIZERS or _quantizer(keras_layer, "bias_quantizer") is not None:

@@ -86,27 +86,36 @@ class MMACDense(Layer):
         elif len(data) != len(weight):
             raise ValueError(f"layer {self.name}: {source.name} and its kernel disagree on the number of resolutions")
         self._build_term_table()
+        self.add_outputs()
+
+    def add_outputs(self):
         self.add_output_variable([self.get_attr("n_out")], precision=self.get_attr("result_precision"))
 
-    def _build_term_table(self):
-        q = self.get_attr("weight_magnitudes")  # int (n_in, n_out)
-        sign = self.get_attr("weight_signs")
-        n_in, n_out = q.shape
+    def group_spans(self, n_in):
+        """(first input, members) of every group: consecutive inputs along the fan-in."""
         g = self.get_attr("group_size")
-        n_groups = -(-n_in // g)
+        return [(start, min(g, n_in - start)) for start in range(0, n_in, g)]
+
+    def _build_term_table(self):
+        q = self.get_attr("weight_magnitudes").reshape(-1, self.get_attr("n_out"))  # int (fan-in, n_out)
+        sign = self.get_attr("weight_signs").reshape(q.shape)
+        n_in, n_out = q.shape
+        spans = self.group_spans(n_in)
         max_k = max(self.get_attr("weight_budgets"))
-        index_bits = bits_for(g - 1)
+        index_bits = bits_for(self.get_attr("group_size") - 1)
         exponent_bits = bits_for(self.get_attr("weight_bits"))
-        table = np.zeros((n_out, n_groups, max_k), dtype=np.int64)
+        table = np.zeros((n_out, len(spans), max_k), dtype=np.int64)
         for o in range(n_out):
-            for j in range(n_groups):
-                members = slice(j * g, min((j + 1) * g, n_in))
-                kept = group_terms(q[members, o], self.get_attr("encoding"))[:max_k]
+            for j, (start, size) in enumerate(spans):
+                kept = group_terms(q[start : start + size, o], self.get_attr("encoding"))[:max_k]
                 for t, (exp, digit, idx) in enumerate(kept):
-                    negative = (digit < 0) != (sign[j * g + idx, o] < 0)
+                    negative = (digit < 0) != (sign[start + idx, o] < 0)
                     table[o, j, t] = idx | exp << index_bits | int(negative) << (index_bits + exponent_bits)
                     table[o, j, t] |= 1 << (index_bits + exponent_bits + 1)
         entry_bits = index_bits + exponent_bits + 2
+        self.set_attr("group_bases", [start for start, _ in spans])
+        self.set_attr("patch_size", n_in)
+        n_groups = len(spans)
         self.set_attr("n_groups", n_groups)
         self.set_attr("max_weight_terms", max_k)
         self.set_attr("index_bits", index_bits)
@@ -145,3 +154,22 @@ class MMACDense(Layer):
             precision=IntegerPrecisionType(width=width, signed=True),
             data=bias.astype(np.int64),
         )
+
+
+class MMACConv2D(MMACDense):
+    """Conv2D on the mMAC (io_parallel): each output pixel is an mMAC Dense over its input patch.
+
+    The patch is (filter row, filter column, channel), flattened; a group is
+    ``group_size`` consecutive input channels at one kernel position (SPEC
+    section 1), so a position's last group is short when the channel count
+    is not a multiple of the group size.
+    """
+
+    def group_spans(self, n_in):
+        g, n_chan = self.get_attr("group_size"), self.get_attr("n_chan")
+        positions = self.get_attr("filt_height") * self.get_attr("filt_width")
+        return [(p * n_chan + c, min(g, n_chan - c)) for p in range(positions) for c in range(0, n_chan, g)]
+
+    def add_outputs(self):
+        shape = [self.get_attr("out_height"), self.get_attr("out_width"), self.get_attr("n_filt")]
+        self.add_output_variable(shape, precision=self.get_attr("result_precision"))

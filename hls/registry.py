@@ -10,12 +10,12 @@ from hls4ml.model.layers import layer_map, register_layer
 from hls4ml.model.optimizer.optimizer import optimizer_map
 
 from .handlers import OVERRIDES, dispatching_handler
-from .layers import DataTerm, MMACDense
+from .layers import DataTerm, MMACConv2D, MMACDense
 from .resources import package_dir
 from .templates import TEMPLATES
 
 BACKENDS = ("Vivado", "Vitis")
-LAYERS = {"DataTerm": DataTerm, "MMACDense": MMACDense}
+LAYERS = {"DataTerm": DataTerm, "MMACDense": MMACDense, "MMACConv2D": MMACConv2D}
 SOURCES = ("nnet_mmac.h",)
 
 

@@ -2,7 +2,7 @@
 
 from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 
-from .layers import DataTerm, MMACDense
+from .layers import DataTerm, MMACConv2D, MMACDense
 
 mmac_include_list = ["nnet_utils/nnet_mmac.h"]
 
@@ -17,6 +17,16 @@ def _budget_function(name, budgets):
     )
 
 
+def _table_function(name, values):
+    body = ", ".join(str(v) for v in values)
+    return (
+        f"static unsigned {name}(unsigned i) {{\n"
+        f"        static const unsigned table[{len(values)}] = {{{body}}};\n"
+        f"        return table[i];\n"
+        f"    }}"
+    )
+
+
 def _resolution_name(node):
     return node.get_input_variable(node.inputs[1]).name
 
@@ -24,7 +34,7 @@ def _resolution_name(node):
 data_term_config_template = """struct config{index} : nnet::data_term_config {{
     static const unsigned n_in = {n_in};
     static const unsigned bits = {bits};
-    static const unsigned integer = {integer};
+    static const int integer = {integer};
     static const unsigned encoding = {encoding_id};
     static const unsigned n_resolutions = {n_resolutions};
     {data_terms_function}
@@ -56,8 +66,8 @@ class DataTermFunctionTemplate(FunctionCallTemplate):
         return self.template.format(**params)
 
 
-mmac_dense_config_template = """struct config{index} : nnet::mmac_dense_config {{
-    static const unsigned n_in = {n_in};
+mmac_dense_config_template = """struct config{index}{suffix} : nnet::mmac_dense_config {{
+    static const unsigned n_in = {patch_size};
     static const unsigned n_out = {n_out};
     static const unsigned group_size = {group_size};
     static const unsigned n_groups = {n_groups};
@@ -77,11 +87,24 @@ mmac_dense_config_template = """struct config{index} : nnet::mmac_dense_config {
     typedef {bias_t.name} bias_t;
     {weight_terms_function}
     {data_terms_function}
+    {group_base_function}
 }};\n"""
 
 mmac_dense_function_template = (
     "nnet::mmac_dense<{input_t}, {output_t}, {config}>({input}, {output}, {terms}, {bias}, {resolution}[0]);"
 )
+
+
+def format_mmac_dense_config(params, node, suffix=""):
+    params["suffix"] = suffix
+    params["terms_t"] = node.get_weights("terms").type
+    params["bias_t"] = node.get_weights("bias").type
+    params["max_data_terms"] = max(node.get_attr("data_budgets"))
+    params["n_resolutions"] = len(node.get_attr("weight_budgets"))
+    params["weight_terms_function"] = _budget_function("weight_terms", node.get_attr("weight_budgets"))
+    params["data_terms_function"] = _budget_function("data_terms", node.get_attr("data_budgets"))
+    params["group_base_function"] = _table_function("group_base", node.get_attr("group_bases"))
+    return mmac_dense_config_template.format(**params)
 
 
 class MMACDenseConfigTemplate(LayerConfigTemplate):
@@ -90,14 +113,7 @@ class MMACDenseConfigTemplate(LayerConfigTemplate):
         self.template = mmac_dense_config_template
 
     def format(self, node):
-        params = self._default_config_params(node)
-        params["terms_t"] = node.get_weights("terms").type
-        params["bias_t"] = node.get_weights("bias").type
-        params["max_data_terms"] = max(node.get_attr("data_budgets"))
-        params["n_resolutions"] = len(node.get_attr("weight_budgets"))
-        params["weight_terms_function"] = _budget_function("weight_terms", node.get_attr("weight_budgets"))
-        params["data_terms_function"] = _budget_function("data_terms", node.get_attr("data_budgets"))
-        return self.template.format(**params)
+        return format_mmac_dense_config(self._default_config_params(node), node)
 
 
 class MMACDenseFunctionTemplate(FunctionCallTemplate):
@@ -113,4 +129,49 @@ class MMACDenseFunctionTemplate(FunctionCallTemplate):
         return self.template.format(**params)
 
 
-TEMPLATES = (DataTermConfigTemplate, DataTermFunctionTemplate, MMACDenseConfigTemplate, MMACDenseFunctionTemplate)
+mmac_conv2d_config_template = """struct config{index} : nnet::mmac_conv2d_config {{
+    static const unsigned in_height = {in_height};
+    static const unsigned in_width = {in_width};
+    static const unsigned n_chan = {n_chan};
+    static const unsigned out_height = {out_height};
+    static const unsigned out_width = {out_width};
+    static const unsigned n_filt = {n_filt};
+    static const unsigned filt_height = {filt_height};
+    static const unsigned filt_width = {filt_width};
+    static const unsigned stride_height = {stride_height};
+    static const unsigned stride_width = {stride_width};
+    static const unsigned pad_top = {pad_top};
+    static const unsigned pad_left = {pad_left};
+    typedef config{index}_mmac dense_config;
+}};\n"""
+
+mmac_conv2d_function_template = (
+    "nnet::mmac_conv2d<{input_t}, {output_t}, {config}>({input}, {output}, {terms}, {bias}, {resolution}[0]);"
+)
+
+
+class MMACConv2DConfigTemplate(LayerConfigTemplate):
+    def __init__(self):
+        super().__init__(MMACConv2D)
+        self.template = mmac_conv2d_config_template
+
+    def format(self, node):
+        params = self._default_config_params(node)
+        dense = format_mmac_dense_config(dict(params), node, suffix="_mmac")
+        return dense + "\n" + self.template.format(**params)
+
+
+class MMACConv2DFunctionTemplate(MMACDenseFunctionTemplate):
+    def __init__(self):
+        FunctionCallTemplate.__init__(self, MMACConv2D, include_header=mmac_include_list)
+        self.template = mmac_conv2d_function_template
+
+
+TEMPLATES = (
+    DataTermConfigTemplate,
+    DataTermFunctionTemplate,
+    MMACDenseConfigTemplate,
+    MMACDenseFunctionTemplate,
+    MMACConv2DConfigTemplate,
+    MMACConv2DFunctionTemplate,
+)

@@ -66,7 +66,7 @@ Planes:
 struct data_term_config {
     static const unsigned n_in = 10;
     static const unsigned bits = 8;     // input grid width
-    static const unsigned integer = 3;  // integer bits of the input grid
+    static const int integer = 3;  // integer bits of the input grid (a learned clip may make it negative)
     static const unsigned encoding = naf_terms;
     static const unsigned n_resolutions = 1;
     static unsigned data_terms(unsigned resolution) { return bits + 1; }
@@ -116,6 +116,7 @@ struct mmac_dense_config {
     typedef ap_int<32> bias_t;
     static unsigned weight_terms(unsigned resolution) { return max_weight_terms; }
     static unsigned data_terms(unsigned resolution) { return max_data_terms; }
+    static unsigned group_base(unsigned group) { return group * group_size; }  // first input of a group
 };
 
 template <class data_T, class res_T, typename CONFIG_T>
@@ -182,7 +183,7 @@ Rounds:
                 const unsigned idx = entry.range(CONFIG_T::index_bits - 1, 0);
                 const unsigned w_exp = entry.range(CONFIG_T::index_bits + CONFIG_T::exponent_bits - 1, CONFIG_T::index_bits);
                 const bool w_neg = entry[CONFIG_T::index_bits + CONFIG_T::exponent_bits];
-                const unsigned i = group * CONFIG_T::group_size + idx;
+                const unsigned i = CONFIG_T::group_base(group) + idx;
                 if (CONFIG_T::shift_mode) {
                     typename CONFIG_T::data_int_t x;
                     x.range() = data[i].range();
@@ -217,6 +218,64 @@ Outputs:
         }
         // The accumulator is an integer on the output's grid: copy its bits.
         res[o].range() = total.range(res_T::width - 1, 0);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// mMAC Conv2D (io_parallel, channels last): every output pixel is an mMAC
+// Dense over its zero-padded input patch, flattened (filter row, filter
+// column, channel); groups are channel runs at one kernel position.
+
+struct mmac_conv2d_config {
+    static const unsigned in_height = 8;
+    static const unsigned in_width = 8;
+    static const unsigned n_chan = 1;
+    static const unsigned out_height = 6;
+    static const unsigned out_width = 6;
+    static const unsigned n_filt = 4;
+    static const unsigned filt_height = 3;
+    static const unsigned filt_width = 3;
+    static const unsigned stride_height = 1;
+    static const unsigned stride_width = 1;
+    static const unsigned pad_top = 0;
+    static const unsigned pad_left = 0;
+    typedef mmac_dense_config dense_config;
+};
+
+template <class data_T, class res_T, typename CONFIG_T>
+void mmac_conv2d(const data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
+                 res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt],
+                 const typename CONFIG_T::dense_config::term_t
+                     terms[CONFIG_T::n_filt * CONFIG_T::dense_config::n_groups * CONFIG_T::dense_config::max_weight_terms],
+                 const typename CONFIG_T::dense_config::bias_t biases[CONFIG_T::n_filt], const unsigned resolution) {
+    #pragma HLS INLINE off
+    const unsigned patch_size = CONFIG_T::filt_height * CONFIG_T::filt_width * CONFIG_T::n_chan;
+Pixels:
+    for (unsigned oh = 0; oh < CONFIG_T::out_height; oh++) {
+        for (unsigned ow = 0; ow < CONFIG_T::out_width; ow++) {
+            data_T patch[patch_size];
+            #pragma HLS ARRAY_PARTITION variable = patch complete
+        Patch:
+            for (unsigned fh = 0; fh < CONFIG_T::filt_height; fh++) {
+                for (unsigned fw = 0; fw < CONFIG_T::filt_width; fw++) {
+                    const int ih = int(oh * CONFIG_T::stride_height + fh) - int(CONFIG_T::pad_top);
+                    const int iw = int(ow * CONFIG_T::stride_width + fw) - int(CONFIG_T::pad_left);
+                    const bool inside = ih >= 0 && ih < int(CONFIG_T::in_height) && iw >= 0 && iw < int(CONFIG_T::in_width);
+                    for (unsigned c = 0; c < CONFIG_T::n_chan; c++) {
+                        #pragma HLS UNROLL
+                        patch[(fh * CONFIG_T::filt_width + fw) * CONFIG_T::n_chan + c] =
+                            inside ? data[(ih * CONFIG_T::in_width + iw) * CONFIG_T::n_chan + c] : data_T(0);
+                    }
+                }
+            }
+            res_T pixel[CONFIG_T::n_filt];
+            #pragma HLS ARRAY_PARTITION variable = pixel complete
+            mmac_dense<data_T, res_T, typename CONFIG_T::dense_config>(patch, pixel, terms, biases, resolution);
+            for (unsigned f = 0; f < CONFIG_T::n_filt; f++) {
+                #pragma HLS UNROLL
+                res[(oh * CONFIG_T::out_width + ow) * CONFIG_T::n_filt + f] = pixel[f];
+            }
+        }
     }
 }
 

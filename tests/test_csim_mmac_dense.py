@@ -87,3 +87,14 @@ class TestShiftMode(CsimCase):
     @classmethod
     def input_activation(cls):
         return False
+
+
+class TestLearnedDataClip(CsimCase):
+    """Data terms with a learned clip: the base model randomizes it, so the grid moves (even below 1 bit)."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def activation(cls, quantization):
+        from mrfpga.training import quantized_data_term
+
+        return lambda: quantized_data_term(8, 3, quantization.data_budgets, learnable_alpha=True)

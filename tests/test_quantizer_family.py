@@ -238,3 +238,22 @@ def test_qkeras_contract(kind):
     assert again.get_config() == q.get_config()
     w = np.random.default_rng(1).normal(0, 1, (8, 4)).astype(np.float32)
     np.testing.assert_array_equal(run(q, w), run(again, w))
+
+
+@SETTINGS
+@given(weights, st.integers(3, 8), st.data())
+def test_onion_is_idempotent_at_every_precision(w, bits, data):
+    precisions = sorted(set(data.draw(st.lists(st.integers(2, bits), min_size=1, max_size=3))))
+    q = quantized_onion(bits, precisions)
+    q.set_resolution(data.draw(st.integers(0, len(precisions) - 1)))
+    once = run(q, w)
+    np.testing.assert_array_equal(run(q, once), once)
+
+
+@SETTINGS
+@given(weights)
+def test_rowwise_is_idempotent_once_rows_are_assigned(w):
+    q = quantized_rowwise()
+    q.assign(q.row_codes(tf.constant(w)).numpy())  # the variance split depends on the weights: fix it first
+    once = run(q, w)
+    np.testing.assert_array_equal(run(q, once), once)

@@ -97,7 +97,7 @@ class quantized_data_term(KitQuantizer):  # noqa: N801 (QKeras naming)
     round a value up to ``2^bits``, one bit above the input grid.
     """
 
-    def __init__(self, bits=8, integer=3, budgets=REFERENCE_DATA_BUDGETS, encoding="naf"):
+    def __init__(self, bits=8, integer=3, budgets=REFERENCE_DATA_BUDGETS, encoding="naf", learnable_alpha=False):
         super().__init__()
         if not 1 <= int(bits) <= 16:
             raise ValueError(f"quantized_data_term: bits {bits} out of range 1..16")
@@ -109,14 +109,25 @@ class quantized_data_term(KitQuantizer):  # noqa: N801 (QKeras naming)
         self.encoding = encoding
         self.init_resolutions(check_budgets(budgets, terms.n_planes(self.bits), "quantized_data_term"))
         self.keep_negative = False
+        if learnable_alpha:
+            # The clip starts at the grid's top, (2^bits - 1) * 2^-(bits - integer), and learns from there.
+            self.clip = ClipScale((2.0**self.bits - 1) * 2.0 ** (self.integer - self.bits), True, True)
 
     @property
     def frac_bits(self):
-        return self.bits - self.integer
+        """Fraction bits of the grid: from ``integer``, or from the learned clip's power-of-two step."""
+        if self.clip is None:
+            return self.bits - self.integer
+        return -int(self.clip.step_exponent(tf.constant(1.0), 2**self.bits - 1).numpy())
+
+    def _step(self, x):
+        if self.clip is None:
+            return tf.constant(2.0**-self.frac_bits, x.dtype)
+        return self.clip.step(x, 2**self.bits - 1)
 
     def grid(self, x):
         """Integer codes on the unsigned input grid, before term truncation (round half up, exactly)."""
-        scaled = x * 2.0**self.frac_bits  # exact: a power-of-two scale
+        scaled = x / self._step(x)  # exact: a power-of-two step
         low = tf.floor(scaled)
         # scaled - low is exact; floor(scaled + 0.5) would round in float just below a half.
         codes = low + tf.cast(scaled - low >= 0.5, x.dtype)
@@ -124,13 +135,22 @@ class quantized_data_term(KitQuantizer):  # noqa: N801 (QKeras naming)
 
     def __call__(self, x):
         x = tf.convert_to_tensor(x)
-        kept = terms.truncate_values(self.grid(x), self.bits, self.current_budget(), self.encoding)
-        quantized = tf.cast(kept, x.dtype) * 2.0**-self.frac_bits
-        inside = tf.logical_and(x >= 0, x <= self.max())
-        return tf.where(inside, straight_through(x, quantized), tf.stop_gradient(quantized))
+        step = self._step(x)
+        codes = self.grid(x)
+        kept = tf.cast(terms.truncate_values(codes, self.bits, self.current_budget(), self.encoding), x.dtype)
+        if self.clip is None:
+            inside = tf.logical_and(x >= 0, x <= self.max())
+            return tf.where(inside, straight_through(x, kept * step), tf.stop_gradient(kept * step))
+        # Learned clip (APoT-style): gradient to x inside the range, to the step through the codes.
+        ratio = tf.clip_by_value(x / step, 0.0, 2.0**self.bits - 1)
+        return step * straight_through(ratio, kept)
+
+    @property
+    def integer_bits(self):
+        return self.bits - self.frac_bits
 
     def fixed_type(self, x=None):
-        return FixedType(self.bits + 1, self.integer + 1, signed=False)
+        return FixedType(self.bits + 1, self.integer_bits + 1, signed=False)
 
     def max(self):
         return (2.0**self.bits - 1) * 2.0**-self.frac_bits
@@ -142,4 +162,10 @@ class quantized_data_term(KitQuantizer):  # noqa: N801 (QKeras naming)
         return f"quantized_data_term({self.bits},{self.integer},{list(self.budgets)},'{self.encoding}')"
 
     def get_config(self):
-        return {"bits": self.bits, "integer": self.integer, "budgets": list(self.budgets), "encoding": self.encoding}
+        return {
+            "bits": self.bits,
+            "integer": self.integer,
+            "budgets": list(self.budgets),
+            "encoding": self.encoding,
+            "learnable_alpha": self.clip is not None,
+        }
