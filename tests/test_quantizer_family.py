@@ -172,6 +172,17 @@ def test_gradient_is_one_inside_the_clip_range_and_zero_outside(quantizer):
     np.testing.assert_array_equal(tape.gradient(y, x).numpy(), [0, 1, 1, 1, 1, 1, 1, 0])
 
 
+def test_rowwise_learned_clips_get_gradients():
+    q = quantized_rowwise(learnable_alpha=True)
+    layer = QDense(6, kernel_quantizer=q)
+    model = tf.keras.Sequential([tf.keras.Input((5,)), layer])
+    np.testing.assert_allclose(q.row_alpha.numpy(), np.abs(layer.kernel.numpy()).max(axis=0), rtol=1e-6)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model(tf.random.stateless_normal((16, 5), (0, 2))) ** 2)
+    (grad,) = tape.gradient(loss, [q.row_alpha])
+    assert any(v is q.row_alpha for v in model.trainable_variables) and np.abs(grad.numpy()).sum() > 0
+
+
 def test_learnable_alpha_is_trained_and_stays_a_power_of_two_step():
     q = quantized_fixed(4, alpha=0.9, learnable_alpha=True)
     layer = QDense(3, kernel_quantizer=q)
@@ -193,6 +204,7 @@ ALL_QUANTIZERS = {
     "pot": lambda: quantized_pot(4),
     "onion": lambda: quantized_onion(8, [2, 8]),
     "rowwise": lambda: quantized_rowwise(),
+    "rowwise_learned": lambda: quantized_rowwise(learnable_alpha=True),
 }
 
 
@@ -212,7 +224,7 @@ def test_models_using_each_quantizer_save_and_load_identically(kind, fmt, tmp_pa
     h = QDepthwiseConv2D(3, depthwise_quantizer=make())(h)
     out = QDense(5, kernel_quantizer=make())(tf.keras.layers.Flatten()(h))
     model = tf.keras.Model(inp, out)
-    if kind == "rowwise":
+    if kind.startswith("rowwise"):
         model.layers[-1].kernel_quantizer_internal.assign([POT4, FIXED4, FIXED8, FIXED4, POT4])
     x = np.random.default_rng(0).uniform(-1, 1, (8, 6, 6, 3)).astype(np.float32)
     objects = register_custom_objects()
@@ -225,8 +237,10 @@ def test_models_using_each_quantizer_save_and_load_identically(kind, fmt, tmp_pa
             set_resolution(model, r)
             set_resolution(loaded, r)
         np.testing.assert_array_equal(model(x).numpy(), loaded(x).numpy())
-    if kind == "rowwise":
+    if kind.startswith("rowwise"):
         assert loaded.layers[-1].kernel_quantizer_internal.get_config()["assignment"] == [0, 1, 2, 1, 0]
+    if kind.endswith("learned"):
+        assert len(model.trainable_weights) == len(loaded.trainable_weights) > 5  # the learned clips are weights
 
 
 @pytest.mark.parametrize("kind", ALL_QUANTIZERS)

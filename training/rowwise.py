@@ -64,12 +64,14 @@ def default_assignment(kernel, ratio, importance=None):
 class quantized_rowwise(KitQuantizer):  # noqa: N801 (QKeras naming)
     """Per output row one of PoT-W4, Fixed-W4, Fixed-W8, in the ratio ``ratio`` (percent)."""
 
-    def __init__(self, ratio=(65, 30, 5), assignment=None):
+    def __init__(self, ratio=(65, 30, 5), assignment=None, learnable_alpha=False):
         super().__init__()
         row_counts(1, ratio)  # validates
         self.ratio = tuple(float(r) for r in ratio)
         self.bits = 8
         self.keep_negative = True
+        self.learnable_alpha = bool(learnable_alpha)
+        self.row_alpha = None  # learnable: one clip per row, started at the row's peak on the first call
         self.assignment = None
         if assignment is not None:
             self._make_assignment(len(assignment), assignment)
@@ -105,14 +107,28 @@ class quantized_rowwise(KitQuantizer):  # noqa: N801 (QKeras naming)
     def _row_peak(x):
         return tf.stop_gradient(tf.maximum(tf.reduce_max(tf.abs(x), axis=_row_reduce(x)), 1e-30))
 
+    @property
+    def trainable_variables(self):
+        return (self.row_alpha,) if self.row_alpha is not None else ()
+
+    def _clip(self, x):
+        """Per-row clip: the row's peak, or the learned one (hardware-exact steps either way)."""
+        if not self.learnable_alpha:
+            return self._row_peak(tf.convert_to_tensor(x))
+        if self.row_alpha is None:
+            with tf.init_scope():
+                start = self._row_peak(x.read_value()) if isinstance(x, tf.Variable) else tf.ones([x.shape[-1]])
+                self.row_alpha = tf.Variable(start, trainable=True, name="row_alpha")
+        return tf.abs(self.row_alpha) + 1e-12
+
     @staticmethod
     def _step(peak, n_steps):
         return tf.pow(2.0, pow2_exponent(peak, n_steps))
 
     def __call__(self, x):
+        peak = self._clip(x)
         x = tf.convert_to_tensor(x)
         codes = self.row_codes(x)
-        peak = self._row_peak(x)
         pot = pot_levels(x, 4, self._step(peak, 1.0))
         fixed4 = fixed_levels(x, 4, self._step(peak, 7.0))
         fixed8 = fixed_levels(x, 8, self._step(peak, 127.0))
@@ -141,4 +157,4 @@ class quantized_rowwise(KitQuantizer):  # noqa: N801 (QKeras naming)
         assignment = None
         if self.assignment is not None and bool(tf.reduce_all(self.assignment >= 0)):
             assignment = [int(v) for v in self.assignment.numpy()]
-        return {"ratio": list(self.ratio), "assignment": assignment}
+        return {"ratio": list(self.ratio), "assignment": assignment, "learnable_alpha": self.learnable_alpha}
