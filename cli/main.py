@@ -42,6 +42,7 @@ def _parser():
     add("csim", "C-simulate the HLS project at every resolution and report", run_dir=True)
     synth = add("synth", "run vendor C synthesis (needs vivado_hls or vitis-run on PATH)", run_dir=True, force=False)
     synth.set_defaults(force=False)
+    add("report", "compare vendor synthesis reports with the kit's estimates and the board", run_dir=True, force=False)
     add("demo", "the main job on the embedded default (digits)", out="mrfpga-demo")
     return p
 
@@ -103,7 +104,23 @@ def _dispatch(args, load_config):
         except ToolMissing as err:
             print(f"mrfpga synth: {err}", file=sys.stderr)
             return 3
+    if args.command == "report":
+        return _report(args.run_dir, config)
     raise AssertionError(args.command)
+
+
+def _report(run_dir, config):
+    import json
+
+    from mrfpga.hls.boards import load_board
+    from mrfpga.hls.reports import compare, describe, estimates_from_report_json, format_comparison, read_hls_reports
+
+    reports = read_hls_reports(run_dir)
+    report_json = Path(run_dir) / "report.json"
+    estimates = estimates_from_report_json(json.loads(report_json.read_text())) if report_json.is_file() else None
+    print(describe(reports))
+    print(format_comparison(compare(reports, estimates, load_board(config.hls.board))))
+    return 0
 
 
 if __name__ == "__main__":
