@@ -129,3 +129,17 @@ def test_installed_command_line_entry_point():
     assert done.returncode == 0
     for command in ("run", "train", "convert", "csim", "synth", "demo"):
         assert command in done.stdout
+
+
+def test_report_command_prints_reports_next_to_estimates(tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(Path(__file__).parent / "data" / "reports" / "vivado_hls_2020.1", run / "hls_project")
+    (run / "config.yaml").write_text(yaml.safe_dump(Config().to_dict()))
+    assert main(["report", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "LUT" in out and "DSP48E" in out and "53200" in out  # pynq-z2's LUT total next to the report
+    shutil.rmtree(run / "hls_project")
+    assert main(["report", str(run)]) == 2
+    assert "mrfpga synth" in capsys.readouterr().err
