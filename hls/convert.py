@@ -13,7 +13,7 @@ from .registry import install
 
 RESOLUTION_PORT = "resolution"
 INPUT_PRECISION = "ap_fixed<16,6>"
-OUR_LAYERS = ("DataTerm", "MMACDense", "MMACConv2D")
+OUR_LAYERS = ("DataTerm", "MMACDense", "MMACConv2D", "SwitchableScaleShift")
 
 
 def resolution_bits(n_res):

@@ -161,6 +161,31 @@ def parse_term_conv2d(keras_layer, input_names, input_shapes, data_reader):
     return layer, output_shape
 
 
+def parse_switchable_bn(keras_layer, input_names, input_shapes, data_reader):
+    """The folded (scale, shift) of every resolution, read from the live layer."""
+    name = keras_layer["config"]["name"]
+    model = getattr(data_reader, "model", None)
+    if model is None:
+        raise ValueError(f"layer {name}: converting a switchable batch norm needs the Keras model object")
+    live = model.get_layer(name)
+    if not live.hardware_exact:
+        raise ValueError(f"layer {name}: set hardware_exact=True to convert a switchable batch norm")
+    current = int(live.resolution.numpy())
+    folds = []
+    for r in range(live.n_resolutions):
+        live.resolution.assign(r)
+        folds.append([v.numpy() for v in live.folded()])
+    live.resolution.assign(current)
+    layer = _parse_default(keras_layer, input_names)
+    layer.update(
+        class_name="SwitchableScaleShift",
+        n_chan=int(input_shapes[0][-1]),
+        scales=np.stack([s for s, _ in folds]),
+        shifts=np.stack([t for _, t in folds]),
+    )
+    return layer, list(input_shapes[0])
+
+
 def parse_data_term(keras_layer, input_names, input_shapes, data_reader):
     quantizer = _quantizer(keras_layer, "activation", data_reader)
     layer = _parse_default(keras_layer, input_names)

@@ -173,3 +173,52 @@ class MMACConv2D(MMACDense):
     def add_outputs(self):
         shape = [self.get_attr("out_height"), self.get_attr("out_width"), self.get_attr("n_filt")]
         self.add_output_variable(shape, precision=self.get_attr("result_precision"))
+
+
+class SwitchableScaleShift(Layer):
+    """A meta model's switchable BN, folded per resolution: ``y = x * s[r, c] + t[r, c]``, exactly.
+
+    Scales and shifts arrive already on power-of-two grids (the Keras layer's
+    hardware-exact inference); here they become integer tables on one grid
+    per kind, and the output type holds every product and sum exactly.
+    """
+
+    def initialize(self):
+        precision = self.get_input_variable().type.precision
+        if not isinstance(precision, FixedPrecisionType):
+            raise ValueError(f"layer {self.name}: needs a fixed-point input (an mMAC layer before it), got {precision}")
+        scales, shifts = self.get_attr("scales"), self.get_attr("shifts")  # (n_res, n_chan) float64
+        x_frac = precision.width - precision.integer
+        s_frac, t_frac = _frac_bits(scales, self.name), _frac_bits(shifts, self.name)
+        frac = max(x_frac + s_frac, t_frac)
+        s_int = np.round(scales * 2.0**s_frac).astype(np.int64)
+        t_int = np.round(shifts * 2.0**t_frac).astype(np.int64)
+        x_max = 2 ** (precision.width - (1 if precision.signed else 0))
+        bound = x_max * int(np.abs(s_int).max()) * 2 ** (frac - x_frac - s_frac) + int(np.abs(t_int).max()) * 2 ** (
+            frac - t_frac
+        )
+        width = bits_for(bound) + 1
+        self.set_attr("n_in", self.get_input_variable().size())
+        self.set_attr("n_resolutions", scales.shape[0])
+        self.set_attr("scale_up", frac - x_frac - s_frac)
+        self.set_attr("shift_up", frac - t_frac)
+        self.set_attr("acc_width", width)
+        self.set_attr("data_int_t", f"ap_{'' if precision.signed else 'u'}int<{precision.width}>")
+        for name, table in (("scales", s_int), ("shifts", t_int)):
+            self.add_weights_variable(
+                name=name,
+                var_name=f"{name[:2]}{{index}}",
+                type_name=f"{name}{{index}}_t",
+                precision=IntegerPrecisionType(width=bits_for(int(np.abs(table).max())) + 1, signed=True),
+                data=table.reshape(-1),
+            )
+        out = FixedPrecisionType(width=width, integer=width - frac, signed=True)
+        self.add_output_variable(self.get_input_variable().shape, precision=out)
+
+
+def _frac_bits(values, name):
+    for frac in range(-64, 65):
+        scaled = values * 2.0**frac
+        if np.array_equal(scaled, np.round(scaled)):
+            return frac
+    raise ValueError(f"layer {name}: batch-norm scale/shift are not on a power-of-two grid")

@@ -13,6 +13,8 @@ import numpy as np
 import tensorflow as tf
 from qkeras import QActivation, QConv2D, QDense, QDepthwiseConv2D
 
+from mrfpga.training.bn import SwitchableBatchNormalization
+
 
 def _quantized(quantizer, value):
     # Weights are quantized in float32 exactly as Keras does, then widened.
@@ -44,6 +46,8 @@ def _layer(layer, h):
         return layer.quantizer(h)
     if isinstance(layer, (QDense, QConv2D, QDepthwiseConv2D)):
         return _linear(layer, h)
+    if isinstance(layer, SwitchableBatchNormalization) and layer.hardware_exact:
+        return layer.apply_folded(h)  # float64 all the way: no rounding back to float32
     if isinstance(layer, tf.keras.layers.Flatten):
         return tf.reshape(h, (tf.shape(h)[0], -1))
     if isinstance(layer, tf.keras.layers.MaxPooling2D):

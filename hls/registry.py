@@ -9,13 +9,19 @@ from hls4ml.converters.keras_v2_to_hls import get_layer_handlers
 from hls4ml.model.layers import layer_map, register_layer
 from hls4ml.model.optimizer.optimizer import optimizer_map
 
-from .handlers import OVERRIDES, dispatching_handler
-from .layers import DataTerm, MMACConv2D, MMACDense
+from .handlers import OVERRIDES, dispatching_handler, parse_switchable_bn
+from .layers import DataTerm, MMACConv2D, MMACDense, SwitchableScaleShift
 from .resources import package_dir
 from .templates import TEMPLATES
 
 BACKENDS = ("Vivado", "Vitis")
-LAYERS = {"DataTerm": DataTerm, "MMACDense": MMACDense, "MMACConv2D": MMACConv2D}
+LAYERS = {
+    "DataTerm": DataTerm,
+    "MMACDense": MMACDense,
+    "MMACConv2D": MMACConv2D,
+    "SwitchableScaleShift": SwitchableScaleShift,
+}
+NEW_HANDLERS = {"SwitchableBatchNormalization": parse_switchable_bn}
 SOURCES = ("nnet_mmac.h",)
 
 
@@ -24,6 +30,8 @@ def install():
     for keras_class in OVERRIDES:
         if not hasattr(handlers[keras_class], "mrfpga_original"):
             handlers[keras_class] = dispatching_handler(keras_class, handlers[keras_class])
+    for keras_class, handler in NEW_HANDLERS.items():
+        handlers.setdefault(keras_class, handler)
     for name, cls in LAYERS.items():
         if layer_map.get(name) is not cls:
             register_layer(name, cls)

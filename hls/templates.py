@@ -2,7 +2,7 @@
 
 from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 
-from .layers import DataTerm, MMACConv2D, MMACDense
+from .layers import DataTerm, MMACConv2D, MMACDense, SwitchableScaleShift
 
 mmac_include_list = ["nnet_utils/nnet_mmac.h"]
 
@@ -167,7 +167,52 @@ class MMACConv2DFunctionTemplate(MMACDenseFunctionTemplate):
         self.template = mmac_conv2d_function_template
 
 
+scale_shift_config_template = """struct config{index} : nnet::scale_shift_config {{
+    static const unsigned n_in = {n_in};
+    static const unsigned n_chan = {n_chan};
+    static const unsigned n_resolutions = {n_resolutions};
+    static const unsigned scale_up = {scale_up};
+    static const unsigned shift_up = {shift_up};
+    typedef {data_int_t} data_int_t;
+    typedef {scales_t.name} scale_t;
+    typedef {shifts_t.name} shift_t;
+    typedef ap_int<{acc_width}> accum_t;
+}};\n"""
+
+scale_shift_function_template = (
+    "nnet::switchable_scale_shift<{input_t}, {output_t}, {config}>({input}, {output}, {scales}, {shifts}, "
+    "{resolution}[0]);"
+)
+
+
+class ScaleShiftConfigTemplate(LayerConfigTemplate):
+    def __init__(self):
+        super().__init__(SwitchableScaleShift)
+        self.template = scale_shift_config_template
+
+    def format(self, node):
+        params = self._default_config_params(node)
+        params["scales_t"] = node.get_weights("scales").type
+        params["shifts_t"] = node.get_weights("shifts").type
+        return self.template.format(**params)
+
+
+class ScaleShiftFunctionTemplate(FunctionCallTemplate):
+    def __init__(self):
+        super().__init__(SwitchableScaleShift, include_header=mmac_include_list)
+        self.template = scale_shift_function_template
+
+    def format(self, node):
+        params = self._default_function_params(node)
+        params["scales"] = node.get_weights("scales").name
+        params["shifts"] = node.get_weights("shifts").name
+        params["resolution"] = _resolution_name(node)
+        return self.template.format(**params)
+
+
 TEMPLATES = (
+    ScaleShiftConfigTemplate,
+    ScaleShiftFunctionTemplate,
     DataTermConfigTemplate,
     DataTermFunctionTemplate,
     MMACDenseConfigTemplate,

@@ -279,6 +279,42 @@ Pixels:
     }
 }
 
+// ---------------------------------------------------------------------------
+// A meta model's switchable batch normalization, folded per resolution:
+// y = x * scale[r][c] + shift[r][c] on integer codes, exactly (multipliers).
+
+struct scale_shift_config {
+    static const unsigned n_in = 10;
+    static const unsigned n_chan = 10;
+    static const unsigned n_resolutions = 1;
+    static const unsigned scale_up = 0;  // shifts aligning the product and the shift on the output grid
+    static const unsigned shift_up = 0;
+    typedef ap_int<16> data_int_t;
+    typedef ap_int<17> scale_t;
+    typedef ap_int<17> shift_t;
+    typedef ap_int<40> accum_t;
+};
+
+template <class data_T, class res_T, typename CONFIG_T>
+void switchable_scale_shift(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
+                            const typename CONFIG_T::scale_t scales[CONFIG_T::n_resolutions * CONFIG_T::n_chan],
+                            const typename CONFIG_T::shift_t shifts[CONFIG_T::n_resolutions * CONFIG_T::n_chan],
+                            const unsigned resolution) {
+    #pragma HLS INLINE off
+    #pragma HLS PIPELINE
+    const unsigned r = resolution < CONFIG_T::n_resolutions ? resolution : CONFIG_T::n_resolutions - 1;
+Values:
+    for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
+        #pragma HLS UNROLL
+        const unsigned c = i % CONFIG_T::n_chan;
+        typename CONFIG_T::data_int_t x;
+        x.range() = data[i].range();
+        typename CONFIG_T::accum_t y = typename CONFIG_T::accum_t(x) * scales[r * CONFIG_T::n_chan + c];
+        y = (y << CONFIG_T::scale_up) + (typename CONFIG_T::accum_t(shifts[r * CONFIG_T::n_chan + c]) << CONFIG_T::shift_up);
+        res[i].range() = y.range(res_T::width - 1, 0);
+    }
+}
+
 } // namespace nnet
 
 #endif

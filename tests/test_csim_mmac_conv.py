@@ -84,3 +84,30 @@ class TestPotConvOnRawInput(ConvCase):
         h = QActivation(data_terms())(h)
         h = tf.keras.layers.Flatten()(h)
         return tf.keras.Model(x, QDense(5, kernel_quantizer=term_kernel(), bias_quantizer=bias())(h))
+
+
+class TestMetaCnnWithSwitchableBatchNorm(ConvCase):
+    """The digits CNN of the kit, trained briefly as a meta model: BN folds per resolution into scale/shift."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def model(cls):
+        from mrfpga.cli.config import from_dict
+        from mrfpga.training.data import load_digits
+        from mrfpga.training.methods import train
+
+        config = from_dict(
+            {
+                "model": {"kind": "cnn", "filters": [4, 6]},
+                "quantization": {"resolutions": [list(r) for r in RESOLUTIONS]},
+                "training": {"epochs": 2},
+            }
+        )
+        return train(config, load_digits(), verbose=0)[0]["meta"]
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def inputs(cls):
+        from mrfpga.training.data import load_digits
+
+        return snap_to_input_grid(load_digits().x_test[:48].reshape(-1, 8, 8, 1))

@@ -4,15 +4,34 @@ The layer holds one ``BatchNormalization`` per resolution and a
 non-trainable resolution index, the same switch as the quantizers':
 ``set_resolution(model, r)`` reaches it too, and a compiled graph only runs
 (and only updates the statistics of) the selected branch.
+
+Hardware-exact inference (the default): outside training the selected BN is
+folded into ``y = x * s + t`` per channel, with ``s`` and ``t`` rounded to
+``FOLD_BITS``-bit codes on power-of-two steps, and computed in float64
+(exact for the kit's activations), so the HLS scale/shift tables give the
+same values bit for bit. Training uses plain batch statistics.
 """
 
 import tensorflow as tf
 
+from .base import pow2_exponent
+
+FOLD_BITS = 16
+
+
+def fold_to_grid(values, bits=FOLD_BITS):
+    """Round to ``bits``-bit signed codes on the smallest power-of-two step that holds the largest value."""
+    values = tf.cast(values, tf.float64)
+    peak = tf.maximum(tf.reduce_max(tf.abs(values)), 1e-30)
+    step = tf.pow(tf.constant(2.0, tf.float64), tf.stop_gradient(pow2_exponent(peak, 2.0 ** (bits - 1) - 1)))
+    return tf.round(values / step) * step
+
 
 @tf.keras.utils.register_keras_serializable(package="mrfpga")
 class SwitchableBatchNormalization(tf.keras.layers.Layer):
-    def __init__(self, n_resolutions, momentum=0.99, epsilon=1e-3, **kwargs):
+    def __init__(self, n_resolutions, momentum=0.99, epsilon=1e-3, hardware_exact=True, **kwargs):
         super().__init__(**kwargs)
+        self.hardware_exact = bool(hardware_exact)
         if int(n_resolutions) < 1:
             raise ValueError(f"SwitchableBatchNormalization: n_resolutions {n_resolutions} must be at least 1")
         self.n_resolutions = int(n_resolutions)
@@ -46,10 +65,28 @@ class SwitchableBatchNormalization(tf.keras.layers.Layer):
                 norm.build(input_shape)
         super().build(input_shape)
 
+    def folded(self):
+        """The selected resolution's (scale, shift) per channel, on their power-of-two grids (float64)."""
+
+        def stacked(name):
+            return tf.gather(tf.stack([getattr(n, name) for n in self.norms]), self.resolution)
+
+        scale = tf.cast(stacked("gamma"), tf.float64) / tf.sqrt(
+            tf.cast(stacked("moving_variance"), tf.float64) + self.epsilon
+        )
+        shift = tf.cast(stacked("beta"), tf.float64) - tf.cast(stacked("moving_mean"), tf.float64) * scale
+        return fold_to_grid(scale), fold_to_grid(shift)
+
     def call(self, x, training=None):
-        branches = [lambda norm=norm: norm(x, training=training) for norm in self.norms]
-        return tf.switch_case(tf.convert_to_tensor(self.resolution), branches)
+        if training or not self.hardware_exact:
+            branches = [lambda norm=norm: norm(x, training=training) for norm in self.norms]
+            return tf.switch_case(tf.convert_to_tensor(self.resolution), branches)
+        return tf.cast(self.apply_folded(tf.cast(x, tf.float64)), x.dtype)
+
+    def apply_folded(self, x):
+        scale, shift = self.folded()
+        return x * scale + shift
 
     def get_config(self):
         return {**super().get_config(), "n_resolutions": self.n_resolutions, "momentum": self.momentum,
-                "epsilon": self.epsilon}  # fmt: skip
+                "epsilon": self.epsilon, "hardware_exact": self.hardware_exact}  # fmt: skip
