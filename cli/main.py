@@ -41,7 +41,7 @@ def _parser():
     add("convert", "convert a trained run to one HLS project", run_dir=True)
     add("csim", "C-simulate the HLS project at every resolution and report", run_dir=True)
     synth = add("synth", "run vendor C synthesis (needs vivado_hls or vitis-run on PATH)", run_dir=True, force=False)
-    synth.set_defaults(force=False)
+    synth.add_argument("--bitstream", action="store_true", help="also export the IP and run Vivado to a bitstream")
     add("report", "compare vendor synthesis reports with the kit's estimates and the board", run_dir=True, force=False)
     add("demo", "the main job on the embedded default (digits)", out="mrfpga-demo")
     return p
@@ -100,7 +100,7 @@ def _dispatch(args, load_config):
         if not project.is_dir():
             raise FileNotFoundError(f"{project} does not exist; run 'mrfpga convert {args.run_dir}' first")
         try:
-            return run_synthesis(project, config.hls.backend)
+            return run_synthesis(project, config.hls.backend, bitstream=args.bitstream)
         except ToolMissing as err:
             print(f"mrfpga synth: {err}", file=sys.stderr)
             return 3

@@ -83,7 +83,19 @@ def convert(config, run_dir, model=None, force=False):
             model, project, h.board, h.backend, h.io_type, h.clock_period, h.reuse_factor, PROJECT_NAME
         )
         hls_model.write()
+        finish_project(config, project)
     return hls_model
+
+
+def finish_project(config, project):
+    """What the kit adds to hls4ml's project: the AXI-Lite top interface and the Vivado script.
+    hls4ml's compile() rewrites the project's files, so this runs again after it."""
+    from mrfpga.hls.vivado_project import use_axi_lite_interface, write_vivado_scripts
+
+    h = config.hls
+    if h.io_type == "io_parallel":
+        use_axi_lite_interface(project, PROJECT_NAME)
+    write_vivado_scripts(project, h.board, h.io_type, h.clock_period, PROJECT_NAME)
 
 
 def _test_inputs(config):
@@ -127,6 +139,7 @@ def csim(config, run_dir, model=None, hls_model=None, force=False):
     stage("C simulation with g++: the generated testbench on tb_data")
     sim.write_tb_data(project, x, [row["exact"] for row in rows])
     sim.patch_testbench_precision(project, PROJECT_NAME)
+    finish_project(config, project)
     sim.compile_testbench(project, PROJECT_NAME)
     tb_out = sim.run_testbench(project, rows[0]["exact"].shape[1])
     for r, row in enumerate(rows):

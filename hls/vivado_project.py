@@ -51,3 +51,23 @@ def write_vivado_scripts(project_dir, board, io_type, clock_period_ns, project_n
 def vivado_command(script):
     """The command line that runs ``script``."""
     return f"vivado -mode batch -source {shlex.quote(str(script))}"
+
+
+def use_axi_lite_interface(project_dir, project_name="myproject"):
+    """Put an io_parallel top function's ports and control on one AXI-Lite slave (the block design's register
+    map: data in, the resolution register, results out). Synthesis-only pragmas: C simulation is unchanged."""
+    path = Path(project_dir) / "firmware" / f"{project_name}.cpp"
+    if "#pragma HLS INTERFACE s_axilite port=return bundle=control" in path.read_text():
+        return  # already done (hls4ml's compile() rewrites the file, so this may run again)
+    lines = path.read_text().splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith("#pragma HLS INTERFACE ap_vld port="):
+            indent = line[: len(line) - len(line.lstrip())]
+            ports = stripped.split("port=", 1)[1].split(",") + ["return"]
+            lines[i] = "".join(
+                f"{indent}#pragma HLS INTERFACE s_axilite port={p.strip()} bundle=control\n" for p in ports
+            )
+            path.write_text("".join(lines))
+            return
+    raise ValueError(f"{path}: no ap_vld interface pragma to replace (is this an io_parallel project?)")

@@ -122,6 +122,9 @@ def test_synth_without_tools_names_tool_and_command(tmp_path, capsys):
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     assert main(["synth", str(run)]) == 3
     assert "vitis-run --tcl build_prj.tcl --mode hls" in capsys.readouterr().err
+    assert main(["synth", str(run), "--bitstream"]) == 3
+    err = capsys.readouterr().err
+    assert "export 1" in err and "vivado -mode batch -source vivado/build_bitstream.tcl" in err
 
 
 def test_installed_command_line_entry_point():

@@ -62,6 +62,10 @@ def test_user_npz_whose_width_is_not_a_multiple_of_the_group_size(tmp_path):
     assert (run / "accuracy_cycles.png").stat().st_size > 10_000
     header = (run / "hls_project" / "firmware" / "myproject.h").read_text()
     assert "resolution[1]" in header  # the run-time resolution port
+    top = (run / "hls_project" / "firmware" / "myproject.cpp").read_text()
+    assert "#pragma HLS INTERFACE s_axilite port=resolution bundle=control" in top
+    script = (run / "hls_project" / "vivado" / "build_bitstream.tcl").read_text()
+    assert "xc7z045ffg900-2" in script and "myproject_prj/solution1/impl/ip" in script
 
     # Re-running a stage never silently replaces its outputs.
     refused = subprocess.run([MRFPGA, "csim", str(run)], capture_output=True, text=True)
