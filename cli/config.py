@@ -94,7 +94,7 @@ MODEL_KINDS = ("mlp", "cnn", "custom")
 # Methods that need a particular scheme.
 METHOD_SCHEMES = {"onion": "onion", "rowwise": "rowwise"}
 BACKENDS = ("Vivado", "Vitis")
-IO_TYPES = ("io_parallel",)
+IO_TYPES = ("io_parallel", "io_stream")
 
 
 def _check_type(value, annotation, key):

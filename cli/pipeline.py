@@ -93,8 +93,7 @@ def finish_project(config, project):
     from mrfpga.hls.vivado_project import use_axi_lite_interface, write_vivado_scripts
 
     h = config.hls
-    if h.io_type == "io_parallel":
-        use_axi_lite_interface(project, PROJECT_NAME)
+    use_axi_lite_interface(project, PROJECT_NAME, h.io_type)
     write_vivado_scripts(project, h.board, h.io_type, h.clock_period, PROJECT_NAME)
 
 

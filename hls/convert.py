@@ -9,9 +9,9 @@ from hls4ml.utils.config import create_config
 from mrfpga.training.quantizers import n_resolutions
 
 from .boards import load_board
+from .convert_names import RESOLUTION_PORT
 from .registry import install
 
-RESOLUTION_PORT = "resolution"
 INPUT_PRECISION = "ap_fixed<16,6>"
 OUR_LAYERS = ("DataTerm", "MMACDense", "MMACConv2D", "SwitchableScaleShift")
 

@@ -5,18 +5,23 @@ Formulas (docs/estimates.md explains them):
 - ``data_terms``: fully unrolled and pipelined: 1 cycle.
 - ``mmac_dense`` at resolution r (a data terms, k weight terms per group):
   ``reuse_factor`` rounds; in each, ``n_units = ceil(n_out * n_groups / reuse)``
-  term-serial units each walk one group's ``k * a`` term pairs at II=1, then
-  an adder tree over the groups and the bias:
-  ``cycles = 1 + reuse_factor * k * a + ceil(log2(n_groups + 1))``.
+  term-serial units each walk one group's term pairs at II=1, at most
+  ``min(k, T) * a`` of them, where T is the most terms any group of the
+  layer holds (the loops stop at a group's last term), then an adder tree
+  over the groups and the bias:
+  ``cycles = 1 + reuse_factor * min(k, T) * a + ceil(log2(n_groups + 1))``.
 - ``mmac_conv2d``: ``out_height * out_width`` output pixels one after another,
   each an ``mmac_dense`` over its patch: ``pixels * cycles(mmac_dense)``.
+- io_stream adds, per kit layer, one cycle per input and output stream pack
+  (the layers read their whole input, then write their whole output).
 - Per inference: the sum over layers (hls4ml's io_parallel top function runs
   them one after another).
 - Resources: a term-serial MAC unit takes ``TERM_MAC_LUT`` LUTs and
   ``TERM_MAC_FF`` flip-flops (SPEC section 5: 30 LUTs / 32 FFs); adders take
   one LUT per bit; term tables live in LUT ROM (64 bits a LUT) when
   ``reuse_factor`` is 1, else in BRAM18 (18 Kib, dual-ported, one port per
-  unit). No multiplier: 0 DSP48E1.
+  unit). No multiplier in the mMAC: 0 DSP48E1. A folded switchable BN
+  multiplies every value by its scale: one DSP48E1 per value.
 """
 
 import math
@@ -33,14 +38,23 @@ def _log2_ceil(n):
 
 def layer_cycles(node, resolution):
     kind = node.class_name
-    if kind == "DataTerm":
-        return 1
+    if kind in ("DataTerm", "SwitchableScaleShift"):
+        return 1 + _stream_packs(node)
     if kind in ("MMACDense", "MMACConv2D"):
-        k = node.get_attr("weight_budgets")[resolution]
+        k = min(node.get_attr("weight_budgets")[resolution], node.get_attr("max_group_terms"))
         a = node.get_attr("data_budgets")[resolution]
         per_output = 1 + node.get_attr("reuse_factor") * k * a + _log2_ceil(node.get_attr("n_groups") + 1)
-        return per_output * _pixels(node)
+        return per_output * _pixels(node) + _stream_packs(node)
     return 0
+
+
+def _stream_packs(node):
+    if node.model.config.get_config_value("IOType") != "io_stream":
+        return 0
+    packs = 0
+    for var in (node.get_input_variable(), node.get_output_variable()):
+        packs += var.size() // var.shape[-1]
+    return packs
 
 
 def _pixels(node):
@@ -54,6 +68,11 @@ def layer_resources(node):
         width = node.get_attr("bits") + 1
         res["LUT"] = node.get_attr("n_in") * width * 2
         res["FF"] = node.get_attr("n_in") * width
+    elif kind == "SwitchableScaleShift":
+        # One multiplier per value (operands of 16 bits and more: a DSP48E1 each), then an adder.
+        res["DSP48E1"] = node.get_attr("n_in")
+        res["LUT"] = node.get_attr("n_in") * node.get_attr("acc_width")
+        res["FF"] = node.get_attr("n_in") * node.get_attr("acc_width")
     elif kind in ("MMACDense", "MMACConv2D"):
         n_out, n_groups, reuse = node.get_attr("n_out"), node.get_attr("n_groups"), node.get_attr("reuse_factor")
         units = -(-n_out * n_groups // reuse)

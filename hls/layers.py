@@ -113,6 +113,10 @@ class MMACDense(Layer):
                     table[o, j, t] = idx | exp << index_bits | int(negative) << (index_bits + exponent_bits)
                     table[o, j, t] |= 1 << (index_bits + exponent_bits + 1)
         entry_bits = index_bits + exponent_bits + 2
+        # The term loops stop at a group's last term: no group takes more rounds than its fullest sibling.
+        self.set_attr(
+            "max_group_terms", int((table >> (index_bits + exponent_bits + 1) & 1).sum(axis=2).max(initial=0))
+        )
         self.set_attr("group_bases", [start for start, _ in spans])
         self.set_attr("patch_size", n_in)
         n_groups = len(spans)

@@ -5,10 +5,13 @@ so each step checks what is already there.
 """
 
 from hls4ml.backends import get_backend
+from hls4ml.backends.fpga.passes.clone import CloneOutput
+from hls4ml.backends.vivado.passes.transform_types import TransformTypes
 from hls4ml.converters.keras_v2_to_hls import get_layer_handlers
 from hls4ml.model.layers import layer_map, register_layer
 from hls4ml.model.optimizer.optimizer import optimizer_map
 
+from .convert_names import RESOLUTION_PORT
 from .handlers import OVERRIDES, dispatching_handler, parse_switchable_bn
 from .layers import DataTerm, MMACConv2D, MMACDense, SwitchableScaleShift
 from .resources import package_dir
@@ -25,6 +28,27 @@ NEW_HANDLERS = {"SwitchableBatchNormalization": parse_switchable_bn}
 SOURCES = ("nnet_mmac.h",)
 
 
+class ResolutionPortTypes(TransformTypes):
+    """hls4ml's type transformation, except that in io_stream the resolution port stays an array:
+    every layer reads it (more than hls4ml's stream clones can serve), once per inference."""
+
+    def transform(self, model, node):
+        if node.name == RESOLUTION_PORT and model.config.get_config_value("IOType") == "io_stream":
+            for out_name, var in node.variables.items():
+                node.set_attr(out_name, self.array_var_converter.convert(var, pragma="reshape"))
+            for t_name, t in node.types.items():
+                node.set_attr(t_name, self.type_converter.convert(t))
+            return False
+        return super().transform(model, node)
+
+
+class CloneOutputExceptResolution(CloneOutput):
+    """hls4ml's stream cloning, except for the resolution port, which stays an array every layer reads."""
+
+    def match(self, node):
+        return node.name != RESOLUTION_PORT and super().match(node)
+
+
 def install():
     handlers = get_layer_handlers()
     for keras_class in OVERRIDES:
@@ -35,6 +59,13 @@ def install():
     for name, cls in LAYERS.items():
         if layer_map.get(name) is not cls:
             register_layer(name, cls)
+    for name, cls in (
+        ("vivado:transform_types", ResolutionPortTypes),
+        ("vitis:transform_types", ResolutionPortTypes),
+        ("vivado:clone_output", CloneOutputExceptResolution),
+    ):
+        if name in optimizer_map and not isinstance(optimizer_map[name], cls):
+            optimizer_map[name] = cls()
     for backend_name in BACKENDS:
         backend = get_backend(backend_name)
         for template_cls in TEMPLATES:

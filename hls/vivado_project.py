@@ -53,21 +53,29 @@ def vivado_command(script):
     return f"vivado -mode batch -source {shlex.quote(str(script))}"
 
 
-def use_axi_lite_interface(project_dir, project_name="myproject"):
-    """Put an io_parallel top function's ports and control on one AXI-Lite slave (the block design's register
-    map: data in, the resolution register, results out). Synthesis-only pragmas: C simulation is unchanged."""
+def use_axi_lite_interface(project_dir, project_name="myproject", io_type="io_parallel"):
+    """The block design's register map on one AXI-Lite slave: in io_parallel every port (data in, the
+    resolution register, results out); in io_stream the resolution register and control, with the data
+    left on AXI-Stream. Synthesis-only pragmas: C simulation is unchanged. Safe to run twice (hls4ml's
+    compile() rewrites the file)."""
+    from .convert_names import RESOLUTION_PORT
+
     path = Path(project_dir) / "firmware" / f"{project_name}.cpp"
-    if "#pragma HLS INTERFACE s_axilite port=return bundle=control" in path.read_text():
-        return  # already done (hls4ml's compile() rewrites the file, so this may run again)
-    lines = path.read_text().splitlines(keepends=True)
+    text = path.read_text()
+    if "#pragma HLS INTERFACE s_axilite port=return bundle=control" in text:
+        return
+    kind = "ap_vld" if io_type == "io_parallel" else "axis"
+    lines = text.splitlines(keepends=True)
     for i, line in enumerate(lines):
         stripped = line.strip()
-        if stripped.startswith("#pragma HLS INTERFACE ap_vld port="):
+        if stripped.startswith(f"#pragma HLS INTERFACE {kind} port="):
             indent = line[: len(line) - len(line.lstrip())]
-            ports = stripped.split("port=", 1)[1].split(",") + ["return"]
-            lines[i] = "".join(
-                f"{indent}#pragma HLS INTERFACE s_axilite port={p.strip()} bundle=control\n" for p in ports
-            )
+            ports = [p.strip() for p in stripped.split("port=", 1)[1].split(",")]
+            lite = ports if io_type == "io_parallel" else [RESOLUTION_PORT]
+            streams = [p for p in ports if p not in lite]
+            new = [f"#pragma HLS INTERFACE axis port={','.join(streams)}"] if streams else []
+            new += [f"#pragma HLS INTERFACE s_axilite port={p} bundle=control" for p in [*lite, "return"]]
+            lines[i] = "".join(f"{indent}{pragma}\n" for pragma in new)
             path.write_text("".join(lines))
             return
-    raise ValueError(f"{path}: no ap_vld interface pragma to replace (is this an io_parallel project?)")
+    raise ValueError(f"{path}: no {kind} interface pragma to replace")

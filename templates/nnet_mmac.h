@@ -9,6 +9,7 @@
 
 #include "ap_fixed.h"
 #include "ap_int.h"
+#include "hls_stream.h"
 #include "nnet_common.h"
 
 namespace nnet {
@@ -313,6 +314,84 @@ Values:
         y = (y << CONFIG_T::scale_up) + (typename CONFIG_T::accum_t(shifts[r * CONFIG_T::n_chan + c]) << CONFIG_T::shift_up);
         res[i].range() = y.range(res_T::width - 1, 0);
     }
+}
+
+// ---------------------------------------------------------------------------
+// io_stream: each layer reads its whole input from the stream (packs of
+// data_T::size values, channels last), runs the io_parallel core above and
+// writes its output back in packs. The resolution port stays a plain array.
+
+template <class pack_T, unsigned N> void read_all(hls::stream<pack_T> &in, typename pack_T::value_type out[N]) {
+    #pragma HLS INLINE
+    for (unsigned i = 0; i < N / pack_T::size; i++) {
+        #pragma HLS PIPELINE
+        pack_T pack = in.read();
+        for (unsigned j = 0; j < pack_T::size; j++) {
+            #pragma HLS UNROLL
+            out[i * pack_T::size + j] = pack[j];
+        }
+    }
+}
+
+template <class pack_T, unsigned N> void write_all(const typename pack_T::value_type in[N], hls::stream<pack_T> &out) {
+    #pragma HLS INLINE
+    for (unsigned i = 0; i < N / pack_T::size; i++) {
+        #pragma HLS PIPELINE
+        pack_T pack;
+        PRAGMA_DATA_PACK(pack)
+        for (unsigned j = 0; j < pack_T::size; j++) {
+            #pragma HLS UNROLL
+            pack[j] = in[i * pack_T::size + j];
+        }
+        out.write(pack);
+    }
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void data_terms(hls::stream<data_T> &data, hls::stream<res_T> &res, const unsigned resolution) {
+    typename data_T::value_type in[CONFIG_T::n_in];
+    typename res_T::value_type out[CONFIG_T::n_in];
+    read_all<data_T, CONFIG_T::n_in>(data, in);
+    data_terms<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(in, out, resolution);
+    write_all<res_T, CONFIG_T::n_in>(out, res);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void mmac_dense(hls::stream<data_T> &data, hls::stream<res_T> &res,
+                const typename CONFIG_T::term_t terms[CONFIG_T::n_out * CONFIG_T::n_groups * CONFIG_T::max_weight_terms],
+                const typename CONFIG_T::bias_t biases[CONFIG_T::n_out], const unsigned resolution) {
+    typename data_T::value_type in[CONFIG_T::n_in];
+    typename res_T::value_type out[CONFIG_T::n_out];
+    read_all<data_T, CONFIG_T::n_in>(data, in);
+    mmac_dense<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(in, out, terms, biases, resolution);
+    write_all<res_T, CONFIG_T::n_out>(out, res);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void mmac_conv2d(hls::stream<data_T> &data, hls::stream<res_T> &res,
+                 const typename CONFIG_T::dense_config::term_t
+                     terms[CONFIG_T::n_filt * CONFIG_T::dense_config::n_groups * CONFIG_T::dense_config::max_weight_terms],
+                 const typename CONFIG_T::dense_config::bias_t biases[CONFIG_T::n_filt], const unsigned resolution) {
+    const unsigned n_in = CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan;
+    const unsigned n_out = CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt;
+    typename data_T::value_type in[n_in];
+    typename res_T::value_type out[n_out];
+    read_all<data_T, n_in>(data, in);
+    mmac_conv2d<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(in, out, terms, biases, resolution);
+    write_all<res_T, n_out>(out, res);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void switchable_scale_shift(hls::stream<data_T> &data, hls::stream<res_T> &res,
+                            const typename CONFIG_T::scale_t scales[CONFIG_T::n_resolutions * CONFIG_T::n_chan],
+                            const typename CONFIG_T::shift_t shifts[CONFIG_T::n_resolutions * CONFIG_T::n_chan],
+                            const unsigned resolution) {
+    typename data_T::value_type in[CONFIG_T::n_in];
+    typename res_T::value_type out[CONFIG_T::n_in];
+    read_all<data_T, CONFIG_T::n_in>(data, in);
+    switchable_scale_shift<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(in, out, scales, shifts,
+                                                                                             resolution);
+    write_all<res_T, CONFIG_T::n_in>(out, res);
 }
 
 } // namespace nnet

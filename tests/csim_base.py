@@ -89,8 +89,15 @@ class CsimCase:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def project(cls, model, tmp_path_factory):
-        hls_model = convert(model, tmp_path_factory.mktemp("prj"), board="pynq-z2", project_name=PROJECT_NAME)
+    def io_type(cls):
+        return "io_parallel"
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def project(cls, model, io_type, tmp_path_factory):
+        hls_model = convert(
+            model, tmp_path_factory.mktemp("prj"), board="pynq-z2", io_type=io_type, project_name=PROJECT_NAME
+        )
         hls_model.write()
         hls_model.compile()
         return hls_model

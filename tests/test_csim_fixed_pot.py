@@ -106,3 +106,10 @@ class TestFixedConv(CsimCase):
         from mrfpga.hls.csim import snap_to_input_grid
 
         return snap_to_input_grid(np.random.default_rng(3).uniform(-1, 9, (64, 8, 8, 1)))
+
+
+class TestPotKernelsOnRawInputStream(TestPotKernelsOnRawInput):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def io_type(cls):
+        return "io_stream"

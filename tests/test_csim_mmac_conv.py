@@ -111,3 +111,17 @@ class TestMetaCnnWithSwitchableBatchNorm(ConvCase):
         from mrfpga.training.data import load_digits
 
         return snap_to_input_grid(load_digits().x_test[:48].reshape(-1, 8, 8, 1))
+
+
+class TestMetaCnnStream(TestMetaCnnWithSwitchableBatchNorm):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def io_type(cls):
+        return "io_stream"
+
+
+class TestTermConvShortChannelGroupsStream(TestTermConvShortChannelGroups):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def io_type(cls):
+        return "io_stream"

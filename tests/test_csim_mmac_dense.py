@@ -98,3 +98,10 @@ class TestLearnedDataClip(CsimCase):
         from mrfpga.training import quantized_data_term
 
         return lambda: quantized_data_term(8, 3, quantization.data_budgets, learnable_alpha=True)
+
+
+class TestDigitsShapeStream(TestDigitsShape):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def io_type(cls):
+        return "io_stream"

@@ -1,0 +1,435 @@
+"""Benchmark of the HLS side: our multi-resolution mMAC projects against plain hls4ml, same architectures.
+
+Two models on scikit-learn's digits, each built twice with the same architecture:
+
+- **ours**: term-quantized QKeras (``quantized_term`` kernels, ``quantized_data_term`` activations, the eight
+  resolutions of ``examples/digits_mlp.yaml``), trained with multi-resolution distillation, converted by
+  ``mrfpga.hls.convert.convert`` into one project with a run-time ``resolution`` port (the kit's ``DataTerm``,
+  ``MMACDense``, ``MMACConv2D`` layers);
+- **hls4ml**: plain QKeras fixed point (``quantized_bits(8, 0, alpha=1)`` kernels, ``quantized_bits(16, 7,
+  alpha=1)`` biases, ``quantized_relu(8, 3)`` activations), trained with plain cross-entropy, converted by
+  ``hls4ml.converters.convert_from_keras_model`` (Vivado backend, io_parallel, Latency strategy, reuse factor 1,
+  ``xc7z020clg400-1``, the same 10 ns clock).
+
+The models: the digits MLP of ``digits_mlp.yaml`` (8x8x1 -> flatten -> 64 -> 32 -> 10) and a small CNN without
+batch normalization (the kit's switchable BN has no HLS layer yet): 8x8x1 -> activation -> Conv2D 8 filters
+3x3 (valid) -> activation -> 2x2 max pooling -> flatten -> Dense 10. Both variants are trained for
+``EPOCHS`` epochs, batch 64, Adam 0.003, seed 0.
+
+Measured and printed, one table per model (no asserts):
+
+1. Estimated DSP48E1, LUT, FF and cycles per inference (and latency at the 10 ns clock). These are
+   ESTIMATES on both sides, not synthesis results (no Vivado here), and the two come from different models:
+
+   - ours: the kit's ``mrfpga.hls.estimate.estimate(hls_model, n_resolutions, board)`` (docs/estimates.md):
+     cycles per resolution from the mMAC loop structure (worst case: k * a term pairs per group), term-serial
+     MAC units at 30 LUT / 32 FF, no DSP. A note is printed when a layer's groups hold fewer weight terms than
+     the largest k (e.g. one-channel convolutions, whose groups are single weights): the estimate's cycles
+     for that layer are then pessimistic.
+   - hls4ml: a simple model of hls4ml's io_parallel Latency layers written here, no kit estimate exists:
+
+     * multipliers per Dense/Conv2D layer: hls4ml's own ``multiplier_limit``,
+       ``ceil(n / reuse_factor) - n_zeros // reuse_factor`` with ``n = n_in * n_out`` (Dense) or
+       ``n_chan * n_filt * filt_height * filt_width`` (Conv2D) and ``n_zeros`` the zero weights;
+     * a multiplier is one DSP48E1 when both operand widths (weight and layer input, in bits) exceed
+       ``DSP_MIN_WIDTH`` = 10, else a LUT multiplier-accumulator costed at SPEC section 5's bit-parallel MAC
+       figure, 127 LUT / 98 FF (a DSP multiplier is costed 1 DSP48E1 and no LUT/FF). With 8-bit weights and
+       8-bit activations every multiplier here is a LUT one. This ignores that Vivado HLS turns constant
+       weights into shift-add logic often much smaller than a general multiplier: the LUT figure is a
+       simple, rather pessimistic model;
+     * cycles: hls4ml's Latency Dense is fully parallel: ``reuse_factor + 2`` cycles per Dense (operand
+       register, multiply, adder tree and output register; 3 at reuse 1); the Latency Conv2D walks its
+       ``n_partitions`` pixel partitions (``out_height * out_width`` at parallelization factor 1) at
+       II = reuse_factor: ``n_partitions * reuse_factor + 2``; an activation layer 1 cycle; inputs,
+       reshapes and pooling 0 (as the kit's estimate counts hls4ml's own layers, so pooling is 0 on both
+       sides).
+
+2. g++ compile time of the C simulation: wall time of ``hls_model.compile()`` (which writes the project, then
+   runs hls4ml's ``build_lib.sh``: g++ -O3 of the firmware and the bridge into a shared library), same machine,
+   ``COMPILE_ROUNDS`` rounds alternating which variant goes first; median and every round, and the ratio.
+3. C-simulation throughput: inferences per second of ``hls_model.predict`` (one ctypes call per sample) on the
+   450 test samples (float64 inputs on the ap_fixed<16,6> input grid), median of ``PREDICT_REPS``
+   repetitions taken in rotating order; ours at the highest and the lowest resolution. The C-simulation
+   accuracy on those samples is printed too, per resolution for ours.
+
+Run from the repository root (2 to 4 minutes on 2 cores, depending on load; needs g++ on PATH):
+
+    .venv/bin/python bench/bench_hls.py
+"""
+
+# ruff: noqa: E402 (TF's log level and the warning filter must be set before TensorFlow is imported)
+import os
+import warnings
+
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+warnings.filterwarnings("ignore", message=r".*keras.constraints.serialize\(\)")
+
+import contextlib
+import io
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import hls4ml
+import numpy as np
+import tensorflow as tf
+from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
+
+from mrfpga.cli.config import load_config
+from mrfpga.hls.boards import load_board
+from mrfpga.hls.convert import convert
+from mrfpga.hls.csim import predict, snap_to_input_grid
+from mrfpga.hls.estimate import estimate
+from mrfpga.hls.resources import package_dir
+from mrfpga.training.data import load_digits
+from mrfpga.training.methods import train
+from mrfpga.training.models import bias_quantizer, data_term_quantizer, weight_term_quantizer
+from mrfpga.training.multires import step_factory
+from mrfpga.training.quantizers import n_resolutions
+from mrfpga.training.trainer import fit
+
+SEED = 0
+EPOCHS = 10
+BATCH = 64
+LEARNING_RATE = 0.003
+COMPILE_ROUNDS = 4
+PREDICT_REPS = 7
+PROJECT = "myproject"
+
+# The plain hls4ml baseline's estimate model (see the module docstring).
+DSP_MIN_WIDTH = 10  # a multiplier goes to a DSP48E1 when both operand widths exceed this many bits
+MAC_LUT = 127  # SPEC section 5: a bit-parallel MAC
+MAC_FF = 98
+PIPELINE_EXTRA = 2  # cycles beyond reuse_factor (per Dense, per Conv2D partition walk)
+ACTIVATION_CYCLES = 1
+MULT_LAYERS = ("Dense", "Conv2D")
+ACTIVATION_LAYERS = ("Activation", "ReLU", "LeakyReLU", "HardActivation", "ParametrizedActivation")
+
+
+def heading(text):
+    print(f"\n{text}\n{'=' * len(text)}", flush=True)
+
+
+@contextlib.contextmanager
+def quiet():
+    """hls4ml's conversion chatter is captured and shown only if something fails."""
+    chatter = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(chatter):
+            yield
+    except BaseException:
+        print(chatter.getvalue())
+        raise
+
+
+# ---------------------------------------------------------------- models
+
+
+def baseline_dense(units, name):
+    return QDense(
+        units, kernel_quantizer=quantized_bits(8, 0, alpha=1), bias_quantizer=quantized_bits(16, 7, alpha=1), name=name
+    )
+
+
+def baseline_act(name):
+    return QActivation(quantized_relu(8, 3), name=name)
+
+
+def baseline_mlp(input_shape, n_classes, hidden):
+    """The digits MLP of build_mlp in plain QKeras fixed point."""
+    tf.keras.utils.set_random_seed(SEED)
+    x = tf.keras.Input(input_shape, name="features")
+    h = tf.keras.layers.Flatten(name="flatten")(x)
+    h = baseline_act("input_act")(h)
+    for i, units in enumerate(hidden):
+        h = baseline_act(f"act_{i}")(baseline_dense(units, f"dense_{i}")(h))
+    return tf.keras.Model(x, baseline_dense(n_classes, "logits")(h), name="mlp_hls4ml")
+
+
+def cnn(input_shape, n_classes, act, conv_kwargs, dense_kwargs, name):
+    tf.keras.utils.set_random_seed(SEED)
+    x = tf.keras.Input(input_shape, name="features")
+    h = act("input_act")(x)
+    h = QConv2D(8, 3, name="conv", **conv_kwargs)(h)
+    h = act("conv_act")(h)
+    h = tf.keras.layers.MaxPooling2D(2, name="pool")(h)
+    h = tf.keras.layers.Flatten(name="flatten")(h)
+    return tf.keras.Model(x, QDense(n_classes, name="logits", **dense_kwargs)(h), name=name)
+
+
+def ours_cnn(input_shape, n_classes, q):
+    def layer_kwargs():
+        return {"kernel_quantizer": weight_term_quantizer(q), "bias_quantizer": bias_quantizer(q)}
+
+    def act(name):
+        return QActivation(data_term_quantizer(q), name=name)
+
+    return cnn(input_shape, n_classes, act, layer_kwargs(), layer_kwargs(), "cnn_ours")
+
+
+def baseline_cnn(input_shape, n_classes):
+    def layer_kwargs():
+        return {"kernel_quantizer": quantized_bits(8, 0, alpha=1), "bias_quantizer": quantized_bits(16, 7, alpha=1)}
+
+    return cnn(input_shape, n_classes, baseline_act, layer_kwargs(), layer_kwargs(), "cnn_hls4ml")
+
+
+def fit_model(model, data, method):
+    tf.keras.utils.set_random_seed(SEED)
+    fit(model, data, EPOCHS, BATCH, LEARNING_RATE, SEED, step_factory(method, SEED), verbose=0)
+    return model
+
+
+# ---------------------------------------------------------------- conversion and the baseline's estimate
+
+
+def convert_baseline(model, out_dir, clock_period):
+    with quiet():
+        config = hls4ml.utils.config_from_keras_model(model, granularity="name", backend="Vivado")
+        return hls4ml.converters.convert_from_keras_model(
+            model, hls_config=config, output_dir=str(out_dir), project_name=PROJECT, backend="Vivado",
+            io_type="io_parallel", part="xc7z020clg400-1", clock_period=clock_period,
+        )  # fmt: skip
+
+
+def baseline_estimate(hls_model):
+    """The simple model of the module docstring for hls4ml's io_parallel Latency layers."""
+    total = {"LUT": 0, "FF": 0, "DSP48E1": 0}
+    cycles = multipliers = 0
+    widths = set()
+    for node in hls_model.get_layers():
+        kind = node.class_name
+        if kind in MULT_LAYERS:
+            reuse = node.get_attr("reuse_factor")
+            weights = node.get_weights("weight")
+            if kind == "Dense":
+                n = node.get_attr("n_in") * node.get_attr("n_out")
+                cycles += reuse + PIPELINE_EXTRA
+            else:
+                n = node.get_attr("n_chan") * node.get_attr("n_filt") * node.get_attr("filt_height")
+                n *= node.get_attr("filt_width")
+                cycles += node.get_attr("n_partitions") * reuse + PIPELINE_EXTRA
+            n_mult = -(-n // reuse) - weights.nzeros // reuse  # hls4ml's multiplier_limit
+            operands = (weights.type.precision.width, node.get_input_variable().type.precision.width)
+            widths.add(operands)
+            multipliers += n_mult
+            if min(operands) > DSP_MIN_WIDTH:
+                total["DSP48E1"] += n_mult
+            else:
+                total["LUT"] += n_mult * MAC_LUT
+                total["FF"] += n_mult * MAC_FF
+        elif kind in ACTIVATION_LAYERS:
+            cycles += ACTIVATION_CYCLES
+    return {"cycles": cycles, "resources": total, "multipliers": multipliers, "widths": sorted(widths)}
+
+
+def mac_units(hls_model):
+    """Term-serial MAC units of our mMAC layers: ceil(n_out * n_groups / reuse_factor) each."""
+    return sum(
+        -(-node.get_attr("n_out") * node.get_attr("n_groups") // node.get_attr("reuse_factor"))
+        for node in hls_model.get_layers()
+        if node.class_name in ("MMACDense", "MMACConv2D")
+    )
+
+
+def sparse_groups(hls_model):
+    """Our mMAC layers whose groups hold fewer weight terms than the largest budget k: (name, most, k).
+
+    Reads each term table's valid bit (the entry layout of ``MMACDense._build_term_table``).
+    """
+    found = []
+    for node in hls_model.get_layers():
+        if node.class_name in ("MMACDense", "MMACConv2D"):
+            table = node.get_weights("terms").data.reshape(node.get_attr("n_out"), node.get_attr("n_groups"), -1)
+            valid = (table >> (node.get_attr("index_bits") + node.get_attr("exponent_bits") + 1)) & 1
+            most, k = int(valid.sum(-1).max()), max(node.get_attr("weight_budgets"))
+            if most < k:
+                found.append((node.name, most, k))
+    return found
+
+
+def layer_summary(hls_model):
+    skip = ("Input", "Reshape")
+    return " -> ".join(node.class_name for node in hls_model.get_layers() if node.class_name not in skip)
+
+
+# ---------------------------------------------------------------- measurements
+
+
+def time_compiles(variants):
+    """{name: [seconds]} of hls_model.compile(), COMPILE_ROUNDS rounds, rotating which variant goes first."""
+    names = list(variants)
+    times = {name: [] for name in names}
+    for r in range(COMPILE_ROUNDS):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            with quiet():
+                started = time.perf_counter()
+                variants[name].compile()
+                times[name].append(time.perf_counter() - started)
+    return times
+
+
+def time_predicts(calls):
+    """{name: (median inferences per second, outputs of the first repetition)}, repetitions in rotating order."""
+    names = list(calls)
+    for call in calls.values():  # warm-up: ctypes argument set-up, caches
+        call(slice(0, 8))
+    seconds = {name: [] for name in names}
+    outputs = {}
+    for r in range(PREDICT_REPS):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            started = time.perf_counter()
+            out = calls[name](slice(None))
+            seconds[name].append(time.perf_counter() - started)
+            outputs.setdefault(name, out)
+    return {name: (n_samples_of(outputs[name]) / float(np.median(s)), outputs[name]) for name, s in seconds.items()}
+
+
+def n_samples_of(out):
+    return len(np.asarray(out))
+
+
+def accuracy(out, y):
+    return 100.0 * float(np.mean(np.argmax(np.asarray(out).reshape(len(y), -1), axis=1) == y))
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}x" if b else "-"
+
+
+def fmt_times(ts):
+    return f"{np.median(ts):.1f} ({', '.join(f'{t:.1f}' for t in ts)})"
+
+
+# ---------------------------------------------------------------- one model, both ways
+
+
+def bench_model(title, ours_model, base_model, q, data, board, tmp):
+    n_res = n_resolutions(ours_model)
+    high, low = n_res - 1, 0
+    with quiet():
+        ours = convert(ours_model, Path(tmp) / "ours", board=board.name, project_name=PROJECT)
+    base = convert_baseline(base_model, Path(tmp) / "hls4ml", board.clock_period_ns)
+    ours_est = estimate(ours, n_res, board)
+    base_est = baseline_estimate(base)
+
+    compile_s = time_compiles({"ours": ours, "hls4ml": base})
+
+    x = np.ascontiguousarray(snap_to_input_grid(data.x_test), np.float64)
+    y = data.y_test
+    calls = {
+        "ours_high": lambda s: predict(ours, x[s], high),
+        "ours_low": lambda s: predict(ours, x[s], low),
+        "hls4ml": lambda s: base.predict(np.ascontiguousarray(x[s])),
+    }
+    speed = time_predicts(calls)
+    ours_acc = [accuracy(predict(ours, x, r), y) for r in range(n_res)]
+    base_acc = accuracy(speed["hls4ml"][1], y)
+
+    clock = board.clock_period_ns
+    res = ours_est["resources"]
+    bres = base_est["resources"]
+    base_cycles = base_est["cycles"]
+    c_high, c_low = ours_est["cycles"][high], ours_est["cycles"][low]
+    ours_compile, base_compile = float(np.median(compile_s["ours"])), float(np.median(compile_s["hls4ml"]))
+
+    heading(title)
+    print(f"ours:   {layer_summary(ours)}  ({n_res} resolutions, one project, run-time resolution port)")
+    print(f"hls4ml: {layer_summary(base)}  (io_parallel, Latency, reuse 1)")
+    print(
+        f"{len(x)} test samples; {board.name} ({board.part}), {clock:g} ns clock; both trained {EPOCHS} epochs;"
+        " est. = estimate (no synthesis)"
+    )
+    head = f"{'metric':<46} {'unit':<7} {'ours':>22} {'plain hls4ml':>22} {'ours/hls4ml':>11}"
+    print(head)
+    print("-" * len(head))
+
+    def row(metric, unit, a, b, r=""):
+        print(f"{metric:<46} {unit:<7} {a:>22} {b:>22} {r:>11}")
+
+    row("C-sim test accuracy, highest resolution", "%", f"{ours_acc[high]:.2f}", f"{base_acc:.2f}")
+    row("C-sim test accuracy, lowest resolution", "%", f"{ours_acc[low]:.2f}", "(one precision)")
+    row("est. DSP48E1", "blocks", res["DSP48E1"], bres["DSP48E1"], ratio(res["DSP48E1"], bres["DSP48E1"]))
+    row("est. LUT", "LUTs", res["LUT"], bres["LUT"], ratio(res["LUT"], bres["LUT"]))
+    row("est. FF", "FFs", res["FF"], bres["FF"], ratio(res["FF"], bres["FF"]))
+    row("est. BRAM_18K", "blocks", res["BRAM_18K"], "0 (not modelled)")
+    units = mac_units(ours)
+    operands = ", ".join(f"{w}x{a} bit" for w, a in base_est["widths"])
+    row("term-serial MAC units / multipliers", "count", units, f"{base_est['multipliers']} ({operands})")
+    lut_total = board.resources["LUT"]
+    row(
+        f"est. LUT share of {board.name} ({lut_total} LUTs)", "%", f"{100 * res['LUT'] / lut_total:.1f}",
+        f"{100 * bres['LUT'] / lut_total:.1f}",
+    )  # fmt: skip
+    row("est. cycles, highest resolution", "cycles", c_high, base_cycles, ratio(c_high, base_cycles))
+    row("est. cycles, lowest resolution", "cycles", c_low, base_cycles, ratio(c_low, base_cycles))
+    row(
+        "est. latency, highest / lowest resolution", "us", f"{c_high * clock / 1000:.2f} / {c_low * clock / 1000:.2f}",
+        f"{base_cycles * clock / 1000:.2f}",
+    )  # fmt: skip
+    row(
+        f"g++ compile, hls_model.compile(), {COMPILE_ROUNDS} rounds", "s", fmt_times(compile_s["ours"]),
+        fmt_times(compile_s["hls4ml"]), ratio(ours_compile, base_compile),
+    )  # fmt: skip
+    base_ips = speed["hls4ml"][0]
+    for label, key in (("highest", "ours_high"), ("lowest", "ours_low")):
+        ips = speed[key][0]
+        row(f"C-sim throughput, {label} resolution", "inf/s", f"{ips:.0f}", f"{base_ips:.0f}", ratio(ips, base_ips))
+    print(
+        "(compile: median (every round); throughput: median of", PREDICT_REPS, "repetitions of predict on all samples)"
+    )
+
+    print()
+    head = f"{'res':>3} {'a':>2} {'k':>3} {'gamma':>5} {'est. cycles':>11} {'latency us':>10} {'cycles/hls4ml':>13}"
+    head += f" {'C-sim acc %':>11}"
+    print(head)
+    print("-" * len(head))
+    for r, (a, k) in enumerate(q.resolutions):
+        c = ours_est["cycles"][r]
+        print(
+            f"{r:>3} {a:>2} {k:>3} {a * k:>5} {c:>11} {c * clock / 1000:>10.2f} {c / base_cycles:>12.1f}x"
+            f" {ours_acc[r]:>11.2f}"
+        )
+    print(f"{'hls4ml':>16} {base_cycles:>11} {base_cycles * clock / 1000:>10.2f} {1:>12.1f}x {base_acc:>11.2f}")
+    for name, most, k in sparse_groups(ours):
+        print(
+            f"note: in {name} no group holds more than {most} weight terms, yet the kit's estimate charges up to"
+            f" k = {k} per group (its worst case k * a; the hardware loop stops at a group's last term), so its"
+            " cycles for this layer are pessimistic at the larger k"
+        )
+
+
+def main():
+    started = time.perf_counter()
+    gxx = subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    print(f"TensorFlow {tf.__version__}, hls4ml {hls4ml.__version__}, {gxx}, {os.cpu_count()} CPUs")
+    config = load_config(package_dir("examples") / "digits_mlp.yaml")
+    config.training.epochs = EPOCHS
+    config.training.seed = SEED
+    q = config.quantization
+    board = load_board(config.hls.board)
+    data = load_digits(SEED)
+
+    models, _ = train(config, data, None, verbose=0)
+    mlp_ours = models["meta"]
+    mlp_base = fit_model(baseline_mlp(data.input_shape, data.n_classes, config.model.hidden), data, "single")
+    cnn_ours = fit_model(ours_cnn(data.input_shape, data.n_classes, q), data, "multires")
+    cnn_base = fit_model(baseline_cnn(data.input_shape, data.n_classes), data, "single")
+    print(f"training (4 models, {EPOCHS} epochs each): {time.perf_counter() - started:.0f} s since start")
+
+    hidden = "-".join(map(str, config.model.hidden))
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_model(
+            f"Digits MLP 64-{hidden}-{data.n_classes}: ours (term mMAC) vs plain hls4ml (QKeras 8-bit fixed point)",
+            mlp_ours, mlp_base, q, data, board, Path(tmp) / "mlp",
+        )  # fmt: skip
+        bench_model(
+            f"Digits CNN conv3x3x8-pool2-dense{data.n_classes}: ours (term mMAC) vs plain hls4ml (QKeras 8-bit)",
+            cnn_ours, cnn_base, q, data, board, Path(tmp) / "cnn",
+        )  # fmt: skip
+    print(f"\ntotal run time {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

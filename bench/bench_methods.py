@@ -1,0 +1,348 @@
+"""Benchmark of the training methods on the digits MLP of the embedded default config (``digits_mlp.yaml``).
+
+Measures and prints (no asserts), over seeds 0, 1, 2 (each seed fixes the train/test split, the initial
+weights and the data order, the same for every method of that seed):
+
+1. Per resolution, the multi-resolution meta model's test accuracy minus that of a model trained alone at
+   that resolution (``training.method`` ``multires`` against ``individual``, the library's ``train``):
+   mean, sample standard deviation, min and max over the seeds, in percentage points; and whether the
+   meta model is within 1 percentage point of the individual models at every resolution (mean of seeds).
+2. Term sharing minus bit sharing at matched cost, per resolution: the meta model above against the same
+   multires training with ``quantization.scheme = "bitshare"`` (onion kernels with
+   ``mrfpga.cli.evaluate.bit_sharing_precisions``, the same data terms), as ``mrfpga evaluate`` does.
+3. The cost of multi-resolution training against one single-resolution model (the highest resolution), same
+   architecture, batch, data and seed: the median epoch time after warm-up, and the training's peak memory.
+   Each variant is trained in a fresh subprocess, alternating over a few rounds; wall-clock and CPU time
+   (``time.process_time``, less sensitive to other load) per epoch. Peak memory is the rise of
+   the process's peak resident set size (``VmHWM`` in ``/proc/self/status``) from just after the imports,
+   the data and the model are ready (the baseline) to the end of training: optimizer state, traced step,
+   activations and gradients. (``tf.config.experimental.get_memory_info('CPU:0')`` is no use here: in
+   TF 2.14 it returns zeros on CPU.)
+
+Run from the repository root (about 7 minutes on 2 cores with the defaults, 40 epochs from the config):
+
+    .venv/bin/python bench/bench_methods.py [--seeds 3] [--epochs N]
+"""
+
+# ruff: noqa: E402 (TF's log level and the warning filter must be set before TensorFlow is imported)
+import os
+import warnings
+
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+warnings.filterwarnings("ignore", message=r".*keras.constraints.serialize\(\)")
+
+import argparse
+import copy
+import json
+import re
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from mrfpga.cli import evaluate
+from mrfpga.cli.config import load_config
+from mrfpga.hls.resources import package_dir
+from mrfpga.training.data import load_digits
+from mrfpga.training.methods import single_resolution, train
+from mrfpga.training.models import build_mlp
+from mrfpga.training.multires import accuracy_per_resolution, step_factory
+from mrfpga.training.quantizers import n_resolutions, set_resolution
+from mrfpga.training.trainer import fit
+
+# Keras warns that predict() retraces when it meets each new model of the loop; harmless here.
+tf.get_logger().setLevel("ERROR")
+
+CONFIG = package_dir("examples") / "digits_mlp.yaml"
+COST_SEED = 0
+COST_WARMUP_EPOCHS = 2  # epoch 1 traces the step; both are dropped
+COST_TIMED_EPOCHS = 8
+COST_ROUNDS = 4  # fresh subprocesses per variant, alternating
+RESULT_MARK = "RESULT "
+
+
+def heading(text):
+    print(f"\n{text}\n{'=' * len(text)}", flush=True)
+
+
+def stats(values):
+    """Mean, sample standard deviation (0 for one value), min and max."""
+    v = np.asarray(values, dtype=float)
+    return v.mean(), v.std(ddof=1) if len(v) > 1 else 0.0, v.min(), v.max()
+
+
+def signed(values):
+    return " ".join(f"{v:+.2f}" for v in values)
+
+
+# -- 1 and 2: accuracy ------------------------------------------------------------------------------------------
+
+
+def variant(config, seed, method, epochs, scheme="term"):
+    c = copy.deepcopy(config)
+    c.training.seed = seed
+    c.training.method = method
+    if epochs is not None:
+        c.training.epochs = epochs
+    if scheme != "term":
+        c.quantization.scheme = scheme
+        c.quantization.precisions = evaluate.bit_sharing_precisions(c.quantization)
+    return c
+
+
+def accuracies(model, data):
+    return [acc for acc, _ in accuracy_per_resolution(model, data.x_test, data.y_test)]
+
+
+def weight_terms_per_group(model, group_size):
+    """Measured cost of a bit-sharing model: nonzero bits of its sign-magnitude weight codes (one term each, the
+    matching rule's count), averaged over every kernel weight and times the group size, at every resolution."""
+    terms = []
+    for r in range(n_resolutions(model)):
+        set_resolution(model, r)
+        bits = []
+        for layer in model.layers:
+            q = getattr(layer, "kernel_quantizer_internal", None)
+            if q is None:
+                continue
+            _, step = q.codes(layer.kernel)
+            magnitude = np.abs(np.round(q(layer.kernel).numpy() / step.numpy())).astype(np.int64)
+            bits.append(sum((magnitude >> b) & 1 for b in range(q.bits)).ravel())
+        terms.append(group_size * float(np.mean(np.concatenate(bits))))
+    set_resolution(model, n_resolutions(model) - 1)
+    return terms
+
+
+def train_seed(config, seed, epochs):
+    """Test accuracy per resolution of the three trainings of one seed, all on ``load_digits(seed)``."""
+    data = load_digits(seed)
+    n_res = len(config.quantization.resolutions)
+    result, seconds = {}, {}
+    started = time.perf_counter()
+    models, _ = train(variant(config, seed, "multires", epochs), data, verbose=0)
+    result["meta"] = accuracies(models["meta"], data)
+    seconds["meta"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    models, _ = train(variant(config, seed, "individual", epochs), data, verbose=0)
+    result["individual"] = [accuracies(models[f"individual_{r}"], data)[0] for r in range(n_res)]
+    seconds["individual"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    models, _ = train(variant(config, seed, "multires", epochs, scheme="bitshare"), data, verbose=0)
+    result["bitshare"] = accuracies(models["meta"], data)
+    result["bitshare_terms"] = weight_terms_per_group(models["meta"], config.quantization.group_size)
+    result["n_test"] = len(data.y_test)
+    seconds["bitshare"] = time.perf_counter() - started
+
+    print(
+        f"seed {seed}: {len(data.y_test)} test samples; trained meta {seconds['meta']:.0f} s, "
+        f"{n_res} individual {seconds['individual']:.0f} s, bit sharing {seconds['bitshare']:.0f} s",
+        flush=True,
+    )
+    return result
+
+
+def report_meta_vs_individual(q, seeds, runs):
+    heading(f"1. Meta model (multires) minus individually trained models: test accuracy, seeds {seeds}")
+    head = (
+        f"{'res':>3} {'a':>2} {'k':>3} {'gamma':>5} {'meta %':>7} {'indiv %':>7} {'diff pp':>7} {'std pp':>6}"
+        f" {'min pp':>6} {'max pp':>6}   per seed (pp)"
+    )
+    print(head)
+    print("-" * len(head))
+    means = []
+    for r, (a, k) in enumerate(q.resolutions):
+        meta = [100 * run["meta"][r] for run in runs]
+        indiv = [100 * run["individual"][r] for run in runs]
+        diffs = [m - i for m, i in zip(meta, indiv, strict=True)]
+        mean, std, low, high = stats(diffs)
+        means.append(mean)
+        print(
+            f"{r:>3} {a:>2} {k:>3} {a * k:>5} {np.mean(meta):>7.2f} {np.mean(indiv):>7.2f} {mean:>+7.2f}"
+            f" {std:>6.2f} {low:>+6.2f} {high:>+6.2f}   {signed(diffs)}"
+        )
+    print("meta %, indiv %: mean test accuracy over the seeds; diff: meta - individual in percentage points (pp),")
+    n_test = runs[0]["n_test"]
+    print(f"mean, sample std (ddof=1), min and max over the seeds. One test sample is {100 / n_test:.2f} pp.")
+    below = [r for r, m in enumerate(means) if m < -1.0]
+    above = [r for r, m in enumerate(means) if m > 1.0]
+    verdict = "YES" if not below else f"NO, more than 1 pp below at resolutions {below}"
+    note = f" (more than 1 pp above at resolutions {above})" if above else ""
+    print("Meta model within 1 pp of the individual models at every resolution (mean of seeds, meta - individual")
+    print(f">= -1 pp): {verdict}{note}")
+
+
+def matching_rule():
+    """The bit-sharing bullet of mrfpga/cli/evaluate.py's docstring."""
+    doc = evaluate.__doc__ or ""
+    found = re.search(r"^- bit sharing.*?(?=^- |\Z)", doc, re.MULTILINE | re.DOTALL)
+    return found.group(0).strip() if found else "(no bit-sharing bullet in mrfpga/cli/evaluate.py)"
+
+
+def report_term_vs_bit(q, seeds, runs):
+    heading(f"2. Term sharing minus bit sharing at matched cost: test accuracy, seeds {seeds}")
+    precisions = evaluate.bit_sharing_precisions(q)
+    print(f"bit-sharing precisions per resolution (bit_sharing_precisions): {precisions}")
+    print("matching rule, from the docstring of mrfpga/cli/evaluate.py:")
+    print(textwrap.indent(matching_rule(), "    "))
+    g = q.group_size
+    head = (
+        f"{'res':>3} {'a':>2} {'k':>3} {'p':>2} {'g(p-1)/2':>8} {'measured':>8} {'term %':>7} {'bit %':>7}"
+        f" {'diff pp':>7} {'std pp':>6} {'min pp':>6} {'max pp':>6}   per seed (pp)"
+    )
+    print(head)
+    print("-" * len(head))
+    for r, ((a, k), p) in enumerate(zip(q.resolutions, precisions, strict=True)):
+        term = [100 * run["meta"][r] for run in runs]
+        bit = [100 * run["bitshare"][r] for run in runs]
+        diffs = [t - b for t, b in zip(term, bit, strict=True)]
+        mean, std, low, high = stats(diffs)
+        measured = np.mean([run["bitshare_terms"][r] for run in runs])
+        print(
+            f"{r:>3} {a:>2} {k:>3} {p:>2} {g * (p - 1) / 2:>8.1f} {measured:>8.1f} {np.mean(term):>7.2f}"
+            f" {np.mean(bit):>7.2f} {mean:>+7.2f} {std:>6.2f} {low:>+6.2f} {high:>+6.2f}   {signed(diffs)}"
+        )
+    print(f"k: weight terms per group of g={g} (term sharing); p: weight precision in bits (bit sharing);")
+    print("g(p-1)/2: the rule's assumed weight terms per group at precision p; measured: the trained bit-sharing")
+    print("model's actual nonzero magnitude bits per group (all kernels, mean over the seeds); term %, bit %: mean")
+    print("test accuracy over the seeds; diff: term - bit sharing in pp, mean, sample std, min and max over the seeds.")
+
+
+# -- 3: training cost, one subprocess per measurement -----------------------------------------------------------
+
+
+def peak_rss_mib():
+    """The process's peak resident set size so far (VmHWM, Linux), MiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError("no VmHWM in /proc/self/status (not Linux?)")
+
+
+def cost_worker(kind):
+    """Train one variant for a few epochs; print its epoch times and peak memory as one JSON line."""
+    config = load_config(CONFIG)
+    t, q = config.training, config.quantization
+    data = load_digits(COST_SEED)
+    tf.keras.utils.set_random_seed(COST_SEED)
+    if kind == "multires":
+        quantization, make_step = q, step_factory("multires", COST_SEED)
+    else:
+        quantization, make_step = single_resolution(q, len(q.resolutions) - 1), step_factory("single")
+    model = build_mlp(data.input_shape, data.n_classes, config.model.hidden, quantization, COST_SEED)
+    baseline = peak_rss_mib()
+    marks = [(time.perf_counter(), time.process_time())]
+    fit(
+        model, data, COST_WARMUP_EPOCHS + COST_TIMED_EPOCHS, t.batch_size, t.learning_rate, COST_SEED, make_step,
+        verbose=0, on_epoch_end=lambda epoch: marks.append((time.perf_counter(), time.process_time())),
+    )  # fmt: skip
+    peak = peak_rss_mib()
+    wall, cpu = (np.diff(column)[COST_WARMUP_EPOCHS:].tolist() for column in zip(*marks, strict=True))
+    steps = -(-len(data.x_train) // t.batch_size)
+    result = {"wall_s": wall, "cpu_s": cpu, "baseline_mib": baseline, "peak_mib": peak, "steps": steps}
+    print(RESULT_MARK + json.dumps(result))
+
+
+def run_worker(kind):
+    done = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--worker", kind], capture_output=True, text=True, check=False
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_MARK)]
+    if done.returncode != 0 or not lines:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise RuntimeError(f"cost worker {kind!r} failed with status {done.returncode}")
+    return json.loads(lines[-1][len(RESULT_MARK) :])
+
+
+def bench_cost(config):
+    q, t, data = config.quantization, config.training, load_digits(COST_SEED)
+    a, k = q.resolutions[-1]
+    layers = "-".join(map(str, [data.n_inputs, *config.model.hidden, data.n_classes]))
+    heading(
+        f"3. Training cost: multires meta model vs one model at the highest resolution (a={a}, k={k}); "
+        f"MLP {layers}, batch {t.batch_size}, digits, seed {COST_SEED}"
+    )
+    names = {"multires": "(a) multires meta model", "single": "(b) single resolution"}
+    kinds = list(names)
+    runs = {kind: [] for kind in kinds}
+    load_before = os.getloadavg()[0]
+    for r in range(COST_ROUNDS):  # rotate the order every round so drift hits both alike
+        for kind in kinds[r % 2 :] + kinds[: r % 2]:
+            runs[kind].append(run_worker(kind))
+    load_after = os.getloadavg()[0]
+
+    head = (
+        f"{'variant':<24} {'wall ms/epoch':>13} {'p10':>5} {'p90':>5} {'CPU ms/epoch':>12} {'baseline MiB':>12}"
+        f" {'peak MiB':>8} {'training MiB':>12}"
+    )
+    print(head)
+    print("-" * len(head))
+    summary = {}
+    for kind in kinds:
+        wall = 1000 * np.concatenate([run["wall_s"] for run in runs[kind]])
+        cpu = 1000 * np.concatenate([run["cpu_s"] for run in runs[kind]])
+        p10, p90 = np.percentile(wall, [10, 90])
+        base = float(np.median([run["baseline_mib"] for run in runs[kind]]))
+        peak = float(np.median([run["peak_mib"] for run in runs[kind]]))
+        rise = float(np.median([run["peak_mib"] - run["baseline_mib"] for run in runs[kind]]))
+        summary[kind] = {"wall": np.median(wall), "cpu": np.median(cpu), "rise": rise, "peak": peak}
+        print(
+            f"{names[kind]:<24} {np.median(wall):>13.1f} {p10:>5.0f} {p90:>5.0f} {np.median(cpu):>12.1f}"
+            f" {base:>12.1f} {peak:>8.1f} {rise:>12.1f}"
+        )
+    steps = runs["multires"][0]["steps"]
+    rounds, warmup, timed, load = COST_ROUNDS, COST_WARMUP_EPOCHS, COST_TIMED_EPOCHS, (load_before, load_after)
+    for line in (
+        f"Time: {rounds} fresh subprocesses per variant, alternating; each trains {warmup} warm-up epochs (dropped),",
+        f"then {timed} timed epochs of {steps} steps. wall: time.perf_counter(); CPU: time.process_time(), all",
+        "threads of the process (less sensitive to other load on the machine); median, p10 and p90 of the",
+        f"{rounds * timed} timed epochs. 1-minute load average {load[0]:.2f} before, {load[1]:.2f} after"
+        f" ({os.cpu_count()} CPUs).",
+        "Memory: peak resident set size (VmHWM of /proc/self/status), median over the processes. baseline: after the",
+        "imports, the data and the model build; training: the rise of the peak from the baseline to the end of",
+        "training (optimizer state, traced step, activations, gradients).",
+    ):
+        print(line)
+    m, s = summary["multires"], summary["single"]
+    per_round = [
+        np.median(multi["wall_s"]) / np.median(single["wall_s"])
+        for multi, single in zip(runs["multires"], runs["single"], strict=True)
+    ]
+    print(f"multires / single, wall time per epoch: {m['wall'] / s['wall']:.2f}x  (SPEC: about 2x)")
+    print(f"  per round (median epoch of the round's two processes): {', '.join(f'{x:.2f}x' for x in per_round)}")
+    print(f"multires / single, CPU time per epoch:  {m['cpu'] / s['cpu']:.2f}x")
+    print(f"multires / single, training memory:     {m['rise'] / s['rise']:.2f}x  (SPEC: about 2x)")
+    print(f"multires / single, whole-process peak:  {m['peak'] / s['peak']:.2f}x")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. SEEDS-1 (default 3)")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the config's)")
+    parser.add_argument("--worker", choices=["multires", "single"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        cost_worker(args.worker)
+        return
+
+    started = time.perf_counter()
+    config = load_config(CONFIG)
+    seeds = list(range(args.seeds))
+    epochs = args.epochs or config.training.epochs
+    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; config {CONFIG.name}, {epochs} epochs, seeds {seeds}")
+    heading("Training (multires meta model, 8 individual models, bit-sharing meta model) per seed")
+    runs = [train_seed(config, seed, epochs) for seed in seeds]
+    seed_list = ", ".join(map(str, seeds))
+    report_meta_vs_individual(config.quantization, seed_list, runs)
+    report_term_vs_bit(config.quantization, seed_list, runs)
+    bench_cost(config)
+    print(f"\nTotal runtime: {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

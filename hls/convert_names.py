@@ -1,0 +1,3 @@
+"""Names the converter and the registry share."""
+
+RESOLUTION_PORT = "resolution"
