@@ -19,8 +19,9 @@ install: $(BIN)/python
 demo: install
 	$(BIN)/mrfpga demo --out $(DEMO_OUT) --force
 
+# Two workers (this machine has two cores); loadscope keeps each test class's HLS project on one worker.
 test: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadscope
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
