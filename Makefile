@@ -11,9 +11,10 @@ DEMO_OUT ?= runs/demo
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# A plain (non-editable) install: the tests run against what a user gets.
+# A plain (non-editable) install: the tests run against what a user gets. setuptools' staging
+# folder (build/) would keep modules deleted from the source since the last install: start clean.
 install: $(BIN)/python
-	rm -rf build  # setuptools' staging folder would keep modules deleted since
+	rm -rf build
 	$(BIN)/pip install --quiet --disable-pip-version-check ".[test]"
 
 demo: install
