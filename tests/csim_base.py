@@ -57,20 +57,26 @@ class CsimCase:
 
     @pytest.fixture(scope="class")
     @classmethod
+    def bias(cls, quantization):
+        """Makes the bias quantizer of Dense layer ``i``."""
+        return lambda i: bias_quantizer(quantization)
+
+    @pytest.fixture(scope="class")
+    @classmethod
     def input_activation(cls):
         """Whether the input goes through a QActivation first (False: the first layer reads the raw input)."""
         return True
 
     @pytest.fixture(scope="class")
     @classmethod
-    def model(cls, n_inputs, hidden, n_outputs, quantization, kernel, activation, input_activation):
+    def model(cls, n_inputs, hidden, n_outputs, kernel, activation, bias, input_activation):
         tf.keras.utils.set_random_seed(1)
         x = tf.keras.Input((n_inputs,), name="features")
         h = QActivation(activation(), name="input_act")(x) if input_activation else x
         for i, units in enumerate([*hidden, n_outputs]):
             if i:
                 h = QActivation(activation(), name=f"act_{i}")(h)
-            h = QDense(units, kernel_quantizer=kernel(), bias_quantizer=bias_quantizer(quantization), name=f"d{i}")(h)
+            h = QDense(units, kernel_quantizer=kernel(), bias_quantizer=bias(i), name=f"d{i}")(h)
         model = tf.keras.Model(x, h)
         # Untrained weights are too uniform to exercise term selection: spread them.
         rng = np.random.default_rng(2)

@@ -57,17 +57,8 @@ class TestFixedKernelsWithFixedBias(TestFixedKernels):
 
     @pytest.fixture(scope="class")
     @classmethod
-    def model(cls, n_inputs, hidden, n_outputs, kernel, activation):
-        import tensorflow as tf
-        from qkeras import QActivation, QDense
-
-        tf.keras.utils.set_random_seed(4)
-        x = tf.keras.Input((n_inputs,), name="features")
-        h = QActivation(activation())(x)
-        h = QDense(hidden[0], kernel_quantizer=kernel(), bias_quantizer=quantized_fixed(8, alpha=2.0))(h)
-        h = QActivation(activation())(h)
-        h = QDense(n_outputs, kernel_quantizer=kernel(), bias_quantizer=quantized_bits(12, 5, alpha=1))(h)
-        return tf.keras.Model(x, h)
+    def bias(cls):
+        return lambda i: quantized_fixed(8, alpha=2.0) if i == 0 else quantized_bits(12, 5, alpha=1)
 
 
 class TestLearnedAlpha(TestFixedKernels):
