@@ -17,6 +17,7 @@ from hls4ml.model.quantizers import Quantizer
 from hls4ml.model.types import FixedPrecisionType
 from qkeras.quantizers import get_quantizer
 
+from mrfpga.training.base import frac_bits_of
 from mrfpga.training.quantizers import QUANTIZERS
 
 MAX_BIAS_FRAC = 32
@@ -68,13 +69,28 @@ def _parse_default(keras_layer, input_names):
     return layer
 
 
-def _dyadic_frac_bits(values, what):
-    """Smallest number of fraction bits that holds every value exactly."""
-    for frac in range(MAX_BIAS_FRAC + 1):
-        scaled = values * 2.0**frac
-        if np.array_equal(scaled, np.round(scaled)):
-            return frac
-    raise ValueError(f"{what} is not on a fixed-point grid; give the layer a fixed-point bias_quantizer")
+def _term_layer(keras_layer, kernel, bias, data_reader, kind):
+    """What every mMAC layer reads from its Keras layer: the kernel's term view and the exact bias."""
+    config = keras_layer["config"]
+    name = config["name"]
+    if config.get("activation") not in (None, "linear"):
+        raise ValueError(f"layer {name}: put the activation in a QActivation; an mMAC {kind} computes no activation")
+    if bias is None:
+        bias = np.zeros(kernel.shape[-1], np.float32)
+    elif config.get("bias_quantizer") is not None:
+        quantizer = _quantizer(keras_layer, "bias_quantizer", data_reader) or get_quantizer(config["bias_quantizer"])
+        bias = quantizer(tf.constant(bias)).numpy()
+    bias = bias.astype(np.float64)
+    bias_frac = frac_bits_of(bias, highest=MAX_BIAS_FRAC)
+    if bias_frac is None:
+        raise ValueError(f"bias of layer {name} is not on a fixed-point grid; give it a fixed-point bias_quantizer")
+    return {
+        "n_out": int(kernel.shape[-1]),
+        "weight_signs": np.sign(kernel).astype(np.int64),
+        "bias_values": bias,
+        "bias_frac": bias_frac,
+        **kernel_terms(_quantizer(keras_layer, "kernel_quantizer", data_reader), kernel),
+    }
 
 
 def kernel_terms(quantizer, kernel):
@@ -107,26 +123,10 @@ def kernel_terms(quantizer, kernel):
 
 
 def parse_term_dense(keras_layer, input_names, input_shapes, data_reader):
-    config = keras_layer["config"]
-    name = config["name"]
-    if config.get("activation") not in (None, "linear"):
-        raise ValueError(f"layer {name}: put the activation in a QActivation; an mMAC Dense computes no activation")
-    kernel, bias = get_weights_data(data_reader, name, ["kernel", "bias"])
-    if bias is None:
-        bias = np.zeros(kernel.shape[1], np.float32)
-    elif config.get("bias_quantizer") is not None:
-        bias = get_quantizer(config["bias_quantizer"])(tf.constant(bias)).numpy()
-    bias = bias.astype(np.float64)
+    kernel, bias = get_weights_data(data_reader, keras_layer["config"]["name"], ["kernel", "bias"])
     layer = _parse_default(keras_layer, input_names)
-    layer.update(
-        class_name="MMACDense",
-        n_in=int(kernel.shape[0]),
-        n_out=int(kernel.shape[1]),
-        weight_signs=np.sign(kernel).astype(np.int64),
-        bias_values=bias,
-        bias_frac=_dyadic_frac_bits(bias, f"bias of layer {name}"),
-        **kernel_terms(_quantizer(keras_layer, "kernel_quantizer", data_reader), kernel),
-    )
+    layer.update(class_name="MMACDense", n_in=int(kernel.shape[0]))
+    layer.update(_term_layer(keras_layer, kernel, bias, data_reader, "Dense"))
     return layer, [input_shapes[0][0], int(kernel.shape[1])]
 
 
@@ -134,30 +134,14 @@ def parse_term_conv2d(keras_layer, input_names, input_shapes, data_reader):
     from hls4ml.converters.keras.convolution import parse_conv2d_layer
 
     config = keras_layer["config"]
-    name = config["name"]
-    if config.get("activation") not in (None, "linear"):
-        raise ValueError(f"layer {name}: put the activation in a QActivation; an mMAC Conv2D computes no activation")
-    if config.get("data_format", "channels_last") != "channels_last" or tuple(config.get("dilation_rate", (1, 1))) != (
-        1,
-        1,
-    ):
-        raise ValueError(f"layer {name}: the mMAC Conv2D supports channels_last, undilated convolutions")
+    channels_last = config.get("data_format", "channels_last") == "channels_last"
+    if not channels_last or tuple(config.get("dilation_rate", (1, 1))) != (1, 1):
+        raise ValueError(f"layer {config['name']}: the mMAC Conv2D supports channels_last, undilated convolutions")
     layer, output_shape = parse_conv2d_layer(keras_layer, input_names, input_shapes, data_reader)
     layer.pop("activation", None)
-    kernel = layer.pop("weight_data")
-    bias = layer.pop("bias_data")
-    bias = np.zeros(kernel.shape[-1], np.float32) if bias is None else bias
-    if bias is not None and config.get("bias_quantizer") is not None:
-        bias = get_quantizer(config["bias_quantizer"])(tf.constant(bias)).numpy()
-    bias = bias.astype(np.float64)
-    layer.update(
-        class_name="MMACConv2D",
-        n_out=int(kernel.shape[-1]),
-        weight_signs=np.sign(kernel).astype(np.int64),
-        bias_values=bias,
-        bias_frac=_dyadic_frac_bits(bias, f"bias of layer {name}"),
-        **kernel_terms(_quantizer(keras_layer, "kernel_quantizer", data_reader), kernel),
-    )
+    kernel, bias = layer.pop("weight_data"), layer.pop("bias_data")
+    layer["class_name"] = "MMACConv2D"
+    layer.update(_term_layer(keras_layer, kernel, bias, data_reader, "Conv2D"))
     return layer, output_shape
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from hls4ml.model.layers import Layer
 from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 
+from mrfpga.training.base import frac_bits_of
 from mrfpga.training.terms import group_terms
 
 ENCODING_IDS = {"binary": 0, "naf": 1, "hese": 2}  # nnet::term_encoding
@@ -221,8 +222,7 @@ class SwitchableScaleShift(Layer):
 
 
 def _frac_bits(values, name):
-    for frac in range(-64, 65):
-        scaled = values * 2.0**frac
-        if np.array_equal(scaled, np.round(scaled)):
-            return frac
-    raise ValueError(f"layer {name}: batch-norm scale/shift are not on a power-of-two grid")
+    frac = frac_bits_of(values, lowest=-64)
+    if frac is None:
+        raise ValueError(f"layer {name}: batch-norm scale/shift are not on a power-of-two grid")
+    return frac

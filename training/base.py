@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+import numpy as np
 import tensorflow as tf
 from qkeras.quantizers import BaseQuantizer
 
@@ -13,6 +14,16 @@ class FixedType:
     width: int
     integer: int
     signed: bool = True
+
+
+def frac_bits_of(values, lowest=0, highest=64):
+    """The fewest fraction bits (from ``lowest`` to ``highest``) that hold every value exactly, or None."""
+    values = np.asarray(values, np.float64)
+    for frac in range(lowest, highest + 1):
+        scaled = values * 2.0**frac
+        if np.array_equal(scaled, np.round(scaled)):
+            return frac
+    return None
 
 
 def straight_through(x, quantized):

@@ -21,7 +21,7 @@ to the schemes with the largest fractional parts (ties: the larger ratio).
 import numpy as np
 import tensorflow as tf
 
-from .base import FixedType, KitQuantizer, pow2_exponent
+from .base import FixedType, KitQuantizer, frac_bits_of, pow2_exponent
 from .levels import fixed_levels, pot_levels
 
 SCHEMES = ("pot4", "fixed4", "fixed8")
@@ -141,7 +141,7 @@ class quantized_rowwise(KitQuantizer):  # noqa: N801 (QKeras naming)
         if nonzero.size == 0:
             return FixedType(2, 1)
         integer = int(np.floor(np.log2(nonzero.max()))) + 2  # sign, then up to the top bit
-        frac = next(f for f in range(64) if np.array_equal(nonzero * 2.0**f, np.round(nonzero * 2.0**f)))
+        frac = frac_bits_of(nonzero)
         return FixedType(integer + frac, integer)
 
     def max(self):
