@@ -7,8 +7,9 @@ Formulas (docs/estimates.md explains them):
   ``reuse_factor`` rounds; in each, ``n_units = ceil(n_out * n_groups / reuse)``
   term-serial units each walk one group's term pairs at II=1, at most
   ``min(k, T) * a`` of them, where T is the most terms any group of the
-  layer holds (the loops stop at a group's last term), then an adder tree
-  over the groups and the bias:
+  layer holds at or above the resolution's exponent floor (the loops stop at
+  a group's last term, or its first below the floor: onion precisions), then
+  an adder tree over the groups and the bias:
   ``cycles = 1 + reuse_factor * min(k, T) * a + ceil(log2(n_groups + 1))``.
 - ``mmac_conv2d``: ``out_height * out_width`` output pixels one after another,
   each an ``mmac_dense`` over its patch: ``pixels * cycles(mmac_dense)``.
@@ -41,7 +42,7 @@ def layer_cycles(node, resolution):
     if kind in ("DataTerm", "SwitchableScaleShift"):
         return 1 + _stream_packs(node)
     if kind in ("MMACDense", "MMACConv2D"):
-        k = min(node.get_attr("weight_budgets")[resolution], node.get_attr("max_group_terms"))
+        k = node.get_attr("group_terms")[resolution]
         a = node.get_attr("data_budgets")[resolution]
         per_output = 1 + node.get_attr("reuse_factor") * k * a + _log2_ceil(node.get_attr("n_groups") + 1)
         return per_output * _pixels(node) + _stream_packs(node)

@@ -6,8 +6,11 @@ other layer to hls4ml's original handler:
 
 - term kernels -> ``MMACDense`` (term pairs, or shifts of the activation);
 - power-of-two kernels -> ``MMACDense`` with one term per weight (shifts);
+- onion kernels -> ``MMACDense`` over the binary terms of the full code, each
+  resolution dropping the terms below its precision (truncation of the shared code);
 - fixed-point kernels -> hls4ml's own layer, with our exact weight type;
-- ``quantized_data_term`` activations -> ``DataTerm``.
+- ``quantized_data_term`` activations -> ``DataTerm``; onion activations ->
+  ``DataTerm`` that keeps the top ``p`` bits of the code at precision ``p``.
 """
 
 import numpy as np
@@ -21,8 +24,10 @@ from mrfpga.training.base import frac_bits_of
 from mrfpga.training.quantizers import QUANTIZERS
 
 MAX_BIAS_FRAC = 32
-TERM_KERNELS = ("quantized_term", "quantized_pot")
-NOT_YET_IN_HLS = ("quantized_onion", "quantized_rowwise")
+TERM_KERNELS = ("quantized_term", "quantized_pot", "quantized_onion")
+NOT_YET_IN_HLS = ("quantized_rowwise",)
+# Onion weights have no term budget; a group only sets how many weights one term-serial unit walks.
+ONION_GROUP_SIZE = 8
 
 
 class KitQuantizer(Quantizer):
@@ -96,6 +101,8 @@ def _term_layer(keras_layer, kernel, bias, data_reader, kind):
 def kernel_terms(quantizer, kernel):
     """The integer term view of a quantized kernel: value = sign * 2^scale_exponent * T(magnitude)."""
     x = tf.constant(kernel, tf.float32)
+    if quantizer.__class__.__name__ == "quantized_onion":
+        return onion_terms(quantizer, x)
     if quantizer.__class__.__name__ == "quantized_term":
         magnitudes, _ = quantizer.magnitudes(x)
         return {
@@ -119,6 +126,20 @@ def kernel_terms(quantizer, kernel):
         "group_size": 1,
         "encoding": "binary",
         "weight_budgets": [1],
+    }
+
+
+def onion_terms(quantizer, x):
+    """The full code's binary terms; precision p keeps the exponents >= bits - p (the code's top p bits)."""
+    codes, _ = quantizer.codes(x)
+    return {
+        "weight_magnitudes": np.round(np.abs(codes.numpy())).astype(np.int64),
+        "scale_exponent": int(quantizer.clip.step_exponent(x, quantizer.n_steps).numpy()),
+        "weight_bits": quantizer.bits,
+        "group_size": ONION_GROUP_SIZE,
+        "encoding": "binary",
+        "weight_budgets": [quantizer.magnitude_bits * ONION_GROUP_SIZE] * quantizer.n_resolutions,
+        "weight_floors": [quantizer.bits - p for p in quantizer.precisions],
     }
 
 
@@ -183,6 +204,26 @@ def parse_data_term(keras_layer, input_names, input_shapes, data_reader):
     return layer, list(input_shapes[0])
 
 
+def parse_onion_activation(keras_layer, input_names, input_shapes, data_reader):
+    """An unsigned onion code: round half to even onto the grid, then keep its top ``p`` bits."""
+    quantizer = _quantizer(keras_layer, "activation", data_reader)
+    name = keras_layer["config"]["name"]
+    if quantizer.keep_negative:
+        raise ValueError(f"layer {name}: an onion activation must be unsigned (keep_negative=False)")
+    grid = quantizer.fixed_type(np.zeros(1, np.float32))
+    layer = _parse_default(keras_layer, input_names)
+    layer.update(
+        class_name="DataTerm",
+        bits=quantizer.bits,
+        integer=grid.integer,
+        budgets=quantizer.precisions,  # a p-bit code has at most p binary terms
+        encoding="binary",
+        floors=[quantizer.bits - p for p in quantizer.precisions],
+        round_half_even=True,  # tf.round
+    )
+    return layer, list(input_shapes[0])
+
+
 def with_exact_types(original):
     """hls4ml's own handler, with our quantizers swapped for exactly typed hls4ml ones."""
 
@@ -225,6 +266,8 @@ def dispatching_handler(keras_class, original):
             activation = _activation_class(keras_layer)
             if activation == "quantized_data_term":
                 return parse_data_term(keras_layer, input_names, input_shapes, data_reader)
+            if activation == "quantized_onion":
+                return parse_onion_activation(keras_layer, input_names, input_shapes, data_reader)
             if activation in QUANTIZERS:
                 raise ValueError(f"layer {name}: {activation} as an activation has no HLS layer yet")
         elif kernel in NOT_YET_IN_HLS:
@@ -233,8 +276,8 @@ def dispatching_handler(keras_class, original):
             return parse_term_dense(keras_layer, input_names, input_shapes, data_reader)
         elif keras_class == "QConv2D" and kernel in TERM_KERNELS:
             return parse_term_conv2d(keras_layer, input_names, input_shapes, data_reader)
-        elif kernel == "quantized_term":
-            raise ValueError(f"layer {name}: {keras_class} with a quantized_term kernel has no HLS layer yet")
+        elif kernel in ("quantized_term", "quantized_onion"):
+            raise ValueError(f"layer {name}: {keras_class} with a {kernel} kernel has no HLS layer yet")
         elif kernel in QUANTIZERS or _quantizer(keras_layer, "bias_quantizer") is not None:
             return exact(keras_layer, input_names, input_shapes, data_reader)
         return original(keras_layer, input_names, input_shapes, data_reader)

@@ -25,11 +25,19 @@ def bits_for(n):
 
 
 class DataTerm(Layer):
-    """Unsigned fixed point on a ``bits``/``integer`` grid, then the ``a`` most significant terms per value."""
+    """Unsigned fixed point on a ``bits``/``integer`` grid, then the ``a`` most significant terms per value.
+
+    Onion activations use the same layer: ``floors[r]`` low bits of the code
+    are dropped at resolution r (the top bits of one code), and the grid
+    rounds half to even as ``tf.round`` does (data terms round half up).
+    """
 
     def initialize(self):
         bits, integer = self.get_attr("bits"), self.get_attr("integer")
         self.set_attr("n_in", self.get_input_variable().size())
+        if self.get_attr("floors") is None:
+            self.set_attr("floors", [0] * len(self.get_attr("budgets")))
+        self.set_attr("rounding", "AP_RND_CONV" if self.get_attr("round_half_even") else "AP_RND")
         # A NAF top term can round a value up to 2^bits: one extra bit.
         self.set_attr("encoding_id", ENCODING_IDS[self.get_attr("encoding")])
         out = FixedPrecisionType(width=bits + 1, integer=integer + 1, signed=False)
@@ -78,10 +86,13 @@ class MMACDense(Layer):
             self.set_attr("data_frac", precision.width - precision.integer)
             self.set_attr("data_budgets", [1] * n_res)
             self.set_attr("data_int_t", f"ap_{'' if precision.signed else 'u'}int<{precision.width}>")
+        if self.get_attr("weight_floors") is None:
+            self.set_attr("weight_floors", [0] * len(self.get_attr("weight_budgets")))
         # A single-resolution side follows the other side's resolution count.
         data, weight = self.get_attr("data_budgets"), self.get_attr("weight_budgets")
         if len(weight) == 1 and len(data) > 1:
             self.set_attr("weight_budgets", weight * len(data))
+            self.set_attr("weight_floors", self.get_attr("weight_floors") * len(data))
         elif len(data) == 1 and len(weight) > 1:
             self.set_attr("data_budgets", data * len(weight))
         elif len(data) != len(weight):
@@ -114,9 +125,16 @@ class MMACDense(Layer):
                     table[o, j, t] = idx | exp << index_bits | int(negative) << (index_bits + exponent_bits)
                     table[o, j, t] |= 1 << (index_bits + exponent_bits + 1)
         entry_bits = index_bits + exponent_bits + 2
-        # The term loops stop at a group's last term: no group takes more rounds than its fullest sibling.
+        # The term loops stop at a group's last term, or its first below the floor: per resolution, no
+        # group takes more rounds than its fullest sibling (the estimate's T).
+        valid = (table >> (index_bits + exponent_bits + 1) & 1).astype(bool)
+        exponents = table >> index_bits & ((1 << exponent_bits) - 1)
         self.set_attr(
-            "max_group_terms", int((table >> (index_bits + exponent_bits + 1) & 1).sum(axis=2).max(initial=0))
+            "group_terms",
+            [
+                min(k, int((valid & (exponents >= floor)).sum(axis=2).max(initial=0)))
+                for k, floor in zip(self.get_attr("weight_budgets"), self.get_attr("weight_floors"), strict=True)
+            ],
         )
         self.set_attr("group_bases", [start for start, _ in spans])
         self.set_attr("patch_size", n_in)

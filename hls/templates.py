@@ -37,7 +37,9 @@ data_term_config_template = """struct config{index} : nnet::data_term_config {{
     static const int integer = {integer};
     static const unsigned encoding = {encoding_id};
     static const unsigned n_resolutions = {n_resolutions};
+    typedef ap_ufixed<{bits}, {integer}, {rounding}, AP_SAT> grid_t;
     {data_terms_function}
+    {low_bits_function}
 }};\n"""
 
 data_term_function_template = "nnet::data_terms<{input_t}, {output_t}, {config}>({input}, {output}, {resolution}[0]);"
@@ -52,6 +54,7 @@ class DataTermConfigTemplate(LayerConfigTemplate):
         params = self._default_config_params(node)
         params["n_resolutions"] = len(node.get_attr("budgets"))
         params["data_terms_function"] = _budget_function("data_terms", node.get_attr("budgets"))
+        params["low_bits_function"] = _budget_function("dropped_bits", node.get_attr("floors"))
         return self.template.format(**params)
 
 
@@ -86,6 +89,7 @@ mmac_dense_config_template = """struct config{index}{suffix} : nnet::mmac_dense_
     typedef ap_int<{acc_width}> accum_t;
     typedef {bias_t.name} bias_t;
     {weight_terms_function}
+    {weight_floor_function}
     {data_terms_function}
     {group_base_function}
 }};\n"""
@@ -102,6 +106,7 @@ def format_mmac_dense_config(params, node, suffix=""):
     params["max_data_terms"] = max(node.get_attr("data_budgets"))
     params["n_resolutions"] = len(node.get_attr("weight_budgets"))
     params["weight_terms_function"] = _budget_function("weight_terms", node.get_attr("weight_budgets"))
+    params["weight_floor_function"] = _budget_function("weight_floor", node.get_attr("weight_floors"))
     params["data_terms_function"] = _budget_function("data_terms", node.get_attr("data_budgets"))
     params["group_base_function"] = _table_function("group_base", node.get_attr("group_bases"))
     return mmac_dense_config_template.format(**params)

@@ -62,7 +62,9 @@ Planes:
 
 // ---------------------------------------------------------------------------
 // Data terms: unsigned fixed point (round half up, saturate), then the `a`
-// most significant terms of each value.
+// most significant terms of each value. Onion activations: round half to
+// even, drop the code's low bits (its top bits are the lower precision),
+// keep every term left.
 
 struct data_term_config {
     static const unsigned n_in = 10;
@@ -70,7 +72,9 @@ struct data_term_config {
     static const int integer = 3;  // integer bits of the input grid (a learned clip may make it negative)
     static const unsigned encoding = naf_terms;
     static const unsigned n_resolutions = 1;
+    typedef ap_ufixed<bits, integer, AP_RND, AP_SAT> grid_t;
     static unsigned data_terms(unsigned resolution) { return bits + 1; }
+    static unsigned dropped_bits(unsigned resolution) { return 0; }
 };
 
 template <class data_T, class res_T, typename CONFIG_T>
@@ -78,11 +82,13 @@ void data_terms(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in], co
     #pragma HLS INLINE off
     #pragma HLS PIPELINE
     const unsigned budget = CONFIG_T::data_terms(resolution);
+    const unsigned dropped = CONFIG_T::dropped_bits(resolution);
 Values:
     for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
         #pragma HLS UNROLL
-        ap_ufixed<CONFIG_T::bits, CONFIG_T::integer, AP_RND, AP_SAT> on_grid = data[i];
+        typename CONFIG_T::grid_t on_grid = data[i];
         ap_uint<CONFIG_T::bits> code = on_grid.range(CONFIG_T::bits - 1, 0);
+        code = (code >> dropped) << dropped;
         ap_uint<CONFIG_T::bits + 1> pos, neg;
         top_terms<CONFIG_T::bits, CONFIG_T::encoding>(code, budget, pos, neg);
         ap_uint<CONFIG_T::bits + 1> kept = pos - neg;
@@ -116,6 +122,8 @@ struct mmac_dense_config {
     typedef ap_int<32> accum_t;
     typedef ap_int<32> bias_t;
     static unsigned weight_terms(unsigned resolution) { return max_weight_terms; }
+    // Onion kernels: terms below this exponent are the code's dropped low bits.
+    static unsigned weight_floor(unsigned resolution) { return 0; }
     static unsigned data_terms(unsigned resolution) { return max_data_terms; }
     static unsigned group_base(unsigned group) { return group * group_size; }  // first input of a group
 };
@@ -127,6 +135,7 @@ void mmac_dense(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
     #pragma HLS INLINE off
     typedef typename CONFIG_T::accum_t accum_t;
     const unsigned k = CONFIG_T::weight_terms(resolution);
+    const unsigned w_floor = CONFIG_T::weight_floor(resolution);
     const unsigned a = CONFIG_T::data_terms(resolution);
 
     // Each input's data terms, most significant first (exponent, sign). The
@@ -184,6 +193,8 @@ Rounds:
                 const unsigned idx = entry.range(CONFIG_T::index_bits - 1, 0);
                 const unsigned w_exp = entry.range(CONFIG_T::index_bits + CONFIG_T::exponent_bits - 1, CONFIG_T::index_bits);
                 const bool w_neg = entry[CONFIG_T::index_bits + CONFIG_T::exponent_bits];
+                if (w_exp < w_floor)
+                    break; // terms are sorted: the rest are lower still
                 const unsigned i = CONFIG_T::group_base(group) + idx;
                 if (CONFIG_T::shift_mode) {
                     typename CONFIG_T::data_int_t x;
