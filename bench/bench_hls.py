@@ -11,38 +11,25 @@ Two models on scikit-learn's digits, each built twice with the same architecture
   ``hls4ml.converters.convert_from_keras_model`` (Vivado backend, io_parallel, Latency strategy, reuse factor 1,
   ``xc7z020clg400-1``, the same 10 ns clock).
 
-The models: the digits MLP of ``digits_mlp.yaml`` (8x8x1 -> flatten -> 64 -> 32 -> 10) and a small CNN without
-batch normalization (the kit's switchable BN has no HLS layer yet): 8x8x1 -> activation -> Conv2D 8 filters
-3x3 (valid) -> activation -> 2x2 max pooling -> flatten -> Dense 10. Both variants are trained for
-``EPOCHS`` epochs, batch 64, Adam 0.003, seed 0.
+The models: the digits MLP of ``digits_mlp.yaml`` (8x8x1 -> flatten -> 64 -> 32 -> 10) and the kit's digits
+CNN (``build_cnn``, filters [8, 16]: per block a 3x3 same-padded convolution, batch norm, activation and 2x2 max
+pooling; then a Dense 10). Ours is trained as a meta model with multi-resolution distillation (switchable BN,
+folded per resolution in hardware); the baseline with plain cross-entropy and Keras' BatchNormalization (hls4ml's
+own BatchNormalization layer). Both for ``EPOCHS`` epochs, batch 64, Adam 0.003, seed 0.
 
 Measured and printed, one table per model (no asserts):
 
 1. Estimated DSP48E1, LUT, FF and cycles per inference (and latency at the 10 ns clock). These are
    ESTIMATES on both sides, not synthesis results (no Vivado here), and the two come from different models:
 
-   - ours: the kit's ``mrfpga.hls.estimate.estimate(hls_model, n_resolutions, board)`` (docs/estimates.md):
-     cycles per resolution from the mMAC loop structure (worst case: k * a term pairs per group), term-serial
-     MAC units at 30 LUT / 32 FF, no DSP. A note is printed when a layer's groups hold fewer weight terms than
-     the largest k (e.g. one-channel convolutions, whose groups are single weights): the estimate's cycles
-     for that layer are then pessimistic.
-   - hls4ml: a simple model of hls4ml's io_parallel Latency layers written here, no kit estimate exists:
-
-     * multipliers per Dense/Conv2D layer: hls4ml's own ``multiplier_limit``,
-       ``ceil(n / reuse_factor) - n_zeros // reuse_factor`` with ``n = n_in * n_out`` (Dense) or
-       ``n_chan * n_filt * filt_height * filt_width`` (Conv2D) and ``n_zeros`` the zero weights;
-     * a multiplier is one DSP48E1 when both operand widths (weight and layer input, in bits) exceed
-       ``DSP_MIN_WIDTH`` = 10, else a LUT multiplier-accumulator costed at SPEC section 5's bit-parallel MAC
-       figure, 127 LUT / 98 FF (a DSP multiplier is costed 1 DSP48E1 and no LUT/FF). With 8-bit weights and
-       8-bit activations every multiplier here is a LUT one. This ignores that Vivado HLS turns constant
-       weights into shift-add logic often much smaller than a general multiplier: the LUT figure is a
-       simple, rather pessimistic model;
-     * cycles: hls4ml's Latency Dense is fully parallel: ``reuse_factor + 2`` cycles per Dense (operand
-       register, multiply, adder tree and output register; 3 at reuse 1); the Latency Conv2D walks its
-       ``n_partitions`` pixel partitions (``out_height * out_width`` at parallelization factor 1) at
-       II = reuse_factor: ``n_partitions * reuse_factor + 2``; an activation layer 1 cycle; inputs,
-       reshapes and pooling 0 (as the kit's estimate counts hls4ml's own layers, so pooling is 0 on both
-       sides).
+   - both from the kit's ``mrfpga.hls.estimate.estimate(hls_model, n_resolutions, board)`` (docs/estimates.md):
+     for ours, cycles per resolution from the mMAC loop structure (term pairs per group, the fullest group of
+     each layer), term-serial MAC units at 30 LUT / 32 FF, no DSP except one per value for the folded BN;
+     for the baseline, the kit's simple model of hls4ml's io_parallel Latency layers: ``multiplier_limit``
+     multipliers per Dense/Conv2D/BatchNormalization, each a DSP48E1 when both operands exceed 10 bits, else a
+     LUT multiply-accumulate at SPEC section 5's bit-parallel MAC (127 LUT / 98 FF; pessimistic: Vivado HLS
+     turns constant multiplications into smaller shift-add logic); a Dense ``reuse + 2`` cycles, a Conv2D
+     ``pixels * reuse + 2``, activations and pooling 1.
 
 2. g++ compile time of the C simulation: wall time of ``hls_model.compile()`` (which writes the project, then
    runs hls4ml's ``build_lib.sh``: g++ -O3 of the firmware and the bridge into a shared library), same machine,
@@ -80,11 +67,10 @@ from mrfpga.cli.config import load_config
 from mrfpga.hls.boards import load_board
 from mrfpga.hls.convert import convert
 from mrfpga.hls.csim import predict, snap_to_input_grid
-from mrfpga.hls.estimate import estimate
+from mrfpga.hls.estimate import MULTIPLYING, estimate, multipliers
 from mrfpga.hls.resources import package_dir
 from mrfpga.training.data import load_digits
 from mrfpga.training.methods import train
-from mrfpga.training.models import bias_quantizer, data_term_quantizer, weight_term_quantizer
 from mrfpga.training.multires import step_factory
 from mrfpga.training.quantizers import n_resolutions
 from mrfpga.training.trainer import fit
@@ -96,15 +82,6 @@ LEARNING_RATE = 0.003
 COMPILE_ROUNDS = 4
 PREDICT_REPS = 7
 PROJECT = "myproject"
-
-# The plain hls4ml baseline's estimate model (see the module docstring).
-DSP_MIN_WIDTH = 10  # a multiplier goes to a DSP48E1 when both operand widths exceed this many bits
-MAC_LUT = 127  # SPEC section 5: a bit-parallel MAC
-MAC_FF = 98
-PIPELINE_EXTRA = 2  # cycles beyond reuse_factor (per Dense, per Conv2D partition walk)
-ACTIVATION_CYCLES = 1
-MULT_LAYERS = ("Dense", "Conv2D")
-ACTIVATION_LAYERS = ("Activation", "ReLU", "LeakyReLU", "HardActivation", "ParametrizedActivation")
 
 
 def heading(text):
@@ -147,32 +124,22 @@ def baseline_mlp(input_shape, n_classes, hidden):
     return tf.keras.Model(x, baseline_dense(n_classes, "logits")(h), name="mlp_hls4ml")
 
 
-def cnn(input_shape, n_classes, act, conv_kwargs, dense_kwargs, name):
+def baseline_cnn(input_shape, n_classes, filters):
+    """The kit's digits CNN (build_cnn) in plain QKeras fixed point, with Keras' own batch norm."""
     tf.keras.utils.set_random_seed(SEED)
     x = tf.keras.Input(input_shape, name="features")
-    h = act("input_act")(x)
-    h = QConv2D(8, 3, name="conv", **conv_kwargs)(h)
-    h = act("conv_act")(h)
-    h = tf.keras.layers.MaxPooling2D(2, name="pool")(h)
+    h = baseline_act("input_act")(x)
+    for i, n_filters in enumerate(filters):
+        h = QConv2D(
+            n_filters, 3, padding="same", kernel_quantizer=quantized_bits(8, 0, alpha=1), use_bias=False,
+            name=f"conv_{i}",
+        )(h)  # fmt: skip
+        h = tf.keras.layers.BatchNormalization(name=f"bn_{i}")(h)
+        h = baseline_act(f"act_{i}")(h)
+        if min(h.shape[1:3]) >= 2:
+            h = tf.keras.layers.MaxPooling2D(2, name=f"pool_{i}")(h)
     h = tf.keras.layers.Flatten(name="flatten")(h)
-    return tf.keras.Model(x, QDense(n_classes, name="logits", **dense_kwargs)(h), name=name)
-
-
-def ours_cnn(input_shape, n_classes, q):
-    def layer_kwargs():
-        return {"kernel_quantizer": weight_term_quantizer(q), "bias_quantizer": bias_quantizer(q)}
-
-    def act(name):
-        return QActivation(data_term_quantizer(q), name=name)
-
-    return cnn(input_shape, n_classes, act, layer_kwargs(), layer_kwargs(), "cnn_ours")
-
-
-def baseline_cnn(input_shape, n_classes):
-    def layer_kwargs():
-        return {"kernel_quantizer": quantized_bits(8, 0, alpha=1), "bias_quantizer": quantized_bits(16, 7, alpha=1)}
-
-    return cnn(input_shape, n_classes, baseline_act, layer_kwargs(), layer_kwargs(), "cnn_hls4ml")
+    return tf.keras.Model(x, baseline_dense(n_classes, "logits")(h), name="cnn_hls4ml")
 
 
 def fit_model(model, data, method):
@@ -193,35 +160,16 @@ def convert_baseline(model, out_dir, clock_period):
         )  # fmt: skip
 
 
-def baseline_estimate(hls_model):
-    """The simple model of the module docstring for hls4ml's io_parallel Latency layers."""
-    total = {"LUT": 0, "FF": 0, "DSP48E1": 0}
-    cycles = multipliers = 0
-    widths = set()
-    for node in hls_model.get_layers():
-        kind = node.class_name
-        if kind in MULT_LAYERS:
-            reuse = node.get_attr("reuse_factor")
-            weights = node.get_weights("weight")
-            if kind == "Dense":
-                n = node.get_attr("n_in") * node.get_attr("n_out")
-                cycles += reuse + PIPELINE_EXTRA
-            else:
-                n = node.get_attr("n_chan") * node.get_attr("n_filt") * node.get_attr("filt_height")
-                n *= node.get_attr("filt_width")
-                cycles += node.get_attr("n_partitions") * reuse + PIPELINE_EXTRA
-            n_mult = -(-n // reuse) - weights.nzeros // reuse  # hls4ml's multiplier_limit
-            operands = (weights.type.precision.width, node.get_input_variable().type.precision.width)
-            widths.add(operands)
-            multipliers += n_mult
-            if min(operands) > DSP_MIN_WIDTH:
-                total["DSP48E1"] += n_mult
-            else:
-                total["LUT"] += n_mult * MAC_LUT
-                total["FF"] += n_mult * MAC_FF
-        elif kind in ACTIVATION_LAYERS:
-            cycles += ACTIVATION_CYCLES
-    return {"cycles": cycles, "resources": total, "multipliers": multipliers, "widths": sorted(widths)}
+def baseline_estimate(hls_model, board):
+    """The kit's estimate (its model of hls4ml's own layers), plus the multipliers it counted."""
+    found = [multipliers(node) for node in hls_model.get_layers() if node.class_name in MULTIPLYING]
+    est = estimate(hls_model, 1, board)
+    return {
+        "cycles": est["cycles"][0],
+        "resources": est["resources"],
+        "multipliers": sum(n for n, _ in found),
+        "widths": sorted({w for _, w in found}),
+    }
 
 
 def mac_units(hls_model):
@@ -233,20 +181,8 @@ def mac_units(hls_model):
     )
 
 
-def sparse_groups(hls_model):
-    """Our mMAC layers whose groups hold fewer weight terms than the largest budget k: (name, most, k).
-
-    Reads each term table's valid bit (the entry layout of ``MMACDense._build_term_table``).
-    """
-    found = []
-    for node in hls_model.get_layers():
-        if node.class_name in ("MMACDense", "MMACConv2D"):
-            table = node.get_weights("terms").data.reshape(node.get_attr("n_out"), node.get_attr("n_groups"), -1)
-            valid = (table >> (node.get_attr("index_bits") + node.get_attr("exponent_bits") + 1)) & 1
-            most, k = int(valid.sum(-1).max()), max(node.get_attr("weight_budgets"))
-            if most < k:
-                found.append((node.name, most, k))
-    return found
+def cnn_summary(filters):
+    return "-".join(f"conv3x3x{f}-bn-pool2" for f in filters)
 
 
 def layer_summary(hls_model):
@@ -312,7 +248,7 @@ def bench_model(title, ours_model, base_model, q, data, board, tmp):
         ours = convert(ours_model, Path(tmp) / "ours", board=board.name, project_name=PROJECT)
     base = convert_baseline(base_model, Path(tmp) / "hls4ml", board.clock_period_ns)
     ours_est = estimate(ours, n_res, board)
-    base_est = baseline_estimate(base)
+    base_est = baseline_estimate(base, board)
 
     compile_s = time_compiles({"ours": ours, "hls4ml": base})
 
@@ -392,12 +328,6 @@ def bench_model(title, ours_model, base_model, q, data, board, tmp):
             f" {ours_acc[r]:>11.2f}"
         )
     print(f"{'hls4ml':>16} {base_cycles:>11} {base_cycles * clock / 1000:>10.2f} {1:>12.1f}x {base_acc:>11.2f}")
-    for name, most, k in sparse_groups(ours):
-        print(
-            f"note: in {name} no group holds more than {most} weight terms, yet the kit's estimate charges up to"
-            f" k = {k} per group (its worst case k * a; the hardware loop stops at a group's last term), so its"
-            " cycles for this layer are pessimistic at the larger k"
-        )
 
 
 def main():
@@ -411,11 +341,12 @@ def main():
     board = load_board(config.hls.board)
     data = load_digits(SEED)
 
-    models, _ = train(config, data, None, verbose=0)
-    mlp_ours = models["meta"]
+    mlp_ours = train(config, data, None, verbose=0)[0]["meta"]
     mlp_base = fit_model(baseline_mlp(data.input_shape, data.n_classes, config.model.hidden), data, "single")
-    cnn_ours = fit_model(ours_cnn(data.input_shape, data.n_classes, q), data, "multires")
-    cnn_base = fit_model(baseline_cnn(data.input_shape, data.n_classes), data, "single")
+    config.model.kind = "cnn"
+    filters = config.model.filters
+    cnn_ours = train(config, data, None, verbose=0)[0]["meta"]
+    cnn_base = fit_model(baseline_cnn(data.input_shape, data.n_classes, filters), data, "single")
     print(f"training (4 models, {EPOCHS} epochs each): {time.perf_counter() - started:.0f} s since start")
 
     hidden = "-".join(map(str, config.model.hidden))
@@ -425,7 +356,8 @@ def main():
             mlp_ours, mlp_base, q, data, board, Path(tmp) / "mlp",
         )  # fmt: skip
         bench_model(
-            f"Digits CNN conv3x3x8-pool2-dense{data.n_classes}: ours (term mMAC) vs plain hls4ml (QKeras 8-bit)",
+            f"Digits CNN {cnn_summary(filters)}-dense{data.n_classes}: ours (term mMAC, switchable BN) vs plain"
+            " hls4ml (QKeras 8-bit, BN)",
             cnn_ours, cnn_base, q, data, board, Path(tmp) / "cnn",
         )  # fmt: skip
     print(f"\ntotal run time {time.perf_counter() - started:.0f} s")

@@ -17,6 +17,15 @@ Formulas (docs/estimates.md explains them):
   (the layers read their whole input, then write their whole output).
 - Per inference: the sum over layers (hls4ml's io_parallel top function runs
   them one after another).
+- hls4ml's own layers (the fixed-point baseline, or fixed kernels in a kit
+  model), a simple model of the Latency strategy: ``ceil(n / reuse) - zeros //
+  reuse`` multipliers per Dense/Conv (hls4ml's ``multiplier_limit``), each a
+  DSP48E1 when both operands are wider than ``DSP_MIN_WIDTH`` bits, else a LUT
+  multiply-accumulate at SPEC section 5's bit-parallel MAC figure (127 LUT /
+  98 FF); a Dense takes ``reuse + 2`` cycles, a Conv2D ``pixels * reuse + 2``
+  (its partitions one after another), a batch norm one multiplier per value
+  and ``reuse + 1`` cycles, an activation or pooling layer 1 cycle and one
+  LUT per output bit.
 - Resources: a term-serial MAC unit takes ``TERM_MAC_LUT`` LUTs and
   ``TERM_MAC_FF`` flip-flops (SPEC section 5: 30 LUTs / 32 FFs); adders take
   one LUT per bit; term tables live in LUT ROM (64 bits a LUT) when
@@ -31,6 +40,13 @@ TERM_MAC_LUT = 30
 TERM_MAC_FF = 32
 LUTROM_BITS = 64
 BRAM18_BITS = 18 * 1024
+# hls4ml's own layers.
+DSP_MIN_WIDTH = 10
+MAC_LUT = 127
+MAC_FF = 98
+PIPELINE_EXTRA = 2
+MULTIPLYING = ("Dense", "Conv1D", "Conv2D", "DepthwiseConv2D", "BatchNormalization")
+ELEMENTWISE = ("Activation", "ReLU", "LeakyReLU", "HardActivation", "ParametrizedActivation", "Pooling1D", "Pooling2D")
 
 
 def _log2_ceil(n):
@@ -46,7 +62,34 @@ def layer_cycles(node, resolution):
         a = node.get_attr("data_budgets")[resolution]
         per_output = 1 + node.get_attr("reuse_factor") * k * a + _log2_ceil(node.get_attr("n_groups") + 1)
         return per_output * _pixels(node) + _stream_packs(node)
-    return 0
+    return hls4ml_layer_cycles(node)
+
+
+def multipliers(node):
+    """(multipliers, (weight bits, input bits)) of one of hls4ml's multiplying layers."""
+    kind, reuse = node.class_name, node.get_attr("reuse_factor", 1)
+    name = "scale" if kind == "BatchNormalization" else "weight" if "weight" in node.weights else "depthwise"
+    weights = node.get_weights(name)
+    if kind == "BatchNormalization":
+        n = node.get_attr("n_in")
+    elif kind == "Dense":
+        n = node.get_attr("n_in") * node.get_attr("n_out")
+    else:
+        n = weights.data_length
+    count = -(-n // reuse) - weights.nzeros // reuse  # hls4ml's multiplier_limit
+    return count, (weights.type.precision.width, node.get_input_variable().type.precision.width)
+
+
+def hls4ml_layer_cycles(node):
+    kind, reuse = node.class_name, node.get_attr("reuse_factor", 1)
+    if kind == "Dense":
+        return reuse + PIPELINE_EXTRA
+    if kind in ("Conv1D", "Conv2D", "DepthwiseConv2D"):
+        pixels = node.get_output_variable().size() // node.get_output_variable().shape[-1]
+        return pixels * reuse + PIPELINE_EXTRA
+    if kind == "BatchNormalization":
+        return reuse + 1
+    return 1 if kind in ELEMENTWISE else 0
 
 
 def _stream_packs(node):
@@ -87,6 +130,15 @@ def layer_resources(node):
             res["LUT"] += -(-table_bits // LUTROM_BITS)
         else:
             res["BRAM_18K"] = max(-(-table_bits // BRAM18_BITS), -(-units // 2))
+    elif kind in MULTIPLYING:
+        count, operands = multipliers(node)
+        if min(operands) > DSP_MIN_WIDTH:
+            res["DSP48E1"] = count
+        else:
+            res["LUT"], res["FF"] = count * MAC_LUT, count * MAC_FF
+    elif kind in ELEMENTWISE:
+        out = node.get_output_variable()
+        res["LUT"] = out.size() * out.type.precision.width
     return res
 
 

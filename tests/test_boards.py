@@ -1,0 +1,84 @@
+"""The digits CNN, trained as a meta model, converts through the CLI path for every board, in both io types.
+
+A project's C++ does not depend on the board: the board sets the part and the
+clock of the HLS project's Tcl and the Vivado script. So the pynq-z2 project
+of each io type is C-simulated at every resolution against the exact
+reference, and every other board's firmware must be byte-for-byte the same.
+"""
+
+import filecmp
+
+import pytest
+
+from mrfpga.cli.config import from_dict
+from mrfpga.cli.pipeline import convert, finish_project
+from mrfpga.hls import csim
+from mrfpga.hls.boards import known_boards, load_board
+from mrfpga.hls.reference import exact_forward
+from mrfpga.training.data import load_digits
+from mrfpga.training.quantizers import n_resolutions, set_resolution
+
+pytestmark = pytest.mark.slow
+
+IO_TYPES = ("io_parallel", "io_stream")
+REFERENCE_BOARD = "pynq-z2"
+CONFIG = {
+    "model": {"kind": "cnn", "filters": [4, 6]},
+    "quantization": {"resolutions": [[1, 3], [2, 8], [3, 20]]},
+    "training": {"epochs": 2},
+}
+
+
+@pytest.fixture(scope="module")
+def meta_cnn():
+    from mrfpga.training.methods import train
+
+    return train(from_dict(CONFIG), load_digits(), verbose=0)[0]["meta"]
+
+
+@pytest.fixture(scope="module")
+def projects(meta_cnn, tmp_path_factory):
+    """{(board, io_type): (project folder, hls model, config)}, each written by the CLI's convert stage."""
+    out = {}
+    for io_type in IO_TYPES:
+        for board in known_boards():
+            config = from_dict({**CONFIG, "hls": {"board": board, "io_type": io_type}})
+            run_dir = tmp_path_factory.mktemp(f"{board}_{io_type}")
+            hls_model = convert(config, run_dir, meta_cnn)
+            out[board, io_type] = (run_dir / "hls_project", hls_model, config)
+    return out
+
+
+def firmware_differences(a, b):
+    """Sources of ``a/firmware`` and ``b/firmware`` that differ or exist on one side only (not build outputs)."""
+    found, pending = [], [filecmp.dircmp(a / "firmware", b / "firmware")]
+    while pending:
+        cmp = pending.pop()
+        found += cmp.left_only + cmp.right_only + cmp.diff_files + cmp.funny_files
+        pending += cmp.subdirs.values()
+    return [name for name in found if not name.endswith((".so", ".o"))]
+
+
+@pytest.mark.parametrize("io_type", IO_TYPES)
+def test_reference_board_csim_is_exact_at_every_resolution(meta_cnn, projects, io_type):
+    project, hls_model, config = projects[REFERENCE_BOARD, io_type]
+    hls_model.compile()
+    finish_project(config, project)  # as the CLI does: compile() rewrites the top function
+    x = csim.snap_to_input_grid(load_digits().x_test[:32].reshape(-1, 8, 8, 1))
+    for r in range(n_resolutions(meta_cnn)):
+        set_resolution(meta_cnn, r)
+        assert csim.mismatches(csim.predict(hls_model, x, r), exact_forward(meta_cnn, x)) == 0, f"resolution {r}"
+    set_resolution(meta_cnn, n_resolutions(meta_cnn) - 1)
+
+
+@pytest.mark.parametrize("io_type", IO_TYPES)
+@pytest.mark.parametrize("board", known_boards())
+def test_every_board_gets_the_same_firmware_and_its_own_part(projects, board, io_type):
+    project, hls_model, _ = projects[board, io_type]
+    reference = projects[REFERENCE_BOARD, io_type][0]
+    assert firmware_differences(reference, project) == []
+    part = load_board(board).part
+    assert hls_model.config.get_config_value("Part") == part
+    assert f'"{part}"' in (project / "project.tcl").read_text()
+    script = (project / "vivado" / "build_bitstream.tcl").read_text()
+    assert part in script
