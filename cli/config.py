@@ -43,6 +43,7 @@ class QuantizationConfig:
     resolutions: list[list[int]] = field(default_factory=lambda: [list(r) for r in REFERENCE_RESOLUTIONS])
     precisions: list[int] = field(default_factory=lambda: [2, 4, 6, 8])  # onion
     ratio: list[float] = field(default_factory=lambda: [65.0, 30.0, 5.0])  # rowwise: PoT4, Fixed4, Fixed8
+    qkeras_kernel: str = "quantized_bits"  # qkeras (plain baseline): quantized_bits | quantized_po2
 
     @property
     def data_budgets(self):
@@ -88,11 +89,12 @@ class Config:
         return dataclasses.asdict(self)
 
 
-SCHEMES = ("term", "onion", "rowwise")
-METHODS = ("multires", "joint", "all", "individual", "post_training", "onion", "rowwise")
+SCHEMES = ("term", "onion", "rowwise", "qkeras")
+QKERAS_KERNELS = ("quantized_bits", "quantized_po2")
+METHODS = ("multires", "joint", "all", "individual", "post_training", "onion", "rowwise", "qkeras")
 MODEL_KINDS = ("mlp", "cnn", "custom")
 # Methods that need a particular scheme.
-METHOD_SCHEMES = {"onion": "onion", "rowwise": "rowwise"}
+METHOD_SCHEMES = {"onion": "onion", "rowwise": "rowwise", "qkeras": "qkeras"}
 BACKENDS = ("Vivado", "Vitis")
 IO_TYPES = ("io_parallel", "io_stream")
 
@@ -147,6 +149,7 @@ def validate(config):
     q, t, h = config.quantization, config.training, config.hls
     _one_of(q.scheme, SCHEMES, "quantization.scheme")
     _one_of(q.encoding, ENCODINGS, "quantization.encoding")
+    _one_of(q.qkeras_kernel, QKERAS_KERNELS, "quantization.qkeras_kernel")
     _one_of(t.method, METHODS, "training.method")
     _one_of(config.model.kind, MODEL_KINDS, "model.kind")
     _one_of(t.strategy, ("default", "mirrored", "multiworker"), "training.strategy")

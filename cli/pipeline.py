@@ -45,7 +45,7 @@ def load_run_config(run_dir):
 
 def primary(models):
     """The model a run converts: the meta model, or the one that stands for the method."""
-    for name in ("meta", "post_training", "onion", "rowwise"):
+    for name in ("meta", "post_training", "onion", "rowwise", "qkeras"):
         if name in models:
             return models[name]
     return models[sorted(models)[-1]]  # individual: the highest resolution's

@@ -9,20 +9,38 @@ def _accuracy(logits, y):
     return float(np.mean(np.argmax(logits, axis=1) == y))
 
 
+def resolution_settings(quantization, n_res):
+    """What each resolution of the model means, and the cost axis it is plotted on."""
+    q = quantization
+    if q.scheme == "term":
+        settings = [{"a": a, "k": k, "gamma": a * k, "label": f"a={a} k={k}"} for a, k in q.resolutions]
+    elif q.scheme == "onion":
+        settings = [{"precision": p, "label": f"p={p}"} for p in q.precisions]
+    else:
+        settings = [{"label": q.scheme}]
+    if len(settings) != n_res:
+        raise ValueError(
+            f"the model has {n_res} resolutions; the configuration's {q.scheme} scheme names {len(settings)}"
+        )
+    return settings
+
+
+COST_AXES = {"term": ("gamma", "term-pair budget gamma = a * k"), "onion": ("precision", "onion precision (bits)")}
+
+
 def build_report(config, hls_model, project, rows, y, estimates):
     board = hls_model.mrfpga_board
     clock = config.hls.clock_period or board.clock_period_ns
     resolutions = []
-    for r, ((a, k), row) in enumerate(zip(config.quantization.resolutions, rows, strict=True)):
+    settings = resolution_settings(config.quantization, len(rows))
+    for r, (setting, row) in enumerate(zip(settings, rows, strict=True)):
         predict_bad = mismatches(row["predict"], row["exact"])
         testbench_bad = mismatches(row["testbench"], row["exact"])
         cycles = estimates["cycles"][r]
         resolutions.append(
             {
                 "index": r,
-                "a": a,
-                "k": k,
-                "gamma": a * k,
+                **setting,
                 "keras_accuracy": _accuracy(row["keras"], y),
                 "csim_accuracy": _accuracy(row["predict"], y),
                 "csim_mismatches": max(predict_bad, testbench_bad),
@@ -36,6 +54,7 @@ def build_report(config, hls_model, project, rows, y, estimates):
             }
         )
     return {
+        "scheme": config.quantization.scheme,
         "board": board.name,
         "part": board.part,
         "clock_period_ns": clock,
@@ -55,12 +74,12 @@ def build_report(config, hls_model, project, rows, y, estimates):
 def print_table(report):
     print(f"\nboard {report['board']} ({report['part']}), clock {report['clock_period_ns']} ns")
     print(f"HLS project: {report['hls_project']}")
-    head = f"{'res':>3} {'a':>2} {'k':>3} {'gamma':>5} {'keras acc':>9} {'csim acc':>9} {'mismatch':>8} {'cycles':>7}"
+    head = f"{'res':>3} {'setting':>12} {'keras acc':>9} {'csim acc':>9} {'mismatch':>8} {'cycles':>7}"
     print(head)
     print("-" * len(head))
     for r in report["resolutions"]:
         print(
-            f"{r['index']:>3} {r['a']:>2} {r['k']:>3} {r['gamma']:>5} {r['keras_accuracy']:>9.4f} "
+            f"{r['index']:>3} {r['label']:>12} {r['keras_accuracy']:>9.4f} "
             f"{r['csim_accuracy']:>9.4f} {r['csim_mismatches']:>8} {r['estimated_cycles']:>7}"
         )
     est, board = report["resources"]["estimated"], report["resources"]["board"]
@@ -73,15 +92,16 @@ def write_plot(report, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = sorted(report["resolutions"], key=lambda r: (r["gamma"], r["index"]))
-    gamma = [r["gamma"] for r in rows]
+    key, axis_label = COST_AXES.get(report.get("scheme", "term"), ("index", "resolution index"))
+    rows = sorted(report["resolutions"], key=lambda r: (r[key], r["index"]))
+    cost = [r[key] for r in rows]
     fig, left = plt.subplots(figsize=(7, 4.2))
-    left.plot(gamma, [100 * r["keras_accuracy"] for r in rows], "o-", label="Keras accuracy")
-    left.plot(gamma, [100 * r["csim_accuracy"] for r in rows], "x--", label="C-sim accuracy")
-    left.set_xlabel("term-pair budget gamma = a * k")
+    left.plot(cost, [100 * r["keras_accuracy"] for r in rows], "o-", label="Keras accuracy")
+    left.plot(cost, [100 * r["csim_accuracy"] for r in rows], "x--", label="C-sim accuracy")
+    left.set_xlabel(axis_label)
     left.set_ylabel("test accuracy (%)")
     right = left.twinx()
-    right.plot(gamma, [r["estimated_cycles"] for r in rows], "s:", color="tab:red", label="estimated cycles")
+    right.plot(cost, [r["estimated_cycles"] for r in rows], "s:", color="tab:red", label="estimated cycles")
     right.set_ylabel("estimated cycles per inference")
     handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     left.legend(handles, [h.get_label() for h in handles], loc="center right")

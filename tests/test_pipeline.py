@@ -80,3 +80,38 @@ def test_demo_job_meets_its_promises(tmp_path):
     assert len(report["resolutions"]) == 8
     assert report["resolutions"][-1]["keras_accuracy"] >= 0.90
     assert (report["board"], report["clock_period_ns"]) == ("pynq-z2", 10.0)
+
+
+@pytest.mark.parametrize(
+    "scheme, extra",
+    [
+        ("onion", {"training": {"method": "onion"}}),
+        ("qkeras", {"training": {"method": "qkeras"}}),
+        ("qkeras", {"training": {"method": "qkeras"}, "quantization": {"qkeras_kernel": "quantized_po2"}}),
+    ],
+    ids=["onion", "qkeras_bits", "qkeras_po2"],
+)
+def test_every_scheme_runs_through_the_cli_bit_exactly(tmp_path, scheme, extra):
+    """The same CLI for the other schemes: onion (one row per precision) and the plain QKeras baseline."""
+    config = yaml.safe_load((package_dir("examples") / "digits_mlp.yaml").read_text())
+    config["model"]["hidden"] = [24]
+    config["training"]["epochs"] = 3
+    config["hls"]["csim_samples"] = 100
+    config["quantization"]["scheme"] = scheme
+    for section, values in extra.items():
+        config[section].update(values)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    out = mrfpga("run", tmp_path / "c.yaml", "--out", tmp_path / "run")
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    rows = report["resolutions"]
+    assert report["scheme"] == scheme and len(rows) == (4 if scheme == "onion" else 1)
+    for row in rows:
+        assert row["csim_mismatches"] == row["predict_mismatches"] == row["testbench_mismatches"] == 0, row
+        assert row["samples"] == 100 and row["label"] in out
+    if scheme == "onion":
+        assert [r["precision"] for r in rows] == [2, 4, 6, 8]  # the default precisions
+        cycles = [r["estimated_cycles"] for r in rows]
+        assert cycles == sorted(cycles) and cycles[0] < cycles[-1]  # fewer bits, fewer terms to walk
+    else:
+        top = (tmp_path / "run" / "hls_project" / "firmware" / "myproject.cpp").read_text()
+        assert "nnet::dense<" in top and "nnet::mmac" not in top  # hls4ml's own layers

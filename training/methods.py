@@ -8,7 +8,8 @@ Each returns named Keras models:
   quantized without training (its BN copied into every resolution's branch);
 - ``onion``: one onion model (precision-specific BN, weighted joint loss);
 - ``rowwise``: one row-wise model whose rows are reassigned every
-  ``reassign_every`` epochs from the Hessian's top eigenvalue per row.
+  ``reassign_every`` epochs from the Hessian's top eigenvalue per row;
+- ``qkeras``: one plain QKeras model (the hls4ml baseline), cross-entropy.
 """
 
 import copy
@@ -99,6 +100,10 @@ def _train(config, data, checkpoints, verbose):
         return {"onion": model}, {"onion": history}
     if t.method == "rowwise":
         return _train_rowwise(config, data, new_model(q), checkpoints, verbose)
+    if t.method == "qkeras":
+        model = new_model(q)
+        history = _fit(model, data, t, step_factory("single"), checkpoints, "qkeras", verbose)
+        return {"qkeras": model}, {"qkeras": history}
     raise ValueError(f"unknown training method {t.method!r}")
 
 

@@ -9,7 +9,10 @@ The quantization scheme decides the quantizers:
 - ``rowwise``: ``quantized_rowwise`` kernels, 4-bit fixed-point activations
   (a data-term quantizer that keeps every term: SPEC section 4's A4);
 - ``bitshare``: ``quantized_onion`` kernels (one precision per resolution)
-  with the term scheme's data-term activations: the bit-sharing baseline.
+  with the term scheme's data-term activations: the bit-sharing baseline;
+- ``qkeras``: plain QKeras, ``quantized_bits`` (or ``quantized_po2``) kernels
+  and ``quantized_relu`` activations, one resolution: the baseline that
+  hls4ml converts with its own layers.
 
 Batch normalization is switchable (one BN per resolution) whenever the
 model has several resolutions.
@@ -19,7 +22,7 @@ import importlib
 
 import numpy as np
 import tensorflow as tf
-from qkeras import QActivation, QConv2D, QDense, quantized_bits
+from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_po2, quantized_relu
 
 from .bn import SwitchableBatchNormalization
 from .quantizers import quantized_data_term, quantized_onion, quantized_rowwise, quantized_term
@@ -45,6 +48,10 @@ def kernel_quantizer(q):
         return quantized_onion(q.weight_bits, q.precisions)
     if q.scheme == "rowwise":
         return quantized_rowwise(tuple(q.ratio))
+    if q.scheme == "qkeras":
+        if q.qkeras_kernel == "quantized_po2":
+            return quantized_po2(q.weight_bits, 1)
+        return quantized_bits(q.weight_bits, 0, alpha=1)
     return weight_term_quantizer(q)
 
 
@@ -53,6 +60,8 @@ def activation_quantizer(q):
         return quantized_onion(q.activation_bits, q.precisions, alpha=2.0**q.activation_integer, keep_negative=False)
     if q.scheme == "rowwise":
         return quantized_data_term(4, q.activation_integer, [5])
+    if q.scheme == "qkeras":
+        return quantized_relu(q.activation_bits, q.activation_integer)
     return data_term_quantizer(q)
 
 
