@@ -108,8 +108,7 @@ def _render(name, values):
 def write_axis_wrapper(hls_model, project_dir=None):
     """Write ``firmware/<project>_axis.h/.cpp`` and the testbench ``<project>_axis_test.cpp``; returns their paths.
 
-    Run it after every ``hls_model.write()``/``compile()`` (hls4ml rewrites the project, not these files,
-    but ``use_axis_top`` must be re-applied to ``build_prj.tcl``)."""
+    hls4ml's write()/compile() leave these files alone; it is ``use_axis_top`` that must follow them."""
     values = template_values(hls_model)
     project_dir = Path(project_dir or hls_model.config.get_output_dir())
     project = values["project"]
