@@ -83,18 +83,43 @@ def convert(config, run_dir, model=None, force=False):
             model, project, h.board, h.backend, h.io_type, h.clock_period, h.reuse_factor, PROJECT_NAME
         )
         hls_model.write()
-        finish_project(config, project)
+        finish_project(config, project, hls_model)
     return hls_model
 
 
-def finish_project(config, project):
-    """What the kit adds to hls4ml's project: the AXI-Lite top interface and the Vivado script.
-    hls4ml's compile() rewrites the project's files, so this runs again after it."""
+def finish_project(config, project, hls_model):
+    """What the kit adds to hls4ml's project, run again after hls4ml's compile() (it rewrites the project):
+    io_parallel: the top's ports on one AXI-Lite slave; io_stream: the AXI-Stream wrapper top
+    (``firmware/<name>_axis.cpp``, the HLS top and so the exported IP); then the Vivado script for that IP."""
+    from mrfpga.hls.axis_wrapper import axis_top, use_axis_top, write_axis_wrapper
     from mrfpga.hls.vivado_project import use_axi_lite_interface, write_vivado_scripts
 
     h = config.hls
-    use_axi_lite_interface(project, PROJECT_NAME, h.io_type)
-    write_vivado_scripts(project, h.board, h.io_type, h.clock_period, PROJECT_NAME)
+    top = PROJECT_NAME
+    if h.io_type == "io_stream":
+        write_axis_wrapper(hls_model, project)
+        use_axis_top(project, PROJECT_NAME)
+        top = axis_top(PROJECT_NAME)
+    else:
+        use_axi_lite_interface(project, PROJECT_NAME, h.io_type)
+    write_vivado_scripts(project, h.board, h.io_type, h.clock_period, PROJECT_NAME, top=top)
+
+
+def check_axis_wrapper(project, predicted, samples_per_call=16):
+    """The io_stream IP's top, ``<name>_axis()``, on tb_data: its testbench fails on any word that differs
+    from the hls4ml top's or a misplaced TLAST; its unpacked outputs must also equal ``predict`` exactly."""
+    from mrfpga.hls import axis_wrapper
+    from mrfpga.hls.csim import CsimError, mismatches
+
+    stage(f"C simulation with g++: the AXI-Stream top {axis_wrapper.axis_top(PROJECT_NAME)}() on tb_data")
+    axis_wrapper.compile_axis_testbench(project, PROJECT_NAME)
+    out = axis_wrapper.run_axis_testbench(project, predicted[0].shape[1], samples_per_call)
+    n = len(predicted[0])
+    bad = {r: mismatches(out[r * n : (r + 1) * n], p) for r, p in enumerate(predicted)}
+    bad = {r: m for r, m in bad.items() if m}
+    if bad:
+        raise CsimError(f"the AXI-Stream top differs from predict (resolution: mismatching samples): {bad}")
+    print(f"  0 mismatches at {len(predicted)} resolutions, {samples_per_call} samples per call", flush=True)
 
 
 def _test_inputs(config):
@@ -138,11 +163,13 @@ def csim(config, run_dir, model=None, hls_model=None, force=False):
     stage("C simulation with g++: the generated testbench on tb_data")
     sim.write_tb_data(project, x, [row["exact"] for row in rows])
     sim.patch_testbench_precision(project, PROJECT_NAME)
-    finish_project(config, project)
+    finish_project(config, project, hls_model)
     sim.compile_testbench(project, PROJECT_NAME)
     tb_out = sim.run_testbench(project, rows[0]["exact"].shape[1])
     for r, row in enumerate(rows):
         row["testbench"] = tb_out[r * len(x) : (r + 1) * len(x)]
+    if config.hls.io_type == "io_stream":
+        check_axis_wrapper(project, [row["predict"] for row in rows])
 
     estimates = estimate(hls_model, n_res, hls_model.mrfpga_board)
     report = build_report(config, hls_model, project, rows, y, estimates)

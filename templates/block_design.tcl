@@ -10,6 +10,8 @@
 #                the ap_start/ap_done control; the PS reaches it through M_AXI_GP0.
 #   io_stream:   one AXI-Stream input and one AXI-Stream output (with TLAST) fed by an AXI DMA in DDR
 #                (through S_AXI_HP0), and one AXI-Lite slave with the resolution register and the control.
+#                hls4ml's own io_stream top has neither TLAST nor DMA-sized words, so the kit exports the
+#                wrapper @{project_name}_axis() (firmware/@{project_name}_axis.h: one value per 32/64-bit word).
 # Clock: PS FCLK_CLK0 at @{fclk_mhz} MHz (@{clock_period_ns} ns) drives the whole design; proc_sys_reset
 # turns FCLK_RESET0_N into synchronous resets.
 # Template placeholders are @@{name} (Python string.Template with the delimiter "@@").
@@ -90,7 +92,8 @@ if {$io_type eq "io_stream"} {
     set s_in [only_intf $ip axis_rtl Slave "AXI-Stream input (the data; the resolution belongs on AXI-Lite)"]
     set s_out [only_intf $ip axis_rtl Master "AXI-Stream output"]
     if {![get_property CONFIG.HAS_TLAST $s_out]} {
-        error "the IP's output stream $s_out has no TLAST: the DMA's S2MM transfer would never finish"
+        error "the IP's output stream $s_out has no TLAST: the DMA's S2MM transfer would never finish\
+               (export the AXI-Stream top @{project_name}_axis: build_prj.tcl's set_top)"
     }
     set in_bits [expr {8 * [get_property CONFIG.TDATA_NUM_BYTES $s_in]}]
     set out_bits [expr {8 * [get_property CONFIG.TDATA_NUM_BYTES $s_out]}]

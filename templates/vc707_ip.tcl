@@ -6,7 +6,9 @@
 # @{top}_ooc.dcp (the synthesized IP), utilization and timing reports.
 #
 # @{board} has no ARM host, so this script makes no bitstream: it checks that the IP synthesizes on the part
-# and meets the @{clock_period_ns} ns clock. Integrating it into a system is board work:
+# and meets the @{clock_period_ns} ns clock. For io_stream the IP is the AXI-Stream top @{project_name}_axis
+# (32/64-bit words with TLAST; format in firmware/@{project_name}_axis.h). Integrating it into a system is
+# board work (docs/axi_stream.md walks through it):
 #   * MicroBlaze host: a block design with microblaze (+ local memory, mdm, clk_wiz from the 200 MHz
 #     SYSCLK, proc_sys_reset) and an AXI interconnect (smartconnect) to the IP's AXI-Lite slave; for
 #     io_stream add an axi_dma whose MM2S/S2MM streams feed the IP's AXI-Stream ports and a MIG DDR3

@@ -30,7 +30,9 @@ def _bus(name, bus, mode, params=()):
     )
 
 
-def fake_export(project_dir, io_type, top="myproject", in_bytes=4, tlast=1, axis_resolution=False):
+def fake_export(
+    project_dir, io_type, top="myproject", in_bytes=4, tlast=1, axis_resolution=False, streams=("input_1", "layer4_out")
+):
     """What ``export_design`` leaves in ``<project>_prj/solution1/impl/ip``, as far as the scripts look."""
     ip = Path(project_dir) / "myproject_prj" / "solution1" / "impl" / "ip"
     (ip / "hdl" / "verilog").mkdir(parents=True)
@@ -41,7 +43,7 @@ def fake_export(project_dir, io_type, top="myproject", in_bytes=4, tlast=1, axis
         _bus("ap_rst_n", "reset", "slave"),
     ]
     ports = ["ap_clk", "ap_rst_n", "interrupt", "s_axi_control_AWADDR", "s_axi_control_WDATA"]
-    streams = [("input_1", "slave", in_bytes, 0), ("layer4_out", "master", 4, tlast)]
+    streams = [(streams[0], "slave", in_bytes, 0), (streams[1], "master", 4, tlast)]
     if axis_resolution:
         streams.append(("resolution", "slave", 1, 0))
     for name, mode, nbytes, last in streams if io_type == "io_stream" else []:
@@ -181,13 +183,36 @@ def test_without_board_files_the_zynq_script_warns_and_still_builds(project):
         ({"axis_resolution": True}, "exactly one AXI-Stream input"),
         ({"tlast": 0}, "no TLAST"),
         ({"in_bytes": 20}, "160 bits wide"),
+        ({"tlast": 0, "top": "myproject_axis", "streams": ("in_stream", "out_stream")}, "no TLAST"),
     ],
 )
 def test_stream_ip_the_dma_cannot_drive_is_refused_by_the_script(project, kwargs, message):
     fake_export(project, "io_stream", **kwargs)
-    script = write_vivado_scripts(project, "pynq-z2", "io_stream", 10)
+    script = write_vivado_scripts(project, "pynq-z2", "io_stream", 10, top=kwargs.get("top"))
     result, _ = run_script(script, "xc7z020clg400-1", 10, project)
     assert result.returncode != 0 and message in result.stderr
+
+
+@pytest.mark.parametrize("word_bytes", [4, 8])
+@pytest.mark.parametrize("board_name", BOARDS)
+def test_axis_wrapper_ip_runs_against_the_standins(project, board_name, word_bytes):
+    """The io_stream IP is the AXI-Stream top myproject_axis (mrfpga.hls.axis_wrapper): 32/64-bit words, TLAST."""
+    board = load_board(board_name)
+    top = "myproject_axis"
+    fake_export(project, "io_stream", top=top, in_bytes=word_bytes, streams=("in_stream", "out_stream"))
+    script = write_vivado_scripts(project, board_name, "io_stream", board.clock_period_ns, top=top)
+    result, log = run_script(script, board.part, board.clock_period_ns, project)
+    assert result.returncode == 0, result.stderr
+    if board.arm_host:
+        assert f"create_bd_cell -type ip -vlnv xilinx.com:hls:{top}:1.0 {top}_0" in log
+        assert f"connect_bd_intf_net /axi_dma_0/M_AXIS_MM2S /{top}_0/in_stream" in log
+        assert f"connect_bd_intf_net /{top}_0/out_stream /axi_dma_0/S_AXIS_S2MM" in log
+        assert f"connect_bd_intf_net /ctrl_smc/M00_AXI /{top}_0/s_axi_control" in log  # the resolution register
+        assert f"CONFIG.c_m_axis_mm2s_tdata_width {8 * word_bytes}" in log
+        assert (script.parent / "output" / "myproject.bit").is_file()
+    else:
+        assert f"create_ip -vlnv xilinx.com:hls:{top}:1.0 -module_name {top}_0" in log
+        assert (script.parent / "output" / f"{top}_ooc.dcp").is_file()
 
 
 def test_generator_arguments(tmp_path):

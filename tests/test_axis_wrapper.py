@@ -1,0 +1,114 @@
+"""The AXI-Stream top of io_stream projects (mrfpga.hls.axis_wrapper): g++ C simulation against the hls4ml
+top and ``predict`` at every resolution, the pipeline hook, and the HLS build script that exports it as the
+IP (run in tclsh against HLS stand-ins)."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import test_csim_mmac_conv as conv
+from csim_base import CsimCase
+
+from mrfpga.cli import pipeline
+from mrfpga.cli.config import Config, HLSConfig
+from mrfpga.hls import axis_wrapper, csim
+from mrfpga.hls.synth import vivado_hls_args
+from mrfpga.training.quantizers import n_resolutions
+
+pytestmark = pytest.mark.slow
+
+STANDINS = Path(__file__).parent / "tcl_standins"
+N_SAMPLES = 24
+
+
+class AxisChecks:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def io_type(cls):
+        return "io_stream"
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def predicted(cls, model, project, inputs):
+        """hls4ml's predict at every resolution, on the first samples."""
+        return [csim.predict(project, inputs[:N_SAMPLES], r) for r in range(n_resolutions(model))]
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def axis_testbench(cls, project, inputs, predicted):
+        out_dir = project.config.get_output_dir()
+        axis_wrapper.write_axis_wrapper(project)
+        axis_wrapper.compile_axis_testbench(out_dir, pipeline.PROJECT_NAME)
+        return out_dir
+
+    @pytest.mark.parametrize("samples_per_call", [1, 5])
+    def test_axis_top_matches_predict_at_every_resolution(self, axis_testbench, inputs, predicted, samples_per_call):
+        assert csim.mismatches(predicted[0], predicted[-1]) > 0  # so the resolution register must be honored
+        csim.write_tb_data(axis_testbench, inputs[:N_SAMPLES], predicted)
+        out = axis_wrapper.run_axis_testbench(axis_testbench, predicted[0].shape[1], samples_per_call)
+        for r, expected in enumerate(predicted):
+            assert csim.mismatches(out[r * N_SAMPLES : (r + 1) * N_SAMPLES], expected) == 0, f"resolution {r}"
+
+    def test_pipeline_check_of_the_axis_top(self, axis_testbench, inputs, predicted):
+        csim.write_tb_data(axis_testbench, inputs[:N_SAMPLES], predicted)
+        pipeline.check_axis_wrapper(axis_testbench, predicted, samples_per_call=7)
+        wrong = [predicted[0]] + [p + 2.0**-20 for p in predicted[1:]]
+        with pytest.raises(csim.CsimError, match="differs from predict"):
+            pipeline.check_axis_wrapper(axis_testbench, wrong, samples_per_call=7)
+
+    @pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh is not on PATH: the stand-ins need it")
+    @pytest.mark.parametrize("board_name", ["pynq-z2", "vc707"])
+    def test_finish_project_exports_the_axis_top(self, project, board_name):
+        out_dir = Path(project.config.get_output_dir())
+        config = Config(hls=HLSConfig(board=board_name, io_type="io_stream"))
+        for _ in range(2):  # again after hls4ml rewrites the project, as the pipeline does after compile()
+            project.write()
+            pipeline.finish_project(config, out_dir, project)
+            pipeline.finish_project(config, out_dir, project)  # idempotent
+        build = (out_dir / "build_prj.tcl").read_text()
+        assert build.count("set_top ${project_name}_axis\n") == 1 and "set_top ${project_name}\n" not in build
+        assert (out_dir / "firmware" / "myproject_axis.cpp").is_file()
+        assert 'set top             "myproject_axis"' in (out_dir / "vivado" / "build_bitstream.tcl").read_text()
+
+        # The HLS build targets the part and clock the project was converted for (pynq-z2's).
+        part, period = project.config.get_config_value("Part"), project.config.get_config_value("ClockPeriod")
+        log = out_dir / "hls_calls.log"
+        log.unlink(missing_ok=True)
+        env = {
+            **os.environ,
+            "MRFPGA_STANDIN_LOG": str(log),
+            "MRFPGA_EXPECT_PART": part,
+            "MRFPGA_EXPECT_PERIOD_NS": str(period),
+        }
+        cmd = ["tclsh", str(STANDINS / "run_hls.tcl"), "build_prj.tcl", vivado_hls_args(export=True)]
+        done = subprocess.run(cmd, cwd=out_dir, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        calls = log.read_text().splitlines()
+        assert "set_top myproject_axis" in calls and f"set_part {part}" in calls
+        assert "add_files firmware/myproject_axis.cpp -cflags -std=c++0x" in calls
+        assert calls[-2:] == ["csynth_design", "export_design -format ip_catalog -version 1.0.0"]
+
+
+class TestAxisDense(AxisChecks, CsimCase):
+    """One input word per value, all values of a sample in one hls4ml stream word."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def n_inputs(cls):
+        return 20
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def hidden(cls):
+        return [12]
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def n_outputs(cls):
+        return 5
+
+
+class TestAxisConv(AxisChecks, conv.TestTermConvShortChannelGroupsStream):
+    """A 5x5x20 input: 25 hls4ml stream words of 20 values each, one output."""
