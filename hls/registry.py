@@ -10,6 +10,8 @@ from hls4ml.backends.vivado.passes.transform_types import TransformTypes
 from hls4ml.converters.keras_v2_to_hls import get_layer_handlers
 from hls4ml.model.layers import layer_map, register_layer
 from hls4ml.model.optimizer.optimizer import optimizer_map
+from hls4ml.model.optimizer.passes.infer_precision import InferPrecisionTypes
+from hls4ml.model.types import FixedPrecisionType, UnspecifiedPrecisionType
 
 from .convert_names import RESOLUTION_PORT
 from .handlers import OVERRIDES, dispatching_handler, parse_switchable_bn
@@ -49,6 +51,24 @@ class CloneOutputExceptResolution(CloneOutput):
         return node.name != RESOLUTION_PORT and super().match(node)
 
 
+class InferPrecisionOrAttributeDefault(InferPrecisionTypes):
+    """hls4ml's precision inference, except that a type it cannot infer (an activation's lookup table) takes
+    its attribute's default when the model's default precision is 'auto', as the kit's conversion sets it.
+    hls4ml would give it 'auto' again and retry it forever."""
+
+    def _infer_default_type(self, node, type_name):
+        config = node.model.config
+        default = config.backend.convert_precision_string(config.model_precision["default"])
+        if not isinstance(default, UnspecifiedPrecisionType):
+            return super()._infer_default_type(node, type_name)
+        attribute = next((a for a in node.expected_attributes if a.name == type_name), None)
+        precision = getattr(attribute, "default", None) or FixedPrecisionType(16, 6)
+        node.types[type_name].precision = precision
+        weight_name = type_name.removesuffix("_t")
+        if weight_name in node.weights:
+            node.weights[weight_name].update_precision(precision)
+
+
 def install():
     handlers = get_layer_handlers()
     for keras_class in OVERRIDES:
@@ -60,6 +80,7 @@ def install():
         if layer_map.get(name) is not cls:
             register_layer(name, cls)
     for name, cls in (
+        ("infer_precision_types", InferPrecisionOrAttributeDefault),
         ("vivado:transform_types", ResolutionPortTypes),
         ("vitis:transform_types", ResolutionPortTypes),
         ("vivado:clone_output", CloneOutputExceptResolution),

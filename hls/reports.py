@@ -3,7 +3,8 @@
 After ``mrfpga synth`` (``vivado_hls`` or ``vitis-run``/``vitis_hls`` running hls4ml's ``build_prj.tcl``)
 an hls4ml project holds
 
-- ``<name>_prj/solution1/syn/report/<top>_csynth.xml``: the C-synthesis report (latency, interval,
+- ``<name>_prj/solution1/syn/report/<top>_csynth.xml``: the C-synthesis report (``<top>_axis`` when the
+  io_stream project's AXI-Stream wrapper was the top; latency, interval,
   clock, resource estimate), the same layout for Vivado HLS and Vitis HLS;
 - ``vivado_synth.rpt``, when ``build_prj.tcl`` ran with ``vsynth=1``: the ``report_utilization`` of
   hls4ml's ``vivado_synth.tcl`` (``synth_design`` + ``opt_design``, post-synthesis).
@@ -66,7 +67,10 @@ def read_hls_reports(project_dir):
     solutions = vivado_report._find_solutions(str(prj_dir))
     if not solutions:
         raise FileNotFoundError(_missing(expected, hint, f"({apps[0]} lists no solution folder)"))
-    csynth = prj_dir / solutions[0] / "syn" / "report" / f"{top}_csynth.xml"
+    report_dir = prj_dir / solutions[0] / "syn" / "report"
+    # An io_stream project's IP top is the kit's AXI-Stream wrapper around hls4ml's top: report the whole IP.
+    top = next((t for t in (f"{top}_axis", top) if (report_dir / f"{t}_csynth.xml").is_file()), top)
+    csynth = report_dir / f"{top}_csynth.xml"
     if not csynth.is_file():
         raise FileNotFoundError(_missing(csynth, hint))
     root = _parse_xml(csynth)

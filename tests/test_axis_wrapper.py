@@ -2,24 +2,21 @@
 top and ``predict`` at every resolution, the pipeline hook, and the HLS build script that exports it as the
 IP (run in tclsh against HLS stand-ins)."""
 
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import test_csim_mmac_conv as conv
 from csim_base import CsimCase
+from standins import run_hls_build
 
 from mrfpga.cli import pipeline
 from mrfpga.cli.config import Config, HLSConfig
 from mrfpga.hls import axis_wrapper, csim
-from mrfpga.hls.synth import vivado_hls_args
 from mrfpga.training.quantizers import n_resolutions
 
 pytestmark = pytest.mark.slow
 
-STANDINS = Path(__file__).parent / "tcl_standins"
 N_SAMPLES = 24
 
 
@@ -74,18 +71,8 @@ class AxisChecks:
 
         # The HLS build targets the part and clock the project was converted for (pynq-z2's).
         part, period = project.config.get_config_value("Part"), project.config.get_config_value("ClockPeriod")
-        log = out_dir / "hls_calls.log"
-        log.unlink(missing_ok=True)
-        env = {
-            **os.environ,
-            "MRFPGA_STANDIN_LOG": str(log),
-            "MRFPGA_EXPECT_PART": part,
-            "MRFPGA_EXPECT_PERIOD_NS": str(period),
-        }
-        cmd = ["tclsh", str(STANDINS / "run_hls.tcl"), "build_prj.tcl", vivado_hls_args(export=True)]
-        done = subprocess.run(cmd, cwd=out_dir, env=env, capture_output=True, text=True, timeout=60)
+        done, calls = run_hls_build(out_dir, part, period)
         assert done.returncode == 0, done.stderr
-        calls = log.read_text().splitlines()
         assert "set_top myproject_axis" in calls and f"set_part {part}" in calls
         assert "add_files firmware/myproject_axis.cpp -cflags -std=c++0x" in calls
         assert calls[-2:] == ["csynth_design", "export_design -format ip_catalog -version 1.0.0"]

@@ -7,8 +7,10 @@ reference, and every other board's firmware must be byte-for-byte the same.
 """
 
 import filecmp
+import shutil
 
 import pytest
+from standins import run_hls_build
 
 from mrfpga.cli.config import from_dict
 from mrfpga.cli.pipeline import convert, finish_project
@@ -63,7 +65,7 @@ def firmware_differences(a, b):
 def test_reference_board_csim_is_exact_at_every_resolution(meta_cnn, projects, io_type):
     project, hls_model, config = projects[REFERENCE_BOARD, io_type]
     hls_model.compile()
-    finish_project(config, project)  # as the CLI does: compile() rewrites the top function
+    finish_project(config, project, hls_model)  # as the CLI does: compile() rewrites the top function
     x = csim.snap_to_input_grid(load_digits().x_test[:32].reshape(-1, 8, 8, 1))
     for r in range(n_resolutions(meta_cnn)):
         set_resolution(meta_cnn, r)
@@ -82,3 +84,15 @@ def test_every_board_gets_the_same_firmware_and_its_own_part(projects, board, io
     assert f'"{part}"' in (project / "project.tcl").read_text()
     script = (project / "vivado" / "build_bitstream.tcl").read_text()
     assert part in script
+
+
+@pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh is not on PATH: the stand-ins need it")
+@pytest.mark.parametrize("io_type", IO_TYPES)
+@pytest.mark.parametrize("board", known_boards())
+def test_every_board_hls_build_script_passes_the_standins(projects, board, io_type):
+    """hls4ml's build_prj.tcl, as the kit leaves it, synthesizes and exports for the board's part and clock."""
+    project, _, _ = projects[board, io_type]
+    done, calls = run_hls_build(project, load_board(board).part, load_board(board).clock_period_ns)
+    assert done.returncode == 0, done.stderr
+    top = "myproject_axis" if io_type == "io_stream" else "myproject"
+    assert f"set_top {top}" in calls and calls[-1].startswith("export_design")

@@ -70,6 +70,21 @@ def test_parsed_numbers_are_the_files(project, capsys):
     assert capsys.readouterr().out == ""  # hls4ml's "... report not found." lines are kept quiet
 
 
+def test_an_io_stream_project_reports_its_axis_wrapper_top(tmp_path):
+    """The wrapper is the IP: its report, not the hls4ml top's inside it, holds the whole design."""
+    project = _copy(VIVADO, tmp_path / "p")
+    wrapper_xml = project / XML.with_name("myproject_axis_csynth.xml")
+    text = (project / XML).read_text()
+    wrapper_xml.write_text(text.replace("<Best-caseLatency>", "<Best-caseLatency>1", 1))
+    r = read_hls_reports(project)
+    assert (r["top"], r["csynth_report"]) == ("myproject_axis", str(wrapper_xml))
+    assert (
+        r["best_latency"]
+        == _csynth_fields(wrapper_xml)["best_latency"]
+        != _csynth_fields(project / XML)["best_latency"]
+    )
+
+
 def test_vivado_hls_2020_numbers():
     # Literal values: the test fails if the parser picks the wrong element, not only if it disagrees with ET.
     r = read_hls_reports(VIVADO)
