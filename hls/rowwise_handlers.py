@@ -35,16 +35,14 @@ def row_integers(values, scheme):
     if scheme == POT4:
         magnitudes = np.abs(ints)
         shifts = np.log2(np.maximum(magnitudes, 1)).astype(np.int64)
-        if np.any((magnitudes != 0) & (magnitudes != 2**shifts)) or shifts.max() > POT_MAX_SHIFT:
-            return _off_level_set(scheme, values)
-        return -frac, np.where(magnitudes == 0, 0, np.sign(ints) * (shifts + 1))
-    if np.abs(ints).max() > 2 ** (SCHEME_BITS[scheme] - 1) - 1:
-        return _off_level_set(scheme, values)
-    return -frac, ints
-
-
-def _off_level_set(scheme, values):
-    raise ValueError(f"a {SCHEMES[scheme]} row is not on its level set: {sorted(set(values.tolist()))[:8]} ...")
+        codes = np.where(magnitudes == 0, 0, np.sign(ints) * (shifts + 1))
+        fits = np.all((magnitudes == 0) | (magnitudes == 2**shifts)) and shifts.max() <= POT_MAX_SHIFT
+    else:
+        codes = ints
+        fits = np.abs(ints).max() <= 2 ** (SCHEME_BITS[scheme] - 1) - 1
+    if not fits:
+        raise ValueError(f"a {SCHEMES[scheme]} row is not on its level set: {sorted(set(values.tolist()))[:8]} ...")
+    return -frac, codes
 
 
 def rowwise_attributes(keras_layer, kernel, bias, data_reader):

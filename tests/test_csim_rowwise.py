@@ -9,6 +9,7 @@ from qkeras import QActivation, QConv2D, QDense, quantized_bits
 from mrfpga.cli.config import QuantizationConfig
 from mrfpga.hls.convert import convert
 from mrfpga.hls.csim import snap_to_input_grid
+from mrfpga.hls.estimate import estimate
 from mrfpga.training import quantized_data_term, quantized_rowwise
 from mrfpga.training.models import build_cnn, build_mlp
 from mrfpga.training.rowwise import row_counts
@@ -63,6 +64,19 @@ class RowwiseCase(CsimCase):
             assert [node.get_attr(f"{c}_rows") for c in ("pot", "fixed4", "fixed8")] == row_counts(
                 len(codes), layer.kernel_quantizer_internal.ratio
             )
+
+    def test_estimate_counts_a_dsp_per_fixed_weight(self, project, model):
+        """DSP48E1: one per nonzero Fixed-W4/W8 weight (reuse 1), counted here from the Keras kernels."""
+        fixed_weights = 0
+        for layer in model.layers:
+            q = getattr(layer, "kernel_quantizer_internal", None)
+            if isinstance(q, quantized_rowwise):
+                values = q(layer.kernel).numpy().reshape(-1, layer.kernel.shape[-1])
+                fixed_weights += np.count_nonzero(values[:, q.row_codes(layer.kernel).numpy() != 0])
+        bn_scales = sum(n.get_attr("n_in") for n in project.get_layers() if n.class_name == "SwitchableScaleShift")
+        result = estimate(project, 1, project.mrfpga_board)
+        assert result["resources"]["DSP48E1"] == fixed_weights + bn_scales
+        assert result["resources"]["LUT"] > 0 and result["cycles"][0] > 0
 
 
 class TestRowwiseDense(RowwiseCase):
