@@ -13,7 +13,7 @@ from .convert_names import RESOLUTION_PORT
 from .registry import install
 
 INPUT_PRECISION = "ap_fixed<16,6>"
-OUR_LAYERS = ("DataTerm", "MMACDense", "MMACConv2D", "SwitchableScaleShift")
+OUR_LAYERS = ("DataTerm", "MMACDense", "MMACConv2D", "SwitchableScaleShift", "RowwiseDense", "RowwiseConv2D")
 
 
 def resolution_bits(n_res):

@@ -32,9 +32,21 @@ Formulas (docs/estimates.md explains them):
   ``reuse_factor`` is 1, else in BRAM18 (18 Kib, dual-ported, one port per
   unit). No multiplier in the mMAC: 0 DSP48E1. A folded switchable BN
   multiplies every value by its scale: one DSP48E1 per value.
+- Row-wise layers (``rowwise_dense``/``rowwise_conv2d``, SPEC section 4),
+  pipelined at II = ``reuse_factor``: ``cycles = pixels * (reuse_factor +
+  ceil(log2(fan_in)) + 1)`` (products, the adder tree over the fan-in, the
+  row shift and the bias; pixels = 1 for Dense), + io_stream packs. Weights
+  are constants, so only nonzero ones cost: a PoT weight is a shift (wiring)
+  and one adder in LUTs, a Fixed-W4/W8 weight one DSP48E1 multiplier
+  (``ceil(nonzero fixed weights / reuse_factor)`` DSP48E1); adders take one
+  LUT per accumulator bit of their core, plus one bias adder (LUTs) and one
+  output register (FFs) per row and output bit; at ``reuse_factor`` > 1 the
+  three weight tables are read from LUT ROM (64 bits a LUT).
 """
 
 import math
+
+from .rowwise_estimate import ROWWISE_LAYERS, rowwise_cycles, rowwise_resources
 
 TERM_MAC_LUT = 30
 TERM_MAC_FF = 32
@@ -62,6 +74,8 @@ def layer_cycles(node, resolution):
         a = node.get_attr("data_budgets")[resolution]
         per_output = 1 + node.get_attr("reuse_factor") * k * a + _log2_ceil(node.get_attr("n_groups") + 1)
         return per_output * _pixels(node) + _stream_packs(node)
+    if kind in ROWWISE_LAYERS:
+        return rowwise_cycles(node) + _stream_packs(node)
     return hls4ml_layer_cycles(node)
 
 
@@ -130,6 +144,8 @@ def layer_resources(node):
             res["LUT"] += -(-table_bits // LUTROM_BITS)
         else:
             res["BRAM_18K"] = max(-(-table_bits // BRAM18_BITS), -(-units // 2))
+    elif kind in ROWWISE_LAYERS:
+        res.update(rowwise_resources(node))
     elif kind in MULTIPLYING:
         count, operands = multipliers(node)
         if min(operands) > DSP_MIN_WIDTH:

@@ -25,7 +25,6 @@ from mrfpga.training.quantizers import QUANTIZERS
 
 MAX_BIAS_FRAC = 32
 TERM_KERNELS = ("quantized_term", "quantized_pot", "quantized_onion")
-NOT_YET_IN_HLS = ("quantized_rowwise",)
 # Onion weights have no term budget; a group only sets how many weights one term-serial unit walks.
 ONION_GROUP_SIZE = 8
 
@@ -80,22 +79,28 @@ def _term_layer(keras_layer, kernel, bias, data_reader, kind):
     name = config["name"]
     if config.get("activation") not in (None, "linear"):
         raise ValueError(f"layer {name}: put the activation in a QActivation; an mMAC {kind} computes no activation")
+    return {
+        "n_out": int(kernel.shape[-1]),
+        "weight_signs": np.sign(kernel).astype(np.int64),
+        **exact_bias(keras_layer, bias, int(kernel.shape[-1]), data_reader),
+        **kernel_terms(_quantizer(keras_layer, "kernel_quantizer", data_reader), kernel),
+    }
+
+
+def exact_bias(keras_layer, bias, n_out, data_reader):
+    """The quantized bias (zeros without one) in float64 and the fraction bits that hold it exactly."""
+    config = keras_layer["config"]
     if bias is None:
-        bias = np.zeros(kernel.shape[-1], np.float32)
+        bias = np.zeros(n_out, np.float32)
     elif config.get("bias_quantizer") is not None:
         quantizer = _quantizer(keras_layer, "bias_quantizer", data_reader) or get_quantizer(config["bias_quantizer"])
         bias = quantizer(tf.constant(bias)).numpy()
     bias = bias.astype(np.float64)
     bias_frac = frac_bits_of(bias, highest=MAX_BIAS_FRAC)
     if bias_frac is None:
+        name = config["name"]
         raise ValueError(f"bias of layer {name} is not on a fixed-point grid; give it a fixed-point bias_quantizer")
-    return {
-        "n_out": int(kernel.shape[-1]),
-        "weight_signs": np.sign(kernel).astype(np.int64),
-        "bias_values": bias,
-        "bias_frac": bias_frac,
-        **kernel_terms(_quantizer(keras_layer, "kernel_quantizer", data_reader), kernel),
-    }
+    return {"bias_values": bias, "bias_frac": bias_frac}
 
 
 def kernel_terms(quantizer, kernel):
@@ -270,14 +275,19 @@ def dispatching_handler(keras_class, original):
                 return parse_onion_activation(keras_layer, input_names, input_shapes, data_reader)
             if activation in QUANTIZERS:
                 raise ValueError(f"layer {name}: {activation} as an activation has no HLS layer yet")
-        elif kernel in NOT_YET_IN_HLS:
-            raise ValueError(f"layer {name}: {kernel} kernels need the row-wise/onion HLS cores, not available yet")
+        elif kernel == "quantized_rowwise" and keras_class in ("QDense", "QConv2D"):
+            from .rowwise_handlers import parse_rowwise  # it imports this module
+
+            return parse_rowwise(keras_class, keras_layer, input_names, input_shapes, data_reader)
         elif keras_class == "QDense" and kernel in TERM_KERNELS:
             return parse_term_dense(keras_layer, input_names, input_shapes, data_reader)
         elif keras_class == "QConv2D" and kernel in TERM_KERNELS:
             return parse_term_conv2d(keras_layer, input_names, input_shapes, data_reader)
-        elif kernel in ("quantized_term", "quantized_onion"):
-            raise ValueError(f"layer {name}: {keras_class} with a {kernel} kernel has no HLS layer yet")
+        elif kernel in ("quantized_term", "quantized_onion", "quantized_rowwise"):
+            raise ValueError(
+                f"layer {name}: {keras_class} with a {kernel} kernel has no HLS layer; the kit's cores take it in"
+                " QDense and QConv2D"
+            )
         elif kernel in QUANTIZERS or _quantizer(keras_layer, "bias_quantizer") is not None:
             return exact(keras_layer, input_names, input_shapes, data_reader)
         return original(keras_layer, input_names, input_shapes, data_reader)

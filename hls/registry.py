@@ -17,6 +17,8 @@ from .convert_names import RESOLUTION_PORT
 from .handlers import OVERRIDES, dispatching_handler, parse_switchable_bn
 from .layers import DataTerm, MMACConv2D, MMACDense, SwitchableScaleShift
 from .resources import package_dir
+from .rowwise_layers import RowwiseConv2D, RowwiseDense
+from .rowwise_templates import TEMPLATES as ROWWISE_TEMPLATES
 from .templates import TEMPLATES
 
 BACKENDS = ("Vivado", "Vitis")
@@ -25,9 +27,11 @@ LAYERS = {
     "MMACDense": MMACDense,
     "MMACConv2D": MMACConv2D,
     "SwitchableScaleShift": SwitchableScaleShift,
+    "RowwiseDense": RowwiseDense,
+    "RowwiseConv2D": RowwiseConv2D,
 }
 NEW_HANDLERS = {"SwitchableBatchNormalization": parse_switchable_bn}
-SOURCES = ("nnet_mmac.h",)
+SOURCES = ("nnet_mmac.h", "nnet_rowwise.h")
 
 
 class ResolutionPortTypes(TransformTypes):
@@ -89,7 +93,7 @@ def install():
             optimizer_map[name] = cls()
     for backend_name in BACKENDS:
         backend = get_backend(backend_name)
-        for template_cls in TEMPLATES:
+        for template_cls in TEMPLATES + ROWWISE_TEMPLATES:
             if f"{backend_name.lower()}:{template_cls().get_name()}" not in optimizer_map:
                 backend.register_template(template_cls)
         for source in SOURCES:

@@ -86,13 +86,14 @@ def test_demo_job_meets_its_promises(tmp_path):
     "scheme, extra",
     [
         ("onion", {"training": {"method": "onion"}}),
+        ("rowwise", {"training": {"method": "rowwise", "reassign_every": 2, "hessian_iterations": 3}}),
         ("qkeras", {"training": {"method": "qkeras"}}),
         ("qkeras", {"training": {"method": "qkeras"}, "quantization": {"qkeras_kernel": "quantized_po2"}}),
     ],
-    ids=["onion", "qkeras_bits", "qkeras_po2"],
+    ids=["onion", "rowwise", "qkeras_bits", "qkeras_po2"],
 )
 def test_every_scheme_runs_through_the_cli_bit_exactly(tmp_path, scheme, extra):
-    """The same CLI for the other schemes: onion (one row per precision) and the plain QKeras baseline."""
+    """The same CLI for the other schemes: onion (one row per precision), row-wise and the plain QKeras baseline."""
     config = yaml.safe_load((package_dir("examples") / "digits_mlp.yaml").read_text())
     config["model"]["hidden"] = [24]
     config["training"]["epochs"] = 3
@@ -112,6 +113,9 @@ def test_every_scheme_runs_through_the_cli_bit_exactly(tmp_path, scheme, extra):
         assert [r["precision"] for r in rows] == [2, 4, 6, 8]  # the default precisions
         cycles = [r["estimated_cycles"] for r in rows]
         assert cycles == sorted(cycles) and cycles[0] < cycles[-1]  # fewer bits, fewer terms to walk
+    elif scheme == "rowwise":
+        top = (tmp_path / "run" / "hls_project" / "firmware" / "myproject.cpp").read_text()
+        assert "nnet::rowwise_dense<" in top
     else:
         top = (tmp_path / "run" / "hls_project" / "firmware" / "myproject.cpp").read_text()
         assert "nnet::dense<" in top and "nnet::mmac" not in top  # hls4ml's own layers
