@@ -4,7 +4,7 @@ import math
 
 from hls4ml.converters.keras_v2_to_hls import get_model_arch, parse_keras_model
 from hls4ml.model import ModelGraph
-from hls4ml.utils.config import create_config
+from hls4ml.utils.config import _get_precision_from_quantizer, create_config  # the first: hls4ml's QKeras mapping
 
 from mrfpga.training.quantizers import n_resolutions
 
@@ -67,11 +67,18 @@ def convert(
     # hls4ml infers exact types for its own layers from 'auto'; ours set theirs; the ports are pinned.
     ports = {name: {"Precision": {"result": INPUT_PRECISION}} for name, *_ in model_arch["config"]["input_layers"]}
     ports[RESOLUTION_PORT] = {"Precision": {"result": f"ap_uint<{resolution_bits(n_res)}>"}}
+    layer_list, input_layers, output_layers, _ = parse_keras_model(model_arch, reader)
+    # hls4ml's QActivation keeps its QKeras quantizer; its type is the layer's result type (as hls4ml's
+    # config_from_keras_model would set it), else 'auto' would pass the input type through unquantized.
+    for layer in layer_list:
+        quantizer = layer.get("activation_quantizer")
+        if quantizer is not None and layer["name"] not in ports:
+            precision = getattr(quantizer, "hls_type", None) or _get_precision_from_quantizer(quantizer)
+            ports[layer["name"]] = {"Precision": {"result": str(precision)}}
     config["HLSConfig"] = {
         "Model": {"Precision": "auto", "ReuseFactor": reuse_factor, "Strategy": "Latency", "BitExact": None},
         "LayerName": ports,
     }
-    layer_list, input_layers, output_layers, _ = parse_keras_model(model_arch, reader)
     input_layers = _add_resolution_port(layer_list, input_layers, n_res)
     hls_model = ModelGraph.from_layer_list(config, layer_list, input_layers, output_layers)
     hls_model.mrfpga_board = board

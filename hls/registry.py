@@ -4,6 +4,9 @@ hls4ml raises when a handler or pass is registered twice (SPEC section 7),
 so each step checks what is already there.
 """
 
+import math
+
+import numpy as np
 from hls4ml.backends import get_backend
 from hls4ml.backends.fpga.passes.clone import CloneOutput
 from hls4ml.backends.vivado.passes.transform_types import TransformTypes
@@ -11,7 +14,7 @@ from hls4ml.converters.keras_v2_to_hls import get_layer_handlers
 from hls4ml.model.layers import layer_map, register_layer
 from hls4ml.model.optimizer.optimizer import optimizer_map
 from hls4ml.model.optimizer.passes.infer_precision import InferPrecisionTypes
-from hls4ml.model.types import FixedPrecisionType, UnspecifiedPrecisionType
+from hls4ml.model.types import ExponentPrecisionType, FixedPrecisionType, UnspecifiedPrecisionType
 
 from .convert_names import RESOLUTION_PORT
 from .handlers import OVERRIDES, dispatching_handler, parse_switchable_bn
@@ -71,6 +74,38 @@ class InferPrecisionOrAttributeDefault(InferPrecisionTypes):
         weight_name = type_name.removesuffix("_t")
         if weight_name in node.weights:
             node.weights[weight_name].update_precision(precision)
+
+    def _infer_common_precision(self, node, types_to_infer, n_ops):
+        inferred = super()._infer_common_precision(node, types_to_infer, n_ops)
+        weight = node.types["weight_t"].precision
+        if isinstance(weight, ExponentPrecisionType) and "accum_t" in inferred:
+            exact = exact_po2_accumulator(node, n_ops)
+            for name in ("accum_t", "result_t"):
+                if name in inferred and isinstance(node.types[name].precision, UnspecifiedPrecisionType):
+                    node.types[name].precision = exact
+        return inferred
+
+
+def exact_po2_accumulator(node, n_ops):
+    """The fixed-point type that holds a power-of-two layer's sum exactly: products ``x * 2^e`` over the
+    exponents actually in the weights, ``n_ops`` of them, plus the bias (hls4ml infers none for them)."""
+    data = np.abs(node.weights["weight"].data)
+    exponents = np.log2(data[data > 0]) if (data > 0).any() else np.zeros(1)
+    low, high = int(exponents.min()), int(exponents.max())
+    x = node.get_input_variable().type.precision
+    frac = x.width - x.integer - low
+    kept = node.types["weight_t"].precision.width + x.width  # nnet::product::weight_exponential's fraction bits
+    if frac > kept:
+        raise ValueError(
+            f"layer {node.name}: weights down to 2^{low} need {frac} fraction bits, hls4ml's power-of-two product "
+            f"keeps {kept}: the result would not match Keras; use fewer quantized_po2 bits"
+        )
+    integer = x.integer + high + math.ceil(math.log2(max(n_ops, 2))) + (0 if x.signed else 1)
+    bias = node.types["bias_t"].precision
+    if isinstance(bias, FixedPrecisionType):
+        frac = max(frac, bias.width - bias.integer)
+        integer = max(integer, bias.integer) + 1
+    return FixedPrecisionType(integer + frac, integer, True)
 
 
 def install():

@@ -78,7 +78,7 @@ def read_hls_reports(project_dir):
         if root.find(path) is None:
             raise ReportError(f"{csynth} is not a C-synthesis report: it has no <{path.replace('/', '><')}>")
 
-    with contextlib.redirect_stdout(io.StringIO()):  # it prints a line for every report it does not find
+    with contextlib.redirect_stdout(io.StringIO()), _parsing_top(vivado_report, prj_name, top):
         try:
             raw = vivado_report.parse_vivado_report(str(project))
         except AttributeError as err:  # an element it expects is missing: .text of None
@@ -114,6 +114,18 @@ def read_hls_reports(project_dir):
             else None,
         },
     }
+
+
+@contextlib.contextmanager
+def _parsing_top(vivado_report, prj_name, top):
+    """hls4ml's parser takes the top from project.tcl; make it read ``top``'s reports (the AXI-Stream
+    wrapper's). It also prints a line for every report it does not find: the caller silences stdout."""
+    original = vivado_report._parse_project_script
+    vivado_report._parse_project_script = lambda path: (prj_name, top)
+    try:
+        yield
+    finally:
+        vivado_report._parse_project_script = original
 
 
 def _locate_project(path):

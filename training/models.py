@@ -50,7 +50,7 @@ def kernel_quantizer(q):
         return quantized_rowwise(tuple(q.ratio))
     if q.scheme == "qkeras":
         if q.qkeras_kernel == "quantized_po2":
-            return quantized_po2(q.weight_bits, 1)
+            return quantized_po2(3, 1)  # small exponents: hls4ml's shift product keeps them exact
         return quantized_bits(q.weight_bits, 0, alpha=1)
     return weight_term_quantizer(q)
 
