@@ -238,7 +238,8 @@ Outputs:
 // Dense over its zero-padded input patch, flattened (filter row, filter
 // column, channel); groups are channel runs at one kernel position.
 
-struct mmac_conv2d_config {
+// The geometry of the kit's convolutions (channels last, undilated).
+struct conv2d_geometry {
     static const unsigned in_height = 8;
     static const unsigned in_width = 8;
     static const unsigned n_chan = 1;
@@ -251,6 +252,31 @@ struct mmac_conv2d_config {
     static const unsigned stride_width = 1;
     static const unsigned pad_top = 0;
     static const unsigned pad_left = 0;
+};
+
+// The zero-padded input patch of output pixel (oh, ow), flattened (filter row, filter column, channel)
+// like the kernel, so a Dense over the patch computes the pixel.
+template <class data_T, typename CONFIG_T>
+void gather_patch(const data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
+                  data_T patch[CONFIG_T::filt_height * CONFIG_T::filt_width * CONFIG_T::n_chan], unsigned oh,
+                  unsigned ow) {
+    #pragma HLS INLINE
+Patch:
+    for (unsigned fh = 0; fh < CONFIG_T::filt_height; fh++) {
+        for (unsigned fw = 0; fw < CONFIG_T::filt_width; fw++) {
+            const int ih = int(oh * CONFIG_T::stride_height + fh) - int(CONFIG_T::pad_top);
+            const int iw = int(ow * CONFIG_T::stride_width + fw) - int(CONFIG_T::pad_left);
+            const bool inside = ih >= 0 && ih < int(CONFIG_T::in_height) && iw >= 0 && iw < int(CONFIG_T::in_width);
+            for (unsigned c = 0; c < CONFIG_T::n_chan; c++) {
+                #pragma HLS UNROLL
+                patch[(fh * CONFIG_T::filt_width + fw) * CONFIG_T::n_chan + c] =
+                    inside ? data[(ih * CONFIG_T::in_width + iw) * CONFIG_T::n_chan + c] : data_T(0);
+            }
+        }
+    }
+}
+
+struct mmac_conv2d_config : conv2d_geometry {
     typedef mmac_dense_config dense_config;
 };
 
@@ -267,19 +293,7 @@ Pixels:
         for (unsigned ow = 0; ow < CONFIG_T::out_width; ow++) {
             data_T patch[patch_size];
             #pragma HLS ARRAY_PARTITION variable = patch complete
-        Patch:
-            for (unsigned fh = 0; fh < CONFIG_T::filt_height; fh++) {
-                for (unsigned fw = 0; fw < CONFIG_T::filt_width; fw++) {
-                    const int ih = int(oh * CONFIG_T::stride_height + fh) - int(CONFIG_T::pad_top);
-                    const int iw = int(ow * CONFIG_T::stride_width + fw) - int(CONFIG_T::pad_left);
-                    const bool inside = ih >= 0 && ih < int(CONFIG_T::in_height) && iw >= 0 && iw < int(CONFIG_T::in_width);
-                    for (unsigned c = 0; c < CONFIG_T::n_chan; c++) {
-                        #pragma HLS UNROLL
-                        patch[(fh * CONFIG_T::filt_width + fw) * CONFIG_T::n_chan + c] =
-                            inside ? data[(ih * CONFIG_T::in_width + iw) * CONFIG_T::n_chan + c] : data_T(0);
-                    }
-                }
-            }
+            gather_patch<data_T, CONFIG_T>(data, patch, oh, ow);
             res_T pixel[CONFIG_T::n_filt];
             #pragma HLS ARRAY_PARTITION variable = pixel complete
             mmac_dense<data_T, res_T, typename CONFIG_T::dense_config>(patch, pixel, terms, biases, resolution);

@@ -134,19 +134,7 @@ Outputs:
 // row-wise Dense over its zero-padded patch, flattened (filter row, filter
 // column, channel) like the kernel.
 
-struct rowwise_conv2d_config {
-    static const unsigned in_height = 8;
-    static const unsigned in_width = 8;
-    static const unsigned n_chan = 1;
-    static const unsigned out_height = 6;
-    static const unsigned out_width = 6;
-    static const unsigned n_filt = 4;
-    static const unsigned filt_height = 3;
-    static const unsigned filt_width = 3;
-    static const unsigned stride_height = 1;
-    static const unsigned stride_width = 1;
-    static const unsigned pad_top = 0;
-    static const unsigned pad_left = 0;
+struct rowwise_conv2d_config : conv2d_geometry {
     typedef rowwise_dense_config dense_config;
 };
 
@@ -167,19 +155,7 @@ Pixels:
         for (unsigned ow = 0; ow < CONFIG_T::out_width; ow++) {
             data_T patch[patch_size];
             #pragma HLS ARRAY_PARTITION variable = patch complete
-        Patch:
-            for (unsigned fh = 0; fh < CONFIG_T::filt_height; fh++) {
-                for (unsigned fw = 0; fw < CONFIG_T::filt_width; fw++) {
-                    const int ih = int(oh * CONFIG_T::stride_height + fh) - int(CONFIG_T::pad_top);
-                    const int iw = int(ow * CONFIG_T::stride_width + fw) - int(CONFIG_T::pad_left);
-                    const bool inside = ih >= 0 && ih < int(CONFIG_T::in_height) && iw >= 0 && iw < int(CONFIG_T::in_width);
-                    for (unsigned c = 0; c < CONFIG_T::n_chan; c++) {
-                        #pragma HLS UNROLL
-                        patch[(fh * CONFIG_T::filt_width + fw) * CONFIG_T::n_chan + c] =
-                            inside ? data[(ih * CONFIG_T::in_width + iw) * CONFIG_T::n_chan + c] : data_T(0);
-                    }
-                }
-            }
+            gather_patch<data_T, CONFIG_T>(data, patch, oh, ow);
             res_T pixel[CONFIG_T::n_filt];
             #pragma HLS ARRAY_PARTITION variable = pixel complete
             rowwise_dense<data_T, res_T, typename CONFIG_T::dense_config>(patch, pixel, pot_weights, fixed4_weights,
