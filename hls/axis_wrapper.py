@@ -8,7 +8,6 @@ top (so the exported IP), and ``<project>_axis_test.cpp`` checks it against the 
 """
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from string import Template
@@ -140,27 +139,10 @@ def use_axis_top(project_dir, project_name="myproject"):
 
 
 def compile_axis_testbench(project_dir, project_name="myproject", compiler="g++"):
-    from .csim import CsimError
+    from .csim import compile_testbench
 
-    if shutil.which(compiler) is None:
-        raise CsimError(f"{compiler} is not on PATH; install it (e.g. apt-get install g++)")
-    cmd = [
-        compiler,
-        "-O2",
-        "-std=c++11",
-        "-Ifirmware",
-        "-Ifirmware/ap_types",
-        '-DWEIGHTS_DIR="firmware/weights"',
-        f"{project_name}_axis_test.cpp",
-        f"firmware/{project_name}_axis.cpp",
-        f"firmware/{project_name}.cpp",
-        "-o",
-        TESTBENCH,
-    ]
-    done = subprocess.run(cmd, cwd=project_dir, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise CsimError(f"AXI-Stream testbench compilation failed ({' '.join(cmd)}):\n{done.stderr[-4000:]}")
-    return Path(project_dir) / TESTBENCH
+    sources = [f"{project_name}_axis_test.cpp", f"firmware/{project_name}_axis.cpp", f"firmware/{project_name}.cpp"]
+    return compile_testbench(project_dir, project_name, compiler, sources, TESTBENCH)
 
 
 def run_axis_testbench(project_dir, n_outputs, samples_per_call=1):

@@ -60,26 +60,20 @@ def patch_testbench_precision(project_dir, project_name):
         path.write_text(text.replace(anchor, f"{anchor}\n    fout.precision({TB_PRECISION});"))
 
 
-def compile_testbench(project_dir, project_name, compiler="g++"):
+def compile_testbench(project_dir, project_name, compiler="g++", sources=None, output="tb_csim"):
+    """g++ the project's testbench (``<name>_test.cpp`` with the firmware, or ``sources``) into ``output``."""
     if shutil.which(compiler) is None:
         raise CsimError(f"{compiler} is not on PATH; install it (e.g. apt-get install g++)")
     project_dir = Path(project_dir)
+    sources = sources or [f"{project_name}_test.cpp", f"firmware/{project_name}.cpp"]
     cmd = [
-        compiler,
-        "-O2",
-        "-std=c++11",
-        "-Ifirmware",
-        "-Ifirmware/ap_types",
-        '-DWEIGHTS_DIR="firmware/weights"',
-        f"{project_name}_test.cpp",
-        f"firmware/{project_name}.cpp",
-        "-o",
-        "tb_csim",
-    ]
+        compiler, "-O2", "-std=c++11", "-Ifirmware", "-Ifirmware/ap_types", '-DWEIGHTS_DIR="firmware/weights"',
+        *sources, "-o", output,
+    ]  # fmt: skip
     done = subprocess.run(cmd, cwd=project_dir, capture_output=True, text=True)
     if done.returncode != 0:
         raise CsimError(f"testbench compilation failed ({' '.join(cmd)}):\n{done.stderr[-4000:]}")
-    return project_dir / "tb_csim"
+    return project_dir / output
 
 
 def run_testbench(project_dir, n_outputs):
