@@ -27,7 +27,7 @@ test: install
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-# Figures, not pass/fail: spine (~1 min), quantizers (~0.5 min), HLS vs hls4ml (~2.5 min), methods over 3 seeds (~7 min).
+# Figures, not pass/fail: spine (~1 min), quantizers (~0.5 min), HLS vs hls4ml (~3 min), methods over 3 seeds (~7 min).
 bench: install
 	for script in bench/bench_spine.py bench/bench_quantizers.py bench/bench_hls.py bench/bench_methods.py; do \
 		$(BIN)/python $$script || exit 1; \

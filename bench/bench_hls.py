@@ -39,7 +39,7 @@ Measured and printed, one table per model (no asserts):
    repetitions taken in rotating order; ours at the highest and the lowest resolution. The C-simulation
    accuracy on those samples is printed too, per resolution for ours.
 
-Run from the repository root (2 to 4 minutes on 2 cores, depending on load; needs g++ on PATH):
+Run from the repository root (3 to 6 minutes on 2 cores, depending on load; needs g++ on PATH):
 
     .venv/bin/python bench/bench_hls.py
 """
@@ -76,7 +76,7 @@ from mrfpga.training.quantizers import n_resolutions
 from mrfpga.training.trainer import fit
 
 SEED = 0
-EPOCHS = 10
+EPOCHS = 40  # the default of examples/digits_mlp.yaml; at 10 the CNN's lowest resolutions lag far behind
 BATCH = 64
 LEARNING_RATE = 0.003
 COMPILE_ROUNDS = 4

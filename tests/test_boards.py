@@ -1,4 +1,5 @@
-"""The digits CNN, trained as a meta model, converts through the CLI path for every board, in both io types.
+"""The digits CNN (a term meta model, an onion model, a row-wise model) converts through the CLI path for every
+board, in both io types.
 
 A project's C++ does not depend on the board: the board sets the part and the
 clock of the HLS project's Tcl and the Vivado script. So the pynq-z2 project
@@ -24,28 +25,39 @@ pytestmark = pytest.mark.slow
 
 IO_TYPES = ("io_parallel", "io_stream")
 REFERENCE_BOARD = "pynq-z2"
-CONFIG = {
-    "model": {"kind": "cnn", "filters": [4, 6]},
-    "quantization": {"resolutions": [[1, 3], [2, 8], [3, 20]]},
-    "training": {"epochs": 2},
+CNN = {"model": {"kind": "cnn", "filters": [4, 6]}}
+# The digits CNN of each kind of model: a term meta model, an onion model and a row-wise model.
+SCHEMES = {
+    "term": {"quantization": {"resolutions": [[1, 3], [2, 8], [3, 20]]}, "training": {"epochs": 2}},
+    "onion": {"quantization": {"scheme": "onion"}, "training": {"method": "onion", "epochs": 2}},
+    "rowwise": {
+        "quantization": {"scheme": "rowwise"},
+        "training": {"method": "rowwise", "epochs": 2, "hessian_iterations": 3},
+    },
 }
 
 
+@pytest.fixture(scope="module", params=list(SCHEMES))
+def scheme(request):
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def meta_cnn():
+def meta_cnn(scheme):
+    from mrfpga.cli.pipeline import primary
     from mrfpga.training.methods import train
 
-    return train(from_dict(CONFIG), load_digits(), verbose=0)[0]["meta"]
+    return primary(train(from_dict({**CNN, **SCHEMES[scheme]}), load_digits(), verbose=0)[0])
 
 
 @pytest.fixture(scope="module")
-def projects(meta_cnn, tmp_path_factory):
+def projects(scheme, meta_cnn, tmp_path_factory):
     """{(board, io_type): (project folder, hls model, config)}, each written by the CLI's convert stage."""
     out = {}
     for io_type in IO_TYPES:
         for board in known_boards():
-            config = from_dict({**CONFIG, "hls": {"board": board, "io_type": io_type}})
-            run_dir = tmp_path_factory.mktemp(f"{board}_{io_type}")
+            config = from_dict({**CNN, **SCHEMES[scheme], "hls": {"board": board, "io_type": io_type}})
+            run_dir = tmp_path_factory.mktemp(f"{scheme}_{board}_{io_type}")
             hls_model = convert(config, run_dir, meta_cnn)
             out[board, io_type] = (run_dir / "hls_project", hls_model, config)
     return out
