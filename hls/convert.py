@@ -10,10 +10,9 @@ from mrfpga.training.quantizers import n_resolutions
 
 from .boards import load_board
 from .convert_names import RESOLUTION_PORT
-from .registry import install
+from .registry import LAYERS, install
 
 INPUT_PRECISION = "ap_fixed<16,6>"
-OUR_LAYERS = ("DataTerm", "MMACDense", "MMACConv2D", "SwitchableScaleShift", "RowwiseDense", "RowwiseConv2D")
 
 
 def resolution_bits(n_res):
@@ -27,7 +26,7 @@ def _add_resolution_port(layer_list, input_layers, n_res):
     port = {"class_name": "InputLayer", "name": RESOLUTION_PORT, "input_shape": [1]}
     layer_list.insert(1, port)
     for layer in layer_list:
-        if layer["class_name"] in OUR_LAYERS:
+        if layer["class_name"] in LAYERS:  # every kit layer reads the port
             layer["inputs"] = list(layer["inputs"]) + [RESOLUTION_PORT]
     return list(input_layers) + [RESOLUTION_PORT]
 

@@ -84,12 +84,7 @@ def multipliers(node):
     kind, reuse = node.class_name, node.get_attr("reuse_factor", 1)
     name = "scale" if kind == "BatchNormalization" else "weight" if "weight" in node.weights else "depthwise"
     weights = node.get_weights(name)
-    if kind == "BatchNormalization":
-        n = node.get_attr("n_in")
-    elif kind == "Dense":
-        n = node.get_attr("n_in") * node.get_attr("n_out")
-    else:
-        n = weights.data_length
+    n = node.get_attr("n_in") if kind == "BatchNormalization" else weights.data_length  # BN: one per value
     count = -(-n // reuse) - weights.nzeros // reuse  # hls4ml's multiplier_limit
     return count, (weights.type.precision.width, node.get_input_variable().type.precision.width)
 

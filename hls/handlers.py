@@ -196,17 +196,21 @@ def parse_switchable_bn(keras_layer, input_names, input_shapes, data_reader):
     return layer, list(input_shapes[0])
 
 
+def _data_term_layer(keras_layer, input_names, input_shapes, **attributes):
+    layer = _parse_default(keras_layer, input_names)
+    layer.update(class_name="DataTerm", **attributes)
+    return layer, list(input_shapes[0])
+
+
 def parse_data_term(keras_layer, input_names, input_shapes, data_reader):
     quantizer = _quantizer(keras_layer, "activation", data_reader)
-    layer = _parse_default(keras_layer, input_names)
-    layer.update(
-        class_name="DataTerm",
+    return _data_term_layer(
+        keras_layer, input_names, input_shapes,
         bits=quantizer.bits,
         integer=quantizer.integer_bits,  # a learned clip moves the grid
         budgets=list(quantizer.budgets),
         encoding=quantizer.encoding,
-    )
-    return layer, list(input_shapes[0])
+    )  # fmt: skip
 
 
 def parse_onion_activation(keras_layer, input_names, input_shapes, data_reader):
@@ -215,18 +219,15 @@ def parse_onion_activation(keras_layer, input_names, input_shapes, data_reader):
     name = keras_layer["config"]["name"]
     if quantizer.keep_negative:
         raise ValueError(f"layer {name}: an onion activation must be unsigned (keep_negative=False)")
-    grid = quantizer.fixed_type(np.zeros(1, np.float32))
-    layer = _parse_default(keras_layer, input_names)
-    layer.update(
-        class_name="DataTerm",
+    return _data_term_layer(
+        keras_layer, input_names, input_shapes,
         bits=quantizer.bits,
-        integer=grid.integer,
+        integer=quantizer.fixed_type(np.zeros(1, np.float32)).integer,
         budgets=quantizer.precisions,  # a p-bit code has at most p binary terms
         encoding="binary",
         floors=[quantizer.bits - p for p in quantizer.precisions],
         round_half_even=True,  # tf.round
-    )
-    return layer, list(input_shapes[0])
+    )  # fmt: skip
 
 
 def with_exact_types(original):
