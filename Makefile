@@ -15,7 +15,7 @@ $(BIN)/python:
 # folder (build/) would keep modules deleted from the source since the last install: start clean.
 install: $(BIN)/python
 	rm -rf build
-	$(BIN)/pip install --quiet --disable-pip-version-check ".[test]"
+	$(BIN)/pip install --quiet --disable-pip-version-check ".[test,hw]"
 
 demo: install
 	$(BIN)/mrfpga demo --out $(DEMO_OUT) --force
