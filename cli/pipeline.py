@@ -82,27 +82,8 @@ def convert(config, run_dir, model=None, force=False):
         hls_model = convert_model(
             model, project, h.board, h.backend, h.io_type, h.clock_period, h.reuse_factor, PROJECT_NAME
         )
-        hls_model.write()
-        finish_project(config, project, hls_model)
+        hls_model.write()  # hls4ml's write flow, the kit's pass included, leaves the whole project
     return hls_model
-
-
-def finish_project(config, project, hls_model):
-    """What the kit adds to hls4ml's project, run again after hls4ml's compile() (it rewrites the project):
-    io_parallel: the top's ports on one AXI-Lite slave; io_stream: the AXI-Stream wrapper top
-    (``firmware/<name>_axis.cpp``, the HLS top and so the exported IP); then the Vivado script for that IP."""
-    from mrfpga.hls.axis_wrapper import axis_top, use_axis_top, write_axis_wrapper
-    from mrfpga.hls.vivado_project import use_axi_lite_interface, write_vivado_scripts
-
-    h = config.hls
-    top = PROJECT_NAME
-    if h.io_type == "io_stream":
-        write_axis_wrapper(hls_model, project)
-        use_axis_top(project, PROJECT_NAME)
-        top = axis_top(PROJECT_NAME)
-    else:
-        use_axi_lite_interface(project, PROJECT_NAME, h.io_type)
-    write_vivado_scripts(project, h.board, h.io_type, h.clock_period, PROJECT_NAME, top=top)
 
 
 def check_axis_wrapper(project, predicted, samples_per_call=16):
@@ -162,8 +143,6 @@ def csim(config, run_dir, model=None, hls_model=None, force=False):
 
     stage("C simulation with g++: the generated testbench on tb_data")
     sim.write_tb_data(project, x, [row["exact"] for row in rows])
-    sim.patch_testbench_precision(project, PROJECT_NAME)
-    finish_project(config, project, hls_model)
     sim.compile_testbench(project, PROJECT_NAME)
     tb_out = sim.run_testbench(project, rows[0]["exact"].shape[1])
     for r, row in enumerate(rows):

@@ -45,8 +45,12 @@ def convert(
     clock_period=None,
     reuse_factor=1,
     project_name="myproject",
+    mmac_unit=None,
 ):
-    """hls4ml ModelGraph of ``model`` for ``board``; its top function takes ``resolution[1]`` after the data."""
+    """hls4ml ModelGraph of ``model`` for ``board``; its top function takes the ``resolution`` after the data.
+
+    ``mmac_unit``: ``"term_pair"`` or ``"weight_term"`` for the mMAC layers after a data-term layer
+    (docs/mmac_core.md); None takes the measured default."""
     install()
     board = load_board(board)
     n_res = n_resolutions(model)
@@ -74,10 +78,16 @@ def convert(
         if quantizer is not None and layer["name"] not in ports:
             precision = getattr(quantizer, "hls_type", None) or _get_precision_from_quantizer(quantizer)
             ports[layer["name"]] = {"Precision": {"result": str(precision)}}
-    config["HLSConfig"] = {
-        "Model": {"Precision": "auto", "ReuseFactor": reuse_factor, "Strategy": "Latency", "BitExact": None},
-        "LayerName": ports,
-    }
+    model_config = {"Precision": "auto", "ReuseFactor": reuse_factor, "Strategy": "Latency", "BitExact": None}
+    kit_layers = [layer for layer in layer_list if layer["class_name"] in LAYERS]
+    if kit_layers:
+        # Not one pipelined function: HLS would unroll every loop below it, the term-serial loops included.
+        # In DATAFLOW each layer keeps its own schedule (docs/mmac_core.md).
+        model_config["PipelineStyle"] = "dataflow"
+    for layer in kit_layers:
+        if mmac_unit is not None and layer["class_name"] in ("MMACDense", "MMACConv2D"):
+            layer["mmac_unit"] = mmac_unit
+    config["HLSConfig"] = {"Model": model_config, "LayerName": ports}
     input_layers = _add_resolution_port(layer_list, input_layers, n_res)
     hls_model = ModelGraph.from_layer_list(config, layer_list, input_layers, output_layers)
     hls_model.mrfpga_board = board

@@ -13,7 +13,6 @@ import numpy as np
 
 INPUT_FRAC_BITS = 10  # ap_fixed<16,6>: the project's input type
 INPUT_INT_BITS = 6
-TB_PRECISION = 60  # decimal digits the testbench prints: enough for any exact ap_fixed value here
 
 
 class CsimError(RuntimeError):
@@ -49,17 +48,6 @@ def write_tb_data(project_dir, x, expected_per_resolution):
                 fpr.write(" ".join(repr(float(v)) for v in out) + "\n")
 
 
-def patch_testbench_precision(project_dir, project_name):
-    """hls4ml's testbench prints ap_fixed values at the stream's default 6 digits; print them exactly."""
-    path = Path(project_dir) / f"{project_name}_test.cpp"
-    text = path.read_text()
-    anchor = "std::ofstream fout(RESULTS_LOG);"
-    if anchor not in text:
-        raise CsimError(f"{path}: cannot find where the testbench opens its results file")
-    if f"fout.precision({TB_PRECISION});" not in text:
-        path.write_text(text.replace(anchor, f"{anchor}\n    fout.precision({TB_PRECISION});"))
-
-
 def compile_testbench(project_dir, project_name, compiler="g++", sources=None, output="tb_csim"):
     """g++ the project's testbench (``<name>_test.cpp`` with the firmware, or ``sources``) into ``output``."""
     if shutil.which(compiler) is None:
@@ -87,6 +75,17 @@ def run_testbench(project_dir, n_outputs):
     if out.ndim != 2 or out.shape[1] != n_outputs:
         raise CsimError(f"testbench wrote {out.shape} results; expected {n_outputs} values per line")
     return out
+
+
+def read_csim_cycles(project_dir):
+    """Cycles the kit's layers counted for each testbench call (one line per tb_data line), or None when the
+    project has no counting layer (hls4ml's own layers only)."""
+    from .project import CYCLES_LOG
+
+    path = Path(project_dir) / CYCLES_LOG
+    if not path.is_file():
+        return None
+    return np.array([int(v) for v in path.read_text().split()], np.int64)
 
 
 def mismatches(a, b):

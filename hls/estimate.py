@@ -48,6 +48,7 @@ import math
 
 from .rowwise_estimate import ROWWISE_LAYERS, rowwise_cycles, rowwise_resources
 
+MMAC_FIXED_CYCLES = 3  # nnet::mmac_fixed_cycles: load, the last accumulation, the output sum
 TERM_MAC_LUT = 30
 TERM_MAC_FF = 32
 LUTROM_BITS = 64
@@ -70,13 +71,17 @@ def layer_cycles(node, resolution):
     if kind in ("DataTerm", "SwitchableScaleShift"):
         return 1 + _stream_packs(node)
     if kind in ("MMACDense", "MMACConv2D"):
-        k = node.get_attr("group_terms")[resolution]
-        a = node.get_attr("data_budgets")[resolution]
-        per_output = 1 + node.get_attr("reuse_factor") * k * a + _log2_ceil(node.get_attr("n_groups") + 1)
-        return per_output * _pixels(node) + _stream_packs(node)
+        return (mmac_steps(node, resolution) + MMAC_FIXED_CYCLES) * _pixels(node) + _stream_packs(node)
     if kind in ROWWISE_LAYERS:
         return rowwise_cycles(node) + _stream_packs(node)
     return hls4ml_layer_cycles(node)
+
+
+def mmac_steps(node, resolution):
+    """Lock-step iterations of one mmac_dense call (docs/mmac_core.md): reuse * K * a, or reuse * K for the
+    weight-term unit."""
+    a = node.get_attr("data_budgets")[resolution] if node.get_attr("unit") == "term_pair" else 1
+    return node.get_attr("reuse_factor") * node.get_attr("group_terms")[resolution] * a
 
 
 def multipliers(node):

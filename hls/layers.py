@@ -15,6 +15,8 @@ from mrfpga.training.base import frac_bits_of
 from mrfpga.training.terms import group_terms
 
 ENCODING_IDS = {"binary": 0, "naf": 1, "hese": 2}  # nnet::term_encoding
+UNITS = ("term_pair", "weight_term")  # nnet::mmac_unit
+DEFAULT_UNIT = "term_pair"  # chosen by measurement: docs/estimates.md
 # Layers whose outputs are some of their inputs' values, unchanged (max pooling too).
 VALUE_PRESERVING = ("Reshape", "Transpose")
 
@@ -47,6 +49,24 @@ class DataTerm(Layer):
     def frac_bits(self):
         return self.get_attr("bits") - self.get_attr("integer")
 
+    def core_spec(self):
+        """The layer as plain data (docs/mmac_core.md): what the Verilog twin is built from."""
+        source = self.get_input_variable().type.precision
+        return {
+            "kind": "data_term",
+            "name": self.name,
+            "n_in": self.get_attr("n_in"),
+            "bits": self.get_attr("bits"),
+            "frac": self.frac_bits,
+            "encoding": self.get_attr("encoding"),
+            "budgets": list(self.get_attr("budgets")),
+            "floors": list(self.get_attr("floors")),
+            "round_half_even": bool(self.get_attr("round_half_even")),
+            "in_width": source.width,
+            "in_frac": source.width - source.integer,
+            "in_signed": bool(source.signed),
+        }
+
 
 class MMACDense(Layer):
     """Dense layer on the multi-resolution term MAC.
@@ -72,7 +92,7 @@ class MMACDense(Layer):
         source = self.data_source()
         n_res = len(self.get_attr("weight_budgets"))
         if isinstance(source, DataTerm):
-            self.set_attr("shift_mode", False)
+            self.set_attr("unit", self.get_attr("mmac_unit") or DEFAULT_UNIT)
             self.set_attr("data_bits", source.get_attr("bits") + 1)
             self.set_attr("data_frac", source.frac_bits)
             self.set_attr("data_budgets", list(source.get_attr("budgets")))
@@ -81,11 +101,16 @@ class MMACDense(Layer):
             precision = source.get_output_variable().type.precision
             if not isinstance(precision, (FixedPrecisionType, IntegerPrecisionType)):
                 raise ValueError(f"layer {self.name}: its input type {precision} is not fixed point")
-            self.set_attr("shift_mode", True)
+            # Any fixed-point input: each weight term shifts the whole value.
+            self.set_attr("unit", "weight_term")
             self.set_attr("data_bits", precision.width)
             self.set_attr("data_frac", precision.width - precision.integer)
             self.set_attr("data_budgets", [1] * n_res)
             self.set_attr("data_int_t", f"ap_{'' if precision.signed else 'u'}int<{precision.width}>")
+        if self.get_attr("unit") not in UNITS:
+            raise ValueError(f"layer {self.name}: mmac_unit {self.get_attr('unit')!r} is not one of {', '.join(UNITS)}")
+        self.set_attr("unit_id", UNITS.index(self.get_attr("unit")))
+        self.set_attr("data_signed", bool(source.get_output_variable().type.precision.signed))
         if self.get_attr("weight_floors") is None:
             self.set_attr("weight_floors", [0] * len(self.get_attr("weight_budgets")))
         # A single-resolution side follows the other side's resolution count.
@@ -113,32 +138,41 @@ class MMACDense(Layer):
         sign = self.get_attr("weight_signs").reshape(q.shape)
         n_in, n_out = q.shape
         spans = self.group_spans(n_in)
-        max_k = max(self.get_attr("weight_budgets"))
+        n_groups, max_k = len(spans), max(self.get_attr("weight_budgets"))
         index_bits = bits_for(self.get_attr("group_size") - 1)
         exponent_bits = bits_for(self.get_attr("weight_bits"))
-        table = np.zeros((n_out, len(spans), max_k), dtype=np.int64)
+        valid_bit = 1 << (index_bits + exponent_bits + 1)
+        groups = np.zeros((n_out * n_groups, max_k), dtype=np.int64)  # flat group f = output * n_groups + group
         for o in range(n_out):
             for j, (start, size) in enumerate(spans):
                 kept = group_terms(q[start : start + size, o], self.get_attr("encoding"))[:max_k]
                 for t, (exp, digit, idx) in enumerate(kept):
                     negative = (digit < 0) != (sign[start + idx, o] < 0)
-                    table[o, j, t] = idx | exp << index_bits | int(negative) << (index_bits + exponent_bits)
-                    table[o, j, t] |= 1 << (index_bits + exponent_bits + 1)
-        entry_bits = index_bits + exponent_bits + 2
-        # The term loops stop at a group's last term, or its first below the floor: per resolution, no
-        # group takes more rounds than its fullest sibling (the estimate's T).
-        valid = (table >> (index_bits + exponent_bits + 1) & 1).astype(bool)
-        exponents = table >> index_bits & ((1 << exponent_bits) - 1)
+                    groups[o * n_groups + j, t] = (
+                        idx | exp << index_bits | int(negative) << (index_bits + exponent_bits) | valid_bit
+                    )
+        # reuse rounds: unit u serves flat group round * n_units + u (docs/mmac_core.md). A layer uses at most
+        # one round per group: more would only add idle rounds.
+        reuse = max(1, min(self.model.config.get_reuse_factor(self), len(groups)))
+        n_units = -(-len(groups) // reuse)
+        table = np.zeros((reuse * n_units, max_k), dtype=np.int64)
+        table[: len(groups)] = groups
+        table = table.reshape(reuse, n_units, max_k).transpose(0, 2, 1)  # [round][term slot][unit]
+        # Every group walks the same term slots in lock step: per resolution, the fullest group's terms at or
+        # above the exponent floor, at most the budget.
+        valid = (groups & valid_bit).astype(bool)
+        exponents = groups >> index_bits & ((1 << exponent_bits) - 1)
         self.set_attr(
             "group_terms",
             [
-                min(k, int((valid & (exponents >= floor)).sum(axis=2).max(initial=0)))
+                min(k, int((valid & (exponents >= floor)).sum(axis=1).max(initial=0)))
                 for k, floor in zip(self.get_attr("weight_budgets"), self.get_attr("weight_floors"), strict=True)
             ],
         )
+        self.set_attr("reuse_factor", reuse)
+        self.set_attr("n_units", n_units)
         self.set_attr("group_bases", [start for start, _ in spans])
         self.set_attr("patch_size", n_in)
-        n_groups = len(spans)
         self.set_attr("n_groups", n_groups)
         self.set_attr("max_weight_terms", max_k)
         self.set_attr("index_bits", index_bits)
@@ -147,10 +181,43 @@ class MMACDense(Layer):
             name="terms",
             var_name="t{index}",
             type_name="terms{index}_t",
-            precision=IntegerPrecisionType(width=entry_bits, signed=False),
+            precision=IntegerPrecisionType(width=index_bits + exponent_bits + 2, signed=False),
             data=table.reshape(-1),
         )
         self._build_accumulator(q)
+
+    def core_spec(self):
+        """The layer's lock-step core as plain data (docs/mmac_core.md): what the Verilog twin is built from."""
+        reuse, n_units, max_k = (self.get_attr(a) for a in ("reuse_factor", "n_units", "max_weight_terms"))
+        table = self.get_weights("terms").data.reshape(reuse * max_k, n_units)
+        return {
+            "kind": "mmac_dense",
+            "name": self.name,
+            "n_in": self.get_attr("patch_size"),
+            "n_out": self.get_attr("n_out"),
+            "group_size": self.get_attr("group_size"),
+            "n_groups": self.get_attr("n_groups"),
+            "group_bases": list(self.get_attr("group_bases")),
+            "reuse": reuse,
+            "n_units": n_units,
+            "max_terms": max_k,
+            "table": table.tolist(),
+            "index_bits": self.get_attr("index_bits"),
+            "exponent_bits": self.get_attr("exponent_bits"),
+            "mode": self.get_attr("unit"),
+            "data_bits": self.get_attr("data_bits"),
+            "data_signed": bool(self.get_attr("data_signed")),
+            "data_frac": self.get_attr("data_frac"),
+            "max_data_terms": max(self.get_attr("data_budgets")),
+            "weight_budgets": list(self.get_attr("weight_budgets")),
+            "weight_floors": list(self.get_attr("weight_floors")),
+            "data_budgets": list(self.get_attr("data_budgets")),
+            "group_terms": list(self.get_attr("group_terms")),
+            "acc_width": self.get_attr("acc_width"),
+            "acc_shift": self.get_attr("acc_shift"),
+            "bias": [int(b) for b in self.get_weights("bias").data],
+            "out_frac": self.get_attr("acc_frac"),
+        }
 
     def _build_accumulator(self, q):
         # Product grid: 2^(scale_exp - data_frac). The bias may need a finer grid.

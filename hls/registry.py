@@ -15,6 +15,7 @@ from .convert_names import RESOLUTION_PORT
 from .handlers import OVERRIDES, dispatching_handler, parse_switchable_bn
 from .layers import DataTerm, MMACConv2D, MMACDense, SwitchableScaleShift
 from .precision import InferPrecisionOrAttributeDefault
+from .project import WriteKitProject
 from .resources import package_dir
 from .rowwise_layers import RowwiseConv2D, RowwiseDense
 from .rowwise_templates import TEMPLATES as ROWWISE_TEMPLATES
@@ -79,3 +80,7 @@ def install():
                 backend.register_template(template_cls)
         for source in SOURCES:
             backend.register_source(package_dir("templates") / source)
+        # The kit's part of a project, written by hls4ml's own write flow (so compile() leaves it too).
+        writer = WriteKitProject().name
+        if f"{backend_name.lower()}:{writer}" not in optimizer_map:
+            backend.register_pass(writer, WriteKitProject, flow=f"{backend_name.lower()}:write")

@@ -31,7 +31,7 @@ rowwise_dense_config_template = """struct config{index}{suffix} : nnet::rowwise_
 
 rowwise_function_template = (
     "nnet::{function}<{input_t}, {output_t}, {config}>({input}, {output}, {pot_weights}, {fixed4_weights}, "
-    "{fixed8_weights}, {bias}, {resolution}[0]);"
+    "{fixed8_weights}, {bias}, {resolution});"
 )
 
 

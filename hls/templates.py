@@ -42,7 +42,7 @@ data_term_config_template = """struct config{index} : nnet::data_term_config {{
     {low_bits_function}
 }};\n"""
 
-data_term_function_template = "nnet::data_terms<{input_t}, {output_t}, {config}>({input}, {output}, {resolution}[0]);"
+data_term_function_template = "nnet::data_terms<{input_t}, {output_t}, {config}>({input}, {output}, {resolution});"
 
 
 class DataTermConfigTemplate(LayerConfigTemplate):
@@ -77,13 +77,13 @@ mmac_dense_config_template = """struct config{index}{suffix} : nnet::mmac_dense_
     static const unsigned max_weight_terms = {max_weight_terms};
     static const unsigned max_data_terms = {max_data_terms};
     static const unsigned data_bits = {data_bits};
-    static const bool shift_mode = {shift_mode};
+    static const unsigned unit = {unit_id};
     typedef {data_int_t} data_int_t;
     static const unsigned index_bits = {index_bits};
     static const unsigned exponent_bits = {exponent_bits};
     static const unsigned acc_shift = {acc_shift};
-    static const unsigned reuse_factor = {reuse};
-    static const unsigned n_units = DIV_ROUNDUP(n_out * n_groups, reuse_factor);
+    static const unsigned reuse_factor = {reuse_factor};
+    static const unsigned n_units = {n_units};
     static const unsigned n_resolutions = {n_resolutions};
     typedef {terms_t.name} term_t;
     typedef ap_int<{acc_width}> accum_t;
@@ -91,11 +91,12 @@ mmac_dense_config_template = """struct config{index}{suffix} : nnet::mmac_dense_
     {weight_terms_function}
     {weight_floor_function}
     {data_terms_function}
+    {group_terms_function}
     {group_base_function}
 }};\n"""
 
 mmac_dense_function_template = (
-    "nnet::mmac_dense<{input_t}, {output_t}, {config}>({input}, {output}, {terms}, {bias}, {resolution}[0]);"
+    "nnet::mmac_dense<{input_t}, {output_t}, {config}>({input}, {output}, {terms}, {bias}, {resolution});"
 )
 
 
@@ -108,6 +109,7 @@ def format_mmac_dense_config(params, node, suffix=""):
     params["weight_terms_function"] = _budget_function("weight_terms", node.get_attr("weight_budgets"))
     params["weight_floor_function"] = _budget_function("weight_floor", node.get_attr("weight_floors"))
     params["data_terms_function"] = _budget_function("data_terms", node.get_attr("data_budgets"))
+    params["group_terms_function"] = _budget_function("group_terms", node.get_attr("group_terms"))
     params["group_base_function"] = _table_function("group_base", node.get_attr("group_bases"))
     return mmac_dense_config_template.format(**params)
 
@@ -151,7 +153,7 @@ mmac_conv2d_config_template = """struct config{index} : nnet::mmac_conv2d_config
 }};\n"""
 
 mmac_conv2d_function_template = (
-    "nnet::mmac_conv2d<{input_t}, {output_t}, {config}>({input}, {output}, {terms}, {bias}, {resolution}[0]);"
+    "nnet::mmac_conv2d<{input_t}, {output_t}, {config}>({input}, {output}, {terms}, {bias}, {resolution});"
 )
 
 
@@ -186,7 +188,7 @@ scale_shift_config_template = """struct config{index} : nnet::scale_shift_config
 
 scale_shift_function_template = (
     "nnet::switchable_scale_shift<{input_t}, {output_t}, {config}>({input}, {output}, {scales}, {shifts}, "
-    "{resolution}[0]);"
+    "{resolution});"
 )
 
 

@@ -10,8 +10,6 @@ void @{project}_axis(hls::stream<@{project}_axis_in_t> &in_stream, hls::stream<@
     #pragma HLS INTERFACE s_axilite port=resolution bundle=control
     #pragma HLS INTERFACE s_axilite port=return bundle=control
 
-    @{resolution_type} res[1];  // the hls4ml top reads the resolution as a one-element array
-    res[0] = resolution;
     hls::stream<@{in_type}> in_local("in_local");
     #pragma HLS STREAM variable=in_local depth=@{in_depth}
     hls::stream<@{out_type}> out_local("out_local");
@@ -34,7 +32,7 @@ samples:
             in_local.write(packed);
         }
 
-        @{project}(in_local, res, out_local);
+        @{project}(in_local, resolution, out_local);
 
     write_words:
         for (unsigned i = 0; i < @{upper}_AXIS_N_OUT / @{out_type}::size; i++) {

@@ -90,14 +90,13 @@ int main(int argc, char **argv) {
         for (size_t s = first; s < end; s++) {
             hls::stream<@{in_type}> direct_in;
             hls::stream<@{out_type}> direct_out;
-            @{resolution_type} res[1] = {resolution};
             for (unsigned i = 0; i < @{upper}_AXIS_N_IN / @{in_type}::size; i++) {
                 @{in_type} packed;
                 for (unsigned j = 0; j < @{in_type}::size; j++)
                     packed[j] = samples[s].x[i * @{in_type}::size + j];
                 direct_in.write(packed);
             }
-            @{project}(direct_in, res, direct_out);
+            @{project}(direct_in, @{resolution_type}(resolution), direct_out);
             for (unsigned i = 0; i < @{upper}_AXIS_N_OUT / @{out_type}::size; i++) {
                 @{out_type} packed = direct_out.read();
                 for (unsigned j = 0; j < @{out_type}::size; j++) {

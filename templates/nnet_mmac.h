@@ -14,6 +14,20 @@
 
 namespace nnet {
 
+#ifndef __SYNTHESIS__
+// C simulation only: the cycles the schedules of the kit's layers take for the current sample.
+inline unsigned long &csim_cycles() {
+    static unsigned long cycles = 0;
+    return cycles;
+}
+#define MRFPGA_COUNT_CYCLES(n) (nnet::csim_cycles() += (n))
+#else
+#define MRFPGA_COUNT_CYCLES(n)
+#endif
+
+// ceil(log2(n)): the depth of an adder tree over n values.
+constexpr unsigned ceil_log2(unsigned n, unsigned p = 0) { return (1u << p) >= n ? p : ceil_log2(n, p + 1); }
+
 enum term_encoding { binary_terms = 0, naf_terms = 1, hese_terms = 2 };
 
 // Signed digits of x as +/- bit masks (the same bit arithmetic as the Python side).
@@ -94,11 +108,21 @@ Values:
         ap_uint<CONFIG_T::bits + 1> kept = pos - neg;
         res[i].range(CONFIG_T::bits, 0) = kept;
     }
+    MRFPGA_COUNT_CYCLES(1);
 }
 
 // ---------------------------------------------------------------------------
-// mMAC Dense. Entry layout of the term table, least significant bit first:
+// mMAC Dense in lock step (docs/mmac_core.md). n_units term-serial units; unit u serves flat group
+// f = round * n_units + u (f = output * n_groups + group) in each of reuse_factor rounds. One pipelined
+// loop runs over the run-time number of steps, the units unrolled inside it, each predicated by a
+// valid bit: no per-unit break, so every unit advances one step per cycle.
+// Entry layout of the term table, least significant bit first:
 // [index in group : index_bits][exponent : exponent_bits][negative : 1][valid : 1]
+// Table layout: [round][term slot][unit], so that unit u reads partition u (its own ROM).
+
+// term_pair: one (weight term, data term) pair per step; weight_term: one weight term per step, a shift
+// of the whole input (a data-term input or any fixed-point input).
+enum mmac_unit { term_pair_unit = 0, weight_term_unit = 1 };
 
 struct mmac_dense_config {
     static const unsigned n_in = 10;
@@ -108,15 +132,13 @@ struct mmac_dense_config {
     static const unsigned max_weight_terms = 1;  // entries stored per group
     static const unsigned max_data_terms = 1;
     static const unsigned data_bits = 9;  // width of the input code
-    // Shift mode: the input is any fixed-point value, not data terms; each
-    // weight term shifts the whole activation (PoT weights, plain inputs).
-    static const bool shift_mode = false;
+    static const unsigned unit = term_pair_unit;
     typedef ap_int<9> data_int_t;  // the input's raw code, signed or not
     static const unsigned index_bits = 4;
     static const unsigned exponent_bits = 4;
     static const unsigned acc_shift = 0;  // accumulator grid below the product grid
     static const unsigned reuse_factor = 1;
-    static const unsigned n_units = n_out * n_groups;  // parallel term-serial MAC units
+    static const unsigned n_units = n_out * n_groups;  // ceil(n_out * n_groups / reuse_factor)
     static const unsigned n_resolutions = 1;
     typedef ap_uint<10> term_t;
     typedef ap_int<32> accum_t;
@@ -125,39 +147,56 @@ struct mmac_dense_config {
     // Onion kernels: terms below this exponent are the code's dropped low bits.
     static unsigned weight_floor(unsigned resolution) { return 0; }
     static unsigned data_terms(unsigned resolution) { return max_data_terms; }
+    // Term slots every group walks at this resolution: min(k, the fullest group's terms above the floor).
+    static unsigned group_terms(unsigned resolution) { return max_weight_terms; }
     static unsigned group_base(unsigned group) { return group * group_size; }  // first input of a group
 };
 
+
+// Fixed stages of mmac_dense around its steps: load (inputs, data terms), the last step's accumulation,
+// the output sum (bias + partials).
+static const unsigned mmac_fixed_cycles = 3;
+
 template <class data_T, class res_T, typename CONFIG_T>
 void mmac_dense(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
-                const typename CONFIG_T::term_t terms[CONFIG_T::n_out * CONFIG_T::n_groups * CONFIG_T::max_weight_terms],
+                const typename CONFIG_T::term_t
+                    terms[CONFIG_T::reuse_factor * CONFIG_T::max_weight_terms * CONFIG_T::n_units],
                 const typename CONFIG_T::bias_t biases[CONFIG_T::n_out], const unsigned resolution) {
     #pragma HLS INLINE off
+    #pragma HLS ARRAY_PARTITION variable = terms cyclic factor = CONFIG_T::n_units
     typedef typename CONFIG_T::accum_t accum_t;
-    const unsigned k = CONFIG_T::weight_terms(resolution);
+    static const unsigned n_flat = CONFIG_T::n_out * CONFIG_T::n_groups;
+    static const bool term_pairs = CONFIG_T::unit == term_pair_unit;
+    static const unsigned max_data = term_pairs ? CONFIG_T::max_data_terms : 1;
     const unsigned w_floor = CONFIG_T::weight_floor(resolution);
-    const unsigned a = CONFIG_T::data_terms(resolution);
+    const unsigned a = term_pairs ? CONFIG_T::data_terms(resolution) : 1;
+    const unsigned slots = CONFIG_T::group_terms(resolution);
 
-    // Each input's data terms, most significant first (exponent, sign). The
-    // data-term layer already kept `a` terms of its own encoding; the NAF of
-    // that value is minimal, so it has at most `a` terms and sums exactly.
-    ap_uint<8> data_exp[CONFIG_T::n_in][CONFIG_T::max_data_terms];
-    bool data_neg[CONFIG_T::n_in][CONFIG_T::max_data_terms];
+    // Load: each input's data terms, most significant first (exponent, sign). The data-term layer
+    // already kept `a` terms of its own encoding; the NAF of that value is minimal, so it has at most
+    // `a` terms and sums exactly.
+    ap_uint<8> data_exp[CONFIG_T::n_in][max_data];
+    bool data_neg[CONFIG_T::n_in][max_data];
     ap_uint<8> data_count[CONFIG_T::n_in];
     #pragma HLS ARRAY_PARTITION variable = data_exp complete dim = 0
     #pragma HLS ARRAY_PARTITION variable = data_neg complete dim = 0
     #pragma HLS ARRAY_PARTITION variable = data_count complete dim = 0
-    if (!CONFIG_T::shift_mode) {
+    if (term_pairs) {
     DataTerms:
         for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
             #pragma HLS UNROLL
             ap_uint<CONFIG_T::data_bits> code = data[i].range(CONFIG_T::data_bits - 1, 0);
             ap_uint<CONFIG_T::data_bits + 1> pos, neg;
             top_terms<CONFIG_T::data_bits, naf_terms>(code, a, pos, neg);
+            for (unsigned n = 0; n < max_data; n++) {
+                #pragma HLS UNROLL
+                data_exp[i][n] = 0;
+                data_neg[i][n] = false;
+            }
             unsigned n = 0;
             for (int p = CONFIG_T::data_bits; p >= 0; p--) {
                 #pragma HLS UNROLL
-                if ((pos[p] || neg[p]) && n < CONFIG_T::max_data_terms) {
+                if ((pos[p] || neg[p]) && n < max_data) {
                     data_exp[i][n] = p;
                     data_neg[i][n] = neg[p];
                     n++;
@@ -167,56 +206,70 @@ void mmac_dense(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
         }
     }
 
-    accum_t group_sum[CONFIG_T::n_out * CONFIG_T::n_groups];
-    #pragma HLS ARRAY_PARTITION variable = group_sum complete
-
-    // reuse_factor rounds; in each, n_units units each walk one group's
-    // term pairs serially: k weight terms x a data terms, one per cycle.
-Rounds:
-    for (unsigned round = 0; round < CONFIG_T::reuse_factor; round++) {
-    Units:
-        for (unsigned unit = 0; unit < CONFIG_T::n_units; unit++) {
+    accum_t acc[CONFIG_T::n_units];
+    accum_t partial[CONFIG_T::reuse_factor][CONFIG_T::n_units];
+    #pragma HLS ARRAY_PARTITION variable = acc complete
+    #pragma HLS ARRAY_PARTITION variable = partial complete dim = 0
+Clear:
+    for (unsigned u = 0; u < CONFIG_T::n_units; u++) {
+        #pragma HLS UNROLL
+        acc[u] = 0;
+        for (unsigned j = 0; j < CONFIG_T::reuse_factor; j++) {
             #pragma HLS UNROLL
-            const unsigned og = round * CONFIG_T::n_units + unit;
-            if (og >= CONFIG_T::n_out * CONFIG_T::n_groups)
-                continue;
-            const unsigned group = og % CONFIG_T::n_groups;
-            accum_t acc = 0;
-        WeightTerms:
-            for (unsigned t = 0; t < CONFIG_T::max_weight_terms; t++) {
-                #pragma HLS LOOP_TRIPCOUNT min = 1 max = CONFIG_T::max_weight_terms
-                if (t >= k)
-                    break;
-                const typename CONFIG_T::term_t entry = terms[og * CONFIG_T::max_weight_terms + t];
-                if (!entry[CONFIG_T::index_bits + CONFIG_T::exponent_bits + 1])
-                    break; // no more terms in this group
-                const unsigned idx = entry.range(CONFIG_T::index_bits - 1, 0);
-                const unsigned w_exp = entry.range(CONFIG_T::index_bits + CONFIG_T::exponent_bits - 1, CONFIG_T::index_bits);
-                const bool w_neg = entry[CONFIG_T::index_bits + CONFIG_T::exponent_bits];
-                if (w_exp < w_floor)
-                    break; // terms are sorted: the rest are lower still
-                const unsigned i = CONFIG_T::group_base(group) + idx;
-                if (CONFIG_T::shift_mode) {
-                    typename CONFIG_T::data_int_t x;
-                    x.range() = data[i].range();
-                    accum_t product = accum_t(x) << (w_exp + CONFIG_T::acc_shift);
-                    acc += w_neg ? accum_t(-product) : product;
-                    continue;
-                }
-            TermPairs:
-                for (unsigned u = 0; u < CONFIG_T::max_data_terms; u++) {
-                    #pragma HLS PIPELINE II = 1
-                    #pragma HLS LOOP_TRIPCOUNT min = 1 max = CONFIG_T::max_data_terms
-                    if (u >= a || u >= data_count[i])
-                        break;
-                    accum_t product = accum_t(1) << (w_exp + data_exp[i][u] + CONFIG_T::acc_shift);
-                    if (w_neg != data_neg[i][u])
-                        acc -= product;
-                    else
-                        acc += product;
-                }
+            partial[j][u] = 0;
+        }
+    }
+
+    const unsigned n_steps = CONFIG_T::reuse_factor * slots * a;
+    unsigned round = 0, slot = 0, d = 0;
+Steps:
+    for (unsigned step = 0; step < n_steps; step++) {
+        #pragma HLS PIPELINE II = 1
+        #pragma HLS LOOP_TRIPCOUNT min = CONFIG_T::reuse_factor max = CONFIG_T::reuse_factor * CONFIG_T::max_weight_terms * max_data
+        const bool round_ends = slot + 1 == slots && d + 1 == a;
+    Units:
+        for (unsigned u = 0; u < CONFIG_T::n_units; u++) {
+            #pragma HLS UNROLL
+            const typename CONFIG_T::term_t entry =
+                terms[(round * CONFIG_T::max_weight_terms + slot) * CONFIG_T::n_units + u];
+            const unsigned idx = entry.range(CONFIG_T::index_bits - 1, 0);
+            const unsigned w_exp = entry.range(CONFIG_T::index_bits + CONFIG_T::exponent_bits - 1, CONFIG_T::index_bits);
+            bool negative = entry[CONFIG_T::index_bits + CONFIG_T::exponent_bits];
+            bool valid = entry[CONFIG_T::index_bits + CONFIG_T::exponent_bits + 1] && w_exp >= w_floor;
+            // A unit always serves one group index when n_units is a multiple of n_groups.
+            const unsigned group = CONFIG_T::n_units % CONFIG_T::n_groups == 0
+                                       ? u % CONFIG_T::n_groups
+                                       : (round * CONFIG_T::n_units + u) % CONFIG_T::n_groups;
+            const unsigned i = CONFIG_T::group_base(group) + idx;
+            accum_t product;
+            if (term_pairs) {
+                valid = valid && d < data_count[i];
+                negative = negative != data_neg[i][d];
+                product = accum_t(1) << (w_exp + data_exp[i][d] + CONFIG_T::acc_shift);
+            } else {
+                typename CONFIG_T::data_int_t x;
+                x.range() = data[i].range();
+                product = accum_t(x) << (w_exp + CONFIG_T::acc_shift);
             }
-            group_sum[og] = acc;
+            const accum_t sum = valid ? accum_t(negative ? acc[u] - product : acc[u] + product) : acc[u];
+            if (round_ends) {
+                partial[round][u] = sum;
+                acc[u] = 0;
+            } else {
+                acc[u] = sum;
+            }
+        }
+        // The step counter (round, slot, d), d fastest: counters, not divisions.
+        if (d + 1 < a) {
+            d++;
+        } else {
+            d = 0;
+            if (slot + 1 < slots) {
+                slot++;
+            } else {
+                slot = 0;
+                round++;
+            }
         }
     }
 
@@ -226,11 +279,13 @@ Outputs:
         accum_t total = biases[o];
         for (unsigned g = 0; g < CONFIG_T::n_groups; g++) {
             #pragma HLS UNROLL
-            total += group_sum[o * CONFIG_T::n_groups + g];
+            const unsigned f = o * CONFIG_T::n_groups + g;
+            total += partial[f / CONFIG_T::n_units][f % CONFIG_T::n_units];
         }
         // The accumulator is an integer on the output's grid: copy its bits.
         res[o].range() = total.range(res_T::width - 1, 0);
     }
+    MRFPGA_COUNT_CYCLES(n_steps + mmac_fixed_cycles);
 }
 
 // ---------------------------------------------------------------------------
@@ -283,8 +338,9 @@ struct mmac_conv2d_config : conv2d_geometry {
 template <class data_T, class res_T, typename CONFIG_T>
 void mmac_conv2d(const data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
                  res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt],
-                 const typename CONFIG_T::dense_config::term_t
-                     terms[CONFIG_T::n_filt * CONFIG_T::dense_config::n_groups * CONFIG_T::dense_config::max_weight_terms],
+                 const typename CONFIG_T::dense_config::term_t terms[CONFIG_T::dense_config::reuse_factor *
+                                                                     CONFIG_T::dense_config::max_weight_terms *
+                                                                     CONFIG_T::dense_config::n_units],
                  const typename CONFIG_T::dense_config::bias_t biases[CONFIG_T::n_filt], const unsigned resolution) {
     #pragma HLS INLINE off
     const unsigned patch_size = CONFIG_T::filt_height * CONFIG_T::filt_width * CONFIG_T::n_chan;
@@ -339,6 +395,7 @@ Values:
         y = (y << CONFIG_T::scale_up) + (typename CONFIG_T::accum_t(shifts[r * CONFIG_T::n_chan + c]) << CONFIG_T::shift_up);
         res[i].range() = y.range(res_T::width - 1, 0);
     }
+    MRFPGA_COUNT_CYCLES(1);
 }
 
 // ---------------------------------------------------------------------------
@@ -356,6 +413,7 @@ template <class pack_T, unsigned N> void read_all(hls::stream<pack_T> &in, typen
             out[i * pack_T::size + j] = pack[j];
         }
     }
+    MRFPGA_COUNT_CYCLES(N / pack_T::size);
 }
 
 template <class pack_T, unsigned N> void write_all(const typename pack_T::value_type in[N], hls::stream<pack_T> &out) {
@@ -370,6 +428,7 @@ template <class pack_T, unsigned N> void write_all(const typename pack_T::value_
         }
         out.write(pack);
     }
+    MRFPGA_COUNT_CYCLES(N / pack_T::size);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
@@ -383,7 +442,8 @@ void data_terms(hls::stream<data_T> &data, hls::stream<res_T> &res, const unsign
 
 template <class data_T, class res_T, typename CONFIG_T>
 void mmac_dense(hls::stream<data_T> &data, hls::stream<res_T> &res,
-                const typename CONFIG_T::term_t terms[CONFIG_T::n_out * CONFIG_T::n_groups * CONFIG_T::max_weight_terms],
+                const typename CONFIG_T::term_t
+                    terms[CONFIG_T::reuse_factor * CONFIG_T::max_weight_terms * CONFIG_T::n_units],
                 const typename CONFIG_T::bias_t biases[CONFIG_T::n_out], const unsigned resolution) {
     typename data_T::value_type in[CONFIG_T::n_in];
     typename res_T::value_type out[CONFIG_T::n_out];
@@ -394,8 +454,9 @@ void mmac_dense(hls::stream<data_T> &data, hls::stream<res_T> &res,
 
 template <class data_T, class res_T, typename CONFIG_T>
 void mmac_conv2d(hls::stream<data_T> &data, hls::stream<res_T> &res,
-                 const typename CONFIG_T::dense_config::term_t
-                     terms[CONFIG_T::n_filt * CONFIG_T::dense_config::n_groups * CONFIG_T::dense_config::max_weight_terms],
+                 const typename CONFIG_T::dense_config::term_t terms[CONFIG_T::dense_config::reuse_factor *
+                                                                     CONFIG_T::dense_config::max_weight_terms *
+                                                                     CONFIG_T::dense_config::n_units],
                  const typename CONFIG_T::dense_config::bias_t biases[CONFIG_T::n_filt], const unsigned resolution) {
     const unsigned n_in = CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan;
     const unsigned n_out = CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt;

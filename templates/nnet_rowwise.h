@@ -127,6 +127,8 @@ Outputs:
         // The sum is an integer on the output's grid: copy its bits.
         res[o].range() = total.range(res_T::width - 1, 0);
     }
+    // Products (reuse_factor cycles), the adder tree over the fan-in, the row shift and the bias.
+    MRFPGA_COUNT_CYCLES(CONFIG_T::reuse_factor + ceil_log2(CONFIG_T::n_in) + 1);
 }
 
 // ---------------------------------------------------------------------------

@@ -146,7 +146,6 @@ class CsimCase:
     def test_testbench_bit_exact(self, project, inputs, expected):
         out_dir = project.config.get_output_dir()
         csim.write_tb_data(out_dir, inputs, expected)
-        csim.patch_testbench_precision(out_dir, PROJECT_NAME)
         csim.compile_testbench(out_dir, PROJECT_NAME)
         out = csim.run_testbench(out_dir, expected[0].shape[1])
         for r, exact in enumerate(expected):

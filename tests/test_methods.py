@@ -136,7 +136,7 @@ def test_killed_run_resumes_to_the_same_model(tmp_path):
     resumed = tmp_path / "resumed"
     process = subprocess.Popen([MRFPGA, "train", config, "--out", resumed], env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)  # fmt: skip
-    state = resumed / "checkpoints" / "meta" / "trainer_state.json"
+    state = tmp_path / ".resumed.partial" / "checkpoints" / "meta" / "trainer_state.json"  # staged beside --out
     deadline = time.time() + 120
     while time.time() < deadline and not (state.exists() and json.loads(state.read_text())["epoch"] >= 2):
         time.sleep(0.05)

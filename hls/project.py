@@ -1,0 +1,97 @@
+"""The kit's part of an HLS project, written inside hls4ml's own write flow (after its ``write_hls``).
+
+hls4ml's ``write()`` and ``compile()`` run the backend's write flow, so a project they leave is complete:
+the resolution port as a scalar, the testbench's exact output and per-sample cycle log, the top's
+interface (AXI-Lite in io_parallel; the AXI-Stream wrapper top in io_stream) and the Vivado scripts.
+Only models converted by ``mrfpga.hls.convert`` (they carry ``mrfpga_board``) are touched.
+"""
+
+import re
+from pathlib import Path
+
+from hls4ml.model.optimizer import ModelOptimizerPass
+
+from .axis_wrapper import axis_top, use_axis_top, write_axis_wrapper
+from .convert_names import RESOLUTION_PORT
+from .vivado_project import use_axi_lite_interface, write_vivado_scripts
+
+TB_PRECISION = 60  # decimal digits the testbench prints: enough for any exact ap_fixed value here
+CYCLES_LOG = "tb_data/csim_cycles.log"
+COUNTING_HEADERS = ("nnet_mmac.h", "nnet_rowwise.h")  # the kit's layers, which count their cycles in C simulation
+
+
+class WriteKitProject(ModelOptimizerPass):
+    """The last pass of the Vivado and Vitis write flows."""
+
+    def __init__(self):
+        self.name = "mrfpga_write_project"
+
+    def transform(self, model):
+        if getattr(model, "mrfpga_board", None) is not None:
+            finish_project(model)
+        return True
+
+
+def finish_project(model):
+    project = Path(model.config.get_output_dir())
+    name = model.config.get_project_name()
+    io_type = model.config.get_config_value("IOType")
+    scalar_resolution_port(project, name)
+    patch_testbench(project, name)
+    top = name
+    if io_type == "io_stream":
+        write_axis_wrapper(model, project)
+        use_axis_top(project, name)
+        top = axis_top(name)
+    else:
+        use_axi_lite_interface(project, name, io_type)
+    write_vivado_scripts(
+        project, model.mrfpga_board, io_type, model.config.get_config_value("ClockPeriod"), name, top=top
+    )
+
+
+def _patch(path, transform):
+    text = path.read_text()
+    new = transform(text)
+    if new != text:
+        path.write_text(new)
+
+
+def scalar_resolution_port(project, name):
+    """The top takes the resolution by value: one register every layer reads (legal in DATAFLOW, where an
+    array argument may have one reader only). hls4ml writes it as a one-element array input; its testbench
+    and Python bridge keep that array and pass its element."""
+    port = re.compile(rf"(\w+) {RESOLUTION_PORT}\[1\]")
+    firmware = project / "firmware"
+    for path in (firmware / f"{name}.h", firmware / f"{name}.cpp"):
+        _patch(path, lambda text: port.sub(rf"\1 {RESOLUTION_PORT}", text, count=1))
+    _patch(
+        firmware / f"{name}.cpp",
+        lambda text: re.sub(rf"\n\s*#pragma HLS ARRAY_RESHAPE variable={RESOLUTION_PORT} complete dim=0", "", text),
+    )
+    call = re.compile(rf"(\b{name}\([^;]*?)\b({RESOLUTION_PORT}(?:_ap)?)\b(?!\[)")
+    for path in (project / f"{name}_test.cpp", project / f"{name}_bridge.cpp"):
+        _patch(path, lambda text: call.sub(r"\1\2[0]", text))
+
+
+def patch_testbench(project, name):
+    """Exact outputs (hls4ml prints 6 digits) and, where the kit's layers count cycles, one count per call."""
+    path = project / f"{name}_test.cpp"
+    text = path.read_text()
+    anchor = "std::ofstream fout(RESULTS_LOG);"
+    if anchor not in text:
+        raise ValueError(f"{path}: cannot find where the testbench opens its results file")
+    if f"fout.precision({TB_PRECISION});" not in text:
+        text = text.replace(anchor, f"{anchor}\n    fout.precision({TB_PRECISION});")
+    firmware = (project / "firmware" / "parameters.h").read_text()
+    if any(header in firmware for header in COUNTING_HEADERS) and "csim_cycles" not in text:
+        text = text.replace(anchor, f'{anchor}\n    std::ofstream fcycles("{CYCLES_LOG}");')
+        include = f'#include "firmware/{name}.h"\n'
+        text = text.replace(include, f'{include}#include "firmware/nnet_utils/nnet_mmac.h"  // nnet::csim_cycles()\n', 1)
+        call = re.compile(rf"^(\s*){name}\(.*\);\n", re.M)
+        text = call.sub(
+            lambda m: f"{m.group(1)}nnet::csim_cycles() = 0;\n{m.group(0)}{m.group(1)}fcycles << nnet::csim_cycles()"
+            ' << "\\n";\n',
+            text,
+        )
+    path.write_text(text)
