@@ -81,7 +81,7 @@ def mmac_steps(node, resolution):
     """Lock-step iterations of one mmac_dense call (docs/mmac_core.md): reuse * K * a, or reuse * K for the
     weight-term unit."""
     a = node.get_attr("data_budgets")[resolution] if node.get_attr("unit") == "term_pair" else 1
-    return node.get_attr("reuse_factor") * node.get_attr("group_terms")[resolution] * a
+    return node.get_attr("rounds") * node.get_attr("group_terms")[resolution] * a
 
 
 def multipliers(node):
@@ -132,18 +132,7 @@ def layer_resources(node):
         res["LUT"] = node.get_attr("n_in") * node.get_attr("acc_width")
         res["FF"] = node.get_attr("n_in") * node.get_attr("acc_width")
     elif kind in ("MMACDense", "MMACConv2D"):
-        n_out, n_groups, reuse = node.get_attr("n_out"), node.get_attr("n_groups"), node.get_attr("reuse_factor")
-        units = -(-n_out * n_groups // reuse)
-        acc = node.get_attr("acc_width")
-        table_bits = node.get_weights("terms").data_length * node.get_weights("terms").type.precision.width
-        res["LUT"] = (
-            units * TERM_MAC_LUT + n_out * n_groups * acc + node.get_attr("patch_size") * node.get_attr("data_bits")
-        )
-        res["FF"] = units * TERM_MAC_FF + n_out * acc
-        if reuse == 1:
-            res["LUT"] += -(-table_bits // LUTROM_BITS)
-        else:
-            res["BRAM_18K"] = max(-(-table_bits // BRAM18_BITS), -(-units // 2))
+        res.update(mmac_resources(node))
     elif kind in ROWWISE_LAYERS:
         res.update(rowwise_resources(node))
     elif kind in MULTIPLYING:
@@ -156,6 +145,20 @@ def layer_resources(node):
         out = node.get_output_variable()
         res["LUT"] = out.size() * out.type.precision.width
     return res
+
+
+def mmac_resources(node):
+    """Lock-step units, each with its own term ROM (LUT ROM: every unit reads its own entry each cycle), the
+    partial sums of every group, the output adders and registers, and the data-term extraction."""
+    n_out, n_groups, units = node.get_attr("n_out"), node.get_attr("n_groups"), node.get_attr("n_units")
+    acc = node.get_attr("acc_width")
+    terms = node.get_weights("terms")
+    rom_luts_per_unit = -(-terms.data_length // units * terms.type.precision.width // LUTROM_BITS)
+    lut = units * (TERM_MAC_LUT + rom_luts_per_unit) + n_out * n_groups * acc
+    if node.get_attr("unit") == "term_pair":
+        lut += node.get_attr("patch_size") * node.get_attr("data_bits")
+    ff = units * TERM_MAC_FF + n_out * n_groups * acc + n_out * acc
+    return {"LUT": lut, "FF": ff, "BRAM_18K": 0, "DSP48E1": 0}
 
 
 def estimate(hls_model, n_resolutions, board):

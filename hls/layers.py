@@ -169,7 +169,7 @@ class MMACDense(Layer):
                 for k, floor in zip(self.get_attr("weight_budgets"), self.get_attr("weight_floors"), strict=True)
             ],
         )
-        self.set_attr("reuse_factor", reuse)
+        self.set_attr("rounds", reuse)  # the layer's own reuse: hls4ml keeps reuse_factor as configured
         self.set_attr("n_units", n_units)
         self.set_attr("group_bases", [start for start, _ in spans])
         self.set_attr("patch_size", n_in)
@@ -188,7 +188,7 @@ class MMACDense(Layer):
 
     def core_spec(self):
         """The layer's lock-step core as plain data (docs/mmac_core.md): what the Verilog twin is built from."""
-        reuse, n_units, max_k = (self.get_attr(a) for a in ("reuse_factor", "n_units", "max_weight_terms"))
+        reuse, n_units, max_k = (self.get_attr(a) for a in ("rounds", "n_units", "max_weight_terms"))
         table = self.get_weights("terms").data.reshape(reuse * max_k, n_units)
         return {
             "kind": "mmac_dense",

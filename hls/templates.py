@@ -82,7 +82,7 @@ mmac_dense_config_template = """struct config{index}{suffix} : nnet::mmac_dense_
     static const unsigned index_bits = {index_bits};
     static const unsigned exponent_bits = {exponent_bits};
     static const unsigned acc_shift = {acc_shift};
-    static const unsigned reuse_factor = {reuse_factor};
+    static const unsigned reuse_factor = {rounds};
     static const unsigned n_units = {n_units};
     static const unsigned n_resolutions = {n_resolutions};
     typedef {terms_t.name} term_t;

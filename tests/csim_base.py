@@ -15,6 +15,7 @@ from mrfpga.cli.config import QuantizationConfig
 from mrfpga.cli.pipeline import PROJECT_NAME, load_model
 from mrfpga.hls import csim
 from mrfpga.hls.convert import convert
+from mrfpga.hls.estimate import layer_cycles
 from mrfpga.hls.reference import exact_forward
 from mrfpga.training.models import bias_quantizer, data_term_quantizer, weight_term_quantizer
 from mrfpga.training.quantizers import n_resolutions, set_resolution
@@ -100,10 +101,22 @@ class CsimCase:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def project(cls, model, io_type, tmp_path_factory):
+    def reuse_factor(cls):
+        return 1
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def mmac_unit(cls):
+        """The mMAC unit after data-term layers; None: the kit's default."""
+        return None
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def project(cls, model, io_type, reuse_factor, mmac_unit, tmp_path_factory):
         hls_model = convert(
-            model, tmp_path_factory.mktemp("prj"), board="pynq-z2", io_type=io_type, project_name=PROJECT_NAME
-        )
+            model, tmp_path_factory.mktemp("prj"), board="pynq-z2", io_type=io_type, project_name=PROJECT_NAME,
+            reuse_factor=reuse_factor, mmac_unit=mmac_unit,
+        )  # fmt: skip
         hls_model.write()
         hls_model.compile()
         return hls_model
@@ -150,6 +163,17 @@ class CsimCase:
         out = csim.run_testbench(out_dir, expected[0].shape[1])
         for r, exact in enumerate(expected):
             assert csim.mismatches(out[r * len(inputs) : (r + 1) * len(inputs)], exact) == 0, f"resolution {r}"
+
+    def test_csim_cycles_are_the_documented_schedule(self, project, inputs, expected):
+        """The cycles C simulation counts, sample by sample, equal docs/estimates.md's formula."""
+        out_dir = project.config.get_output_dir()
+        csim.write_tb_data(out_dir, inputs, expected)
+        csim.compile_testbench(out_dir, PROJECT_NAME)
+        csim.run_testbench(out_dir, expected[0].shape[1])
+        counted = csim.read_csim_cycles(out_dir).reshape(len(expected), len(inputs))
+        layers = list(project.get_layers())
+        for r in range(len(expected)):
+            assert set(counted[r]) == {sum(layer_cycles(node, r) for node in layers)}, f"resolution {r}"
 
     def test_no_fallback_precision(self, project):
         """No layer of ours may reach hls4ml's ap_fixed<16,6> fallback (only the input port uses it)."""

@@ -105,3 +105,57 @@ class TestDigitsShapeStream(TestDigitsShape):
     @classmethod
     def io_type(cls):
         return "io_stream"
+
+
+class TestReuseFolding(CsimCase):
+    """Reuse 3: 24 x 4 and 10 x 2 groups on 32 and 7 units, not multiples of the groups per output, so a
+    unit serves a different group index each round; fan-in 50 leaves a short last group."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def n_inputs(cls):
+        return 50
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def reuse_factor(cls):
+        return 3
+
+
+class TestWeightTermUnit(CsimCase):
+    """The weight-term unit after data-term layers: each step shifts the whole (already truncated) input."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def mmac_unit(cls):
+        return "weight_term"
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def reuse_factor(cls):
+        return 4
+
+
+class TestReuseAboveGroups(CsimCase):
+    """A reuse factor above a layer's group count: that layer takes one round per group, no idle rounds."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def hidden(cls):
+        return [3]
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def n_outputs(cls):
+        return 2
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def reuse_factor(cls):
+        return 64
+
+    def test_layers_fold_to_their_group_count(self, project):
+        for node in project.get_layers():
+            if node.class_name == "MMACDense":
+                assert node.get_attr("n_units") == 1
+                assert node.get_attr("rounds") == node.get_attr("n_out") * node.get_attr("n_groups")
