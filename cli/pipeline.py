@@ -145,8 +145,11 @@ def csim(config, run_dir, model=None, hls_model=None, force=False):
     sim.write_tb_data(project, x, [row["exact"] for row in rows])
     sim.compile_testbench(project, PROJECT_NAME)
     tb_out = sim.run_testbench(project, rows[0]["exact"].shape[1])
+    counted = sim.read_csim_cycles(project)  # None without a counting (kit) layer
     for r, row in enumerate(rows):
         row["testbench"] = tb_out[r * len(x) : (r + 1) * len(x)]
+        if counted is not None:
+            row["csim_cycles"] = counted[r * len(x) : (r + 1) * len(x)]
     if config.hls.io_type == "io_stream":
         check_axis_wrapper(project, [row["predict"] for row in rows])
 

@@ -53,6 +53,11 @@ def build_report(config, hls_model, project, rows, y, estimates):
                 "estimated_latency_us": cycles * clock / 1000.0,
             }
         )
+        if "csim_cycles" in row:  # counted by the kit's layers in C simulation, per simulated sample
+            resolutions[-1]["csim_cycles"] = {
+                "mean": float(np.mean(row["csim_cycles"])),
+                "max": int(np.max(row["csim_cycles"])),
+            }
     return {
         "scheme": config.quantization.scheme,
         "board": board.name,
@@ -61,6 +66,7 @@ def build_report(config, hls_model, project, rows, y, estimates):
         "backend": config.hls.backend,
         "io_type": config.hls.io_type,
         "hls_project": str(project),
+        "mmac_unit": mmac_unit(hls_model),
         "resolutions": resolutions,
         "resources": {
             "estimated": estimates["resources"],
@@ -71,17 +77,34 @@ def build_report(config, hls_model, project, rows, y, estimates):
     }
 
 
+def mmac_unit(hls_model):
+    """The unit the mMAC layers after data terms use (docs/mmac_core.md), or None without one."""
+    from mrfpga.hls.layers import DataTerm
+
+    units = {
+        node.get_attr("unit")
+        for node in hls_model.get_layers()
+        if node.class_name in ("MMACDense", "MMACConv2D") and isinstance(node.data_source(), DataTerm)
+    }
+    return units.pop() if len(units) == 1 else None
+
+
 def print_table(report):
     print(f"\nboard {report['board']} ({report['part']}), clock {report['clock_period_ns']} ns")
     print(f"HLS project: {report['hls_project']}")
-    head = f"{'res':>3} {'setting':>12} {'keras acc':>9} {'csim acc':>9} {'mismatch':>8} {'cycles':>7}"
+    head = (
+        f"{'res':>3} {'setting':>12} {'keras acc':>9} {'csim acc':>9} {'mismatch':>8} {'C-sim cyc':>9} {'est. cyc':>8}"
+    )
     print(head)
     print("-" * len(head))
     for r in report["resolutions"]:
+        counted = f"{r['csim_cycles']['max']:>9}" if "csim_cycles" in r else f"{'-':>9}"
         print(
             f"{r['index']:>3} {r['label']:>12} {r['keras_accuracy']:>9.4f} "
-            f"{r['csim_accuracy']:>9.4f} {r['csim_mismatches']:>8} {r['estimated_cycles']:>7}"
+            f"{r['csim_accuracy']:>9.4f} {r['csim_mismatches']:>8} {counted} {r['estimated_cycles']:>8}"
         )
+    print("C-sim cyc: cycles per sample counted in C simulation by the kit's layers (max over samples);")
+    print("est. cyc: the cost model's estimate (docs/estimates.md)")
     est, board = report["resources"]["estimated"], report["resources"]["board"]
     print("estimated resources: " + ", ".join(f"{k} {est[k]}/{board[k]}" for k in est))
 
@@ -101,8 +124,10 @@ def write_plot(report, path):
     left.set_xlabel(axis_label)
     left.set_ylabel("test accuracy (%)")
     right = left.twinx()
-    right.plot(cost, [r["estimated_cycles"] for r in rows], "s:", color="tab:red", label="estimated cycles")
-    right.set_ylabel("estimated cycles per inference")
+    if all("csim_cycles" in r for r in rows):
+        right.plot(cost, [r["csim_cycles"]["mean"] for r in rows], "s-", color="tab:red", label="C-sim counted cycles")
+    right.plot(cost, [r["estimated_cycles"] for r in rows], "+:", color="tab:gray", label="estimated cycles")
+    right.set_ylabel("cycles per inference")
     handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     left.legend(handles, [h.get_label() for h in handles], loc="center right")
     left.set_title(f"One model, {len(rows)} resolutions on {report['board']}")

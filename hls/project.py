@@ -87,11 +87,15 @@ def patch_testbench(project, name):
     if any(header in firmware for header in COUNTING_HEADERS) and "csim_cycles" not in text:
         text = text.replace(anchor, f'{anchor}\n    std::ofstream fcycles("{CYCLES_LOG}");')
         include = f'#include "firmware/{name}.h"\n'
-        text = text.replace(include, f'{include}#include "firmware/nnet_utils/nnet_mmac.h"  // nnet::csim_cycles()\n', 1)
+        text = text.replace(
+            include, f'{include}#include "firmware/nnet_utils/nnet_mmac.h"  // nnet::csim_cycles()\n', 1
+        )
         call = re.compile(rf"^(\s*){name}\(.*\);\n", re.M)
         text = call.sub(
-            lambda m: f"{m.group(1)}nnet::csim_cycles() = 0;\n{m.group(0)}{m.group(1)}fcycles << nnet::csim_cycles()"
-            ' << "\\n";\n',
+            lambda m: (
+                f"{m.group(1)}nnet::csim_cycles() = 0;\n{m.group(0)}{m.group(1)}fcycles << nnet::csim_cycles()"
+                ' << "\\n";\n'
+            ),
             text,
         )
     path.write_text(text)
