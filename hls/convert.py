@@ -9,7 +9,8 @@ from hls4ml.utils.config import _get_precision_from_quantizer, create_config  # 
 from mrfpga.training.quantizers import n_resolutions
 
 from .boards import load_board
-from .convert_names import RESOLUTION_PORT
+from .convert_names import KIT_CONFIG_KEY, RESOLUTION_PORT
+from .handlers import mark_kit_layers
 from .registry import LAYERS, install
 
 INPUT_PRECISION = "ap_fixed<16,6>"
@@ -65,8 +66,10 @@ def convert(
     config["KerasModel"] = model
     config["InputData"] = None
     config["OutputPredictions"] = None
+    config[KIT_CONFIG_KEY] = board.name
     model_arch, reader = get_model_arch(config)
     _check_supported(model_arch)
+    mark_kit_layers(model_arch)
     # hls4ml infers exact types for its own layers from 'auto'; ours set theirs; the ports are pinned.
     ports = {name: {"Precision": {"result": INPUT_PRECISION}} for name, *_ in model_arch["config"]["input_layers"]}
     ports[RESOLUTION_PORT] = {"Precision": {"result": f"ap_uint<{resolution_bits(n_res)}>"}}

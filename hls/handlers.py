@@ -15,7 +15,7 @@ other layer to hls4ml's original handler:
 
 import numpy as np
 import tensorflow as tf
-from hls4ml.converters.keras_v2_to_hls import get_weights_data, parse_default_keras_layer
+from hls4ml.converters.keras_v2_to_hls import get_layer_handlers, get_weights_data, parse_default_keras_layer
 from hls4ml.model.quantizers import Quantizer
 from hls4ml.model.types import FixedPrecisionType
 from qkeras.quantizers import get_quantizer
@@ -262,10 +262,33 @@ def _activation_class(keras_layer):
     return config.get("class_name") if isinstance(config, dict) else None
 
 
-def dispatching_handler(keras_class, original):
-    exact = with_exact_types(original)
+OVERRIDES = ("QDense", "QConv1D", "QConv2D", "QDepthwiseConv2D", "QActivation")
+KIT_PREFIX = "Mrfpga"
+# The class names the kit's conversion gives the QKeras layers that use its quantizers, and their own.
+KIT_CLASSES = {KIT_PREFIX + keras_class: keras_class for keras_class in OVERRIDES}
+
+
+def uses_kit_quantizer(keras_layer):
+    config = keras_layer["config"]
+    return any(
+        isinstance(config.get(key), dict) and config[key].get("class_name") in QUANTIZERS
+        for key in ("kernel_quantizer", "depthwise_quantizer", "bias_quantizer", "activation")
+    )
+
+
+def mark_kit_layers(model_arch):
+    """Give every QKeras layer that uses a kit quantizer its kit class name, so that only the kit's
+    handlers see it; every other layer goes through hls4ml's own handlers, untouched."""
+    for layer in model_arch["config"]["layers"]:
+        if layer["class_name"] in OVERRIDES and uses_kit_quantizer(layer):
+            layer["class_name"] = KIT_PREFIX + layer["class_name"]
+
+
+def kit_handler(keras_class):
+    """The handler of a QKeras layer that uses a kit quantizer (its class name marked by ``mark_kit_layers``)."""
 
     def handler(keras_layer, input_names, input_shapes, data_reader):
+        keras_layer = {**keras_layer, "class_name": keras_class}  # hls4ml's parsers read the QKeras name
         name = keras_layer["config"]["name"]
         kernel = _kernel_class(keras_layer)
         if keras_class == "QActivation":
@@ -274,27 +297,21 @@ def dispatching_handler(keras_class, original):
                 return parse_data_term(keras_layer, input_names, input_shapes, data_reader)
             if activation == "quantized_onion":
                 return parse_onion_activation(keras_layer, input_names, input_shapes, data_reader)
-            if activation in QUANTIZERS:
-                raise ValueError(f"layer {name}: {activation} as an activation has no HLS layer yet")
-        elif kernel == "quantized_rowwise" and keras_class in ("QDense", "QConv2D"):
+            raise ValueError(f"layer {name}: {activation} as an activation has no HLS layer yet")
+        if kernel == "quantized_rowwise" and keras_class in ("QDense", "QConv2D"):
             from .rowwise_handlers import parse_rowwise  # it imports this module
 
             return parse_rowwise(keras_class, keras_layer, input_names, input_shapes, data_reader)
-        elif keras_class == "QDense" and kernel in TERM_KERNELS:
+        if keras_class == "QDense" and kernel in TERM_KERNELS:
             return parse_term_dense(keras_layer, input_names, input_shapes, data_reader)
-        elif keras_class == "QConv2D" and kernel in TERM_KERNELS:
+        if keras_class == "QConv2D" and kernel in TERM_KERNELS:
             return parse_term_conv2d(keras_layer, input_names, input_shapes, data_reader)
-        elif kernel in ("quantized_term", "quantized_onion", "quantized_rowwise"):
+        if kernel in ("quantized_term", "quantized_onion", "quantized_rowwise"):
             raise ValueError(
                 f"layer {name}: {keras_class} with a {kernel} kernel has no HLS layer; the kit's cores take it in"
                 " QDense and QConv2D"
             )
-        elif kernel in QUANTIZERS or _quantizer(keras_layer, "bias_quantizer") is not None:
-            return exact(keras_layer, input_names, input_shapes, data_reader)
-        return original(keras_layer, input_names, input_shapes, data_reader)
+        # Fixed-point kit kernels or biases: hls4ml's own layer, with exact types.
+        return with_exact_types(get_layer_handlers()[keras_class])(keras_layer, input_names, input_shapes, data_reader)
 
-    handler.mrfpga_original = original
     return handler
-
-
-OVERRIDES = ("QDense", "QConv1D", "QConv2D", "QDepthwiseConv2D", "QActivation")

@@ -1,38 +1,9 @@
-"""hls4ml's precision inference as the kit's conversion needs it (Model precision 'auto', exact types)."""
+"""Exact types hls4ml does not infer itself."""
 
 import math
 
 import numpy as np
-from hls4ml.model.optimizer.passes.infer_precision import InferPrecisionTypes
-from hls4ml.model.types import ExponentPrecisionType, FixedPrecisionType, UnspecifiedPrecisionType
-
-
-class InferPrecisionOrAttributeDefault(InferPrecisionTypes):
-    """hls4ml's precision inference, except that a type it cannot infer (an activation's lookup table) takes
-    its attribute's default when the model's default precision is 'auto', as the kit's conversion sets it.
-    hls4ml would give it 'auto' again and retry it forever."""
-
-    def _infer_default_type(self, node, type_name):
-        config = node.model.config
-        default = config.backend.convert_precision_string(config.model_precision["default"])
-        if not isinstance(default, UnspecifiedPrecisionType):
-            return super()._infer_default_type(node, type_name)
-        attribute = next((a for a in node.expected_attributes if a.name == type_name), None)
-        precision = getattr(attribute, "default", None) or FixedPrecisionType(16, 6)
-        node.types[type_name].precision = precision
-        weight_name = type_name.removesuffix("_t")
-        if weight_name in node.weights:
-            node.weights[weight_name].update_precision(precision)
-
-    def _infer_common_precision(self, node, types_to_infer, n_ops):
-        inferred = super()._infer_common_precision(node, types_to_infer, n_ops)
-        weight = node.types["weight_t"].precision
-        if isinstance(weight, ExponentPrecisionType) and "accum_t" in inferred:
-            exact = exact_po2_accumulator(node, n_ops)
-            for name in ("accum_t", "result_t"):
-                if name in inferred and isinstance(node.types[name].precision, UnspecifiedPrecisionType):
-                    node.types[name].precision = exact
-        return inferred
+from hls4ml.model.types import FixedPrecisionType
 
 
 def exact_po2_accumulator(node, n_ops):

@@ -7,17 +7,20 @@ Only models converted by ``mrfpga.hls.convert`` (they carry ``mrfpga_board``) ar
 """
 
 import re
+import shutil
 from pathlib import Path
 
 from hls4ml.model.optimizer import ModelOptimizerPass
 
 from .axis_wrapper import axis_top, use_axis_top, write_axis_wrapper
 from .convert_names import RESOLUTION_PORT
+from .resources import package_dir
 from .vivado_project import use_axi_lite_interface, write_vivado_scripts
 
 TB_PRECISION = 60  # decimal digits the testbench prints: enough for any exact ap_fixed value here
 CYCLES_LOG = "tb_data/csim_cycles.log"
-COUNTING_HEADERS = ("nnet_mmac.h", "nnet_rowwise.h")  # the kit's layers, which count their cycles in C simulation
+SOURCES = ("nnet_mmac.h", "nnet_rowwise.h")
+COUNTING_HEADERS = SOURCES  # the kit's layers count their cycles in C simulation
 
 
 class WriteKitProject(ModelOptimizerPass):
@@ -36,6 +39,9 @@ def finish_project(model):
     project = Path(model.config.get_output_dir())
     name = model.config.get_project_name()
     io_type = model.config.get_config_value("IOType")
+    # The kit's headers go into its own projects only (hls4ml's register_source would add them to every one).
+    for header in SOURCES:
+        shutil.copyfile(package_dir("templates") / header, project / "firmware" / "nnet_utils" / header)
     scalar_resolution_port(project, name)
     patch_testbench(project, name)
     top = name
