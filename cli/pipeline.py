@@ -9,13 +9,11 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from mrfpga.training import data as datasets
 from mrfpga.training.methods import train as train_method
 from mrfpga.training.models import model_input
-from mrfpga.training.quantizers import n_resolutions, set_resolution
 
 from .config import from_dict
 from .output import OutputExists, fresh_output
@@ -73,15 +71,17 @@ def train(config, run_dir, verbose=1):
 
 
 def convert(config, run_dir, model=None, force=False):
-    from mrfpga.hls.convert import convert as convert_model
+    """``DIR/hls_project`` from the trained model, through the library's ``convert_from_keras_model``."""
+    from mrfpga.hls import convert_from_keras_model
 
     model = model or load_model(run_dir)
     h = config.hls
     with fresh_output(Path(run_dir) / PROJECT, force) as project:
         stage(f"converting to one HLS project for {h.board} ({h.backend}, {h.io_type}) in {project}")
-        hls_model = convert_model(
-            model, project, h.board, h.backend, h.io_type, h.clock_period, h.reuse_factor, PROJECT_NAME
-        )
+        hls_model = convert_from_keras_model(
+            model, project, board=h.board, backend=h.backend, io_type=h.io_type, clock_period=h.clock_period,
+            reuse_factor=h.reuse_factor, project_name=PROJECT_NAME,
+        )  # fmt: skip
         hls_model.write()  # hls4ml's write flow, the kit's pass included, leaves the whole project
     return hls_model
 
@@ -114,8 +114,6 @@ def _test_inputs(config):
 def csim(config, run_dir, model=None, hls_model=None, force=False):
     """C-simulate every resolution both ways, compare exactly, estimate, write the report and the plot."""
     from mrfpga.hls import csim as sim
-    from mrfpga.hls.estimate import estimate
-    from mrfpga.hls.reference import exact_forward
 
     from .report import build_report, print_table, write_plot
 
@@ -129,31 +127,23 @@ def csim(config, run_dir, model=None, hls_model=None, force=False):
     project = run_dir / PROJECT
     x, y = _test_inputs(config)
     x = model_input(model, x)
-    n_res = n_resolutions(model)
+    n_res = hls_model.n_resolutions
     stage(f"C simulation with g++: hls4ml compile/predict at {n_res} resolutions on {len(x)} samples")
     hls_model.compile()
-    rows = []
-    for r in range(n_res):
-        set_resolution(model, r)
-        keras_out = model.predict(x, verbose=0, batch_size=1024).astype(np.float64)
-        exact = exact_forward(model, x)
-        rows.append({"keras": keras_out, "exact": exact, "predict": sim.predict(hls_model, x, r)})
-        print(f"  resolution {r}: {sim.mismatches(rows[-1]['predict'], exact)} mismatches", flush=True)
-    set_resolution(model, n_res - 1)
+    rows = hls_model.compare(x, model)
+    for r, row in enumerate(rows):
+        print(f"  resolution {r}: {sim.mismatches(row['predict'], row['exact'])} mismatches", flush=True)
 
     stage("C simulation with g++: the generated testbench on tb_data")
-    sim.write_tb_data(project, x, [row["exact"] for row in rows])
-    sim.compile_testbench(project, PROJECT_NAME)
-    tb_out = sim.run_testbench(project, rows[0]["exact"].shape[1])
-    counted = sim.read_csim_cycles(project)  # None without a counting (kit) layer
+    outputs, counted = hls_model.testbench(x, [row["exact"] for row in rows])
     for r, row in enumerate(rows):
-        row["testbench"] = tb_out[r * len(x) : (r + 1) * len(x)]
-        if counted is not None:
-            row["csim_cycles"] = counted[r * len(x) : (r + 1) * len(x)]
+        row["testbench"] = outputs[r]
+        if counted is not None:  # None without a counting (kit) layer
+            row["csim_cycles"] = counted[r]
     if config.hls.io_type == "io_stream":
         check_axis_wrapper(project, [row["predict"] for row in rows])
 
-    estimates = estimate(hls_model, n_res, hls_model.mrfpga_board)
+    estimates = hls_model.estimate()
     report = build_report(config, hls_model, project, rows, y, estimates)
     tmp = report_path.with_suffix(".json.partial")
     tmp.write_text(json.dumps(report, indent=2))

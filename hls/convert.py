@@ -47,11 +47,13 @@ def convert(
     reuse_factor=1,
     project_name="myproject",
     mmac_unit=None,
+    layer_config=None,
 ):
     """hls4ml ModelGraph of ``model`` for ``board``; its top function takes the ``resolution`` after the data.
 
     ``mmac_unit``: ``"term_pair"`` or ``"weight_term"`` for the mMAC layers after a data-term layer
-    (docs/mmac_core.md); None takes the measured default."""
+    (docs/mmac_core.md); None takes the measured default. ``layer_config``: per layer name, hls4ml-style
+    ``{"ReuseFactor": n, "MMACUnit": unit}`` overriding the model-wide values."""
     install()
     board = load_board(board)
     n_res = n_resolutions(model)
@@ -87,9 +89,17 @@ def convert(
         # Not one pipelined function: HLS would unroll every loop below it, the term-serial loops included.
         # In DATAFLOW each layer keeps its own schedule (docs/mmac_core.md).
         model_config["PipelineStyle"] = "dataflow"
-    for layer in kit_layers:
-        if mmac_unit is not None and layer["class_name"] in ("MMACDense", "MMACConv2D"):
-            layer["mmac_unit"] = mmac_unit
+    layer_config = layer_config or {}
+    unknown = sorted(set(layer_config) - {layer["name"] for layer in layer_list})
+    if unknown:
+        raise ValueError(f"hls_config names layers the model does not have: {', '.join(unknown)}")
+    for layer in layer_list:
+        own = layer_config.get(layer["name"], {})
+        unit = own.get("MMACUnit", mmac_unit)
+        if unit is not None and layer["class_name"] in ("MMACDense", "MMACConv2D"):
+            layer["mmac_unit"] = unit
+        if "ReuseFactor" in own:
+            ports.setdefault(layer["name"], {})["ReuseFactor"] = own["ReuseFactor"]
     config["HLSConfig"] = {"Model": model_config, "LayerName": ports}
     input_layers = _add_resolution_port(layer_list, input_layers, n_res)
     hls_model = ModelGraph.from_layer_list(config, layer_list, input_layers, output_layers)

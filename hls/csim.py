@@ -33,7 +33,8 @@ def resolution_column(n, resolution):
 def predict(hls_model, x, resolution):
     """hls4ml's g++-compiled predict at one resolution, in double precision (exact for our output types)."""
     x = np.ascontiguousarray(x, np.float64)
-    out = hls_model.predict([x, resolution_column(len(x), resolution)])
+    graph = getattr(hls_model, "hls4ml_model", hls_model)  # hls4ml's ModelGraph, or the kit's model around it
+    out = graph.predict([x, resolution_column(len(x), resolution)])
     return np.asarray(out, np.float64).reshape(len(x), -1)
 
 

@@ -46,6 +46,7 @@ Formulas (docs/estimates.md explains them):
 
 import math
 
+from .registry import LAYERS
 from .rowwise_estimate import ROWWISE_LAYERS, rowwise_cycles, rowwise_resources
 
 MMAC_FIXED_CYCLES = 3  # nnet::mmac_fixed_cycles: load, the last accumulation, the output sum
@@ -82,6 +83,11 @@ def mmac_steps(node, resolution):
     weight-term unit."""
     a = node.get_attr("data_budgets")[resolution] if node.get_attr("unit") == "term_pair" else 1
     return node.get_attr("rounds") * node.get_attr("group_terms")[resolution] * a
+
+
+def counted_cycles(hls_model, resolution):
+    """The cycles C simulation counts: the kit's layers only (hls4ml's own layers do not count theirs)."""
+    return sum(layer_cycles(node, resolution) for node in hls_model.get_layers() if node.class_name in LAYERS)
 
 
 def multipliers(node):

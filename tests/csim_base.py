@@ -15,7 +15,7 @@ from mrfpga.cli.config import QuantizationConfig
 from mrfpga.cli.pipeline import PROJECT_NAME, load_model
 from mrfpga.hls import csim
 from mrfpga.hls.convert import convert
-from mrfpga.hls.estimate import layer_cycles
+from mrfpga.hls.estimate import counted_cycles
 from mrfpga.hls.reference import exact_forward
 from mrfpga.training.models import bias_quantizer, data_term_quantizer, weight_term_quantizer
 from mrfpga.training.quantizers import n_resolutions, set_resolution
@@ -171,9 +171,8 @@ class CsimCase:
         csim.compile_testbench(out_dir, PROJECT_NAME)
         csim.run_testbench(out_dir, expected[0].shape[1])
         counted = csim.read_csim_cycles(out_dir).reshape(len(expected), len(inputs))
-        layers = list(project.get_layers())
         for r in range(len(expected)):
-            assert set(counted[r]) == {sum(layer_cycles(node, r) for node in layers)}, f"resolution {r}"
+            assert set(counted[r]) == {counted_cycles(project, r)}, f"resolution {r}"
 
     def test_no_fallback_precision(self, project):
         """No layer of ours may reach hls4ml's ap_fixed<16,6> fallback (only the input port uses it)."""
