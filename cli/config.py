@@ -155,9 +155,10 @@ MAX_SEED = 2**32 - 1  # numpy and scikit-learn seeds
 
 
 def _in_range(key, value, low, high=None):
-    if value < low or high is not None and value > high:
-        allowed = f"{low}..{high}" if high is not None else f"at least {low}"
-        raise ConfigError(f"{key}: {value} out of range {allowed}")
+    if high is None and value < low:
+        raise ConfigError(f"{key}: {value} is below the minimum {low}")
+    if high is not None and not low <= value <= high:
+        raise ConfigError(f"{key}: {value} out of range {low}..{high}")
 
 
 def _strictly_increasing(key, values, what):

@@ -62,6 +62,8 @@ def main(argv=None):
     except (MrfpgaError, CsimError) as err:
         print(f"mrfpga {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # what was kept, and how to continue, is already printed
+        return 130
 
 
 def _check_mismatches(report):

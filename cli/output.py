@@ -166,11 +166,13 @@ def fresh_output(path, force, resumable=False, resume=None):
                 raise OutputError(f"cannot create {staging}: {err.strerror}") from None
         try:
             yield staging
-        except BaseException:
+        except BaseException as err:
             kept = resumable and _holds_progress(staging)
             if not kept:
                 shutil.rmtree(staging, ignore_errors=True)
-            if resumable:
+            if resumable and (kept or isinstance(err, KeyboardInterrupt)):
                 _report_stop(path, staging, kept)
+            elif isinstance(err, KeyboardInterrupt) and path.exists():
+                print(f"\nstopped: {path} is untouched", file=sys.stderr)
             raise
         _swap_in(staging, path)

@@ -84,7 +84,8 @@ def check_arrays(arrays, source):
             raise DataError(f"{source}: x_{split} has 0 samples")
         if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating) or x.dtype == bool):
             raise DataError(f"{source}: x_{split} holds {x.dtype} values; it needs numbers")
-        finite = np.isfinite(x.astype(np.float32))
+        with np.errstate(over="ignore"):  # beyond float32 becomes inf, reported below
+            finite = np.isfinite(x.astype(np.float32))
         if not finite.all():
             rows = np.flatnonzero(~finite.reshape(len(x), -1).all(axis=1))
             raise DataError(

@@ -103,7 +103,7 @@ def restore_checkpoint(checkpoint_dir, checkpoint):
     if not path.is_file():
         return None
     state = json.loads(path.read_text())
-    checkpoint.restore(str(path.parent / state["checkpoint"])).assert_existing_objects_matched()
+    checkpoint.read(str(path.parent / state["checkpoint"])).assert_existing_objects_matched()
     return state
 
 
