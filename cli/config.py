@@ -288,6 +288,12 @@ def check_against_data(config, data):
         model = build_model(m, data.input_shape, data.n_classes, q, config.training.seed)
     except ValueError as err:
         raise ConfigError(f"model.builder: {err}") from None
+    if m.kind == "custom":
+        from mrfpga.training.quantizers import n_resolutions
+
+        from .report import resolution_settings
+
+        resolution_settings(q, n_resolutions(model))  # the builder's model and the configuration agree
     useful = useful_reuse_factor(model, q)
     if config.hls.reuse_factor > useful:
         raise ConfigError(

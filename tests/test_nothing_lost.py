@@ -158,6 +158,26 @@ def test_cnn_on_flat_samples_is_named_before_training(tmp_path, capsys):
     assert "model.kind: a cnn needs image samples (height, width, channels)" in capsys.readouterr().err
 
 
+def test_custom_model_that_disagrees_with_the_config_is_named_before_training(tmp_path, monkeypatch, capsys):
+    (tmp_path / "plain_models.py").write_text(
+        "import tensorflow as tf\n"
+        "def one_resolution(input_shape, n_classes, q):\n"
+        "    x = tf.keras.Input(input_shape)\n"
+        "    return tf.keras.Model(x, tf.keras.layers.Dense(n_classes)(tf.keras.layers.Flatten()(x)))\n"
+        "def not_a_model(input_shape, n_classes, q):\n"
+        "    return 'a model'\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for builder, message in [
+        ("one_resolution", "the model has 1 resolutions; the configuration's term scheme names 2"),
+        ("not_a_model", "returned str, not a Keras Model"),
+    ]:
+        config = write_config(tmp_path / "c.yaml", model={"kind": "custom", "builder": f"plain_models:{builder}"})
+        assert main(["train", str(config), "--out", str(tmp_path / "run")]) == 2
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "run").exists()
+
+
 # -- the command line: the kit's errors exit 2 with the message; anything else keeps its traceback
 
 
@@ -299,6 +319,8 @@ def test_run_stopped_after_training_continues_with_resume(tmp_path):
     again = mrfpga("run", config, "--out", run, "--resume")
     assert again.returncode == 2 and f"'mrfpga csim {run}'" in again.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "run"]
-    # The project no longer names the directory it was written in.
-    staged = staging_path(run).name
-    assert not [p for p in (run / "hls_project").rglob("*") if p.is_file() and staged.encode() in p.read_bytes()]
+    # The scripts and sources that synthesis reads do not name the directory the project was written in
+    # (hls4ml_config.yml records it, and the g++ library its build path; neither is read again).
+    staged = staging_path(run).name.encode()
+    files = [p for p in (run / "hls_project").rglob("*") if p.is_file() and p.suffix not in (".so", ".yml")]
+    assert len(files) > 10 and not [p for p in files if staged in p.read_bytes()]
