@@ -1,10 +1,13 @@
 """The run configuration: a YAML file validated against these dataclasses.
 
-Every section and key is checked: an unknown key, a missing section or a
-value of the wrong type is a ``ConfigError`` naming the key.
+Every section and key is checked when the file is loaded, before any
+training: an unknown key, a value of the wrong type, a number that is not
+finite or out of its range is a ``ConfigError`` naming the key and what it
+allows. ``check_against_data`` adds the checks that need the data's shape.
 """
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -12,14 +15,11 @@ from pathlib import Path
 
 import yaml
 
-from mrfpga.training.terms import ENCODINGS
+from mrfpga.training.errors import ConfigError
+from mrfpga.training.terms import ENCODINGS, n_planes
 
 # SPEC section 1: (data terms a, weight terms k per group of 16).
 REFERENCE_RESOLUTIONS = [[2, 8], [2, 10], [2, 12], [2, 14], [3, 14], [3, 16], [3, 18], [3, 20]]
-
-
-class ConfigError(ValueError):
-    pass
 
 
 @dataclass
@@ -115,6 +115,8 @@ def _check_type(value, annotation, key):
         return float(value)
     if annotation is int and isinstance(value, bool) or not isinstance(value, annotation):
         raise ConfigError(f"{key}: expected {annotation.__name__}, got {value!r}")
+    if annotation is float and not math.isfinite(value):
+        raise ConfigError(f"{key}: {value} is not a finite number")
     return value
 
 
@@ -145,67 +147,105 @@ def _one_of(value, options, key):
         raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(str, options))}")
 
 
+# Bit widths the quantizers and the HLS types take, per scheme (onion codes may be wider than term codes).
+MAX_BITS = {"onion": 24}
+MAX_TERM_BITS = 16
+MAX_BIAS_BITS = 32  # the bias's fraction bits stay within what conversion reads exactly (hls.handlers.MAX_BIAS_FRAC)
+MAX_SEED = 2**32 - 1  # numpy and scikit-learn seeds
+
+
+def _in_range(key, value, low, high=None):
+    if high is None and value < low:
+        raise ConfigError(f"{key}: {value} is below the minimum {low}")
+    if high is not None and not low <= value <= high:
+        raise ConfigError(f"{key}: {value} out of range {low}..{high}")
+
+
+def _strictly_increasing(key, values, what):
+    for i in range(1, len(values)):
+        earlier, later = values[i - 1], values[i]
+        pairs = isinstance(later, list)
+        if later == earlier or (any(x < y for x, y in zip(later, earlier, strict=True)) if pairs else later < earlier):
+            raise ConfigError(
+                f"{key}[{i}]: {later} after {earlier}; {what} must increase from the cheapest to the richest "
+                "(the last is the teacher), with no repeats"
+            )
+
+
 def validate(config):
-    q, t, h = config.quantization, config.training, config.hls
+    q, t, h, m = config.quantization, config.training, config.hls, config.model
     _one_of(q.scheme, SCHEMES, "quantization.scheme")
     _one_of(q.encoding, ENCODINGS, "quantization.encoding")
     _one_of(q.qkeras_kernel, QKERAS_KERNELS, "quantization.qkeras_kernel")
     _one_of(t.method, METHODS, "training.method")
-    _one_of(config.model.kind, MODEL_KINDS, "model.kind")
+    _one_of(m.kind, MODEL_KINDS, "model.kind")
     _one_of(t.strategy, ("default", "mirrored", "multiworker"), "training.strategy")
-    if config.model.kind == "custom" and not config.model.builder:
-        raise ConfigError("model.builder: a custom model needs 'module:function'")
+    _one_of(h.backend, BACKENDS, "hls.backend")
+    _one_of(h.io_type, IO_TYPES, "hls.io_type")
+    if m.kind == "custom":
+        if not m.builder:
+            raise ConfigError("model.builder: a custom model needs 'module:function'")
+        from mrfpga.training.models import load_builder
+
+        try:
+            load_builder(m.builder)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
     needed = METHOD_SCHEMES.get(t.method, "term")
     if q.scheme != needed:
         raise ConfigError(
             f"quantization.scheme: training.method {t.method!r} needs scheme {needed!r}, not {q.scheme!r}"
         )
-    if sorted(q.precisions) != q.precisions or not all(2 <= p <= q.weight_bits for p in q.precisions):
-        raise ConfigError(f"quantization.precisions: {q.precisions} must increase within 2..{q.weight_bits}")
-    if len(q.ratio) != 3 or min(q.ratio) < 0 or sum(q.ratio) <= 0:
-        raise ConfigError(f"quantization.ratio: {q.ratio} must be three non-negative shares (PoT4, Fixed4, Fixed8)")
-    if not all(0 < th <= 1 for th in t.cascade_thresholds):
-        raise ConfigError(f"training.cascade_thresholds: {t.cascade_thresholds} must lie in (0, 1]")
-    _one_of(h.backend, BACKENDS, "hls.backend")
-    _one_of(h.io_type, IO_TYPES, "hls.io_type")
-    if not config.model.hidden or any(u < 1 for u in config.model.hidden):
+    if not m.hidden or any(u < 1 for u in m.hidden):
         raise ConfigError("model.hidden: needs at least one layer, each with a positive number of units")
-    if not config.model.filters or any(f < 1 for f in config.model.filters):
+    if not m.filters or any(f < 1 for f in m.filters):
         raise ConfigError("model.filters: needs at least one conv block, each with a positive number of filters")
+
+    # Scalars first, so a bad width is named under its own key, not under a range derived from it.
+    max_bits = MAX_BITS.get(q.scheme, MAX_TERM_BITS)
+    _in_range("quantization.weight_bits", q.weight_bits, 2, max_bits)
+    _in_range("quantization.activation_bits", q.activation_bits, 1, max_bits)
+    _in_range("quantization.activation_integer", q.activation_integer, 0, q.activation_bits)
+    _in_range("quantization.group_size", q.group_size, 1)
+    _in_range("quantization.bias_bits", q.bias_bits, 2, MAX_BIAS_BITS)
+    _in_range("quantization.bias_integer", q.bias_integer, 0, q.bias_bits - 1)
+    _in_range("training.epochs", t.epochs, 1)
+    _in_range("training.batch_size", t.batch_size, 1)
+    _in_range("training.seed", t.seed, 0, MAX_SEED)
+    _in_range("training.reassign_every", t.reassign_every, 1)
+    _in_range("training.hessian_iterations", t.hessian_iterations, 1)
+    _in_range("hls.reuse_factor", h.reuse_factor, 1)
+    if t.learning_rate <= 0:
+        raise ConfigError(f"training.learning_rate: {t.learning_rate} must be positive")
+    if h.clock_period is not None and h.clock_period <= 0:
+        raise ConfigError(f"hls.clock_period: {h.clock_period} must be positive")
+    if h.csim_samples is not None:
+        _in_range("hls.csim_samples", h.csim_samples, 1)
+
     if not q.resolutions:
         raise ConfigError("quantization.resolutions: needs at least one (data terms, weight terms) pair")
     for i, pair in enumerate(q.resolutions):
         if len(pair) != 2:
             raise ConfigError(f"quantization.resolutions[{i}]: expected a pair [data terms, weight terms], got {pair}")
         a, k = pair
-        if not 1 <= a <= q.activation_bits + 1:
-            raise ConfigError(f"quantization.resolutions[{i}]: data terms {a} out of range 1..{q.activation_bits + 1}")
-        max_k = q.group_size * (q.weight_bits + 1)
+        max_a = n_planes(q.activation_bits)
+        if not 1 <= a <= max_a:
+            raise ConfigError(f"quantization.resolutions[{i}]: data terms {a} out of range 1..{max_a}")
+        max_k = q.group_size * n_planes(q.weight_bits)
         if not 1 <= k <= max_k:
             raise ConfigError(f"quantization.resolutions[{i}]: weight terms {k} out of range 1..{max_k}")
-    for key, value, low in [
-        ("quantization.weight_bits", q.weight_bits, 2),
-        ("quantization.activation_bits", q.activation_bits, 1),
-        ("quantization.group_size", q.group_size, 1),
-        ("quantization.bias_bits", q.bias_bits, 2),
-        ("training.epochs", t.epochs, 1),
-        ("training.batch_size", t.batch_size, 1),
-        ("training.reassign_every", t.reassign_every, 1),
-        ("training.hessian_iterations", t.hessian_iterations, 1),
-        ("hls.reuse_factor", h.reuse_factor, 1),
-    ]:
-        if value < low:
-            raise ConfigError(f"{key}: {value} is below the minimum {low}")
-    if not 0 <= q.activation_integer <= q.activation_bits:
-        raise ConfigError(
-            f"quantization.activation_integer: {q.activation_integer} out of range 0..{q.activation_bits}"
-        )
-    if t.learning_rate <= 0:
-        raise ConfigError(f"training.learning_rate: {t.learning_rate} must be positive")
-    if h.clock_period is not None and h.clock_period <= 0:
-        raise ConfigError(f"hls.clock_period: {h.clock_period} must be positive")
-    if h.csim_samples is not None and h.csim_samples < 1:
-        raise ConfigError(f"hls.csim_samples: {h.csim_samples} must be positive")
+    _strictly_increasing("quantization.resolutions", q.resolutions, "resolutions (data terms and weight terms)")
+    if q.scheme == "onion":
+        if not q.precisions:
+            raise ConfigError("quantization.precisions: needs at least one precision")
+        widest = min(q.weight_bits, q.activation_bits)
+        for i, p in enumerate(q.precisions):
+            _in_range(f"quantization.precisions[{i}]", p, 2, widest)
+        _strictly_increasing("quantization.precisions", q.precisions, "precisions")
+        if not all(0 < th <= 1 for th in t.cascade_thresholds):
+            raise ConfigError(f"training.cascade_thresholds: {t.cascade_thresholds} must lie in (0, 1]")
+    if len(q.ratio) != 3 or min(q.ratio) < 0 or sum(q.ratio) <= 0:
+        raise ConfigError(f"quantization.ratio: {q.ratio} must be three non-negative shares (PoT4, Fixed4, Fixed8)")
     from mrfpga.hls.boards import load_board
 
     try:
@@ -213,6 +253,53 @@ def validate(config):
     except ValueError as err:
         raise ConfigError(f"hls.board: {err}") from None
     return config
+
+
+def useful_reuse_factor(model, quantization):
+    """The largest reuse factor any layer of ``model`` can use; above it every layer only idles.
+
+    A term or onion layer shares its units over ``n_out * n_groups`` (output, weight group) pairs,
+    a row-wise or plain QKeras layer its multipliers over ``n_in * n_out`` products."""
+    from mrfpga.hls.handlers import ONION_GROUP_SIZE
+
+    group = {"term": quantization.group_size, "onion": ONION_GROUP_SIZE}.get(quantization.scheme, 1)
+    largest = 1
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel", None)
+        if kernel is not None:
+            n_in, n_out = math.prod(kernel.shape[:-1]), kernel.shape[-1]
+            largest = max(largest, n_out * -(-n_in // group))
+    return largest
+
+
+def check_against_data(config, data):
+    """The checks that need the data: the model fits its samples, and the reuse factor fits the model."""
+    from mrfpga.training.models import build_model
+
+    m, q = config.model, config.quantization
+    if m.kind == "cnn" and len(data.input_shape) != 3:
+        raise ConfigError(
+            f"model.kind: a cnn needs image samples (height, width, channels); {data.name}'s samples have shape "
+            f"{tuple(data.input_shape)}"
+        )
+    if m.kind != "custom" and config.hls.reuse_factor == 1:
+        return  # nothing else to check, no model to build
+    try:
+        model = build_model(m, data.input_shape, data.n_classes, q, config.training.seed)
+    except ValueError as err:
+        raise ConfigError(f"model.builder: {err}") from None
+    if m.kind == "custom":
+        from mrfpga.training.quantizers import n_resolutions
+
+        from .report import resolution_settings
+
+        resolution_settings(q, n_resolutions(model))  # the builder's model and the configuration agree
+    useful = useful_reuse_factor(model, q)
+    if config.hls.reuse_factor > useful:
+        raise ConfigError(
+            f"hls.reuse_factor: {config.hls.reuse_factor} out of range 1..{useful}: no layer of this model can use "
+            "more rounds, the rest would be idle"
+        )
 
 
 def from_dict(raw):

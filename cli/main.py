@@ -51,15 +51,19 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     _quiet()
     from mrfpga.hls.csim import CsimError
+    from mrfpga.training.errors import MrfpgaError
 
-    from .config import ConfigError, load_config
-    from .output import OutputExists
+    from .config import load_config
 
+    # Only the kit's own errors are the user's to fix; anything else is a bug and keeps its traceback.
+    # CsimError (the C simulation failed or disagreed) lives in hls/ and does not derive from MrfpgaError yet.
     try:
         return _dispatch(args, load_config)
-    except (ConfigError, OutputExists, FileNotFoundError, ValueError, CsimError) as err:
+    except (MrfpgaError, CsimError) as err:
         print(f"mrfpga {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # what was kept, and how to continue, is already printed
+        return 130
 
 
 def _check_mismatches(report):
@@ -88,24 +92,27 @@ def _dispatch(args, load_config):
             evaluate(load_config(args.config), out)
         return 0
     config = pipeline.load_run_config(args.run_dir)
-    if args.command == "convert":
-        pipeline.convert(config, args.run_dir, force=args.force)
-        return 0
-    if args.command == "csim":
-        return _check_mismatches(pipeline.csim(config, args.run_dir, force=args.force))
-    if args.command == "synth":
-        from mrfpga.hls.synth import ToolMissing, run_synthesis
-
-        project = Path(args.run_dir) / pipeline.PROJECT
-        if not project.is_dir():
-            raise FileNotFoundError(f"{project} does not exist; run 'mrfpga convert {args.run_dir}' first")
-        try:
-            return run_synthesis(project, config.hls.backend, bitstream=args.bitstream)
-        except ToolMissing as err:
-            print(f"mrfpga synth: {err}", file=sys.stderr)
-            return 3
     if args.command == "report":
         return _report(args.run_dir, config)
+    from .output import OutputError, run_lock
+
+    with run_lock(args.run_dir):  # one writer per run directory
+        if args.command == "convert":
+            pipeline.convert(config, args.run_dir, force=args.force)
+            return 0
+        if args.command == "csim":
+            return _check_mismatches(pipeline.csim(config, args.run_dir, force=args.force))
+        if args.command == "synth":
+            from mrfpga.hls.synth import ToolMissing, run_synthesis
+
+            project = Path(args.run_dir) / pipeline.PROJECT
+            if not project.is_dir():
+                raise OutputError(f"{project} does not exist; run 'mrfpga convert {args.run_dir}' first")
+            try:
+                return run_synthesis(project, config.hls.backend, bitstream=args.bitstream)
+            except ToolMissing as err:
+                print(f"mrfpga synth: {err}", file=sys.stderr)
+                return 3
     raise AssertionError(args.command)
 
 
@@ -113,9 +120,21 @@ def _report(run_dir, config):
     import json
 
     from mrfpga.hls.boards import load_board
-    from mrfpga.hls.reports import compare, describe, estimates_from_report_json, format_comparison, read_hls_reports
+    from mrfpga.hls.reports import (
+        ReportError,
+        compare,
+        describe,
+        estimates_from_report_json,
+        format_comparison,
+        read_hls_reports,
+    )
 
-    reports = read_hls_reports(run_dir)
+    from .output import OutputError
+
+    try:
+        reports = read_hls_reports(run_dir)
+    except (FileNotFoundError, ReportError) as err:  # hls/'s errors predate MrfpgaError: the user's to fix
+        raise OutputError(str(err)) from None
     report_json = Path(run_dir) / "report.json"
     estimates = estimates_from_report_json(json.loads(report_json.read_text())) if report_json.is_file() else None
     print(describe(reports))

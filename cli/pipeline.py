@@ -4,7 +4,6 @@ A run directory holds ``config.yaml``, ``model.h5``, ``training.json``,
 ``hls_project/``, ``report.json`` and ``accuracy_cycles.png``.
 """
 
-import contextlib
 import json
 import time
 from pathlib import Path
@@ -14,9 +13,10 @@ import yaml
 from mrfpga.training import data as datasets
 from mrfpga.training.methods import train as train_method
 from mrfpga.training.models import model_input
+from mrfpga.training.stop_points import stop_point
 
-from .config import from_dict
-from .output import OutputExists, fresh_output
+from .config import ConfigError, check_against_data, from_dict
+from .output import OutputError, OutputExists, fresh_output, staging_path
 
 PROJECT = "hls_project"
 PROJECT_NAME = "myproject"
@@ -31,14 +31,23 @@ def load_model(run_dir, name="model.h5"):
 
     from mrfpga.training.quantizers import custom_objects
 
-    return keras.models.load_model(Path(run_dir) / name, custom_objects=custom_objects(), compile=False)
+    path = Path(run_dir) / name
+    if not path.is_file():
+        raise OutputError(f"{path} does not exist; train first ('mrfpga train CONFIG --out {run_dir}')")
+    try:
+        return keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
+    except (OSError, ValueError) as err:  # h5py: truncated or not HDF5; Keras: not a model file
+        raise OutputError(f"{path} is not a readable Keras model ({err}); train again with --force") from None
 
 
 def load_run_config(run_dir):
     path = Path(run_dir) / "config.yaml"
     if not path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run directory: {path.name} is missing (run 'mrfpga train' first)")
-    return from_dict(yaml.safe_load(path.read_text()))
+        raise OutputError(f"{run_dir} is not a run directory: {path.name} is missing (run 'mrfpga train' first)")
+    try:
+        return from_dict(yaml.safe_load(path.read_text()))
+    except (yaml.YAMLError, ConfigError) as err:
+        raise OutputError(f"{path}: not a run configuration the kit wrote: {err}") from None
 
 
 def primary(models):
@@ -54,6 +63,7 @@ def train(config, run_dir, verbose=1):
     run_dir = Path(run_dir)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     data = datasets.load(config.data, config.training.seed)
+    check_against_data(config, data)
     stage(
         f"training ({config.training.method}) a {config.model.kind} on {data.name}: {data.n_inputs} inputs, "
         f"{data.n_classes} classes, scheme {config.quantization.scheme}"
@@ -66,8 +76,22 @@ def train(config, run_dir, verbose=1):
     model = primary(models)
     model.save(run_dir / "model.h5")
     summary = {"loss": histories, "seconds": time.time() - started, "models": sorted(models)}
-    (run_dir / "training.json").write_text(json.dumps(summary, indent=2))
+    # Written last, in one rename: a run directory with training.json has finished training.
+    tmp = run_dir / "training.json.partial"
+    tmp.write_text(json.dumps(summary, indent=2))
+    tmp.replace(run_dir / TRAINED)
     return model
+
+
+TRAINED = "training.json"
+
+
+def trained_or_train(config, run_dir, verbose=1):
+    """The run's trained model: loaded if a resumed run had finished training, else trained now."""
+    if (Path(run_dir) / TRAINED).is_file():
+        print(f"Resuming after training: {run_dir}/model.h5", flush=True)
+        return load_model(run_dir)
+    return train(config, run_dir, verbose)
 
 
 def convert(config, run_dir, model=None, force=False):
@@ -76,13 +100,15 @@ def convert(config, run_dir, model=None, force=False):
 
     model = model or load_model(run_dir)
     h = config.hls
-    with fresh_output(Path(run_dir) / PROJECT, force) as project:
+    project = Path(run_dir).resolve() / PROJECT
+    with fresh_output(project, force) as staging:
         stage(f"converting to one HLS project for {h.board} ({h.backend}, {h.io_type}) in {project}")
         hls_model = convert_from_keras_model(
-            model, project, board=h.board, backend=h.backend, io_type=h.io_type, clock_period=h.clock_period,
+            model, staging, board=h.board, backend=h.backend, io_type=h.io_type, clock_period=h.clock_period,
             reuse_factor=h.reuse_factor, project_name=PROJECT_NAME,
         )  # fmt: skip
         hls_model.write()  # hls4ml's write flow, the kit's pass included, leaves the whole project
+    hls_model.config.config["OutputDir"] = str(project)  # written in staging, now in place
     return hls_model
 
 
@@ -155,27 +181,34 @@ def csim(config, run_dir, model=None, hls_model=None, force=False):
     return report
 
 
-def training_output(config, run_dir, force, resume):
-    """The run directory: new (``fresh_output``), or with ``resume`` the interrupted run's own."""
-    run_dir = Path(run_dir)
-    if resume and run_dir.exists():
-        saved = load_run_config(run_dir)
+def training_output(config, run_dir, force, resume, command):
+    """The run directory's staging (``fresh_output``); with ``resume``, an unfinished run's own, if any."""
+    run_dir = Path(run_dir).resolve()
+
+    def check_resumable(staging):
+        saved = load_run_config(staging) if (staging / "config.yaml").is_file() else config
         if saved.to_dict() != config.to_dict():
-            raise ValueError(f"{run_dir} was started with another configuration; resume it with the same one")
-        if (run_dir / "model.h5").exists():
-            raise OutputExists(f"{run_dir} has finished training; nothing to resume")
-        return contextlib.nullcontext(run_dir.resolve())
-    return fresh_output(run_dir, force, keep_on_interrupt=True)
+            raise ConfigError(f"{staging} was started with another configuration; resume it with the same one")
+
+    if not resume:
+        return fresh_output(run_dir, force, resumable=True)
+    if run_dir.exists() and not staging_path(run_dir).exists() and not force:
+        hint = f"; 'mrfpga csim {run_dir}' converts and C-simulates it" if command == "run" else ""
+        raise OutputExists(f"{run_dir} has finished training and has no unfinished run to resume{hint}")
+    return fresh_output(run_dir, force, resumable=True, resume=check_resumable)
 
 
 def train_into(config, run_dir, force=False, resume=False, verbose=1):
-    with training_output(config, run_dir, force, resume) as out:
-        return train(config, out, verbose)
+    with training_output(config, run_dir, force, resume, "train") as out:
+        return trained_or_train(config, out, verbose)
 
 
 def run(config, run_dir, force=False, verbose=1, resume=False):
-    """The main job: train, convert, C-simulate and report into a new ``run_dir``."""
-    with training_output(config, run_dir, force, resume) as out:
-        model = train(config, out, verbose)
-        hls_model = convert(config, out, model)
-        return csim(config, out, model, hls_model)
+    """The main job: train, convert, C-simulate and report into a new ``run_dir``.
+
+    Stopped after training, it continues with ``resume`` from the trained model."""
+    with training_output(config, run_dir, force, resume, "run") as out:
+        model = trained_or_train(config, out, verbose)
+        stop_point("trained")
+        hls_model = convert(config, out, model, force=True)
+        return csim(config, out, model, hls_model, force=True)

@@ -3,6 +3,7 @@
 import numpy as np
 
 from mrfpga.hls.csim import mismatches
+from mrfpga.training.errors import ConfigError
 
 
 def _accuracy(logits, y):
@@ -19,7 +20,7 @@ def resolution_settings(quantization, n_res):
     else:
         settings = [{"label": q.scheme}]
     if len(settings) != n_res:
-        raise ValueError(
+        raise ConfigError(
             f"the model has {n_res} resolutions; the configuration's {q.scheme} scheme names {len(settings)}"
         )
     return settings

@@ -1,22 +1,26 @@
 """The epoch loop every training method shares: batches, Keras progress bars, checkpoints, resume.
 
 With a checkpoint directory, the model and optimizer are saved after every
-epoch (``tf.train.CheckpointManager``) together with everything else that
-decides what comes next: the epoch, the data-order random state, the
-step's own state (the student sampler) and any method state (a row-wise
-assignment). An interrupted run started again with the same directory
-continues from the last completed epoch and ends where an uninterrupted run
-would have.
+epoch together with everything else that decides what comes next: the
+epoch, the data-order random state, the step's own state (the student
+sampler) and any method state (a row-wise assignment). Each epoch writes its
+weights under a new prefix (``ckpt-<epoch>``); renaming ``trainer_state.json``
+into place, which names that prefix, commits weights and state together; only
+then is the previous checkpoint deleted. A run stopped at any instant and
+started again with the same directory continues from the last committed
+epoch and ends where an uninterrupted run would have.
 """
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from .models import model_input
+from .stop_points import stop_point
 
 STATE = "trainer_state.json"
 
@@ -89,6 +93,33 @@ def _write_json_atomically(path, value):
     os.replace(tmp, path)
 
 
+def _checkpoint_prefix(epoch):
+    return f"ckpt-{epoch}"
+
+
+def restore_checkpoint(checkpoint_dir, checkpoint):
+    """The committed training state (its weights restored into ``checkpoint``), or None before the first epoch."""
+    path = Path(checkpoint_dir) / STATE
+    if not path.is_file():
+        return None
+    state = json.loads(path.read_text())
+    checkpoint.read(str(path.parent / state["checkpoint"])).assert_existing_objects_matched()
+    return state
+
+
+def save_checkpoint(checkpoint_dir, checkpoint, state):
+    """Write the weights under a new prefix, commit them with ``state`` (one rename), then drop the old ones."""
+    epoch = state["epoch"]
+    prefix = _checkpoint_prefix(epoch)
+    checkpoint.write(str(checkpoint_dir / prefix))
+    stop_point(f"written:{epoch}")
+    _write_json_atomically(checkpoint_dir / STATE, {**state, "checkpoint": prefix})
+    stop_point(f"committed:{epoch}")
+    for stale in checkpoint_dir.glob("ckpt-*"):  # older epochs, and files of a write that was cut short
+        if not stale.name.startswith(prefix + "."):
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+
+
 def fit(
     model,
     data,
@@ -116,21 +147,20 @@ def fit(
     rng = np.random.default_rng(seed)
     history, start = [], 0
     get_method_state, set_method_state = method_state
-    manager = None
+    checkpoint = None
     if checkpoint_dir is not None:
         checkpoint_dir = Path(checkpoint_dir)
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-        manager = tf.train.CheckpointManager(checkpoint, str(checkpoint_dir), max_to_keep=1)
-        if manager.latest_checkpoint and (checkpoint_dir / STATE).is_file():
-            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-            state = json.loads((checkpoint_dir / STATE).read_text())
+        state = restore_checkpoint(checkpoint_dir, checkpoint)
+        if state is not None:
             start, history = state["epoch"], state["history"]
             rng.bit_generator.state = state["rng"]
             step.set_state(state["step"])
             if set_method_state is not None:
                 set_method_state(state["method"])
             if verbose:
-                print(f"Resuming after epoch {start} from {manager.latest_checkpoint}")
+                print(f"Resuming after epoch {start} from {checkpoint_dir / state['checkpoint']}")
     x_train = model_input(model, data.x_train)
     n = len(x_train)
     steps = -(-n // batch_size)
@@ -144,11 +174,11 @@ def fit(
             loss = float(run(xb, yb, *step.args()))
             losses.append(loss)
             bar.update(i + 1, [("loss", loss)])
+            stop_point(f"batch:{epoch + 1}:{i + 1}")
         history.append(float(np.mean(losses)))
         if on_epoch_end is not None:
             on_epoch_end(epoch)
-        if manager is not None:
-            manager.save(checkpoint_number=epoch + 1)
+        if checkpoint is not None:
             state = {
                 "epoch": epoch + 1,
                 "history": history,
@@ -156,5 +186,5 @@ def fit(
                 "step": step.get_state(),
                 "method": get_method_state() if get_method_state is not None else None,
             }
-            _write_json_atomically(checkpoint_dir / STATE, state)
+            save_checkpoint(checkpoint_dir, checkpoint, state)
     return history

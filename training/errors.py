@@ -1,0 +1,17 @@
+"""The kit's own error class: a problem with the user's input or files that the message explains.
+
+The command line prints these (exit status 2); any other exception is a bug
+and keeps its traceback.
+"""
+
+
+class MrfpgaError(Exception):
+    pass
+
+
+class DataError(MrfpgaError, ValueError):
+    """A data set the kit cannot train on, named with the array and the problem."""
+
+
+class ConfigError(MrfpgaError, ValueError):
+    """A run configuration the kit cannot run, named with the key and what it allows."""
