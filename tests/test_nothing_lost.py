@@ -234,6 +234,12 @@ def test_one_writer_per_run_directory(tmp_path, capsys):
     with run_lock(run):  # released on exit, and the lock file with it
         pass
     assert list(tmp_path.iterdir()) == [config]
+    run.mkdir()
+    (run / "config.yaml").write_text(yaml.safe_dump(tiny()))
+    with run_lock(run):  # the stages that write into a finished run directory take the same lock
+        for command in ("convert", "csim", "synth"):
+            assert main([command, str(run)]) == 2
+            assert f"{run} is being written by another mrfpga process" in capsys.readouterr().err
 
 
 # -- stops at any instant
