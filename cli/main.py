@@ -50,16 +50,14 @@ def _parser():
 def main(argv=None):
     args = _parser().parse_args(argv)
     _quiet()
-    from mrfpga.hls.csim import CsimError
     from mrfpga.training.errors import MrfpgaError
 
     from .config import load_config
 
     # Only the kit's own errors are the user's to fix; anything else is a bug and keeps its traceback.
-    # CsimError (the C simulation failed or disagreed) lives in hls/ and does not derive from MrfpgaError yet.
     try:
         return _dispatch(args, load_config)
-    except (MrfpgaError, CsimError) as err:
+    except MrfpgaError as err:
         print(f"mrfpga {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # what was kept, and how to continue, is already printed
@@ -121,7 +119,6 @@ def _report(run_dir, config):
 
     from mrfpga.hls.boards import load_board
     from mrfpga.hls.reports import (
-        ReportError,
         compare,
         describe,
         estimates_from_report_json,
@@ -133,7 +130,7 @@ def _report(run_dir, config):
 
     try:
         reports = read_hls_reports(run_dir)
-    except (FileNotFoundError, ReportError) as err:  # hls/'s errors predate MrfpgaError: the user's to fix
+    except FileNotFoundError as err:  # no report yet: the user's to fix
         raise OutputError(str(err)) from None
     report_json = Path(run_dir) / "report.json"
     estimates = estimates_from_report_json(json.loads(report_json.read_text())) if report_json.is_file() else None

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mrfpga.training.errors import ConversionError
+
 from . import csim
 from .boards import load_board
 from .convert import convert
@@ -34,7 +36,7 @@ def config_from_keras_model(
     load_board(board)  # a clear error for an unknown board, now
     unit = mmac_unit or DEFAULT_UNIT
     if unit not in UNITS:
-        raise ValueError(f"mmac_unit {unit!r} is not one of {', '.join(UNITS)}")
+        raise ConversionError(f"mmac_unit {unit!r} is not one of {', '.join(UNITS)}")
     layers = {}
     for layer in model.layers:
         if type(layer).__name__ in MMAC_CLASSES:
@@ -123,7 +125,7 @@ class MultiResolutionModel:
         """g++ C simulation (hls4ml's compiled library) at ``resolution`` (default: the highest)."""
         r = self.n_resolutions - 1 if resolution is None else int(resolution)
         if not 0 <= r < self.n_resolutions:
-            raise ValueError(f"resolution {resolution} is out of range: the model has {self.n_resolutions}")
+            raise ConversionError(f"resolution {resolution} is out of range: the model has {self.n_resolutions}")
         return csim.predict(self.hls4ml_model, x, r)
 
     def compare(self, x, keras_model):

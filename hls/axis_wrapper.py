@@ -14,6 +14,8 @@ from string import Template
 
 import numpy as np
 
+from mrfpga.training.errors import ConversionError
+
 from .convert_names import RESOLUTION_PORT
 from .resources import package_dir
 
@@ -33,11 +35,11 @@ def _word_bits(precision, what):
     from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 
     if not isinstance(precision, FixedPrecisionType | IntegerPrecisionType):
-        raise ValueError(f"the AXI-Stream wrapper needs a fixed-point or integer {what}, not {precision}")
+        raise ConversionError(f"the AXI-Stream wrapper needs a fixed-point or integer {what}, not {precision}")
     for bits in (32, 64):
         if precision.width <= bits:
             return bits
-    raise ValueError(f"the {what} {precision} is {precision.width} bits wide; an AXI-Stream word holds 32 or 64")
+    raise ConversionError(f"the {what} {precision} is {precision.width} bits wide; an AXI-Stream word holds 32 or 64")
 
 
 def _values_per_word(var):
@@ -49,12 +51,12 @@ def _values_per_word(var):
 def template_values(hls_model):
     """The placeholders of the wrapper templates, from a converted io_stream model."""
     if hls_model.config.get_config_value("IOType") != "io_stream":
-        raise ValueError("the AXI-Stream wrapper is for io_stream projects")
+        raise ConversionError("the AXI-Stream wrapper is for io_stream projects")
     inputs = [v for v in hls_model.get_input_variables() if v.name != RESOLUTION_PORT]
     resolution = [v for v in hls_model.get_input_variables() if v.name == RESOLUTION_PORT]
     outputs = hls_model.get_output_variables()
     if len(inputs) != 1 or len(outputs) != 1 or len(resolution) != 1:
-        raise ValueError(
+        raise ConversionError(
             f"the AXI-Stream wrapper handles one data input, one output and the {RESOLUTION_PORT!r} port; "
             f"the model has inputs {[v.name for v in hls_model.get_input_variables()]} and outputs "
             f"{[v.name for v in outputs]}"
@@ -132,7 +134,7 @@ def use_axis_top(project_dir, project_name="myproject"):
     if new in text:
         return
     if text.count(top) != 1:
-        raise ValueError(f"{path}: expected one line 'set_top ${{project_name}}' to point at {project_name}_axis")
+        raise ConversionError(f"{path}: expected one line 'set_top ${{project_name}}' to point at {project_name}_axis")
     if not (Path(project_dir) / "firmware" / f"{project_name}_axis.cpp").is_file():
         raise FileNotFoundError(f"{project_dir}/firmware/{project_name}_axis.cpp: write the wrapper first")
     path.write_text(text.replace(top, new))

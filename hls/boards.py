@@ -5,6 +5,8 @@ from pathlib import Path
 
 import yaml
 
+from mrfpga.training.errors import ConversionError
+
 from .resources import package_dir
 
 RESOURCE_KEYS = ("LUT", "FF", "BRAM_18K", "DSP48E1")
@@ -31,11 +33,11 @@ def known_boards():
 def load_board(name):
     path = board_dir() / f"{name}.yaml"
     if not path.is_file():
-        raise ValueError(f"unknown board {name!r}; known boards: {', '.join(known_boards())}")
+        raise ConversionError(f"unknown board {name!r}; known boards: {', '.join(known_boards())}")
     raw = yaml.safe_load(Path(path).read_text())
     missing = [k for k in RESOURCE_KEYS if k not in raw.get("resources", {})]
     if missing:
-        raise ValueError(f"{path}: resources lack {missing}")
+        raise ConversionError(f"{path}: resources lack {missing}")
     return Board(
         name=raw["name"],
         part=raw["part"],

@@ -6,6 +6,7 @@ from hls4ml.converters.keras_v2_to_hls import get_model_arch, parse_keras_model
 from hls4ml.model import ModelGraph
 from hls4ml.utils.config import _get_precision_from_quantizer, create_config  # the first: hls4ml's QKeras mapping
 
+from mrfpga.training.errors import ConversionError
 from mrfpga.training.quantizers import n_resolutions
 
 from .boards import load_board
@@ -23,7 +24,7 @@ def resolution_bits(n_res):
 def _add_resolution_port(layer_list, input_layers, n_res):
     """A top-level input ``resolution[1]`` that every multi-resolution layer reads."""
     if any(layer["name"] == RESOLUTION_PORT for layer in layer_list):
-        raise ValueError(f"the model has a layer named {RESOLUTION_PORT!r}, the name of the resolution port")
+        raise ConversionError(f"the model has a layer named {RESOLUTION_PORT!r}, the name of the resolution port")
     port = {"class_name": "InputLayer", "name": RESOLUTION_PORT, "input_shape": [1]}
     layer_list.insert(1, port)
     for layer in layer_list:
@@ -34,7 +35,9 @@ def _add_resolution_port(layer_list, input_layers, n_res):
 
 def _check_supported(model_arch):
     if model_arch["class_name"] not in ("Functional", "Model"):
-        raise ValueError("convert a functional Keras model (tf.keras.Model(inputs, outputs)); wrap Sequential models")
+        raise ConversionError(
+            "convert a functional Keras model (tf.keras.Model(inputs, outputs)); wrap Sequential models"
+        )
 
 
 def convert(
@@ -92,7 +95,7 @@ def convert(
     layer_config = layer_config or {}
     unknown = sorted(set(layer_config) - {layer["name"] for layer in layer_list})
     if unknown:
-        raise ValueError(f"hls_config names layers the model does not have: {', '.join(unknown)}")
+        raise ConversionError(f"hls_config names layers the model does not have: {', '.join(unknown)}")
     for layer in layer_list:
         own = layer_config.get(layer["name"], {})
         unit = own.get("MMACUnit", mmac_unit)

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
+from mrfpga.training.errors import MrfpgaError
+
 INPUT_FRAC_BITS = 10  # ap_fixed<16,6>: the project's input type
 INPUT_INT_BITS = 6
 
 
-class CsimError(RuntimeError):
+class CsimError(MrfpgaError, RuntimeError):
     pass
 
 

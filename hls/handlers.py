@@ -21,6 +21,7 @@ from hls4ml.model.types import FixedPrecisionType
 from qkeras.quantizers import get_quantizer
 
 from mrfpga.training.base import frac_bits_of
+from mrfpga.training.errors import ConversionError
 from mrfpga.training.quantizers import QUANTIZERS
 
 MAX_BIAS_FRAC = 32
@@ -78,7 +79,9 @@ def _term_layer(keras_layer, kernel, bias, data_reader, kind):
     config = keras_layer["config"]
     name = config["name"]
     if config.get("activation") not in (None, "linear"):
-        raise ValueError(f"layer {name}: put the activation in a QActivation; an mMAC {kind} computes no activation")
+        raise ConversionError(
+            f"layer {name}: put the activation in a QActivation; an mMAC {kind} computes no activation"
+        )
     return {
         "n_out": int(kernel.shape[-1]),
         "weight_signs": np.sign(kernel).astype(np.int64),
@@ -99,7 +102,9 @@ def exact_bias(keras_layer, bias, n_out, data_reader):
     bias_frac = frac_bits_of(bias, highest=MAX_BIAS_FRAC)
     if bias_frac is None:
         name = config["name"]
-        raise ValueError(f"bias of layer {name} is not on a fixed-point grid; give it a fixed-point bias_quantizer")
+        raise ConversionError(
+            f"bias of layer {name} is not on a fixed-point grid; give it a fixed-point bias_quantizer"
+        )
     return {"bias_values": bias, "bias_frac": bias_frac}
 
 
@@ -123,7 +128,7 @@ def kernel_terms(quantizer, kernel):
     scale_exponent = int(quantizer.clip.step_exponent(x, 1).numpy()) + low
     magnitudes = np.abs(quantizer(x).numpy()) * 2.0**-scale_exponent
     if not np.array_equal(magnitudes, np.round(magnitudes)):
-        raise ValueError("power-of-two kernel is not on its level set; use hardware_exact=True")
+        raise ConversionError("power-of-two kernel is not on its level set; use hardware_exact=True")
     return {
         "weight_magnitudes": magnitudes.astype(np.int64),
         "scale_exponent": scale_exponent,
@@ -162,7 +167,7 @@ def parse_term_conv2d(keras_layer, input_names, input_shapes, data_reader):
     config = keras_layer["config"]
     channels_last = config.get("data_format", "channels_last") == "channels_last"
     if not channels_last or tuple(config.get("dilation_rate", (1, 1))) != (1, 1):
-        raise ValueError(f"layer {config['name']}: the mMAC Conv2D supports channels_last, undilated convolutions")
+        raise ConversionError(f"layer {config['name']}: the mMAC Conv2D supports channels_last, undilated convolutions")
     layer, output_shape = parse_conv2d_layer(keras_layer, input_names, input_shapes, data_reader)
     layer.pop("activation", None)
     kernel, bias = layer.pop("weight_data"), layer.pop("bias_data")
@@ -176,10 +181,10 @@ def parse_switchable_bn(keras_layer, input_names, input_shapes, data_reader):
     name = keras_layer["config"]["name"]
     model = getattr(data_reader, "model", None)
     if model is None:
-        raise ValueError(f"layer {name}: converting a switchable batch norm needs the Keras model object")
+        raise ConversionError(f"layer {name}: converting a switchable batch norm needs the Keras model object")
     live = model.get_layer(name)
     if not live.hardware_exact:
-        raise ValueError(f"layer {name}: set hardware_exact=True to convert a switchable batch norm")
+        raise ConversionError(f"layer {name}: set hardware_exact=True to convert a switchable batch norm")
     current = int(live.resolution.numpy())
     folds = []
     for r in range(live.n_resolutions):
@@ -218,7 +223,7 @@ def parse_onion_activation(keras_layer, input_names, input_shapes, data_reader):
     quantizer = _quantizer(keras_layer, "activation", data_reader)
     name = keras_layer["config"]["name"]
     if quantizer.keep_negative:
-        raise ValueError(f"layer {name}: an onion activation must be unsigned (keep_negative=False)")
+        raise ConversionError(f"layer {name}: an onion activation must be unsigned (keep_negative=False)")
     return _data_term_layer(
         keras_layer, input_names, input_shapes,
         bits=quantizer.bits,
@@ -297,7 +302,7 @@ def kit_handler(keras_class):
                 return parse_data_term(keras_layer, input_names, input_shapes, data_reader)
             if activation == "quantized_onion":
                 return parse_onion_activation(keras_layer, input_names, input_shapes, data_reader)
-            raise ValueError(f"layer {name}: {activation} as an activation has no HLS layer yet")
+            raise ConversionError(f"layer {name}: {activation} as an activation has no HLS layer yet")
         if kernel == "quantized_rowwise" and keras_class in ("QDense", "QConv2D"):
             from .rowwise_handlers import parse_rowwise  # it imports this module
 
@@ -307,7 +312,7 @@ def kit_handler(keras_class):
         if keras_class == "QConv2D" and kernel in TERM_KERNELS:
             return parse_term_conv2d(keras_layer, input_names, input_shapes, data_reader)
         if kernel in ("quantized_term", "quantized_onion", "quantized_rowwise"):
-            raise ValueError(
+            raise ConversionError(
                 f"layer {name}: {keras_class} with a {kernel} kernel has no HLS layer; the kit's cores take it in"
                 " QDense and QConv2D"
             )

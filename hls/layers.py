@@ -12,6 +12,7 @@ from hls4ml.model.layers import Layer
 from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 
 from mrfpga.training.base import frac_bits_of
+from mrfpga.training.errors import ConversionError
 from mrfpga.training.terms import group_terms
 
 ENCODING_IDS = {"binary": 0, "naf": 1, "hese": 2}  # nnet::term_encoding
@@ -100,7 +101,7 @@ class MMACDense(Layer):
         else:
             precision = source.get_output_variable().type.precision
             if not isinstance(precision, (FixedPrecisionType, IntegerPrecisionType)):
-                raise ValueError(f"layer {self.name}: its input type {precision} is not fixed point")
+                raise ConversionError(f"layer {self.name}: its input type {precision} is not fixed point")
             # Any fixed-point input: each weight term shifts the whole value.
             self.set_attr("unit", "weight_term")
             self.set_attr("data_bits", precision.width)
@@ -108,7 +109,9 @@ class MMACDense(Layer):
             self.set_attr("data_budgets", [1] * n_res)
             self.set_attr("data_int_t", f"ap_{'' if precision.signed else 'u'}int<{precision.width}>")
         if self.get_attr("unit") not in UNITS:
-            raise ValueError(f"layer {self.name}: mmac_unit {self.get_attr('unit')!r} is not one of {', '.join(UNITS)}")
+            raise ConversionError(
+                f"layer {self.name}: mmac_unit {self.get_attr('unit')!r} is not one of {', '.join(UNITS)}"
+            )
         self.set_attr("unit_id", UNITS.index(self.get_attr("unit")))
         self.set_attr("data_signed", bool(source.get_output_variable().type.precision.signed))
         if self.get_attr("weight_floors") is None:
@@ -121,7 +124,9 @@ class MMACDense(Layer):
         elif len(data) == 1 and len(weight) > 1:
             self.set_attr("data_budgets", data * len(weight))
         elif len(data) != len(weight):
-            raise ValueError(f"layer {self.name}: {source.name} and its kernel disagree on the number of resolutions")
+            raise ConversionError(
+                f"layer {self.name}: {source.name} and its kernel disagree on the number of resolutions"
+            )
         self._build_term_table()
         self.add_outputs()
 
@@ -225,14 +230,16 @@ class MMACDense(Layer):
         acc_frac = max(product_frac, self.get_attr("bias_frac"))
         bias = self.get_attr("bias_values") * 2.0**acc_frac
         if not np.array_equal(bias, np.round(bias)):
-            raise ValueError(f"layer {self.name}: bias is not on its quantizer's grid")
+            raise ConversionError(f"layer {self.name}: bias is not on its quantizer's grid")
         # Bound: every weight term pair at its largest, from every input.
         max_data = 2 ** self.get_attr("data_bits")  # covers signed codes too
         max_weight = int(np.max(np.sum(np.abs(q), axis=0) * 2)) or 1
         bound = max_weight * max_data * 2 ** (acc_frac - product_frac) + int(np.max(np.abs(bias), initial=0))
         width = bits_for(bound) + 1
         if width > 52:
-            raise ValueError(f"layer {self.name}: accumulator needs {width} bits; more than a double holds exactly")
+            raise ConversionError(
+                f"layer {self.name}: accumulator needs {width} bits; more than a double holds exactly"
+            )
         self.set_attr("acc_shift", acc_frac - product_frac)
         self.set_attr("acc_frac", acc_frac)
         self.set_attr("acc_width", width)
@@ -276,7 +283,9 @@ class SwitchableScaleShift(Layer):
     def initialize(self):
         precision = self.get_input_variable().type.precision
         if not isinstance(precision, FixedPrecisionType):
-            raise ValueError(f"layer {self.name}: needs a fixed-point input (an mMAC layer before it), got {precision}")
+            raise ConversionError(
+                f"layer {self.name}: needs a fixed-point input (an mMAC layer before it), got {precision}"
+            )
         scales, shifts = self.get_attr("scales"), self.get_attr("shifts")  # (n_res, n_chan) float64
         x_frac = precision.width - precision.integer
         s_frac, t_frac = _frac_bits(scales, self.name), _frac_bits(shifts, self.name)
@@ -309,5 +318,5 @@ class SwitchableScaleShift(Layer):
 def _frac_bits(values, name):
     frac = frac_bits_of(values, lowest=-64)
     if frac is None:
-        raise ValueError(f"layer {name}: batch-norm scale/shift are not on a power-of-two grid")
+        raise ConversionError(f"layer {name}: batch-norm scale/shift are not on a power-of-two grid")
     return frac

@@ -5,6 +5,8 @@ import math
 import numpy as np
 from hls4ml.model.types import FixedPrecisionType
 
+from mrfpga.training.errors import ConversionError
+
 
 def exact_po2_accumulator(node, n_ops):
     """The fixed-point type that holds a power-of-two layer's sum exactly: products ``x * 2^e`` over the
@@ -16,7 +18,7 @@ def exact_po2_accumulator(node, n_ops):
     frac = x.width - x.integer - low
     kept = node.types["weight_t"].precision.width + x.width  # nnet::product::weight_exponential's fraction bits
     if frac > kept:
-        raise ValueError(
+        raise ConversionError(
             f"layer {node.name}: weights down to 2^{low} need {frac} fraction bits, hls4ml's power-of-two product "
             f"keeps {kept}: the result would not match Keras; use fewer quantized_po2 bits"
         )

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from hls4ml.model.optimizer import ModelOptimizerPass
 
+from mrfpga.training.errors import ConversionError
+
 from .axis_wrapper import axis_top, use_axis_top, write_axis_wrapper
 from .convert_names import RESOLUTION_PORT
 from .resources import package_dir
@@ -86,7 +88,7 @@ def patch_testbench(project, name):
     text = path.read_text()
     anchor = "std::ofstream fout(RESULTS_LOG);"
     if anchor not in text:
-        raise ValueError(f"{path}: cannot find where the testbench opens its results file")
+        raise ConversionError(f"{path}: cannot find where the testbench opens its results file")
     if f"fout.precision({TB_PRECISION});" not in text:
         text = text.replace(anchor, f"{anchor}\n    fout.precision({TB_PRECISION});")
     firmware = (project / "firmware" / "parameters.h").read_text()

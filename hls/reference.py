@@ -14,6 +14,7 @@ import tensorflow as tf
 from qkeras import QActivation, QConv2D, QDense, QDepthwiseConv2D
 
 from mrfpga.training.bn import SwitchableBatchNormalization
+from mrfpga.training.errors import ConversionError
 
 
 def _quantized(quantizer, value):
@@ -37,7 +38,7 @@ def _linear(layer, h):
     if layer.use_bias:
         out = out + _quantized(layer.bias_quantizer_internal, layer.bias.numpy())
     if layer.activation not in (None, tf.keras.activations.linear):
-        raise ValueError(f"layer {layer.name}: the exact reference needs activations in their own QActivation")
+        raise ConversionError(f"layer {layer.name}: the exact reference needs activations in their own QActivation")
     return out
 
 
@@ -52,7 +53,7 @@ def _layer(layer, h):
         return tf.reshape(h, (tf.shape(h)[0], -1))
     if isinstance(layer, tf.keras.layers.MaxPooling2D):
         return tf.nn.max_pool2d(h, layer.pool_size, layer.strides, layer.padding.upper())
-    raise ValueError(f"layer {layer.name} ({type(layer).__name__}) is not supported by the exact reference")
+    raise ConversionError(f"layer {layer.name} ({type(layer).__name__}) is not supported by the exact reference")
 
 
 def exact_forward(model, x):

@@ -22,6 +22,8 @@ import io
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from mrfpga.training.errors import MrfpgaError
+
 # mrfpga.cli.pipeline.PROJECT: the HLS project's folder inside a run directory.
 PROJECT_SUBDIR = "hls_project"
 SOLUTION = "solution1"  # hls4ml's build_prj.tcl: open_solution "solution1"
@@ -32,7 +34,7 @@ ESTIMATE_KEYS = {"LUT": "LUT", "FF": "FF", "BRAM_18K": "BRAM_18K", "DSP48E": "DS
 UNDEFINED = ("undef", "?", "-", "NA", "")
 
 
-class ReportError(ValueError):
+class ReportError(MrfpgaError, ValueError):
     """A report exists but cannot be read; the message names the file."""
 
 

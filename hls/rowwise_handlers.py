@@ -18,6 +18,7 @@ import tensorflow as tf
 from hls4ml.converters.keras_v2_to_hls import get_weights_data
 
 from mrfpga.training.base import frac_bits_of
+from mrfpga.training.errors import ConversionError
 from mrfpga.training.rowwise import POT4, SCHEME_BITS, SCHEMES
 
 from .handlers import _parse_default, _quantizer, exact_bias
@@ -41,7 +42,9 @@ def row_integers(values, scheme):
         codes = ints
         fits = np.abs(ints).max() <= 2 ** (SCHEME_BITS[scheme] - 1) - 1
     if not fits:
-        raise ValueError(f"a {SCHEMES[scheme]} row is not on its level set: {sorted(set(values.tolist()))[:8]} ...")
+        raise ConversionError(
+            f"a {SCHEMES[scheme]} row is not on its level set: {sorted(set(values.tolist()))[:8]} ..."
+        )
     return -frac, codes
 
 
@@ -50,7 +53,7 @@ def rowwise_attributes(keras_layer, kernel, bias, data_reader):
     config = keras_layer["config"]
     name = config["name"]
     if config.get("activation") not in (None, "linear"):
-        raise ValueError(f"layer {name}: put the activation in a QActivation; a row-wise layer computes none")
+        raise ConversionError(f"layer {name}: put the activation in a QActivation; a row-wise layer computes none")
     quantizer = _quantizer(keras_layer, "kernel_quantizer", data_reader)
     x = tf.constant(kernel, tf.float32)
     n_out = int(kernel.shape[-1])
@@ -62,7 +65,7 @@ def rowwise_attributes(keras_layer, kernel, bias, data_reader):
         try:
             exponent, codes[:, r] = row_integers(values[:, r], scheme)
         except ValueError as err:
-            raise ValueError(f"layer {name}, row {r}: {err}") from None
+            raise ConversionError(f"layer {name}, row {r}: {err}") from None
         exponents.append(exponent)
     return {
         "n_out": n_out,
@@ -86,9 +89,9 @@ def parse_rowwise_conv2d(keras_layer, input_names, input_shapes, data_reader):
 
     config = keras_layer["config"]
     if config.get("data_format", "channels_last") != "channels_last":
-        raise ValueError(f"layer {config['name']}: the row-wise Conv2D supports channels_last only")
+        raise ConversionError(f"layer {config['name']}: the row-wise Conv2D supports channels_last only")
     if tuple(config.get("dilation_rate", (1, 1))) != (1, 1):
-        raise ValueError(f"layer {config['name']}: the row-wise Conv2D supports undilated convolutions only")
+        raise ConversionError(f"layer {config['name']}: the row-wise Conv2D supports undilated convolutions only")
     layer, output_shape = parse_conv2d_layer(keras_layer, input_names, input_shapes, data_reader)
     layer.pop("activation", None)
     kernel, bias = layer.pop("weight_data"), layer.pop("bias_data")

@@ -17,6 +17,7 @@ import numpy as np
 from hls4ml.model.layers import Layer
 from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 
+from mrfpga.training.errors import ConversionError
 from mrfpga.training.rowwise import FIXED4, FIXED8, POT4, SCHEME_BITS
 
 from .layers import MMACDense, bits_for
@@ -38,7 +39,7 @@ class RowwiseDense(Layer):
         # Look through flatten/max pooling: their output types are only inferred later.
         precision = MMACDense.data_source(self).get_output_variable().type.precision
         if not isinstance(precision, (FixedPrecisionType, IntegerPrecisionType)):
-            raise ValueError(f"layer {self.name}: its input type {precision} is not fixed point")
+            raise ConversionError(f"layer {self.name}: its input type {precision} is not fixed point")
         self.set_attr("data_bits", precision.width)
         self.set_attr("data_frac", precision.width - precision.integer)
         self.set_attr("data_int_t", f"ap_{'' if precision.signed else 'u'}int<{precision.width}>")
@@ -64,7 +65,7 @@ class RowwiseDense(Layer):
         shifts = acc_frac - data_frac + row_exp
         bias = self.get_attr("bias_values") * 2.0**acc_frac
         if not np.array_equal(bias, np.round(bias)):
-            raise ValueError(f"layer {self.name}: bias is not on its quantizer's grid")
+            raise ConversionError(f"layer {self.name}: bias is not on its quantizer's grid")
         row_sums = np.zeros(n_out, np.int64)  # sum of |integer weight| per row
         for _, scheme in CORES:
             rows = schemes == scheme
@@ -73,7 +74,7 @@ class RowwiseDense(Layer):
         bound = max((data_max * int(s) << int(k)) + abs(int(b)) for s, k, b in zip(row_sums, shifts, bias, strict=True))
         width = bits_for(bound) + 1
         if width > MAX_EXACT_BITS:
-            raise ValueError(f"layer {self.name}: its output needs {width} bits, more than a double holds exactly")
+            raise ConversionError(f"layer {self.name}: its output needs {width} bits, more than a double holds exactly")
         self.set_attr("acc_width", width)
         self.set_attr("result_precision", FixedPrecisionType(width=width, integer=width - acc_frac, signed=True))
         self.set_attr("n_fixed_rows", int(np.sum(schemes != POT4)))

@@ -4,6 +4,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from mrfpga.training.errors import MrfpgaError
+
 from .vivado_project import SCRIPT_NAME, vivado_command
 
 
@@ -16,7 +18,7 @@ def vitis_opts(export):
     return "array set opt {\n" + "".join(f" {k} {v}\n" for k, v in {**steps, "fifo_opt": 0}.items()) + "}\n"
 
 
-class ToolMissing(RuntimeError):
+class ToolMissing(MrfpgaError, RuntimeError):
     pass
 
 

@@ -4,6 +4,8 @@ import shlex
 from pathlib import Path
 from string import Template
 
+from mrfpga.training.errors import ConversionError
+
 from .boards import Board, load_board
 from .resources import package_dir
 
@@ -24,13 +26,13 @@ def write_vivado_scripts(project_dir, board, io_type, clock_period_ns, project_n
     project folder can move. ``top`` is the exported IP's name (the HLS top function; default ``project_name``).
     """
     if io_type not in IO_TYPES:
-        raise ValueError(f"unknown io_type {io_type!r}; expected one of {', '.join(IO_TYPES)}")
+        raise ConversionError(f"unknown io_type {io_type!r}; expected one of {', '.join(IO_TYPES)}")
     board = board if isinstance(board, Board) else load_board(board)
     period = float(clock_period_ns if clock_period_ns is not None else board.clock_period_ns)
     if not period > 0:
-        raise ValueError(f"clock period must be positive, got {clock_period_ns!r} ns")
+        raise ConversionError(f"clock period must be positive, got {clock_period_ns!r} ns")
     if board.arm_host and board.name not in BOARD_PATTERNS:
-        raise ValueError(f"no Vivado board files known for {board.name!r}: add it to BOARD_PATTERNS")
+        raise ConversionError(f"no Vivado board files known for {board.name!r}: add it to BOARD_PATTERNS")
     template = "block_design.tcl" if board.arm_host else "vc707_ip.tcl"
     text = _TclTemplate((package_dir("templates") / template).read_text()).substitute(
         board=board.name,
@@ -78,4 +80,4 @@ def use_axi_lite_interface(project_dir, project_name="myproject", io_type="io_pa
             lines[i] = "".join(f"{indent}{pragma}\n" for pragma in new)
             path.write_text("".join(lines))
             return
-    raise ValueError(f"{path}: no {kind} interface pragma to replace")
+    raise ConversionError(f"{path}: no {kind} interface pragma to replace")

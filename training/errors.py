@@ -15,3 +15,7 @@ class DataError(MrfpgaError, ValueError):
 
 class ConfigError(MrfpgaError, ValueError):
     """A run configuration the kit cannot run, named with the key and what it allows."""
+
+
+class ConversionError(MrfpgaError, ValueError):
+    """A model or setting the HLS conversion cannot take, named with the layer and the reason."""
