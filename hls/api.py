@@ -101,7 +101,9 @@ class MultiResolutionModel:
     def resolutions(self):
         """What each resolution index means in the first mMAC layer: data terms a, weight terms k per group,
         the exponent floor (onion precisions), and the term slots every group walks (K)."""
-        node = next((n for n in self.hls4ml_model.get_layers() if n.class_name in ("MMACDense", "MMACConv2D")), None)
+        mmac = [n for n in self.hls4ml_model.get_layers() if n.class_name in ("MMACDense", "MMACConv2D")]
+        # A layer with one resolution (a power-of-two kernel) says nothing of the others.
+        node = next((n for n in mmac if len(n.get_attr("weight_budgets")) == self.n_resolutions), None)
         if node is None:
             return [{"index": r} for r in range(self.n_resolutions)]
         return [

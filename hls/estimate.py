@@ -79,10 +79,13 @@ def layer_cycles(node, resolution):
 
 
 def mmac_steps(node, resolution):
-    """Lock-step iterations of one mmac_dense call (docs/mmac_core.md): reuse * K * a, or reuse * K for the
-    weight-term unit."""
-    a = node.get_attr("data_budgets")[resolution] if node.get_attr("unit") == "term_pair" else 1
-    return node.get_attr("rounds") * node.get_attr("group_terms")[resolution] * a
+    """Lock-step iterations of one mmac_dense call (docs/mmac_core.md): rounds * K * a, or rounds * K for the
+    weight-term unit. A layer with fewer resolutions than the model (one PoT kernel) uses its last for the
+    others, as its C++ budget tables do."""
+    slots = node.get_attr("group_terms")
+    r = min(resolution, len(slots) - 1)
+    a = node.get_attr("data_budgets")[r] if node.get_attr("unit") == "term_pair" else 1
+    return node.get_attr("rounds") * slots[r] * a
 
 
 def counted_cycles(hls_model, resolution):
