@@ -118,10 +118,16 @@ def hls4ml_layer_cycles(node):
 def _stream_packs(node):
     if node.model.config.get_config_value("IOType") != "io_stream":
         return 0
-    packs = 0
-    for var in (node.get_input_variable(), node.get_output_variable()):
-        packs += var.size() // var.shape[-1]
-    return packs
+    return sum(var.size() // _pack_size(var) for var in (node.get_input_variable(), node.get_output_variable()))
+
+
+def _pack_size(var):
+    """Values per stream word: hls4ml packs the last dimension of the tensor that fills the stream (through a
+    reshape, the one before it)."""
+    kind = var.type
+    if not hasattr(kind, "n_elem"):
+        return var.shape[-1]
+    return kind.n_elem // kind.n_pack if kind.unpack else kind.n_elem * kind.n_pack
 
 
 def _pixels(node):
