@@ -8,6 +8,7 @@ it with Verilator on given input codes at every resolution; ``synthesize`` sizes
 """
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -87,9 +88,12 @@ def data_term_verilog(spec, res_bits):
     ow = bits + 1
     shift = spec["in_frac"] - spec["frac"]
     ww = max(iw + max(0, -shift), bits, shift) + 2
+    # The budget as a one-hot over "terms already kept" (0..bits+1): a digit stays while that count is below it.
+    positions = bits + 1
+    budget_sel = [1 << b if b <= positions else 0 for b in spec["budgets"]]
     table, _ = _resolution_table(
         {
-            "budget": (bits_for(max(spec["budgets"])), spec["budgets"]),
+            "budget_sel": (positions + 1, budget_sel),
             "dropped": (bits_for(max(spec["floors"])), spec["floors"]),
         },
         res_bits,
@@ -105,7 +109,6 @@ def data_term_verilog(spec, res_bits):
         rounding = f"      q = (v + {ww}'sd{1 << (shift - 1)}) >>> {shift};\n"
     else:
         rounding = f"      q = v <<< {-shift};\n"
-    count_bits = bits_for(bits + 1)
     return f"""
 // Data terms of {spec["name"]}: ap_ufixed<{bits}, {bits - spec["frac"]}, \
 {"AP_RND_CONV" if spec["round_half_even"] else "AP_RND"}, AP_SAT> grid, {spec["encoding"]} terms; 1 cycle.
@@ -121,13 +124,13 @@ module {module_name(spec)} (
 {table}
   function [{ow - 1}:0] term_code;
     input [{iw - 1}:0] x;
-    input [{bits_for(max(spec["budgets"])) - 1}:0] budget;
+    input [{positions}:0] budget_sel;
     input [{bits_for(max(spec["floors"])) - 1}:0] dropped;
     reg signed [{ww - 1}:0] v, q;
     reg [{bits - 1}:0] code;
     reg [{bits + 1}:0] wide, half, x3, carry, run_start, above_run;
     reg [{bits}:0] all_pos, all_neg, pos, neg;
-    reg [{count_bits - 1}:0] kept;
+    reg [{positions}:0] kept;  // thermometer: bit n set once n terms are kept
     integer p;
     begin
       v = {extend};
@@ -136,10 +139,11 @@ module {module_name(spec)} (
       else code = q[{bits - 1}:0];
       code = (code >> dropped) << dropped;
       wide = {{2'b00, code}};
-{_signed_digits("wide", bits, spec["encoding"], "all_pos", "all_neg")}      pos = 0; neg = 0; kept = 0;
+{_signed_digits("wide", bits, spec["encoding"], "all_pos", "all_neg")}      pos = 0; neg = 0; kept = 1;
       for (p = {bits}; p >= 0; p = p - 1)
-        if (kept < budget && (all_pos[p] || all_neg[p])) begin
-          pos[p] = all_pos[p]; neg[p] = all_neg[p]; kept = kept + 1'b1;
+        if (all_pos[p] || all_neg[p]) begin
+          if ((kept & budget_sel) == 0) begin pos[p] = all_pos[p]; neg[p] = all_neg[p]; end
+          kept = {{kept[{positions - 1}:0], 1'b1}};
         end
       term_code = pos - neg;
     end
@@ -150,7 +154,7 @@ module {module_name(spec)} (
     done <= rst ? 1'b0 : start;
     if (start)
       for (i = 0; i < {n}; i = i + 1)
-        out_data[i * {ow} +: {ow}] <= term_code(in_data[i * {iw} +: {iw}], budget, dropped);
+        out_data[i * {ow} +: {ow}] <= term_code(in_data[i * {iw} +: {iw}], budget_sel, dropped);
   end
 endmodule
 """
@@ -169,7 +173,6 @@ class _DenseShape:
         self.data_bits, self.acc_width = spec["data_bits"], spec["acc_width"]
         self.max_data = spec["max_data_terms"]
         self.data_exp_bits = bits_for(self.data_bits)  # NAF positions 0..data_bits
-        self.count_bits = bits_for(self.max_data)
         self.d_bits = bits_for(max(max(spec["data_budgets"]) - 1, 1))
         self.floor_bits = bits_for(max(spec["weight_floors"]))
         self.has_floors = max(spec["weight_floors"]) > 0
@@ -178,7 +181,6 @@ class _DenseShape:
         self.shift_bits = bits_for(max_w_exp + (self.data_bits if self.term_pair else 0) + spec["acc_shift"])
         # What one unit reads of an input per step: {ok, negative, exponent} of the current data term, or the code.
         self.operand_bits = self.data_exp_bits + 2 if self.term_pair else self.data_bits
-        self.term_record_bits = self.max_data * (self.data_exp_bits + 1) + self.count_bits
         self.n_flat = spec["n_out"] * spec["n_groups"]
         self.table = np.asarray(spec["table"], np.int64).reshape(self.reuse, self.max_terms, self.units)
 
@@ -305,28 +307,16 @@ endmodule
 """
 
 
-def _extract_function(shape):
-    """NAF terms of a data code, most significant first, at most max_data_terms: {count, negatives, exponents}."""
-    db, de, a = shape.data_bits, shape.data_exp_bits, shape.max_data
+def _naf_function(width):
+    """NAF digit masks of a ``width``-bit code: {negative mask, positive mask}, each [width:0]."""
     return f"""
-  function [{shape.term_record_bits - 1}:0] extract;
-    input [{db - 1}:0] x;
-    reg [{db + 1}:0] wide, half, x3, carry;
-    reg [{db}:0] pos, neg;
-    reg [{a * de - 1}:0] exps;
-    reg [{a - 1}:0] negs;
-    reg [{shape.count_bits - 1}:0] n;
-    integer p;
+  function [{2 * width + 1}:0] naf;
+    input [{width - 1}:0] x;
+    reg [{width + 1}:0] wide, half, x3, carry;
+    reg [{width}:0] pos, neg;
     begin
       wide = {{2'b00, x}};
-{_signed_digits("wide", db, "naf", "pos", "neg")}      exps = 0; negs = 0; n = 0;
-      for (p = {db}; p >= 0; p = p - 1)
-        if ((pos[p] || neg[p]) && n < {shape.count_bits}'d{a}) begin
-          exps[n * {de} +: {de}] = p;
-          negs[n] = neg[p];
-          n = n + 1'b1;
-        end
-      extract = {{n, negs, exps}};
+{_signed_digits("wide", width, "naf", "pos", "neg")}      naf = {{neg, pos}};
     end
   endfunction
 """
@@ -352,23 +342,47 @@ def mmac_dense_verilog(spec, res_bits):
     if shape.term_pair:
         empty = "terms_in == 0 || a_in == 0"
         d_last = "d == a_q - 1'b1"
-        rb, de, a, db = shape.term_record_bits, shape.data_exp_bits, shape.max_data, shape.data_bits
-        data_regs = f"""  reg [{n_in * rb - 1}:0] data_terms;  // per input: {{count, negatives, exponents}}
+        de, db = shape.data_exp_bits, shape.data_bits
+        mw = 2 * (db + 1)  # one input's {negative, positive} digit masks
+        # A data term cap below the NAF's own maximum bounds the step index d.
+        capped = shape.max_data < (db + 2) // 2
+        exponent_bits = "\n".join(
+            f"      wire exponent_{b} = |(lead & {db + 1}'d{sum(1 << p for p in range(db + 1) if p >> b & 1)});"
+            for b in range(de)
+        )
+        exponent_bits += (
+            f"\n      wire [{de - 1}:0] exponent = {{{', '.join(f'exponent_{b}' for b in reversed(range(de)))}}};"
+        )
+        cap = f" && d < {shape.d_bits}'d{shape.max_data}" if capped and shape.max_data < (1 << shape.d_bits) else ""
+        data_regs = f"""  // Per input: its NAF digit masks (saved at load) and a working mask of the digits left, whose
+  // leading digit is the current data term; each step clears it, the next weight term starts again.
+  reg [{n_in * mw - 1}:0] saved_masks;
+  reg [{n_in * (db + 1) - 1}:0] live;
+  wire [{n_in * (db + 1) - 1}:0] saved_live;
+  wire [{n_in * ow - 1}:0] current;
+  wire [{n_in * (db + 1) - 1}:0] leads;
   integer i;
   always @(posedge clk)
     if (load)
-      for (i = 0; i < {n_in}; i = i + 1)
-        data_terms[i * {rb} +: {rb}] <= extract(in_data[i * {db} +: {db}]);
-  // The current data term of every input, shared by all units: {{d < count, negative, exponent}}.
-  wire [{n_in * ow - 1}:0] current;
+      for (i = 0; i < {n_in}; i = i + 1) begin
+        saved_masks[i * {mw} +: {mw}] <= naf(in_data[i * {db} +: {db}]);
+        live[i * {db + 1} +: {db + 1}] <= naf(in_data[i * {db} +: {db}]) >> {db + 1} | naf(in_data[i * {db} +: {db}]);
+      end
+    else if (issuing)
+      live <= d_last ? saved_live : live & ~leads;
+  // The current data term of every input, shared by all units: {{present, negative, exponent}}.
   genvar gi;
   generate
     for (gi = 0; gi < {n_in}; gi = gi + 1) begin : current_term
-      wire [{rb - 1}:0] record = data_terms[gi * {rb} +: {rb}];
-      wire [{a * de - 1}:0] exps = record[{a * de - 1}:0];
-      wire [{a - 1}:0] negs = record[{a * (de + 1) - 1}:{a * de}];
-      wire [{shape.count_bits - 1}:0] count = record[{rb - 1}:{a * (de + 1)}];
-      assign current[gi * {ow} +: {ow}] = {{d < count, negs[d], exps[d * {de} +: {de}]}};
+      wire [{db}:0] neg = saved_masks[gi * {mw} + {db + 1} +: {db + 1}];
+      wire [{db}:0] digits = live[gi * {db + 1} +: {db + 1}];
+      assign saved_live[gi * {db + 1} +: {db + 1}] = neg | saved_masks[gi * {mw} +: {db + 1}];
+      // The leading digit, one-hot, and its position.
+      wire [{db}:0] above = {{1'b0, digits[{db}:1] | above[{db}:1]}};
+      wire [{db}:0] lead = digits & ~above;
+{exponent_bits}
+      assign leads[gi * {db + 1} +: {db + 1}] = lead;
+      assign current[gi * {ow} +: {ow}] = {{(|digits{cap}), |(lead & neg), exponent}};
     end
   endgenerate
 """
@@ -436,7 +450,7 @@ module {name} (
   wire round_end = d_last & t_last;
   wire final_step = round_end & (j == {jb}'d{shape.reuse - 1});
   wire t_ok = t < k_q;
-{_extract_function(shape) if shape.term_pair else ""}{data_regs}
+{_naf_function(shape.data_bits) if shape.term_pair else ""}{data_regs}
   always @(posedge clk) begin
     if (rst) begin
       issuing <= 0; s1_active <= 0; s1_flush <= 0; sum_go <= 0; done <= 0;
@@ -673,16 +687,20 @@ def resources_of_cells(cells):
     }
 
 
-def hierarchy_cells(stat, top):
-    """{module: {primitive: count}} with every module's submodules counted in, from Yosys ``stat -json``."""
+def hierarchy_cells(stat, top, stand_ins=None):
+    """{module: {primitive: count}} with every module's submodules counted in, from Yosys ``stat -json``.
+
+    ``stand_ins`` maps a black-boxed module to the module whose figures count for it.
+    """
     modules = {name.lstrip("\\"): body.get("num_cells_by_type", {}) for name, body in stat["modules"].items()}
+    stand_ins = stand_ins or {}
     totals = {}
 
     def total(name):
         if name not in totals:
             cells = {}
             for cell, count in modules[name].items():
-                cell = cell.lstrip("\\")
+                cell = stand_ins.get(cell.lstrip("\\"), cell.lstrip("\\"))
                 sub = total(cell) if cell in modules else {cell: 1}
                 for primitive, n in sub.items():
                     cells[primitive] = cells.get(primitive, 0) + n * count
@@ -693,43 +711,94 @@ def hierarchy_cells(stat, top):
     return totals
 
 
-def synthesize_verilog(verilog, top, out_dir, timeout=3600):
-    """Yosys ``synth_xilinx -family xc7 -noiopad`` of ``top``: {module: {primitive: count}} over the hierarchy."""
+def synthesize_verilog(verilog, top, out_dir, black_boxes=(), timeout=7200):
+    """Yosys ``synth_xilinx -family xc7 -noiopad`` of ``top``: the ``stat -json`` statistics (hierarchy kept).
+
+    ``black_boxes``: modules left out (their instances stay as cells of their own type).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stat_path = out_dir / f"{top}_stat.json"
     stat_path.unlink(missing_ok=True)
     script = out_dir / f"{top}.ys"
+    # YoWASP's Yosys sees the file system through its working directory: relative paths only.
+    source = Path(os.path.relpath(Path(verilog).resolve(), out_dir.resolve()))
+    boxes = "".join(f"blackbox {name}\n" for name in black_boxes)
     # Yosys' log on standard output can be cut off while the run succeeds: statistics go to a file.
     script.write_text(
-        f"read_verilog {Path(verilog).resolve()}\n"
+        f"read_verilog {source.as_posix()}\n{boxes}"
         f"synth_xilinx -family xc7 -noiopad -top {top}\n"
-        f"tee -q -o {stat_path.resolve()} stat -json\n"
+        f"tee -q -o {stat_path.name} stat -json\n"
     )
-    _run(yosys_command() + ["-q", "-s", str(script)], out_dir, out_dir / f"{top}_yosys.log", "Yosys", timeout)
+    _run(yosys_command() + ["-q", "-s", script.name], out_dir, out_dir / f"{top}_yosys.log", "Yosys", timeout)
     if not stat_path.exists():
         raise RuntimeError(f"Yosys wrote no statistics ({stat_path}); see {out_dir / f'{top}_yosys.log'}")
-    return hierarchy_cells(json.loads(stat_path.read_text()), top)
+    return json.loads(stat_path.read_text())
 
 
-def synthesize(specs, out_dir, progress=None):
-    """Size the chain with Yosys: ``{"tool", "total", "layers": {name: {...}}, "seconds", "method"}``.
+def sampled_units(spec, units_per_layer):
+    """Indices of the units synthesized for an mMAC layer: all, or ``units_per_layer`` spread evenly."""
+    n = spec["n_units"]
+    if units_per_layer is None or n <= units_per_layer:
+        return list(range(n))
+    return sorted({round(m * (n - 1) / (units_per_layer - 1)) for m in range(units_per_layer)})
 
-    The whole design is synthesized once with its hierarchy kept (one module per layer and per unit); a
-    layer's figures are its module's with its units counted in.
+
+def synthesize(specs, out_dir, units_per_layer=4, progress=None):
+    """Size the chain with Yosys: ``{"tool", "method", "seconds", "total", "layers": {name: {...}}}``.
+
+    One Yosys run over the whole design with its hierarchy kept (a module per layer and per mMAC unit).
+    Units differ only in their ROM contents: with ``units_per_layer`` set, that many units of each layer
+    (spread evenly) are synthesized and every other unit counts as the mean of its layer's sampled units;
+    ``None`` synthesizes every unit.
     """
     out_dir = Path(out_dir)
     verilog = write_verilog(specs, out_dir)
     tool = f"{yosys_version()} synth_xilinx xc7"
+    boxes, stand_ins, sampled_total, n_units = [], {}, 0, 0
+    unit_figures = {}  # layer -> sampled unit modules
+    for spec in specs:
+        if spec["kind"] != "mmac_dense":
+            continue
+        kept = sampled_units(spec, units_per_layer)
+        unit_figures[spec["name"]] = [f"{module_name(spec)}_u{u}" for u in kept]
+        boxes += [f"{module_name(spec)}_u{u}" for u in range(spec["n_units"]) if u not in kept]
+        sampled_total += len(kept)
+        n_units += spec["n_units"]
     start = time.monotonic()
-    cells = synthesize_verilog(verilog, TOP, out_dir / "yosys")
+    stat = synthesize_verilog(verilog, TOP, out_dir / "yosys", black_boxes=boxes)
     seconds = time.monotonic() - start
+    # A black-boxed unit counts as its layer's mean sampled unit: a stand-in module with the mean figures.
+    modules = stat["modules"]
+    for spec in specs:
+        if spec["kind"] != "mmac_dense":
+            continue
+        sampled = [hierarchy_cells(stat, name)[name] for name in unit_figures[spec["name"]]]
+        kinds = {cell for cells in sampled for cell in cells}
+        mean_name = f"{module_name(spec)}_mean_unit"
+        modules[mean_name] = {
+            "num_cells_by_type": {cell: sum(c.get(cell, 0) for c in sampled) / len(sampled) for cell in kinds}
+        }
+        for u in range(spec["n_units"]):
+            if f"{module_name(spec)}_u{u}" in boxes:
+                stand_ins[f"{module_name(spec)}_u{u}"] = mean_name
+    cells = hierarchy_cells(stat, TOP, stand_ins)
+    method = (
+        "whole design, hierarchy kept, every unit synthesized"
+        if not boxes
+        else f"whole design, hierarchy kept; {sampled_total} of {n_units} mMAC units synthesized, "
+        "each other unit counted as its layer's mean sampled unit"
+    )
     if progress:
-        progress(f"rtl: Yosys synthesized the design in {seconds:.0f} s")
+        progress(f"rtl: Yosys synthesized the design in {seconds:.0f} s ({method})")
+
+    def rounded(cells):
+        return {key: round(value) for key, value in resources_of_cells(cells).items()}
+
     return {
         "tool": tool,
-        "method": "whole design, hierarchy kept",
+        "method": method,
         "seconds": round(seconds, 1),
-        "total": resources_of_cells(cells[TOP]),
-        "layers": {spec["name"]: resources_of_cells(cells[module_name(spec)]) for spec in specs},
+        "total": rounded(cells[TOP]),
+        "layers": {spec["name"]: rounded(cells[module_name(spec)]) for spec in specs},
     }
