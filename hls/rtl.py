@@ -346,6 +346,7 @@ def mmac_dense_verilog(spec, res_bits):
         mw = 2 * (db + 1)  # one input's {negative, positive} digit masks
         # A data term cap below the NAF's own maximum bounds the step index d.
         capped = shape.max_data < (db + 2) // 2
+        above = ", ".join(f"|digits[{db}:{p + 1}]" for p in reversed(range(db)))  # any digit above p
         exponent_bits = "\n".join(
             f"      wire exponent_{b} = |(lead & {db + 1}'d{sum(1 << p for p in range(db + 1) if p >> b & 1)});"
             for b in range(de)
@@ -378,7 +379,7 @@ def mmac_dense_verilog(spec, res_bits):
       wire [{db}:0] digits = live[gi * {db + 1} +: {db + 1}];
       assign saved_live[gi * {db + 1} +: {db + 1}] = neg | saved_masks[gi * {mw} +: {db + 1}];
       // The leading digit, one-hot, and its position.
-      wire [{db}:0] above = {{1'b0, digits[{db}:1] | above[{db}:1]}};
+      wire [{db}:0] above = {{1'b0, {above}}};
       wire [{db}:0] lead = digits & ~above;
 {exponent_bits}
       assign leads[gi * {db + 1} +: {db + 1}] = lead;
@@ -793,7 +794,8 @@ def synthesize(specs, out_dir, units_per_layer=4, progress=None):
         progress(f"rtl: Yosys synthesized the design in {seconds:.0f} s ({method})")
 
     def rounded(cells):
-        return {key: round(value) for key, value in resources_of_cells(cells).items()}
+        # Mean units make fractional counts: round each primitive, so the LUT sum stays the sum of its sizes.
+        return resources_of_cells({cell: round(count) for cell, count in cells.items()})
 
     return {
         "tool": tool,

@@ -246,6 +246,13 @@ def simulate(spec, codes, r):
     codes = np.asarray(codes, np.int64)
     if codes.ndim != 2 or codes.shape[1] != spec["n_in"]:
         raise ValueError(f"layer {spec['name']}: codes of shape {codes.shape}, expected (samples, {spec['n_in']})")
+    width, signed = in_width(spec), in_signed(spec)
+    low, high = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
+    if codes.size and (codes.min() < low or codes.max() > high):
+        raise ValueError(
+            f"layer {spec['name']}: input codes span {codes.min()}..{codes.max()}, "
+            f"outside the {width}-bit {'signed' if signed else 'unsigned'} range {low}..{high}"
+        )
     r = min(r, n_resolutions(spec) - 1)
     run = _simulate_data_term if spec["kind"] == "data_term" else _simulate_mmac_dense
     out = run(spec, codes, r)

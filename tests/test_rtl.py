@@ -127,6 +127,8 @@ class TestGoldenModel:
         assert simulate(spec, codes, 1)[0][:, 0].tolist() == [24, 60, 0]  # floors[1] = 2 drops the low two bits
         assert simulate(spec, codes, 2)[0][:, 0].tolist() == [27, 63, 3]
         assert simulate(spec, codes, 7)[0][:, 0].tolist() == [27, 63, 3]  # past the last: the last
+        with pytest.raises(ValueError, match=r"dt: input codes span 0..128, outside the 7-bit unsigned range 0..127"):
+            simulate(spec, np.array([[0], [128]]), 0)
 
     def test_bad_specs_are_named(self):
         rng = np.random.default_rng(0)
@@ -187,7 +189,7 @@ class TestTwin:
     def test_term_pair_chain_equals_the_golden_model(self, tmp_path):
         rng = np.random.default_rng(7)
         specs = term_pair_chain(rng)
-        codes = rng.integers(-600, 600, (40, 21))
+        codes = rng.integers(-512, 512, (40, 21))
         result = check_twin_equals_golden(specs, codes, [0, 1, 2, 3], tmp_path)
         # Resolution 3 is past the last: the layers read the last.
         np.testing.assert_array_equal(result["outputs"][3], result["outputs"][2])
