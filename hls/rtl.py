@@ -712,10 +712,11 @@ def hierarchy_cells(stat, top, stand_ins=None):
     return totals
 
 
-def synthesize_verilog(verilog, top, out_dir, black_boxes=(), timeout=7200):
+def synthesize_verilog(verilog, top, out_dir, black_boxes=(), options="", timeout=7200):
     """Yosys ``synth_xilinx -family xc7 -noiopad`` of ``top``: the ``stat -json`` statistics (hierarchy kept).
 
-    ``black_boxes``: modules left out (their instances stay as cells of their own type).
+    ``black_boxes``: modules left out (their instances stay as cells of their own type); ``options``: more
+    ``synth_xilinx`` flags (``-nodsp``).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -728,7 +729,7 @@ def synthesize_verilog(verilog, top, out_dir, black_boxes=(), timeout=7200):
     # Yosys' log on standard output can be cut off while the run succeeds: statistics go to a file.
     script.write_text(
         f"read_verilog {source.as_posix()}\n{boxes}"
-        f"synth_xilinx -family xc7 -noiopad -top {top}\n"
+        f"synth_xilinx -family xc7 -noiopad {options} -top {top}\n"
         f"tee -q -o {stat_path.name} stat -json\n"
     )
     _run(yosys_command() + ["-q", "-s", script.name], out_dir, out_dir / f"{top}_yosys.log", "Yosys", timeout)
