@@ -11,8 +11,8 @@ layer shell (a layer without its units) is read on its own. It prints:
     output-adder bits, data-term layer LUT per input;
 (c) hls4ml-style constant-weight products: 16 8-bit inputs times constant weights of 4/6/8 bits, summed,
     LUT per product with DSPs disabled (and DSP48E1 per product when allowed);
-(d) with ``--demo``: the demo-shaped MLP (64 -> 64 -> 32 -> 10, groups of 16, reuse 4, 8 resolutions),
-    sampled units, and the time Yosys took.
+(d) with ``--demo``: the demo-shaped MLP (64 -> 64 -> 32 -> 10, groups of 16, reuse 4, 8 resolutions) in
+    both unit designs, 4 units a layer synthesized, and the time Yosys took.
 
 Run from the repository root (about 10 minutes on 2 busy cores; ``--demo`` adds a few):
 
@@ -74,8 +74,15 @@ def synthesize_specs(specs, out_dir, units_per_layer=None):
 
 
 def unit_figures(figures, spec):
-    units = [figures[f"{rtl.module_name(spec)}_u{u}"]["own"] for u in range(spec["n_units"])]
+    units = [figures[f"{rtl.module_name(spec)}_u{u}"]["with_units"] for u in range(spec["n_units"])]
     return {key: float(np.mean([unit[key] for unit in units])) for key in ("LUT", "FF", "CARRY4")}
+
+
+def shell_figures(figures, spec):
+    """A layer without its units: data-term extraction of the inputs, control, output adders and registers."""
+    layer = figures[rtl.module_name(spec)]["with_units"]
+    units = [figures[f"{rtl.module_name(spec)}_u{u}"]["with_units"] for u in range(spec["n_units"])]
+    return {key: layer[key] - sum(unit[key] for unit in units) for key in ("LUT", "FF", "CARRY4")}
 
 
 def fit(rows, columns):
@@ -111,11 +118,11 @@ def synthesize_products(out_dir, dsp):
     return figures
 
 
-def demo_specs():
-    """The demo MLP's shape: data terms, then 64 -> 64 -> 32 -> 10 mMAC Dense layers (term pair)."""
+def demo_specs(mode="term_pair"):
+    """The demo MLP's shape: data terms, then 64 -> 64 -> 32 -> 10 mMAC Dense layers."""
     specs, n_in = [], 64
     for n, n_out in enumerate((64, 32, 10)):
-        spec = layer(f"dense_{n}", "term_pair", n_in=n_in, n_out=n_out, reuse=4, seed=n)
+        spec = layer(f"dense_{n}", mode, n_in=n_in, n_out=n_out, reuse=4, seed=n)
         term = {
             "kind": "data_term",
             "name": f"terms_{n}",
@@ -178,7 +185,7 @@ def main():
         print(f"  -> FF per accumulator bit {ff_per_acc_bit:.2f} (intercept {ff_base:.1f})")
         # Layer shells (the layer without its units): inputs (data-term extraction) and output adders.
         shell_specs = [units["term_pair"], roms[8], *shells.values()]
-        shell_rows = [figures[rtl.module_name(spec)]["own"] for spec in shell_specs]
+        shell_rows = [shell_figures(figures, spec) for spec in shell_specs]
         columns = [[spec["n_in"], spec["n_out"] * (spec["n_groups"] + 1) * spec["acc_width"]] for spec in shell_specs]
         (per_input, per_adder_bit), shell_base = fit([row["LUT"] for row in shell_rows], columns)
         (ff_per_input, ff_per_out_bit), ff_shell_base = fit([row["FF"] for row in shell_rows], columns)
@@ -188,7 +195,7 @@ def main():
             )
         print(f"  -> shell LUT per input {per_input:.2f}, per output-adder bit {per_adder_bit:.2f} (+{shell_base:.0f})")
         print(f"  -> shell FF per input {ff_per_input:.2f}, per output bit {ff_per_out_bit:.2f} (+{ff_shell_base:.0f})")
-        term_rows = [figures[rtl.module_name(spec)]["own"] for spec in terms.values()]
+        term_rows = [figures[rtl.module_name(spec)]["with_units"] for spec in terms.values()]
         (lut_per_value,), term_base = fit([row["LUT"] for row in term_rows], [[n] for n in terms])
         (ff_per_value,), _ = fit([row["FF"] for row in term_rows], [[n] for n in terms])
         for n, row in zip(terms, term_rows, strict=True):
@@ -206,12 +213,13 @@ def main():
         print(f"\nall measurements: {time.monotonic() - start:.0f} s")
 
         if args.demo:
-            start = time.monotonic()
-            sized = rtl.synthesize(demo_specs(), Path(work) / "demo", units_per_layer=4)
-            print(f"\n(d) demo-shaped MLP: {sized['method']}; Yosys {time.monotonic() - start:.0f} s")
-            for name, fig in {**sized["layers"], "total": sized["total"]}.items():
-                row = f"LUT {fig['LUT']:6d}  FF {fig['FF']:6d}  CARRY4 {fig['CARRY4']:5d}  DSP {fig['DSP48E1']}"
-                print(f"  {name:10s} {row}")
+            for mode in ("term_pair", "weight_term"):
+                start = time.monotonic()
+                sized = rtl.synthesize(demo_specs(mode), Path(work) / f"demo_{mode}", units_per_layer=4)
+                print(f"\n(d) demo-shaped MLP, {mode}: {sized['method']}; Yosys {time.monotonic() - start:.0f} s")
+                for name, fig in {**sized["layers"], "total": sized["total"]}.items():
+                    row = f"LUT {fig['LUT']:6d}  FF {fig['FF']:6d}  CARRY4 {fig['CARRY4']:5d}  DSP {fig['DSP48E1']}"
+                    print(f"  {name:10s} {row}")
 
 
 if __name__ == "__main__":

