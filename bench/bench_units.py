@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mrfpga.hls import rtl
+from mrfpga.hls import rtl, rtl_costs
 from mrfpga.hls.rtl_model import dense_spec
 
 REFERENCE = [(2, 8), (2, 10), (2, 12), (2, 14), (3, 14), (3, 16), (3, 18), (3, 20)]  # (a, k), SPEC section 1
@@ -79,7 +79,10 @@ def unit_figures(figures, spec):
 
 
 def shell_figures(figures, spec):
-    """A layer without its units: data-term extraction of the inputs, control, output adders and registers."""
+    """A layer without its units: data-term extraction of the inputs, control, output adders and registers.
+
+    The per-input module (``<layer>_input``) and the layer's own cells are read directly as well.
+    """
     layer = figures[rtl.module_name(spec)]["with_units"]
     units = [figures[f"{rtl.module_name(spec)}_u{u}"]["with_units"] for u in range(spec["n_units"])]
     return {key: layer[key] - sum(unit[key] for unit in units) for key in ("LUT", "FF", "CARRY4")}
@@ -217,9 +220,20 @@ def main():
                 start = time.monotonic()
                 sized = rtl.synthesize(demo_specs(mode), Path(work) / f"demo_{mode}", units_per_layer=4)
                 print(f"\n(d) demo-shaped MLP, {mode}: {sized['method']}; Yosys {time.monotonic() - start:.0f} s")
-                for name, fig in {**sized["layers"], "total": sized["total"]}.items():
+                estimated = {"LUT": 0, "FF": 0}
+                for spec in demo_specs(mode):
+                    fig = sized["layers"][spec["name"]]
+                    costs = (
+                        rtl_costs.mmac_dense_resources(spec)
+                        if spec["kind"] == "mmac_dense"
+                        else rtl_costs.data_term_resources(spec)
+                    )
+                    estimated = {key: estimated[key] + costs[key] for key in estimated}
                     row = f"LUT {fig['LUT']:6d}  FF {fig['FF']:6d}  CARRY4 {fig['CARRY4']:5d}  DSP {fig['DSP48E1']}"
-                    print(f"  {name:10s} {row}")
+                    print(f"  {spec['name']:10s} {row}   estimate LUT {costs['LUT']:6d}  FF {costs['FF']:6d}")
+                fig = sized["total"]
+                row = f"LUT {fig['LUT']:6d}  FF {fig['FF']:6d}  CARRY4 {fig['CARRY4']:5d}  DSP {fig['DSP48E1']}"
+                print(f"  {'total':10s} {row}   estimate LUT {estimated['LUT']:6d}  FF {estimated['FF']:6d}")
 
 
 if __name__ == "__main__":
