@@ -23,14 +23,16 @@ from mrfpga.hls.rtl_model import (
 )
 
 
-def data_term_spec(name, n_in, *, bits, frac, budgets, floors=None, in_width, in_frac, in_signed, half_even=False):
+def data_term_spec(
+    name, n_in, *, bits, frac, budgets, floors=None, in_width, in_frac, in_signed, half_even=False, encoding="naf"
+):
     return {
         "kind": "data_term",
         "name": name,
         "n_in": n_in,
         "bits": bits,
         "frac": frac,
-        "encoding": "naf",
+        "encoding": encoding,
         "budgets": budgets,
         "floors": floors or [0] * len(budgets),
         "round_half_even": half_even,
@@ -61,15 +63,18 @@ def random_dense(rng, name, n_in, n_out, *, group_size, reuse, weight_bits, mode
 
 
 def term_pair_chain(rng):
-    """data term -> mMAC (reuse 3, 15 groups on 5 units: not a multiple of 3 groups per output, short last group)
-    -> onion data term (round half even, dropped bits) -> mMAC (reuse 1, weight floors)."""
-    first = data_term_spec("dt_in", 21, bits=6, frac=4, budgets=[1, 2, 3], in_width=10, in_frac=6, in_signed=True)
+    """HESE data terms -> mMAC (reuse 3, 15 groups on 5 units: not a multiple of 3 groups per output, short last
+    group) -> onion data term (binary, round half even, dropped bits) -> mMAC (reuse 1, weight floors)."""
+    first = data_term_spec(
+        "dt_in", 21, bits=6, frac=4, budgets=[1, 2, 3], in_width=10, in_frac=6, in_signed=True, encoding="hese"
+    )
     dense_a, _ = random_dense(
         rng, "dense_a", 21, 5, group_size=8, reuse=3, weight_bits=5, mode="term_pair", data_bits=7,
         weight_budgets=[2, 4, 7], data_budgets=[1, 2, 3], data_frac=4, acc_shift=1,
     )  # fmt: skip
     onion = data_term_spec(
         "dt_mid", 5, bits=5, frac=dense_a["out_frac"] - 7, budgets=[2, 3, 6], floors=[2, 1, 0], half_even=True,
+        encoding="binary",
         in_width=dense_a["acc_width"], in_frac=dense_a["out_frac"], in_signed=True,
     )  # fmt: skip
     dense_b, _ = random_dense(
