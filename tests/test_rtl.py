@@ -1,0 +1,229 @@
+"""The Verilog twin (mrfpga.hls.rtl) and its golden model of docs/mmac_core.md (mrfpga.hls.rtl_model).
+
+The golden model is held to definitions written out here (a dense layer with every term kept is the plain
+integer dot product; the data-term grid is ap_ufixed rounding and saturation); the twin, built and run in
+Verilator, must equal the golden model exactly, outputs and cycles, sample by sample, in both unit modes,
+at several resolutions, with short last groups, reuse 1 and more, and unit counts that are not a multiple
+of the groups per output. Yosys sizes a small design and its statistics parse.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from mrfpga.hls import rtl
+from mrfpga.hls.rtl_model import (
+    check_chain,
+    check_spec,
+    dense_spec,
+    layer_cycles,
+    simulate,
+    simulate_chain,
+)
+
+
+def data_term_spec(
+    name, n_in, *, bits, frac, budgets, floors=None, in_width, in_frac, in_signed, half_even=False, encoding="naf"
+):
+    return {
+        "kind": "data_term",
+        "name": name,
+        "n_in": n_in,
+        "bits": bits,
+        "frac": frac,
+        "encoding": encoding,
+        "budgets": budgets,
+        "floors": floors or [0] * len(budgets),
+        "round_half_even": half_even,
+        "in_width": in_width,
+        "in_frac": in_frac,
+        "in_signed": in_signed,
+    }
+
+
+def random_dense(rng, name, n_in, n_out, *, group_size, reuse, weight_bits, mode, data_bits, data_budgets, **kw):
+    magnitudes = rng.integers(0, 1 << weight_bits, (n_in, n_out))
+    magnitudes[rng.random(magnitudes.shape) < 0.2] = 0
+    signs = rng.choice([-1, 1], (n_in, n_out))
+    bias = rng.integers(-300, 300, n_out)
+    return dense_spec(
+        name,
+        magnitudes,
+        signs,
+        bias,
+        group_size=group_size,
+        reuse=reuse,
+        weight_bits=weight_bits,
+        mode=mode,
+        data_bits=data_bits,
+        data_budgets=data_budgets,
+        **kw,
+    ), (magnitudes * signs)
+
+
+def term_pair_chain(rng):
+    """HESE data terms -> mMAC (reuse 3, 15 groups on 5 units: not a multiple of 3 groups per output, short last
+    group) -> onion data term (binary, round half even, dropped bits) -> mMAC (reuse 1, weight floors)."""
+    first = data_term_spec(
+        "dt_in", 21, bits=6, frac=4, budgets=[1, 2, 3], in_width=10, in_frac=6, in_signed=True, encoding="hese"
+    )
+    dense_a, _ = random_dense(
+        rng, "dense_a", 21, 5, group_size=8, reuse=3, weight_bits=5, mode="term_pair", data_bits=7,
+        weight_budgets=[2, 4, 7], data_budgets=[1, 2, 3], data_frac=4, acc_shift=1,
+    )  # fmt: skip
+    onion = data_term_spec(
+        "dt_mid", 5, bits=5, frac=dense_a["out_frac"] - 7, budgets=[2, 3, 6], floors=[2, 1, 0], half_even=True,
+        encoding="binary",
+        in_width=dense_a["acc_width"], in_frac=dense_a["out_frac"], in_signed=True,
+    )  # fmt: skip
+    dense_b, _ = random_dense(
+        rng, "dense_b", 5, 3, group_size=4, reuse=1, weight_bits=4, mode="term_pair", data_bits=6,
+        weight_budgets=[2, 3, 5], weight_floors=[2, 1, 0], data_budgets=[2, 3, 6],
+    )  # fmt: skip
+    return [first, dense_a, onion, dense_b]
+
+
+def weight_term_chain(rng):
+    """mMAC on signed codes (reuse 2, 9 groups on 5 units) -> mMAC on its signed outputs (reuse 4, short groups)."""
+    dense_a, _ = random_dense(
+        rng, "shift_a", 18, 3, group_size=6, reuse=2, weight_bits=4, mode="weight_term", data_bits=8,
+        data_signed=True, weight_budgets=[1, 3, 6], data_budgets=[1, 1, 1],
+    )  # fmt: skip
+    dense_b, _ = random_dense(
+        rng, "shift_b", 3, 8, group_size=2, reuse=4, weight_bits=3, mode="weight_term",
+        data_bits=dense_a["acc_width"], data_signed=True, weight_budgets=[1, 2, 3], data_budgets=[1, 1, 1],
+    )  # fmt: skip
+    return [dense_a, dense_b]
+
+
+class TestGoldenModel:
+    def test_every_term_kept_is_the_integer_dot_product(self):
+        rng = np.random.default_rng(1)
+        for mode, reuse in (("term_pair", 1), ("term_pair", 3), ("weight_term", 2)):
+            spec, weights = random_dense(
+                rng, "d", 19, 4, group_size=8, reuse=reuse, weight_bits=5, mode=mode, data_bits=7,
+                weight_budgets=[3, 40], data_budgets=[1, 8], acc_shift=2,
+            )  # fmt: skip
+            codes = rng.integers(0, 1 << 7, (25, 19))
+            out, cycles = simulate(spec, codes, 1)
+            expected = (codes @ weights) * 4 + np.asarray(spec["bias"])
+            np.testing.assert_array_equal(out, expected)
+            per_round = spec["group_terms"][1] * (8 if mode == "term_pair" else 1)
+            assert (cycles == reuse * per_round + 3).all()
+            # Fewer terms: a different, still exact-width result, and fewer cycles.
+            low, low_cycles = simulate(spec, codes, 0)
+            assert (low_cycles < cycles).all() and not np.array_equal(low, out)
+
+    def test_data_term_grid_rounds_and_saturates_like_ap_ufixed(self):
+        # 3 fraction bits in, 1 out: steps of 0.25 round to 0.5; 11 bits unsigned after the grid.
+        spec = data_term_spec("dt", 1, bits=4, frac=1, budgets=[5], in_width=8, in_frac=3, in_signed=True)
+        codes = np.array([[-9], [-2], [1], [2], [3], [6], [10], [127]])  # -1.125 .. 15.875
+        half_up, _ = simulate(spec, codes, 0)
+        assert half_up[:, 0].tolist() == [0, 0, 0, 1, 1, 2, 3, 15]
+        half_even, _ = simulate({**spec, "round_half_even": True}, codes, 0)
+        assert half_even[:, 0].tolist() == [0, 0, 0, 0, 1, 2, 2, 15]
+
+    def test_data_term_keeps_the_top_terms_above_the_floor(self):
+        spec = data_term_spec("dt", 1, bits=6, frac=0, budgets=[1, 2, 9], floors=[0, 2, 0], in_width=7, in_frac=0,
+                              in_signed=False)  # fmt: skip
+        codes = np.array([[0b011011], [0b111111], [0b000011]])  # 27 = 32 - 4 - 1 in NAF; 63 = 64 - 1; 3 = 4 - 1
+        assert simulate(spec, codes, 0)[0][:, 0].tolist() == [32, 64, 4]
+        assert simulate(spec, codes, 1)[0][:, 0].tolist() == [24, 60, 0]  # floors[1] = 2 drops the low two bits
+        assert simulate(spec, codes, 2)[0][:, 0].tolist() == [27, 63, 3]
+        assert simulate(spec, codes, 7)[0][:, 0].tolist() == [27, 63, 3]  # past the last: the last
+        with pytest.raises(ValueError, match=r"dt: input codes span 0..128, outside the 7-bit unsigned range 0..127"):
+            simulate(spec, np.array([[0], [128]]), 0)
+
+    def test_bad_specs_are_named(self):
+        rng = np.random.default_rng(0)
+        spec, _ = random_dense(rng, "bad", 8, 2, group_size=4, reuse=1, weight_bits=3, mode="term_pair",
+                               data_bits=5, weight_budgets=[2], data_budgets=[1])  # fmt: skip
+        with pytest.raises(ValueError, match="bad: table shape"):
+            check_spec({**spec, "table": spec["table"][1:]})
+        with pytest.raises(ValueError, match="bad: unknown mode"):
+            check_spec({**spec, "mode": "bit_serial"})
+        with pytest.raises(ValueError, match="bad: missing acc_width"):
+            check_spec({key: value for key, value in spec.items() if key != "acc_width"})
+        with pytest.raises(ValueError, match="bad gives .* but dt takes"):
+            check_chain([spec, data_term_spec("dt", 2, bits=4, frac=0, budgets=[2], in_width=9, in_frac=0,
+                                               in_signed=True)])  # fmt: skip
+        assert layer_cycles(spec, 0) == spec["group_terms"][0] + 3
+
+
+class TestYosysStatistics:
+    def test_resources_sum_the_hierarchy(self):
+        stat = {
+            "modules": {
+                "\\top": {"num_cells_by_type": {"FDRE": 2, "LUT2": 1, "\\layer": 2}},
+                "\\layer": {"num_cells_by_type": {"LUT6": 3, "FDSE": 1, "CARRY4": 1, "RAMB36E1": 1, "\\unit": 1}},
+                "\\unit": {"num_cells_by_type": {"LUT4": 5, "DSP48E1": 1}},
+            }
+        }
+        cells = rtl.hierarchy_cells(stat, "top")
+        total = rtl.resources_of_cells(cells["top"])
+        assert total["LUT"] == 1 + 2 * (3 + 5) and total["LUT6"] == 6 and total["LUT4"] == 10
+        assert (total["FF"], total["CARRY4"], total["DSP48E1"], total["BRAM_18K"]) == (4, 2, 2, 4)
+        # A black-boxed unit counts as its stand-in.
+        stat["modules"]["\\mean"] = {"num_cells_by_type": {"LUT4": 1}}
+        stat["modules"]["\\layer"]["num_cells_by_type"]["\\boxed"] = 2
+        cells = rtl.hierarchy_cells(stat, "top", {"boxed": "mean"})
+        assert rtl.resources_of_cells(cells["top"])["LUT"] == 1 + 2 * (3 + 5 + 2)
+
+
+def test_missing_tool_names_the_extra(monkeypatch):
+    monkeypatch.setattr(rtl.shutil, "which", lambda name: None)
+    monkeypatch.setattr(rtl.sys, "executable", "/nonexistent/python")
+    monkeypatch.setattr(rtl.sysconfig, "get_path", lambda name: "/nonexistent")
+    with pytest.raises(rtl.ToolMissing, match=r"mrfpga\[hw\]"):
+        rtl.yosys_command()
+
+
+def check_twin_equals_golden(specs, codes, resolutions, out_dir):
+    result = rtl.run_twin(specs, codes, resolutions, out_dir)
+    assert result["resolutions"] == resolutions
+    for n, r in enumerate(resolutions):
+        expected, cycles = simulate_chain(specs, codes, r)
+        np.testing.assert_array_equal(result["outputs"][n], expected, err_msg=f"outputs at resolution {r}")
+        assert result["cycles"][n] == cycles.tolist(), f"cycles at resolution {r}"
+    return result
+
+
+@pytest.mark.slow
+class TestTwin:
+    def test_term_pair_chain_equals_the_golden_model(self, tmp_path):
+        rng = np.random.default_rng(7)
+        specs = term_pair_chain(rng)
+        codes = rng.integers(-512, 512, (40, 21))
+        result = check_twin_equals_golden(specs, codes, [0, 1, 2, 3], tmp_path)
+        # Resolution 3 is past the last: the layers read the last.
+        np.testing.assert_array_equal(result["outputs"][3], result["outputs"][2])
+        assert len(set(result["cycles"][0])) == 1 and result["cycles"][0][0] < result["cycles"][2][0]
+
+    def test_weight_term_chain_equals_the_golden_model(self, tmp_path):
+        rng = np.random.default_rng(8)
+        specs = weight_term_chain(rng)
+        codes = rng.integers(-128, 128, (40, 18))
+        check_twin_equals_golden(specs, codes, [0, 1, 2], tmp_path)
+
+
+@pytest.mark.slow
+def test_yosys_sizes_a_small_design(tmp_path):
+    rng = np.random.default_rng(3)
+    dense, _ = random_dense(
+        rng, "dense_s", 12, 3, group_size=6, reuse=2, weight_bits=4, mode="term_pair", data_bits=5,
+        weight_budgets=[2, 5], data_budgets=[1, 2],
+    )  # fmt: skip
+    first = data_term_spec("dt_s", 12, bits=4, frac=2, budgets=[1, 2], in_width=6, in_frac=3, in_signed=True)
+    sized = rtl.synthesize([first, dense], tmp_path, units_per_layer=2)
+    assert sized["tool"].startswith("Yosys ") and sized["tool"].endswith("synth_xilinx xc7")
+    assert set(sized["layers"]) == {"dt_s", "dense_s"}
+    assert "2 of 3 mMAC units" in sized["method"]
+    for figures in (sized["total"], *sized["layers"].values()):
+        assert set(rtl.RESOURCE_KEYS) <= set(figures)
+        assert figures["LUT"] == sum(figures[f"LUT{n}"] for n in range(1, 7))
+        assert figures["DSP48E1"] == 0 and figures["BRAM_18K"] == 0
+    assert sized["layers"]["dense_s"]["LUT"] > 0 and sized["layers"]["dt_s"]["FF"] >= 12 * 5
+    assert sized["total"]["LUT"] >= sized["layers"]["dense_s"]["LUT"] + sized["layers"]["dt_s"]["LUT"]
+    stat = json.loads((tmp_path / "yosys" / "mrfpga_top_stat.json").read_text())
+    assert "\\mrfpga_dense_s_u0" in stat["modules"]
