@@ -17,7 +17,7 @@ from mrfpga.training.terms import group_terms
 
 ENCODING_IDS = {"binary": 0, "naf": 1, "hese": 2}  # nnet::term_encoding
 UNITS = ("term_pair", "weight_term")  # nnet::mmac_unit
-DEFAULT_UNIT = "term_pair"  # chosen by measurement: docs/estimates.md
+DEFAULT_UNIT = "weight_term"  # chosen by measured LUT x cycles: docs/estimates.md
 # Layers whose outputs are some of their inputs' values, unchanged (max pooling too).
 VALUE_PRESERVING = ("Reshape", "Transpose")
 

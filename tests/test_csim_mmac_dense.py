@@ -122,13 +122,13 @@ class TestReuseFolding(CsimCase):
         return 3
 
 
-class TestWeightTermUnit(CsimCase):
-    """The weight-term unit after data-term layers: each step shifts the whole (already truncated) input."""
+class TestTermPairUnit(CsimCase):
+    """The term-pair unit after data-term layers: one (weight term, data term) pair per step."""
 
     @pytest.fixture(scope="class")
     @classmethod
     def mmac_unit(cls):
-        return "weight_term"
+        return "term_pair"
 
     @pytest.fixture(scope="class")
     @classmethod
