@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+import tensorflow as tf
 from hls4ml.converters.keras_v2_to_hls import get_model_arch, parse_keras_model
 from hls4ml.model import ModelGraph
 from hls4ml.utils.config import _get_precision_from_quantizer, create_config  # the first: hls4ml's QKeras mapping
@@ -10,13 +12,44 @@ from mrfpga.training.quantizers import n_resolutions
 
 from .boards import load_board
 from .convert_names import RESOLUTION_PORT
+from .csim import INPUT_FRAC_BITS, INPUT_INT_BITS
 from .registry import LAYERS, install
 
-INPUT_PRECISION = "ap_fixed<16,6>"
 
 
 def resolution_bits(n_res):
     return max(1, math.ceil(math.log2(n_res)))
+
+
+def first_layer_type(model):
+    """The fixed-point type (width, integer) the model's first layer puts its input on, or None."""
+    from qkeras import QActivation
+
+    from mrfpga.training.base import KitQuantizer
+
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.InputLayer | tf.keras.layers.Flatten | tf.keras.layers.Reshape):
+            continue
+        if not isinstance(layer, QActivation):
+            return None
+        if isinstance(layer.quantizer, KitQuantizer):
+            t = layer.quantizer.fixed_type(np.zeros(1, np.float32))
+            return t.width, t.integer
+        p = _get_precision_from_quantizer(layer.quantizer)
+        return (p.width, p.integer) if hasattr(p, "integer") else None
+    return None
+
+
+def input_port_type(model):
+    """(width, integer) of the top function's input: ap_fixed<16,6>, widened so that the first layer's grid
+    fits with a bit to spare and none of its fraction bits is lost."""
+    first = first_layer_type(model)
+    if first is None:
+        return INPUT_INT_BITS + INPUT_FRAC_BITS, INPUT_INT_BITS
+    width, integer = first
+    integer_bits = max(INPUT_INT_BITS, integer + 1)
+    frac_bits = max(INPUT_FRAC_BITS, width - integer)
+    return integer_bits + frac_bits, integer_bits
 
 
 def _add_resolution_port(layer_list, input_layers, n_res):
@@ -64,7 +97,9 @@ def convert(
     model_arch, reader = get_model_arch(config)
     _check_supported(model_arch)
     # hls4ml infers exact types for its own layers from 'auto'; ours set theirs; the ports are pinned.
-    ports = {name: {"Precision": {"result": INPUT_PRECISION}} for name, *_ in model_arch["config"]["input_layers"]}
+    width, integer = input_port_type(model)
+    port = f"ap_fixed<{width},{integer}>"
+    ports = {name: {"Precision": {"result": port}} for name, *_ in model_arch["config"]["input_layers"]}
     ports[RESOLUTION_PORT] = {"Precision": {"result": f"ap_uint<{resolution_bits(n_res)}>"}}
     layer_list, input_layers, output_layers, _ = parse_keras_model(model_arch, reader)
     # hls4ml's QActivation keeps its QKeras quantizer; its type is the layer's result type (as hls4ml's

@@ -18,6 +18,8 @@ from .precision import InferPrecisionOrAttributeDefault
 from .resources import package_dir
 from .rowwise_layers import RowwiseConv2D, RowwiseDense
 from .rowwise_templates import TEMPLATES as ROWWISE_TEMPLATES
+from .signed_input import TEMPLATES as SIGNED_INPUT_TEMPLATES
+from .signed_input import SignedDataTerm
 from .templates import TEMPLATES
 
 BACKENDS = ("Vivado", "Vitis")
@@ -28,6 +30,7 @@ LAYERS = {
     "SwitchableScaleShift": SwitchableScaleShift,
     "RowwiseDense": RowwiseDense,
     "RowwiseConv2D": RowwiseConv2D,
+    "SignedDataTerm": SignedDataTerm,
 }
 NEW_HANDLERS = {"SwitchableBatchNormalization": parse_switchable_bn}
 SOURCES = ("nnet_mmac.h", "nnet_rowwise.h")
@@ -74,7 +77,7 @@ def install():
             optimizer_map[name] = cls()
     for backend_name in BACKENDS:
         backend = get_backend(backend_name)
-        for template_cls in TEMPLATES + ROWWISE_TEMPLATES:
+        for template_cls in TEMPLATES + ROWWISE_TEMPLATES + SIGNED_INPUT_TEMPLATES:
             if f"{backend_name.lower()}:{template_cls().get_name()}" not in optimizer_map:
                 backend.register_template(template_cls)
         for source in SOURCES:
