@@ -16,7 +16,6 @@ from .csim import INPUT_FRAC_BITS, INPUT_INT_BITS
 from .registry import LAYERS, install
 
 
-
 def resolution_bits(n_res):
     return max(1, math.ceil(math.log2(n_res)))
 

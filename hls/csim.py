@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-INPUT_FRAC_BITS = 10  # ap_fixed<16,6>: the input port's type unless the first layer's grid needs more (convert.input_port_type)
+# The input port, ap_fixed<16,6>, unless the first layer's grid needs more (convert.input_port_type).
+INPUT_FRAC_BITS = 10
 INPUT_INT_BITS = 6
 TB_PRECISION = 60  # decimal digits the testbench prints: enough for any exact ap_fixed value here
 

@@ -34,7 +34,8 @@ def test_signed_data_term_is_sign_and_magnitude():
     x = np.array([-0.3125, 0.3125, -0.0625, 0.0625, -5.0, 5.0, -1.0, 1.3125], np.float32)
     q.set_resolution(1)  # every term: the symmetric grid, ties away from zero, saturation at ±15/8
     np.testing.assert_array_equal(q(x).numpy(), [-0.375, 0.375, -0.125, 0.125, -1.875, 1.875, -1.0, 1.375])
-    q.set_resolution(0)  # one NAF term of the magnitude's code: 3 = 4 - 1 -> 4, 15 = 16 - 1 -> 16, 11 = 16 - 4 - 1 -> 16
+    # One NAF term of the magnitude's code: 3 = 4 - 1 -> 4, 15 = 16 - 1 -> 16, 11 = 16 - 4 - 1 -> 16.
+    q.set_resolution(0)
     np.testing.assert_array_equal(q(x).numpy(), [-0.5, 0.5, -0.125, 0.125, -2.0, 2.0, -1.0, 2.0])
     assert q.fixed_type().signed and q.min() == -q.max() == -1.875
     restored = quantized_data_term.from_config(q.get_config())

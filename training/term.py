@@ -112,7 +112,9 @@ class quantized_data_term(KitQuantizer):  # noqa: N801 (QKeras naming)
             raise ValueError(f"quantized_data_term: bits {bits} out of range 1..16")
         # An input grid follows its data's range: any power-of-two step.
         if not -MAX_INPUT_INTEGER <= int(integer) <= MAX_INPUT_INTEGER:
-            raise ValueError(f"quantized_data_term: integer {integer} out of range {-MAX_INPUT_INTEGER}..{MAX_INPUT_INTEGER}")
+            raise ValueError(
+                f"quantized_data_term: integer {integer} out of range {-MAX_INPUT_INTEGER}..{MAX_INPUT_INTEGER}"
+            )
         if signed and learnable_alpha:
             raise ValueError("quantized_data_term: a signed (input) grid has no learnable clip")
         terms.check_encoding(encoding)
