@@ -4,6 +4,7 @@ simulation: the mMAC after them runs in shift mode; every resolution, both io ty
 import numpy as np
 import pytest
 from csim_base import N_SAMPLES, CsimCase
+from qkeras import quantized_bits
 
 from mrfpga.cli.config import QuantizationConfig
 from mrfpga.hls import csim
@@ -84,3 +85,34 @@ class TestSignedInputWideRange(TestSignedInput):
 
     def test_port_widened(self, model):
         assert input_port_type(model) == (25, 15)
+
+
+class TestUnsignedWideRange(TestSignedInput):
+    """An unsigned input grid chosen for large features (integer bits above the width: step 2^4)."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def grid(cls):
+        return 8, 12
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def input_quantizer(cls, quantization, grid):
+        bits, integer = grid
+        return lambda: quantized_data_term(bits, integer, quantization.data_budgets, quantization.encoding)
+
+    def test_signed_input_is_kept(self, model, inputs):
+        """Unsigned: negative inputs clip to 0."""
+        out = model.get_layer("input_act")(inputs).numpy()
+        assert (out >= 0).all() and (out[inputs < 0] == 0).all()
+
+
+class TestQKerasSignedInput(TestSignedInput):
+    """The qkeras scheme's signed input: QKeras's quantized_bits (hls4ml's own layer, round half to even,
+    saturating) on the same grid, then the mMAC in shift mode."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def input_quantizer(cls, grid):
+        bits, integer = grid
+        return lambda: quantized_bits(bits + 1, integer, keep_negative=True, alpha=1)
