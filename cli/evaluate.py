@@ -65,15 +65,12 @@ def kernels(model):
 def measured_terms_per_group(model, group_size, quantizer_for=None):
     """Per resolution, the mean number of nonzero weight terms per group of ``group_size`` over every term or
     onion kernel of ``model`` (its trained weights); ``quantizer_for(layer)`` may quantize them differently."""
+    quantizer_for = quantizer_for or (lambda layer: layer.kernel_quantizer_internal)
     result = []
     for r in range(n_resolutions(model)):
         set_resolution(model, r)
-        sums = [
-            group_sums(weight_terms((quantizer_for or (lambda la: la.kernel_quantizer_internal))(layer),
-                                    layer.kernel.numpy()), group_size)
-            for layer in kernels(model)
-        ]  # fmt: skip
-        result.append(float(np.mean(np.concatenate(sums))))
+        per_layer = [weight_terms(quantizer_for(layer), layer.kernel.numpy()) for layer in kernels(model)]
+        result.append(float(np.mean(np.concatenate([group_sums(t, group_size) for t in per_layer]))))
     set_resolution(model, n_resolutions(model) - 1)
     return result
 
