@@ -62,10 +62,13 @@ def describe_input(config, data):
     the training and test values, and a warning for each past 0.1%."""
     from mrfpga.training.methods import input_grid
 
+    normalization = None if data.normalization is None else data.normalization.to_dict()
+    if config.model.kind == "custom":  # the builder makes its own first layer
+        return {"normalization": normalization, "input_grid": None, "out_of_grid": None, "warnings": []}
     grid = input_grid(config, data)
     warnings = [w for w in (grid.warning(data.x_train), grid.warning(data.x_test, "test")) if w]
     return {
-        "normalization": None if data.normalization is None else data.normalization.to_dict(),
+        "normalization": normalization,
         "input_grid": grid.to_dict(),
         "out_of_grid": {"train": grid.out_of_grid(data.x_train), "test": grid.out_of_grid(data.x_test)},
         "warnings": warnings,
