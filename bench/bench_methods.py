@@ -138,6 +138,7 @@ def train_seed(config, seed, epochs):
         f"float {seconds['float']:.0f} s",
         flush=True,
     )
+    print(RESULT_MARK + json.dumps({"seed": seed, **result}), flush=True)  # each seed's figures as they come
     return result
 
 
