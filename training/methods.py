@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from .bn import SwitchableBatchNormalization
+from .bn import SwitchableBatchNormalization, calibrate_switchable_bn
 from .data import fit_input_grid
-from .models import build_model, scheme_input_bits
+from .models import build_model, model_input, scheme_input_bits
 from .multires import step_factory
 from .quantizers import kit_quantizers, n_resolutions, set_resolution
 from .rowwise import quantized_rowwise
@@ -86,6 +86,7 @@ def _train(config, data, checkpoints, verbose):
     if t.method in ("multires", "joint", "all"):
         model = new_model(q)
         history = _fit(model, data, t, step_factory(t.method, t.seed), checkpoints, "meta", verbose)
+        calibrate_switchable_bn(model, model_input(model, data.x_train))
         set_resolution(model, n_resolutions(model) - 1)
         return {"meta": model}, {"meta": history}
     if t.method == "individual":
@@ -106,6 +107,7 @@ def _train(config, data, checkpoints, verbose):
     if t.method == "onion":
         model = new_model(q)
         history = _fit(model, data, t, step_factory("onion", precisions=q.precisions), checkpoints, "onion", verbose)
+        calibrate_switchable_bn(model, model_input(model, data.x_train))
         set_resolution(model, n_resolutions(model) - 1)
         return {"onion": model}, {"onion": history}
     if t.method == "rowwise":
