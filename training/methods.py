@@ -72,7 +72,11 @@ def input_grid(config, data, quantization=None):
 def train(config, data, checkpoints=None, verbose=1):
     """Train ``config.training.method`` inside its tf.distribute strategy; returns {name: model}, {name: losses}."""
     with make_strategy(config.training.strategy).scope():
-        return _train(config, data, checkpoints, verbose)
+        models, histories = _train(config, data, checkpoints, verbose)
+        for model in models.values():  # every model alike: the baselines too
+            calibrate_switchable_bn(model, model_input(model, data.x_train))
+            set_resolution(model, n_resolutions(model) - 1)
+        return models, histories
 
 
 def _train(config, data, checkpoints, verbose):
@@ -86,7 +90,6 @@ def _train(config, data, checkpoints, verbose):
     if t.method in ("multires", "joint", "all"):
         model = new_model(q)
         history = _fit(model, data, t, step_factory(t.method, t.seed), checkpoints, "meta", verbose)
-        calibrate_switchable_bn(model, model_input(model, data.x_train))
         set_resolution(model, n_resolutions(model) - 1)
         return {"meta": model}, {"meta": history}
     if t.method == "individual":
@@ -107,7 +110,6 @@ def _train(config, data, checkpoints, verbose):
     if t.method == "onion":
         model = new_model(q)
         history = _fit(model, data, t, step_factory("onion", precisions=q.precisions), checkpoints, "onion", verbose)
-        calibrate_switchable_bn(model, model_input(model, data.x_train))
         set_resolution(model, n_resolutions(model) - 1)
         return {"onion": model}, {"onion": history}
     if t.method == "rowwise":
