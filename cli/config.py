@@ -15,11 +15,26 @@ from pathlib import Path
 
 import yaml
 
+from mrfpga.training.data import NORMALIZATIONS
 from mrfpga.training.errors import ConfigError
+from mrfpga.training.term import MAX_INPUT_INTEGER
 from mrfpga.training.terms import ENCODINGS, n_planes
 
 # SPEC section 1: (data terms a, weight terms k per group of 16).
 REFERENCE_RESOLUTIONS = [[2, 8], [2, 10], [2, 12], [2, 14], [3, 14], [3, 16], [3, 18], [3, 20]]
+
+
+@dataclass
+class DataConfig:
+    """``data: digits`` (or a path) is short for ``data: {source: digits}``."""
+
+    source: str = "digits"  # digits | path to an .npz
+    normalize: str = "none"  # none | standard (per-feature mean and std of the training split)
+    # The first layer's grid; None: from the training data (signed if any value is negative, integer bits
+    # so the largest magnitude fits) and the scheme's activation width.
+    input_bits: int | None = None  # magnitude bits
+    input_integer: int | None = None
+    input_signed: bool | None = None
 
 
 @dataclass
@@ -79,7 +94,7 @@ class HLSConfig:
 
 @dataclass
 class Config:
-    data: str = "digits"
+    data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     quantization: QuantizationConfig = field(default_factory=QuantizationConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
@@ -135,6 +150,8 @@ def _build(cls, raw, prefix):
     for name, value in raw.items():
         key = f"{prefix}.{name}" if prefix else name
         hint = hints[name]
+        if hint is DataConfig and isinstance(value, str):
+            value = {"source": value}
         if dataclasses.is_dataclass(hint):
             values[name] = _build(hint, value, key)
         else:
@@ -182,6 +199,13 @@ def validate(config):
     _one_of(t.strategy, ("default", "mirrored", "multiworker"), "training.strategy")
     _one_of(h.backend, BACKENDS, "hls.backend")
     _one_of(h.io_type, IO_TYPES, "hls.io_type")
+    _one_of(config.data.normalize, NORMALIZATIONS, "data.normalize")
+    if config.data.input_bits is not None and not 1 <= config.data.input_bits <= 16:
+        raise ConfigError(f"data.input_bits: {config.data.input_bits} out of range 1..16")
+    if config.data.input_integer is not None and abs(config.data.input_integer) > MAX_INPUT_INTEGER:
+        raise ConfigError(
+            f"data.input_integer: {config.data.input_integer} out of range {-MAX_INPUT_INTEGER}..{MAX_INPUT_INTEGER}"
+        )
     if m.kind == "custom":
         if not m.builder:
             raise ConfigError("model.builder: a custom model needs 'module:function'")
@@ -315,8 +339,8 @@ def load_config(path):
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
     config = from_dict(raw)
-    if config.data != "digits":
+    if config.data.source != "digits":
         # A relative data path is relative to the config file.
-        data = Path(config.data)
-        config.data = str(data if data.is_absolute() else (path.parent / data).resolve())
+        data = Path(config.data.source)
+        config.data.source = str(data if data.is_absolute() else (path.parent / data).resolve())
     return config

@@ -5,10 +5,14 @@ Trained here, with the configuration's data, model and epochs:
 - the meta model (``training.method`` if it is multires, joint or all, else multires);
 - one individually trained model per resolution;
 - post-training term quantization of a float model;
-- bit sharing at matched cost: onion weights with precision
-  ``p_r = 1 + floor(2 k_r / g + 1/2)`` (a p-bit sign-magnitude weight has
-  p - 1 magnitude bits, half of them nonzero on average, so a group of g
-  carries about ``g (p - 1) / 2`` terms, matched to k), the same data terms;
+- bit sharing at matched cost: onion weights (one shared sign-magnitude
+  code, precision p its top p bits) with the same data terms, the precision
+  of each resolution matched at measured cost: the meta model's mean number
+  of nonzero weight terms per group of g, measured on its trained weights at
+  that resolution, against the nonzero bits per group of the same trained
+  weights as onion codes at each precision; the closest wins (a tie goes to
+  the higher precision). Both models' measured terms per group are reported;
+- the float model of the same architecture, trained the same way (the ceiling);
 - an onion model (``quantization.precisions``) and its confidence cascade;
 - a row-wise model (``quantization.ratio``) and its assignment per layer.
 """
@@ -18,22 +22,73 @@ import csv
 import json
 
 import numpy as np
+import tensorflow as tf
 
-from mrfpga.training import data as datasets
+from mrfpga.training import terms
 from mrfpga.training.cascade import sweep
 from mrfpga.training.methods import train
 from mrfpga.training.multires import accuracy_per_resolution
-from mrfpga.training.quantizers import set_resolution
+from mrfpga.training.quantizers import n_resolutions, quantized_onion, quantized_term, set_resolution
 from mrfpga.training.rowwise import quantized_rowwise
+
+from .pipeline import describe_input, load_data
 
 TERM_METHODS = ("multires", "joint", "all")
 
 
-def bit_sharing_precisions(quantization):
-    g = quantization.group_size
-    return [
-        int(min(max(1 + np.floor(2 * k / g + 0.5), 2), quantization.weight_bits)) for _, k in quantization.resolutions
-    ]
+def weight_terms(quantizer, kernel):
+    """Nonzero terms of every quantized weight at the quantizer's current resolution: a term kernel's kept
+    digits (in its encoding), an onion code's kept bits (binary: what its mMAC walks)."""
+    x = tf.constant(kernel, tf.float32)
+    if isinstance(quantizer, quantized_term):
+        unit, encoding = quantizer.magnitudes(x)[1], quantizer.encoding
+    elif isinstance(quantizer, quantized_onion):
+        unit, encoding = quantizer.codes(x)[1], "binary"
+    else:
+        raise ValueError(f"no term count for {type(quantizer).__name__} kernels")
+    magnitudes = np.round(np.abs(quantizer(x).numpy() / unit.numpy())).astype(np.int32)  # exact: power-of-two unit
+    return np.count_nonzero(terms.digit_planes(magnitudes, quantizer.bits, encoding).numpy(), axis=-1)
+
+
+def group_sums(per_weight, group_size):
+    """Sums over groups of ``group_size`` consecutive inputs (axis -2, the last group may be short)."""
+    moved = np.moveaxis(per_weight, -2, -1)
+    pad = -moved.shape[-1] % group_size
+    moved = np.pad(moved, [(0, 0)] * (moved.ndim - 1) + [(0, pad)])
+    return moved.reshape(*moved.shape[:-1], -1, group_size).sum(axis=-1).ravel()
+
+
+def kernels(model):
+    return [layer for layer in model.layers if hasattr(layer, "kernel_quantizer_internal")]
+
+
+def measured_terms_per_group(model, group_size, quantizer_for=None):
+    """Per resolution, the mean number of nonzero weight terms per group of ``group_size`` over every term or
+    onion kernel of ``model`` (its trained weights); ``quantizer_for(layer)`` may quantize them differently."""
+    quantizer_for = quantizer_for or (lambda layer: layer.kernel_quantizer_internal)
+    result = []
+    for r in range(n_resolutions(model)):
+        set_resolution(model, r)
+        per_layer = [weight_terms(quantizer_for(layer), layer.kernel.numpy()) for layer in kernels(model)]
+        result.append(float(np.mean(np.concatenate([group_sums(t, group_size) for t in per_layer]))))
+    set_resolution(model, n_resolutions(model) - 1)
+    return result
+
+
+def onion_terms_per_group(model, quantization, precision):
+    """The terms per group of ``model``'s trained weights quantized as onion codes at ``precision``."""
+    onion = quantized_onion(quantization.weight_bits, [precision])
+    return measured_terms_per_group(model, quantization.group_size, lambda layer: onion)[-1]
+
+
+def bit_sharing_precisions(meta, quantization):
+    """Per resolution, the onion precision whose terms per group on the meta model's trained weights come
+    closest to the meta model's own (a tie goes to the higher precision); and both counts."""
+    target = measured_terms_per_group(meta, quantization.group_size)
+    candidates = range(2, quantization.weight_bits + 1)
+    onion = {p: onion_terms_per_group(meta, quantization, p) for p in candidates}
+    precisions = [min(candidates, key=lambda p, t=t: (abs(onion[p] - t), -p)) for t in target]
+    return precisions, target, onion
 
 
 def _variant(config, method, scheme, **quantization):
@@ -50,7 +105,9 @@ def _accuracies(model, data):
 
 
 def evaluate(config, out_dir, verbose=1):
-    data = datasets.load(config.data, config.training.seed)
+    data = load_data(config)
+    for warning in describe_input(config, data)["warnings"]:
+        print(f"WARNING: {warning}", flush=True)
     q = config.quantization
     meta_method = config.training.method if config.training.method in TERM_METHODS else "multires"
     accuracy, extra = {}, {}
@@ -65,11 +122,17 @@ def evaluate(config, out_dir, verbose=1):
     accuracy["meta"] = _accuracies(meta, data)
     individual = run("individually trained models", _variant(config, "individual", "term"))
     accuracy["individual"] = [_accuracies(individual[f"individual_{r}"], data)[0] for r in range(len(q.resolutions))]
-    post = run("post-training quantization", _variant(config, "post_training", "term"))["post_training"]
-    accuracy["post_training"] = _accuracies(post, data)
-    precisions = bit_sharing_precisions(q)
+    post = run("post-training quantization", _variant(config, "post_training", "term"))
+    accuracy["post_training"] = _accuracies(post["post_training"], data)
+    accuracy["float"] = _accuracies(post["float"], data) * len(q.resolutions)  # one model: the ceiling
+    precisions, meta_terms, _ = bit_sharing_precisions(meta, q)
     shared = run("bit sharing", _variant(config, meta_method, "bitshare", precisions=precisions))["meta"]
     accuracy["bit_sharing"] = _accuracies(shared, data)
+    extra["terms_per_group"] = {
+        "group_size": q.group_size,
+        "meta": meta_terms,
+        "bit_sharing": measured_terms_per_group(shared, q.group_size),
+    }
     onion = run("onion", _variant(config, "onion", "onion"))["onion"]
     extra["onion"] = {
         "precisions": q.precisions,
@@ -94,6 +157,7 @@ def evaluate(config, out_dir, verbose=1):
         "meta_method": meta_method,
         "resolutions": [{"a": a, "k": k, "gamma": a * k} for a, k in q.resolutions],
         "bit_sharing_precisions": precisions,
+        "input": describe_input(config, data),
         "accuracy": accuracy,
         **extra,
     }
@@ -113,6 +177,13 @@ def write_outputs(results, meta, out_dir):
     for r, res in enumerate(results["resolutions"]):
         cells = " | ".join(f"{100 * results['accuracy'][m][r]:.2f}" for m in methods)
         lines.append(f"| {r} | {res['a']} | {res['k']} | {res['gamma']} | {cells} |")
+    terms = results["terms_per_group"]
+    lines += ["", f"Weight terms per group of {terms['group_size']}, measured on the trained weights "
+              f"(bit-sharing precisions {results['bit_sharing_precisions']}):",
+              "| res | meta | bit sharing |", "|---|---|---|"]  # fmt: skip
+    lines += [
+        f"| {r} | {m:.2f} | {b:.2f} |" for r, (m, b) in enumerate(zip(terms["meta"], terms["bit_sharing"], strict=True))
+    ]
     lines += ["", f"Onion precisions {results['onion']['precisions']}: accuracy "
               + ", ".join(f"{100 * a:.2f}" for a in results["onion"]["accuracy"]), "",
               "| threshold | accuracy | mean cost |", "|---|---|---|"]  # fmt: skip

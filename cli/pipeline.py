@@ -21,6 +21,7 @@ from .output import OutputError, OutputExists, fresh_output, staging_path
 
 PROJECT = "hls_project"
 PROJECT_NAME = "myproject"
+INPUT = "input.json"  # the normalization and input grid the model was trained with
 
 
 def stage(text):
@@ -59,16 +60,50 @@ def primary(models):
     return models[sorted(models)[-1]]  # individual: the highest resolution's
 
 
+def load_data(config):
+    """The configured data set, normalized as ``data.normalize`` says."""
+    return datasets.load(config.data.source, config.training.seed, config.data.normalize)
+
+
+def describe_input(config, data):
+    """What the model's first layer receives: the normalization, the grid, the out-of-grid fractions of
+    the training and test values, and a warning for each past 0.1%."""
+    from mrfpga.training.methods import input_grid
+
+    normalization = None if data.normalization is None else data.normalization.to_dict()
+    if config.model.kind == "custom":  # the builder makes its own first layer
+        return {"normalization": normalization, "input_grid": None, "out_of_grid": None, "warnings": []}
+    grid = input_grid(config, data)
+    warnings = [w for w in (grid.warning(data.x_train), grid.warning(data.x_test, "test")) if w]
+    return {
+        "normalization": normalization,
+        "input_grid": grid.to_dict(),
+        "out_of_grid": {"train": grid.out_of_grid(data.x_train), "test": grid.out_of_grid(data.x_test)},
+        "warnings": warnings,
+    }
+
+
+def load_input(run_dir):
+    path = Path(run_dir) / INPUT
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def train(config, run_dir, verbose=1):
-    """Train the configured method into ``run_dir``: ``model.h5`` (converted later) and ``models/*.h5``."""
+    """Train the configured method into ``run_dir``: ``model.h5`` (converted later), ``models/*.h5`` and
+    ``input.json`` (normalization and input grid)."""
     run_dir = Path(run_dir)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-    data = datasets.load(config.data, config.training.seed)
+    data = load_data(config)
     check_against_data(config, data)
     stage(
         f"training ({config.training.method}) a {config.model.kind} on {data.name}: {data.n_inputs} inputs, "
         f"{data.n_classes} classes, scheme {config.quantization.scheme}"
     )
+    described = describe_input(config, data)
+    (run_dir / INPUT).write_text(json.dumps(described, indent=2))
+    print(f"  input grid: {described['input_grid']}, normalization: {config.data.normalize}", flush=True)
+    for warning in described["warnings"]:
+        print(f"WARNING: {warning}", flush=True)
     started = time.time()
     models, histories = train_method(config, data, run_dir / "checkpoints", verbose)
     (run_dir / "models").mkdir(exist_ok=True)
@@ -130,12 +165,19 @@ def check_axis_wrapper(project, predicted, samples_per_call=16):
     print(f"  0 mismatches at {len(predicted)} resolutions, {samples_per_call} samples per call", flush=True)
 
 
-def _test_inputs(config):
+def _test_inputs(config, run_dir, model):
+    """The test split as the kit feeds the board: normalized with the stored normalization, then snapped
+    to the HLS input port's grid."""
+    from mrfpga.hls.convert import input_port_type
     from mrfpga.hls.csim import snap_to_input_grid
 
-    data = datasets.load(config.data, config.training.seed)
+    stored = load_input(run_dir)
+    normalization = datasets.Normalization.from_dict(stored["normalization"]) if stored else None
+    if normalization is None and config.data.normalize != "none":
+        raise FileNotFoundError(f"{Path(run_dir) / INPUT} is missing: the run's normalization is unknown")
+    data = datasets.load(config.data.source, config.training.seed, normalization=normalization)
     n = config.hls.csim_samples or len(data.x_test)
-    return snap_to_input_grid(data.x_test[:n]), data.y_test[:n]
+    return snap_to_input_grid(data.x_test[:n], *input_port_type(model)), data.y_test[:n]
 
 
 def csim(config, run_dir, model=None, hls_model=None, force=False):
@@ -152,7 +194,7 @@ def csim(config, run_dir, model=None, hls_model=None, force=False):
     if hls_model is None:
         hls_model = convert(config, run_dir, model, force=True)
     project = run_dir / PROJECT
-    x, y = _test_inputs(config)
+    x, y = _test_inputs(config, run_dir, model)
     x = model_input(model, x)
     n_res = hls_model.n_resolutions
     stage(f"C simulation with g++: hls4ml compile/predict at {n_res} resolutions on {len(x)} samples")
@@ -171,7 +213,7 @@ def csim(config, run_dir, model=None, hls_model=None, force=False):
         check_axis_wrapper(project, [row["predict"] for row in rows])
 
     estimates = hls_model.estimate()
-    report = build_report(config, hls_model, project, rows, y, estimates)
+    report = build_report(config, hls_model, project, rows, y, estimates, load_input(run_dir))
     tmp = report_path.with_suffix(".json.partial")
     tmp.write_text(json.dumps(report, indent=2))
     tmp.replace(report_path)
@@ -262,7 +304,7 @@ def hw(config, run_dir, model=None, hls_model=None):
     if specs is None:
         raise ConversionError("the Verilog twin covers chains of data-term and mMAC Dense layers only")
     counted = sim.read_csim_cycles(run_dir / PROJECT)
-    x, _ = _test_inputs(config)
+    x, _ = _test_inputs(config, run_dir, model)
     x = model_input(model, x)
     first, last = specs[0], specs[-1]
     codes = np.round(np.reshape(x, (len(x), -1)) * 2.0 ** first["in_frac"]).astype(np.int64)

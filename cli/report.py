@@ -29,7 +29,7 @@ def resolution_settings(quantization, n_res):
 COST_AXES = {"term": ("gamma", "term-pair budget gamma = a * k"), "onion": ("precision", "onion precision (bits)")}
 
 
-def build_report(config, hls_model, project, rows, y, estimates):
+def build_report(config, hls_model, project, rows, y, estimates, input_description=None):
     board = hls_model.mrfpga_board
     clock = config.hls.clock_period or board.clock_period_ns
     resolutions = []
@@ -74,7 +74,8 @@ def build_report(config, hls_model, project, rows, y, estimates):
             "board": board.resources,
             "utilization": estimates["utilization"],
         },
-        "warnings": estimates["warnings"],
+        "input": input_description,
+        "warnings": (input_description or {}).get("warnings", []) + estimates["warnings"],
     }
 
 

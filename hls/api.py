@@ -117,6 +117,11 @@ class MultiResolutionModel:
             for r in range(self.n_resolutions)
         ]
 
+    def snap_to_input_grid(self, x):
+        """``x`` on the top function's input grid (round half up, saturate), as the HLS input port takes it."""
+        precision = self.hls4ml_model.get_input_variables()[0].type.precision
+        return csim.snap_to_input_grid(x, precision.width, precision.integer)
+
     def write(self):
         self.hls4ml_model.write()
 
@@ -135,7 +140,7 @@ class MultiResolutionModel:
         snapped to the input grid first."""
         from mrfpga.training.quantizers import set_resolution
 
-        x = csim.snap_to_input_grid(x)
+        x = self.snap_to_input_grid(x)
         rows = []
         try:
             for r in range(self.n_resolutions):
@@ -158,7 +163,7 @@ class MultiResolutionModel:
     def testbench(self, x, expected):
         """The generated testbench (g++) on ``x`` at every resolution: its outputs per resolution and the
         cycles the kit's layers counted per sample (None without a counting layer)."""
-        x = csim.snap_to_input_grid(x)
+        x = self.snap_to_input_grid(x)
         project = self.output_dir
         csim.write_tb_data(project, x, expected)
         csim.compile_testbench(project, self.hls4ml_model.config.get_project_name())

@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+import tensorflow as tf
 from hls4ml.converters.keras_v2_to_hls import get_model_arch, parse_keras_model
 from hls4ml.model import ModelGraph
 from hls4ml.utils.config import _get_precision_from_quantizer, create_config  # the first: hls4ml's QKeras mapping
@@ -11,14 +13,107 @@ from mrfpga.training.quantizers import n_resolutions
 
 from .boards import load_board
 from .convert_names import KIT_CONFIG_KEY, RESOLUTION_PORT
+from .csim import INPUT_FRAC_BITS, INPUT_INT_BITS
 from .handlers import mark_kit_layers
 from .registry import LAYERS, install
-
-INPUT_PRECISION = "ap_fixed<16,6>"
 
 
 def resolution_bits(n_res):
     return max(1, math.ceil(math.log2(n_res)))
+
+
+PASS_THROUGH = (tf.keras.layers.Flatten, tf.keras.layers.Reshape, tf.keras.layers.MaxPooling2D)
+KIT_KERNELS = ("quantized_term", "quantized_pot", "quantized_onion", "quantized_rowwise")  # layers that type themselves
+
+
+def quantizer_type(quantizer):
+    """(width, integer, signed) of the values a QActivation's quantizer produces, or None."""
+    from mrfpga.training.base import KitQuantizer
+
+    if isinstance(quantizer, KitQuantizer):
+        t = quantizer.fixed_type(np.zeros(1, np.float32))
+        return t.width, t.integer, t.signed
+    config = {"class_name": type(quantizer).__name__, "config": quantizer.get_config()}
+    p = _get_precision_from_quantizer(config)  # hls4ml's own mapping
+    return (p.width, p.integer, p.signed) if hasattr(p, "integer") else None
+
+
+def first_layer_type(model):
+    """(width, integer, signed) the model's first layer puts its input on, or None."""
+    from qkeras import QActivation
+
+    for layer in model.layers:
+        if not isinstance(layer, (tf.keras.layers.InputLayer, *PASS_THROUGH)):
+            return quantizer_type(layer.quantizer) if isinstance(layer, QActivation) else None
+    return None
+
+
+def input_port_type(model):
+    """(width, integer) of the top function's input: ap_fixed<16,6>, widened so that the first layer's grid
+    fits with a bit to spare and none of its fraction bits is lost."""
+    first = first_layer_type(model)
+    if first is None:
+        return INPUT_INT_BITS + INPUT_FRAC_BITS, INPUT_INT_BITS
+    width, integer, _ = first
+    integer_bits = max(INPUT_INT_BITS, integer + 1)
+    frac_bits = max(INPUT_FRAC_BITS, width - integer)
+    return integer_bits + frac_bits, integer_bits
+
+
+def _input_type(model, layer):
+    """(width, integer, signed) of what ``layer`` reads, through pooling and reshaping, or None."""
+    from qkeras import QActivation
+
+    source = layer.inbound_nodes[0].inbound_layers
+    while isinstance(source, PASS_THROUGH):
+        source = source.inbound_nodes[0].inbound_layers
+    if isinstance(source, tf.keras.layers.InputLayer):
+        width, integer = input_port_type(model)
+        return width, integer, True
+    return quantizer_type(source.quantizer) if isinstance(source, QActivation) else None
+
+
+def exact_result_type(model, layer):
+    """An ap_fixed type that holds every output of one of hls4ml's own QDense/QConv2D exactly, or None:
+    fraction bits of input times weight (or the bias's), integer bits for the largest sum."""
+    from mrfpga.training.base import frac_bits_of
+
+    from .reference import _quantized
+
+    source = _input_type(model, layer)
+    if source is None:
+        return None
+    width, integer, signed = source
+    kernel = _quantized(layer.kernel_quantizer_internal, layer.kernel.numpy())
+    bias = _quantized(layer.bias_quantizer_internal, layer.bias.numpy()) if layer.use_bias else np.zeros(1)
+    w_frac, b_frac = frac_bits_of(kernel, lowest=-64), frac_bits_of(bias, lowest=-64)
+    if w_frac is None or b_frac is None:
+        return None
+    frac = max(width - integer + w_frac, b_frac)
+    peak = 2.0 ** (integer - 1 if signed else integer)
+    bound = float(np.max(np.abs(kernel).reshape(-1, kernel.shape[-1]).sum(axis=0) * peak + np.abs(bias)))
+    integer_bits = max(1, math.ceil(math.log2(bound + 2.0**-frac))) + 1
+    return f"ap_fixed<{integer_bits + frac},{integer_bits}>"
+
+
+def pin_results_before_switchable_bn(model, ports):
+    """A switchable BN types itself from its input when hls4ml builds the graph; hls4ml's own layers
+    infer their types later, so one of them before a switchable BN (the qkeras scheme's CNN) gets an
+    exact result type here."""
+    from qkeras import QConv2D, QDense
+
+    from mrfpga.training.bn import SwitchableBatchNormalization
+
+    for layer in model.layers:
+        if not isinstance(layer, SwitchableBatchNormalization):
+            continue
+        source = layer.inbound_nodes[0].inbound_layers
+        kernel = type(getattr(source, "kernel_quantizer_internal", None)).__name__
+        if isinstance(source, QDense | QConv2D) and kernel not in KIT_KERNELS and source.name not in ports:
+            precision = exact_result_type(model, source)
+            if precision is not None:  # hls4ml puts a linear activation after the layer until it optimizes
+                for name in (source.name, f"{source.name}_linear"):
+                    ports[name] = {"Precision": {"result": precision}}
 
 
 def _add_resolution_port(layer_list, input_layers, n_res):
@@ -76,7 +171,9 @@ def convert(
     _check_supported(model_arch)
     mark_kit_layers(model_arch)
     # hls4ml infers exact types for its own layers from 'auto'; ours set theirs; the ports are pinned.
-    ports = {name: {"Precision": {"result": INPUT_PRECISION}} for name, *_ in model_arch["config"]["input_layers"]}
+    width, integer = input_port_type(model)
+    port = f"ap_fixed<{width},{integer}>"
+    ports = {name: {"Precision": {"result": port}} for name, *_ in model_arch["config"]["input_layers"]}
     ports[RESOLUTION_PORT] = {"Precision": {"result": f"ap_uint<{resolution_bits(n_res)}>"}}
     layer_list, input_layers, output_layers, _ = parse_keras_model(model_arch, reader)
     # hls4ml's QActivation keeps its QKeras quantizer; its type is the layer's result type (as hls4ml's
@@ -103,6 +200,7 @@ def convert(
             layer["mmac_unit"] = unit
         if "ReuseFactor" in own:
             ports.setdefault(layer["name"], {})["ReuseFactor"] = own["ReuseFactor"]
+    pin_results_before_switchable_bn(model, ports)
     config["HLSConfig"] = {"Model": model_config, "LayerName": ports}
     input_layers = _add_resolution_port(layer_list, input_layers, n_res)
     hls_model = ModelGraph.from_layer_list(config, layer_list, input_layers, output_layers)

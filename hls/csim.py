@@ -13,7 +13,8 @@ import numpy as np
 
 from mrfpga.training.errors import MrfpgaError
 
-INPUT_FRAC_BITS = 10  # ap_fixed<16,6>: the project's input type
+# The input port, ap_fixed<16,6>, unless the first layer's grid needs more (convert.input_port_type).
+INPUT_FRAC_BITS = 10
 INPUT_INT_BITS = 6
 
 
@@ -21,10 +22,11 @@ class CsimError(MrfpgaError, RuntimeError):
     pass
 
 
-def snap_to_input_grid(x):
-    """Round half up to the ap_fixed<16,6> grid and saturate, as the HLS input type would."""
-    step = 2.0**INPUT_FRAC_BITS
-    top = 2.0 ** (INPUT_INT_BITS - 1)
+def snap_to_input_grid(x, width=INPUT_INT_BITS + INPUT_FRAC_BITS, integer=INPUT_INT_BITS):
+    """Round half up to the input port's ap_fixed<width, integer> grid (ap_fixed<16,6> unless the model's
+    input grid needs more, ``convert.input_port_type``) and saturate, as the HLS input type would."""
+    step = 2.0 ** (width - integer)
+    top = 2.0 ** (integer - 1)
     return np.clip(np.floor(np.asarray(x, np.float64) * step + 0.5) / step, -top, top - 1 / step).astype(np.float32)
 
 

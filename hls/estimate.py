@@ -69,7 +69,7 @@ def _log2_ceil(n):
 
 def layer_cycles(node, resolution):
     kind = node.class_name
-    if kind in ("DataTerm", "SwitchableScaleShift"):
+    if kind in ("DataTerm", "SignedDataTerm", "SwitchableScaleShift"):
         return 1 + _stream_packs(node)
     if kind in ("MMACDense", "MMACConv2D"):
         return (mmac_steps(node, resolution) + MMAC_FIXED_CYCLES) * _pixels(node) + _stream_packs(node)
@@ -137,8 +137,8 @@ def _pixels(node):
 def layer_resources(node):
     kind = node.class_name
     res = {"LUT": 0, "FF": 0, "BRAM_18K": 0, "DSP48E1": 0}
-    if kind == "DataTerm":
-        width = node.get_attr("bits") + 1
+    if kind in ("DataTerm", "SignedDataTerm"):
+        width = node.get_attr("bits") + (2 if kind == "SignedDataTerm" else 1)
         res["LUT"] = node.get_attr("n_in") * width * 2
         res["FF"] = node.get_attr("n_in") * width
     elif kind == "SwitchableScaleShift":

@@ -9,7 +9,7 @@ other layer to hls4ml's original handler:
 - onion kernels -> ``MMACDense`` over the binary terms of the full code, each
   resolution dropping the terms below its precision (truncation of the shared code);
 - fixed-point kernels -> hls4ml's own layer, with our exact weight type;
-- ``quantized_data_term`` activations -> ``DataTerm``; onion activations ->
+- ``quantized_data_term`` activations -> ``DataTerm`` (``SignedDataTerm`` when signed); onion activations ->
   ``DataTerm`` that keeps the top ``p`` bits of the code at precision ``p``.
 """
 
@@ -209,6 +209,11 @@ def _data_term_layer(keras_layer, input_names, input_shapes, **attributes):
 
 def parse_data_term(keras_layer, input_names, input_shapes, data_reader):
     quantizer = _quantizer(keras_layer, "activation", data_reader)
+    if quantizer.signed:  # a signed input grid: sign and magnitude (signed_input.SignedDataTerm)
+        layer = _parse_default(keras_layer, input_names)
+        layer.update(class_name="SignedDataTerm", bits=quantizer.bits, integer=quantizer.integer,
+                     budgets=list(quantizer.budgets), encoding=quantizer.encoding)  # fmt: skip
+        return layer, list(input_shapes[0])
     return _data_term_layer(
         keras_layer, input_names, input_shapes,
         bits=quantizer.bits,

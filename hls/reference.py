@@ -44,7 +44,8 @@ def _linear(layer, h):
 
 def _layer(layer, h):
     if isinstance(layer, QActivation):
-        return layer.quantizer(h)
+        # QKeras's own quantizers may answer in float32 (exact: their grids are narrow); keep float64.
+        return tf.cast(layer.quantizer(h), tf.float64)
     if isinstance(layer, (QDense, QConv2D, QDepthwiseConv2D)):
         return _linear(layer, h)
     if isinstance(layer, SwitchableBatchNormalization) and layer.hardware_exact:

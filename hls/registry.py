@@ -16,6 +16,8 @@ from .layers import DataTerm, MMACConv2D, MMACDense, SwitchableScaleShift
 from .project import WriteKitProject
 from .rowwise_layers import RowwiseConv2D, RowwiseDense
 from .rowwise_templates import TEMPLATES as ROWWISE_TEMPLATES
+from .signed_input import TEMPLATES as SIGNED_INPUT_TEMPLATES
+from .signed_input import SignedDataTerm
 from .templates import TEMPLATES
 
 BACKENDS = ("Vivado", "Vitis")
@@ -26,6 +28,7 @@ LAYERS = {
     "SwitchableScaleShift": SwitchableScaleShift,
     "RowwiseDense": RowwiseDense,
     "RowwiseConv2D": RowwiseConv2D,
+    "SignedDataTerm": SignedDataTerm,
 }
 NEW_HANDLERS = {"SwitchableBatchNormalization": parse_switchable_bn}
 
@@ -46,7 +49,7 @@ def install():
     hls4ml_workarounds.install()
     for backend_name in BACKENDS:
         backend = get_backend(backend_name)
-        for template_cls in TEMPLATES + ROWWISE_TEMPLATES:
+        for template_cls in TEMPLATES + ROWWISE_TEMPLATES + SIGNED_INPUT_TEMPLATES:
             if f"{backend_name.lower()}:{template_cls().get_name()}" not in optimizer_map:
                 backend.register_template(template_cls)
         # The kit's part of a project, written by hls4ml's own write flow (so compile() leaves it too).

@@ -480,6 +480,44 @@ void switchable_scale_shift(hls::stream<data_T> &data, hls::stream<res_T> &res,
     write_all<res_T, CONFIG_T::n_in>(out, res);
 }
 
+// ---------------------------------------------------------------------------
+// Signed inputs (a network's first layer): sign and magnitude. The magnitude
+// goes on the unsigned grid (round half up, saturate: half away from zero on
+// the value), keeps its `a` most significant terms, and the sign comes back.
+
+template <class data_T, class res_T, typename CONFIG_T>
+void signed_data_terms(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in], const unsigned resolution) {
+    #pragma HLS INLINE off
+    #pragma HLS PIPELINE
+    const unsigned budget = CONFIG_T::data_terms(resolution);
+SignedValues:
+    for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
+        #pragma HLS UNROLL
+        const bool negative = data[i] < 0;
+        // One more integer bit: the magnitude of the most negative input fits.
+        ap_fixed<data_T::width + 1, data_T::iwidth + 1> magnitude = data[i];
+        if (negative)
+            magnitude = -magnitude;
+        typename CONFIG_T::grid_t on_grid = magnitude;
+        ap_uint<CONFIG_T::bits> code = on_grid.range(CONFIG_T::bits - 1, 0);
+        ap_uint<CONFIG_T::bits + 1> pos, neg;
+        top_terms<CONFIG_T::bits, CONFIG_T::encoding>(code, budget, pos, neg);
+        ap_int<CONFIG_T::bits + 2> kept = ap_uint<CONFIG_T::bits + 1>(pos - neg);
+        if (negative)
+            kept = -kept;
+        res[i].range(CONFIG_T::bits + 1, 0) = kept.range(CONFIG_T::bits + 1, 0);
+    }
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void signed_data_terms(hls::stream<data_T> &data, hls::stream<res_T> &res, const unsigned resolution) {
+    typename data_T::value_type in[CONFIG_T::n_in];
+    typename res_T::value_type out[CONFIG_T::n_in];
+    read_all<data_T, CONFIG_T::n_in>(data, in);
+    signed_data_terms<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(in, out, resolution);
+    write_all<res_T, CONFIG_T::n_in>(out, res);
+}
+
 } // namespace nnet
 
 #endif

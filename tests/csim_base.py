@@ -14,7 +14,7 @@ from qkeras import QActivation, QDense
 from mrfpga.cli.config import QuantizationConfig
 from mrfpga.cli.pipeline import PROJECT_NAME, load_model
 from mrfpga.hls import csim
-from mrfpga.hls.convert import convert
+from mrfpga.hls.convert import convert, input_port_type
 from mrfpga.hls.estimate import counted_cycles
 from mrfpga.hls.reference import exact_forward
 from mrfpga.training.models import bias_quantizer, data_term_quantizer, weight_term_quantizer
@@ -64,16 +64,22 @@ class CsimCase:
 
     @pytest.fixture(scope="class")
     @classmethod
+    def input_quantizer(cls, activation):
+        """Makes the quantizer of the input QActivation (the activations' by default)."""
+        return activation
+
+    @pytest.fixture(scope="class")
+    @classmethod
     def input_activation(cls):
         """Whether the input goes through a QActivation first (False: the first layer reads the raw input)."""
         return True
 
     @pytest.fixture(scope="class")
     @classmethod
-    def model(cls, n_inputs, hidden, n_outputs, kernel, activation, bias, input_activation):
+    def model(cls, n_inputs, hidden, n_outputs, kernel, activation, input_quantizer, bias, input_activation):
         tf.keras.utils.set_random_seed(1)
         x = tf.keras.Input((n_inputs,), name="features")
-        h = QActivation(activation(), name="input_act")(x) if input_activation else x
+        h = QActivation(input_quantizer(), name="input_act")(x) if input_activation else x
         for i, units in enumerate([*hidden, n_outputs]):
             if i:
                 h = QActivation(activation(), name=f"act_{i}")(h)
@@ -88,11 +94,11 @@ class CsimCase:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def inputs(cls, n_inputs, quantization):
+    def inputs(cls, n_inputs, quantization, model):
         # Past both ends of the activation grid: negatives and saturation are exercised too.
         top = 2.0**quantization.activation_integer
         x = np.random.default_rng(3).uniform(-0.25 * top, 1.25 * top, (N_SAMPLES, n_inputs))
-        return csim.snap_to_input_grid(x)
+        return csim.snap_to_input_grid(x, *input_port_type(model))
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -175,7 +181,7 @@ class CsimCase:
             assert set(counted[r]) == {counted_cycles(project, r)}, f"resolution {r}"
 
     def test_no_fallback_precision(self, project):
-        """No layer of ours may reach hls4ml's ap_fixed<16,6> fallback (only the input port uses it)."""
+        """No layer of ours may reach hls4ml's ap_fixed<16,6> fallback (only the input port may use it)."""
         for node in project.get_layers():
             if node.class_name != "Input":
                 assert node.get_output_variable().type.precision.definition_cpp() != "ap_fixed<16,6>"

@@ -27,7 +27,7 @@ def write_config(path, **sections):
 
 def test_embedded_default_is_the_reference_setup():
     config = load_config(package_dir("examples") / "digits_mlp.yaml")
-    assert config.data == "digits"
+    assert config.data.source == "digits" and config.data.normalize == "none"
     assert config.quantization.resolutions == [[2, 8], [2, 10], [2, 12], [2, 14], [3, 14], [3, 16], [3, 18], [3, 20]]
     assert config.quantization.group_size == 16 and config.quantization.encoding == "naf"
     assert config.hls.board == "pynq-z2"

@@ -165,11 +165,35 @@ def test_evaluate_writes_tables_and_plots(tmp_path):
     done = subprocess.run([MRFPGA, "evaluate", tmp_path / "c.yaml", "--out", out], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
-    assert set(results["accuracy"]) == {"meta", "individual", "post_training", "bit_sharing"}
+    assert set(results["accuracy"]) == {"meta", "individual", "post_training", "float", "bit_sharing"}
     assert all(len(v) == 2 for v in results["accuracy"].values())
+    terms = results["terms_per_group"]
+    assert len(terms["meta"]) == len(terms["bit_sharing"]) == len(results["bit_sharing_precisions"]) == 2
+    assert terms["meta"][0] <= 8 and terms["meta"][1] <= 20  # at most k per group
+    assert "Weight terms per group of 16" in (out / "results.md").read_text()
     assert [c["threshold"] for c in results["onion"]["cascade"]] == [0.5, 0.9]
     assert set(results["rowwise"]["assignment"]) == {"dense_0", "logits"}
     assert (out / "results.csv").read_text().startswith("resolution,a,k,gamma,meta,individual")
     assert "| res | a | k | gamma |" in (out / "results.md").read_text()
     for plot in ("accuracy_vs_gamma.png", "weight_histograms.png", "onion_rowwise.png"):
         assert (out / plot).stat().st_size > 10_000
+
+
+def test_measured_terms_per_group():
+    """Term kernels: min(k, the group's terms); onion codes: the kept bits of the shared code."""
+    import tensorflow as tf
+    from qkeras import QDense
+
+    from mrfpga.cli.evaluate import measured_terms_per_group, onion_terms_per_group
+    from mrfpga.training.quantizers import quantized_term
+
+    x = tf.keras.Input((6,))
+    model = tf.keras.Model(x, QDense(1, kernel_quantizer=quantized_term(8, 4, [1, 3, 16]), use_bias=False)(x))
+    # Step 2^-7: magnitudes 128, 3, 0, 1 (NAF terms 1 + 2 + 0 + 1) and 5, 2 (2 + 1): groups of 4 and 2.
+    model.layers[-1].set_weights([np.array([[128], [3], [0], [1], [5], [2]], np.float32) / 128])
+    assert measured_terms_per_group(model, 4) == [1.0, 3.0, 3.5]
+    q = Config().quantization
+    q.group_size = 4
+    # As 8-bit onion codes (step 2^-6): 64, 2, 0, 0 | 2, 1 -> bits 1, 1, 0, 0 | 1, 1; the top 2 bits keep 64.
+    assert onion_terms_per_group(model, q, 8) == 2.0
+    assert onion_terms_per_group(model, q, 2) == 0.5

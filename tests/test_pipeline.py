@@ -89,9 +89,12 @@ def test_demo_job_meets_its_promises(tmp_path):
         ("rowwise", {"training": {"method": "rowwise", "reassign_every": 2, "hessian_iterations": 3}}),
         ("qkeras", {"training": {"method": "qkeras"}}),
         ("qkeras", {"training": {"method": "qkeras"}, "quantization": {"qkeras_kernel": "quantized_po2"}}),
+        ("qkeras", {"training": {"method": "qkeras"}, "model": {"kind": "cnn", "filters": [4, 6]}}),
+        ("qkeras", {"training": {"method": "qkeras"}, "model": {"kind": "cnn", "filters": [4, 6]},
+                    "hls": {"io_type": "io_stream"}}),
     ],
-    ids=["onion", "rowwise", "qkeras_bits", "qkeras_po2"],
-)
+    ids=["onion", "rowwise", "qkeras_bits", "qkeras_po2", "qkeras_cnn", "qkeras_cnn_io_stream"],
+)  # fmt: skip
 def test_every_scheme_runs_through_the_cli_bit_exactly(tmp_path, scheme, extra):
     """The same CLI for the other schemes: onion (one row per precision), row-wise and the plain QKeras baseline."""
     config = yaml.safe_load((package_dir("examples") / "digits_mlp.yaml").read_text())
@@ -119,3 +122,5 @@ def test_every_scheme_runs_through_the_cli_bit_exactly(tmp_path, scheme, extra):
     else:
         top = (tmp_path / "run" / "hls_project" / "firmware" / "myproject.cpp").read_text()
         assert "nnet::dense<" in top and "nnet::mmac" not in top  # hls4ml's own layers
+        if config["model"]["kind"] == "cnn":  # hls4ml's convolution, the kit's one-resolution BN after it
+            assert "nnet::conv_2d_cl<" in top and "nnet::switchable_scale_shift<" in top

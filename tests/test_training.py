@@ -69,3 +69,30 @@ def test_one_step_runs_teacher_and_student_and_updates_shared_weights():
     step(data.x_train[:64], data.y_train[:64], tf.constant(1))
     assert {int(v.numpy()) for v in resolution_variables(model)} == {1}
     assert step.experimental_get_tracing_count() == traces
+
+
+def test_switchable_bn_calibration_normalizes_every_resolution():
+    """After calibration, each resolution's BN (gamma 1, beta 0) maps its input over the calibration data to
+    mean 0 and variance 1 per channel, at inference (the folded, hardware-exact BN); untrained branches did not."""
+    from mrfpga.training.bn import SwitchableBatchNormalization, calibrate_switchable_bn
+    from mrfpga.training.models import build_cnn, model_input
+    from mrfpga.training.quantizers import set_resolution
+
+    data = load_digits()
+    model = build_cnn((8, 8, 1), 10, [4], QuantizationConfig(resolutions=[[2, 8], [3, 20]]), seed=0)
+    x = model_input(model, data.x_train[:512])
+    probe = tf.keras.Model(model.inputs, model.get_layer("bn_0").output)
+
+    def moments(r):
+        set_resolution(model, r)
+        out = probe.predict(x, verbose=0).astype(np.float64)
+        return out.mean(axis=(0, 1, 2)), out.var(axis=(0, 1, 2))
+
+    before = moments(0)
+    assert np.abs(before[1] - 1).max() > 0.2  # the initial moving statistics (0, 1) do not normalize
+    calibrate_switchable_bn(model, x)
+    for r in (0, 1):
+        mean, var = moments(r)
+        np.testing.assert_allclose(mean, 0, atol=1e-3)
+        np.testing.assert_allclose(var, 1, atol=2e-2)  # epsilon 1e-3 and the 16-bit fold
+    assert isinstance(model.get_layer("bn_0"), SwitchableBatchNormalization)

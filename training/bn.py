@@ -90,3 +90,29 @@ class SwitchableBatchNormalization(tf.keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "n_resolutions": self.n_resolutions, "momentum": self.momentum,
                 "epsilon": self.epsilon, "hardware_exact": self.hardware_exact}  # fmt: skip
+
+
+def calibrate_switchable_bn(model, x, batch_size=256):
+    """Set every switchable BN's statistics, at every resolution, to those of its input over ``x``.
+
+    A multi-resolution step updates only the teacher's and one student's branch, so a student branch sees
+    about 1/(n - 1) of the steps: with momentum 0.99 its moving averages are still far from the data after
+    a short training (20 epochs of digits: about half way from their initial 0 and 1), and even a branch
+    updated every step lags its changing weights. After training, every model of the kit with switchable
+    BN (one resolution or several, so that the baselines are treated alike) gets the population mean and
+    (biased) variance of each branch's input over the training set, layer by layer in order, the earlier
+    layers at inference (their calibrated, folded BN). Affine parameters are untouched.
+    """
+    from .quantizers import n_resolutions, set_resolution
+
+    layers = [layer for layer in model.layers if isinstance(layer, SwitchableBatchNormalization)]
+    if not layers:
+        return
+    for r in range(n_resolutions(model)):
+        set_resolution(model, r)
+        for layer in layers:
+            probe = tf.keras.Model(model.inputs, layer.input)
+            h = probe.predict(x, batch_size=batch_size, verbose=0).astype("float64")
+            axes = tuple(range(h.ndim - 1))
+            layer.norms[r].moving_mean.assign(h.mean(axis=axes))
+            layer.norms[r].moving_variance.assign(h.var(axis=axes))

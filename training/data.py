@@ -1,5 +1,7 @@
-"""Data sets: scikit-learn's digits (embedded default) or a user's ``.npz``."""
+"""Data sets: scikit-learn's digits (embedded default) or a user's ``.npz``; their normalization and the
+fixed-point grid the network's first layer puts them on."""
 
+import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -7,6 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError
+
+NORMALIZATIONS = ("none", "standard")
+OUT_OF_GRID_WARNING = 0.001  # warn when more than 0.1% of the training values saturate or clip
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
@@ -19,6 +24,7 @@ class Dataset:
     y_test: np.ndarray
     name: str
     input_shape: tuple  # one sample's natural shape; x holds one flat row per sample
+    normalization: "Normalization | None" = None  # already applied to x_train and x_test
 
     @property
     def n_inputs(self):
@@ -116,5 +122,117 @@ def check_arrays(arrays, source):
         raise DataError(f"{source}: y_test has labels never seen in training: {_first(unseen)}")
 
 
-def load(source, seed=0):
-    return load_digits(seed) if source == "digits" else load_npz(source)
+def load(source, seed=0, normalize="none", normalization=None):
+    """The data set, normalized: ``normalize='standard'`` fits a ``Normalization`` on its training split;
+    a given ``normalization`` (the one stored with a trained model) is applied as it is."""
+    data = load_digits(seed) if source == "digits" else load_npz(source)
+    if normalize not in NORMALIZATIONS:
+        raise DataError(f"data.normalize: {normalize!r} is not one of {', '.join(NORMALIZATIONS)}")
+    if normalization is None and normalize == "standard":
+        normalization = Normalization.fit(data.x_train)
+    if normalization is not None:
+        data.x_train, data.x_test = normalization.apply(data.x_train), normalization.apply(data.x_test)
+        data.normalization = normalization
+    return data
+
+
+@dataclass
+class Normalization:
+    """Per-feature ``(x - mean) / std`` with the training split's mean and standard deviation.
+
+    A constant feature (std 0) is only centred (its std is taken as 1). The
+    host that feeds the board applies the same arithmetic with the stored
+    values before it writes a sample.
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, x_train):
+        x = np.asarray(x_train, np.float64)
+        std = x.std(axis=0)
+        return cls(x.mean(axis=0), np.where(std > 0, std, 1.0))
+
+    def apply(self, x):
+        x = np.asarray(x)
+        if x.shape[1:] != self.mean.shape:
+            raise ValueError(f"normalization has {self.mean.shape} features; the data has {x.shape[1:]}")
+        return ((x - self.mean) / self.std).astype(np.float32)
+
+    def to_dict(self):
+        return {"kind": "standard", "mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, d):
+        return None if d is None else cls(np.asarray(d["mean"], np.float64), np.asarray(d["std"], np.float64))
+
+
+@dataclass(frozen=True)
+class InputGrid:
+    """The fixed-point grid of the network's first layer: ``bits`` magnitude bits, ``integer`` of them
+    above the binary point (step ``2^(integer - bits)``, top ``(2^bits - 1) * step``), and a sign when
+    ``signed`` (sign and magnitude: the grid is symmetric)."""
+
+    bits: int
+    integer: int
+    signed: bool
+
+    @property
+    def step(self):
+        return 2.0 ** (self.integer - self.bits)
+
+    @property
+    def top(self):
+        return (2.0**self.bits - 1) * self.step
+
+    def out_of_grid(self, x):
+        """Fractions of the values of ``x`` that saturate (beyond the top, after rounding) or clip
+        (negative on an unsigned grid: they become 0)."""
+        x = np.asarray(x, np.float64).ravel()
+        magnitude = np.abs(x) if self.signed else x
+        # Rounding half up reaches the code 2^bits from (2^bits - 1/2) * step on.
+        saturated = np.mean(magnitude >= self.top + self.step / 2) if x.size else 0.0
+        clipped = 0.0 if self.signed or not x.size else np.mean(x <= -self.step / 2)
+        return {"saturated": float(saturated), "clipped": float(clipped)}
+
+    def warning(self, x, where="training"):
+        """A sentence naming the out-of-grid fractions when they pass 0.1%, else None."""
+        out = self.out_of_grid(x)
+        if out["saturated"] + out["clipped"] <= OUT_OF_GRID_WARNING:
+            return None
+        parts = [f"{100 * out['saturated']:.2f}% saturate beyond ±{self.top:g}" if self.signed
+                 else f"{100 * out['saturated']:.2f}% saturate above {self.top:g}"]  # fmt: skip
+        if not self.signed:
+            parts.append(f"{100 * out['clipped']:.2f}% are negative and clip to 0")
+        return (
+            f"input grid {self.describe()}: of the {where} values, " + " and ".join(parts)
+            + "; set data.input_integer / data.input_signed, or data.normalize: standard"
+        )  # fmt: skip
+
+    def describe(self):
+        kind = "signed" if self.signed else "unsigned"
+        return f"{kind} {self.bits} magnitude bits, {self.integer} integer (step 2^{self.integer - self.bits})"
+
+    def to_dict(self):
+        return {"bits": self.bits, "integer": self.integer, "signed": self.signed, "step": self.step, "top": self.top}
+
+
+def fit_input_grid(x_train, bits, integer=None, signed=None):
+    """The first layer's grid: signed when the training data has a negative value (unless ``signed`` is
+    given); ``integer`` the fewest integer bits whose top holds the largest magnitude (unless given); the
+    fraction bits are what is left of ``bits``."""
+    x = np.asarray(x_train, np.float64)
+    if signed is None:
+        signed = bool(x.size) and bool(np.min(x) < 0)
+    if integer is None:
+        peak = float(np.max(np.abs(x) if signed else np.maximum(x, 0), initial=0.0))
+        if peak == 0:
+            integer = bits
+        else:
+            integer = math.ceil(math.log2(peak / (1 - 2.0**-bits)))
+            while (2.0**bits - 1) * 2.0 ** (integer - bits) < peak:  # a float log can land one low
+                integer += 1
+            while (2.0**bits - 1) * 2.0 ** (integer - 1 - bits) >= peak:
+                integer -= 1
+    return InputGrid(int(bits), int(integer), bool(signed))

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from .bn import SwitchableBatchNormalization
-from .models import build_model
+from .bn import SwitchableBatchNormalization, calibrate_switchable_bn
+from .data import fit_input_grid
+from .models import build_model, model_input, scheme_input_bits
 from .multires import step_factory
 from .quantizers import kit_quantizers, n_resolutions, set_resolution
 from .rowwise import quantized_rowwise
@@ -60,10 +61,22 @@ def rowwise_layers(model):
     return [q for q in kit_quantizers(model) if isinstance(q, quantized_rowwise)]
 
 
+def input_grid(config, data, quantization=None):
+    """The first layer's grid for ``quantization`` (the configuration's by default): ``data.input_*`` where
+    set, the rest from the training split (``fit_input_grid``)."""
+    d, q = config.data, quantization or config.quantization
+    bits = d.input_bits or scheme_input_bits(q)
+    return fit_input_grid(data.x_train, bits, d.input_integer, d.input_signed)
+
+
 def train(config, data, checkpoints=None, verbose=1):
     """Train ``config.training.method`` inside its tf.distribute strategy; returns {name: model}, {name: losses}."""
     with make_strategy(config.training.strategy).scope():
-        return _train(config, data, checkpoints, verbose)
+        models, histories = _train(config, data, checkpoints, verbose)
+        for model in models.values():  # every model alike: the baselines too
+            calibrate_switchable_bn(model, model_input(model, data.x_train))
+            set_resolution(model, n_resolutions(model) - 1)
+        return models, histories
 
 
 def _train(config, data, checkpoints, verbose):
@@ -71,7 +84,8 @@ def _train(config, data, checkpoints, verbose):
     tf.keras.utils.set_random_seed(t.seed)
 
     def new_model(quantization):
-        return build_model(m, data.input_shape, data.n_classes, quantization, t.seed)
+        grid = None if quantization is None else input_grid(config, data, quantization)
+        return build_model(m, data.input_shape, data.n_classes, quantization, t.seed, grid)
 
     if t.method in ("multires", "joint", "all"):
         model = new_model(q)

@@ -65,16 +65,40 @@ def activation_quantizer(q):
     return data_term_quantizer(q)
 
 
+def input_quantizer(q, grid):
+    """The first layer's quantizer on the input grid (``training.data.InputGrid``); None: the activation's.
+
+    A signed grid is sign and magnitude (``quantized_data_term(signed=True)``): the term schemes keep the
+    data budgets' terms of the magnitude, the others every term (a plain symmetric fixed-point grid);
+    ``qkeras`` uses QKeras's own ``quantized_bits`` (round half to even, saturating), hls4ml's layer.
+    """
+    if grid is None:
+        return activation_quantizer(q)
+    budgets = q.data_budgets if q.scheme in ("term", "bitshare") else [grid.bits + 1]
+    if q.scheme == "qkeras":
+        if grid.signed:
+            return quantized_bits(grid.bits + 1, grid.integer, keep_negative=True, alpha=1)
+        return quantized_relu(grid.bits, grid.integer)
+    if q.scheme == "onion" and not grid.signed:
+        return quantized_onion(grid.bits, q.precisions, alpha=2.0**grid.integer, keep_negative=False)
+    return quantized_data_term(grid.bits, grid.integer, budgets, q.encoding, signed=grid.signed)
+
+
+def scheme_input_bits(q):
+    """The input grid's default magnitude bits: the scheme's activation width."""
+    return 4 if q is not None and q.scheme == "rowwise" else 8 if q is None else q.activation_bits
+
+
 def n_model_resolutions(q):
     if q is None:
         return 1
     return len(q.precisions) if q.scheme == "onion" else len(q.resolutions) if q.scheme in ("term", "bitshare") else 1
 
 
-def activation(q, name, relu=True):
-    """The quantized activation, or for a float model (q None) a plain ReLU (identity on the input)."""
+def activation(q, name):
+    """The quantized activation, or for a float model (q None) a plain ReLU."""
     if q is None:
-        return tf.keras.layers.Activation("relu" if relu else "linear", name=name)
+        return tf.keras.layers.Activation("relu", name=name)
     return QActivation(activation_quantizer(q), name=name)
 
 
@@ -87,12 +111,19 @@ def _input(input_shape):
     return tf.keras.Input(shape, name="features")
 
 
-def build_mlp(input_shape, n_classes, hidden, quantization, seed=0):
-    """Input -> activation -> [QDense -> activation] * len(hidden) -> QDense logits."""
+def input_layer(q, input_grid):
+    """The first layer: the input put on its grid (for a float model, q None, the identity)."""
+    if q is None:
+        return tf.keras.layers.Activation("linear", name="input_terms")
+    return QActivation(input_quantizer(q, input_grid), name="input_terms")
+
+
+def build_mlp(input_shape, n_classes, hidden, quantization, seed=0, input_grid=None):
+    """Input -> input grid -> [QDense -> activation] * len(hidden) -> QDense logits."""
     tf.keras.utils.set_random_seed(seed)
     x = _input(input_shape)
     h = tf.keras.layers.Flatten(name="flatten")(x) if len(x.shape) > 2 else x
-    h = activation(quantization, "input_terms", relu=False)(h)
+    h = input_layer(quantization, input_grid)(h)
     for i, units in enumerate(hidden):
         h = QDense(
             units, kernel_quantizer=kernel_quantizer(quantization), bias_quantizer=bias_or_none(quantization),
@@ -106,12 +137,13 @@ def build_mlp(input_shape, n_classes, hidden, quantization, seed=0):
     return tf.keras.Model(x, logits, name="mlp")
 
 
-def build_cnn(input_shape, n_classes, filters, quantization, seed=0):
-    """Per block: QConv2D 3x3 -> switchable BN -> activation (ReLU) -> 2x2 max pooling; then a QDense."""
+def build_cnn(input_shape, n_classes, filters, quantization, seed=0, input_grid=None):
+    """Input grid, then per block: QConv2D 3x3 -> switchable BN -> activation (ReLU) -> 2x2 max pooling;
+    then a QDense."""
     tf.keras.utils.set_random_seed(seed)
     n_res = n_model_resolutions(quantization)
     x = _input(input_shape)
-    h = activation(quantization, "input_terms", relu=False)(x)
+    h = input_layer(quantization, input_grid)(x)
     for i, n_filters in enumerate(filters):
         h = QConv2D(n_filters, 3, padding="same", kernel_quantizer=kernel_quantizer(quantization), use_bias=False,
                     name=f"conv_{i}")(h)  # fmt: skip
@@ -141,12 +173,13 @@ def load_builder(spec):
     return getattr(module, function_name)
 
 
-def build_model(model_config, input_shape, n_classes, quantization, seed=0):
-    """The configured model. A custom builder is called as ``f(input_shape, n_classes, quantization)``."""
+def build_model(model_config, input_shape, n_classes, quantization, seed=0, input_grid=None):
+    """The configured model. A custom builder is called as ``f(input_shape, n_classes, quantization)``
+    and makes its own input layer (``input_grid`` is for the kit's MLP and CNN)."""
     if model_config.kind == "mlp":
-        return build_mlp(input_shape, n_classes, model_config.hidden, quantization, seed)
+        return build_mlp(input_shape, n_classes, model_config.hidden, quantization, seed, input_grid)
     if model_config.kind == "cnn":
-        return build_cnn(input_shape, n_classes, model_config.filters, quantization, seed)
+        return build_cnn(input_shape, n_classes, model_config.filters, quantization, seed, input_grid)
     tf.keras.utils.set_random_seed(seed)
     model = load_builder(model_config.builder)(tuple(input_shape), n_classes, quantization)
     if not isinstance(model, tf.keras.Model):

@@ -7,6 +7,7 @@ from .base import ClipScale, FixedType, KitQuantizer, check_budgets, straight_th
 
 REFERENCE_WEIGHT_BUDGETS = (8, 10, 12, 14, 14, 16, 18, 20)
 REFERENCE_DATA_BUDGETS = (2, 2, 2, 2, 3, 3, 3, 3)
+MAX_INPUT_INTEGER = 40  # a grid's integer bits lie in -40..40
 
 
 class quantized_term(KitQuantizer):  # noqa: N801 (QKeras naming)
@@ -95,20 +96,34 @@ class quantized_data_term(KitQuantizer):  # noqa: N801 (QKeras naming)
     ``f = bits - integer``. Negative inputs become 0, so it is also the ReLU.
     Rounding is half-up, the HLS ``AP_RND`` mode. A term at the top plane can
     round a value up to ``2^bits``, one bit above the input grid.
+
+    ``signed=True`` (a network's input): sign and magnitude, the magnitude
+    quantized as above, ``x -> sign(x) * T_a(clip(floor(|x| * 2^f + 1/2), 0,
+    2^bits - 1)) * 2^-f``: symmetric, rounding half away from zero, saturating
+    at ``±(2^bits - 1) * 2^-f``. ``integer`` may be negative or above ``bits``
+    (an input grid follows its data's range).
     """
 
-    def __init__(self, bits=8, integer=3, budgets=REFERENCE_DATA_BUDGETS, encoding="naf", learnable_alpha=False):
+    def __init__(
+        self, bits=8, integer=3, budgets=REFERENCE_DATA_BUDGETS, encoding="naf", learnable_alpha=False, signed=False
+    ):
         super().__init__()
         if not 1 <= int(bits) <= 16:
             raise ValueError(f"quantized_data_term: bits {bits} out of range 1..16")
-        if not 0 <= int(integer) <= int(bits):
-            raise ValueError(f"quantized_data_term: integer {integer} out of range 0..{bits}")
+        # An input grid follows its data's range: any power-of-two step.
+        if not -MAX_INPUT_INTEGER <= int(integer) <= MAX_INPUT_INTEGER:
+            raise ValueError(
+                f"quantized_data_term: integer {integer} out of range {-MAX_INPUT_INTEGER}..{MAX_INPUT_INTEGER}"
+            )
+        if signed and learnable_alpha:
+            raise ValueError("quantized_data_term: a signed (input) grid has no learnable clip")
         terms.check_encoding(encoding)
         self.bits = int(bits)
         self.integer = int(integer)
         self.encoding = encoding
         self.init_resolutions(check_budgets(budgets, terms.n_planes(self.bits), "quantized_data_term"))
-        self.keep_negative = False
+        self.signed = bool(signed)
+        self.keep_negative = self.signed
         if learnable_alpha:
             # The clip starts at the grid's top, (2^bits - 1) * 2^-(bits - integer), and learns from there.
             self.clip = ClipScale((2.0**self.bits - 1) * 2.0 ** (self.integer - self.bits), True, True)
@@ -136,8 +151,12 @@ class quantized_data_term(KitQuantizer):  # noqa: N801 (QKeras naming)
     def __call__(self, x):
         x = tf.convert_to_tensor(x)
         step = self._step(x)
-        codes = self.grid(x)
+        codes = self.grid(tf.abs(x) if self.signed else x)
         kept = tf.cast(terms.truncate_values(codes, self.bits, self.current_budget(), self.encoding), x.dtype)
+        if self.signed:
+            kept = tf.sign(x) * kept
+            inside = tf.abs(x) <= self.max()
+            return tf.where(inside, straight_through(x, kept * step), tf.stop_gradient(kept * step))
         if self.clip is None:
             inside = tf.logical_and(x >= 0, x <= self.max())
             return tf.where(inside, straight_through(x, kept * step), tf.stop_gradient(kept * step))
@@ -150,16 +169,19 @@ class quantized_data_term(KitQuantizer):  # noqa: N801 (QKeras naming)
         return self.bits - self.frac_bits
 
     def fixed_type(self, x=None):
+        if self.signed:
+            return FixedType(self.bits + 2, self.integer_bits + 2, signed=True)
         return FixedType(self.bits + 1, self.integer_bits + 1, signed=False)
 
     def max(self):
         return (2.0**self.bits - 1) * 2.0**-self.frac_bits
 
     def min(self):
-        return 0.0
+        return -self.max() if self.signed else 0.0
 
     def __str__(self):
-        return f"quantized_data_term({self.bits},{self.integer},{list(self.budgets)},'{self.encoding}')"
+        signed = ",signed=True" if self.signed else ""
+        return f"quantized_data_term({self.bits},{self.integer},{list(self.budgets)},'{self.encoding}'{signed})"
 
     def get_config(self):
         return {
@@ -168,4 +190,5 @@ class quantized_data_term(KitQuantizer):  # noqa: N801 (QKeras naming)
             "budgets": list(self.budgets),
             "encoding": self.encoding,
             "learnable_alpha": self.clip is not None,
+            "signed": self.signed,
         }
