@@ -14,16 +14,18 @@ distillation loss, a fixed student), each compiled without and with XLA (``jit_c
 step). The term model has the reference resolutions (SPEC section 1), NAF, group size 16.
 
 Time: every variant runs in each of several alternating rounds (the order rotates every round) so drift and
-other load hit all alike; the table gives the median and p90 milliseconds per step (Adam update included)
-and the ratio of the median to the QKeras step's median under the same compilation (and, for the XLA rows,
-also to the plain QKeras step, the faster baseline on CPU).
+other load hit all alike; the table gives the median wall-clock and CPU (``time.process_time``, every thread
+of the process; less sensitive to other processes on a shared machine) milliseconds per step, Adam update
+included, and their ratios to the QKeras step's under the same compilation and to the plain (no XLA) QKeras
+step. The build lines give each variant's tracing and compilation time: under XLA the term CNN's switchable
+batch normalization (a ``tf.switch_case`` over 8 resolutions, each branch compiled) dominates it.
 
 Memory: TensorFlow's CPU allocator is switched to its BFC allocator (``TF_CPU_ALLOCATOR_USE_BFC``), whose
 statistics ``tf.config.experimental.get_memory_info('CPU:0')`` reports. Peak memory per step is the
 allocator's peak during one step minus what was allocated just before it (weights, optimizer state and data
 stay resident and are the same for every variant of a model): activations, gradients and temporaries.
 
-Run from the repository root (about two minutes on 2 cores):
+Run from the repository root (a few minutes on 2 quiet cores; most of it compiling the CNN under XLA):
 
     .venv/bin/python bench/bench_training.py [--rounds 8] [--calls 8] [--models mlp cnn]
 """
@@ -112,33 +114,37 @@ def main():
                 print(f"  built {model_name} {kind}{' XLA' if jit else ''} in {time.perf_counter() - started:.1f} s")
 
     memory = {name: step_memory(step) for name, step in variants.items()}
-    times = {name: [] for name in variants}
+    wall = {name: [] for name in variants}
+    cpu = {name: [] for name in variants}
     names = list(variants)
     for r in range(args.rounds):  # rotate the order every round so drift hits every variant alike
         for name in names[r % len(names) :] + names[: r % len(names)]:
             step = variants[name]
             for _ in range(args.calls):
-                started = time.perf_counter()
+                started, started_cpu = time.perf_counter(), time.process_time()
                 step().numpy()  # .numpy(): wait for the result
-                times[name].append(time.perf_counter() - started)
+                wall[name].append(time.perf_counter() - started)
+                cpu[name].append(time.process_time() - started_cpu)
 
-    print(f"\nOne training step, batch {BATCH}, {args.rounds} alternating rounds x {args.calls} steps")
-    head = f"{'model':<5} {'step':<15} {'XLA':<4} {'median ms':>9} {'p90 ms':>7} {'ratio':>6} {'vs plain':>8} "
-    head += f"{'peak MiB':>8} {'mem ratio':>9}"
+    print(f"\nOne training step, batch {BATCH}, {args.rounds} alternating rounds x {args.calls} steps (medians)")
+    head = (
+        f"{'model':<5} {'step':<15} {'XLA':<4} {'wall ms':>8} {'ratio':>6} {'vs plain':>8} {'cpu ms':>8} {'ratio':>6} "
+    )
+    head += f"{'vs plain':>8} {'peak MiB':>8} {'ratio':>6}"
     print(head)
     print("-" * len(head))
     for model_name, kind, jit in names:
-        t = np.asarray(times[(model_name, kind, jit)]) * 1e3
-        median, p90 = np.median(t), np.percentile(t, 90)
-        base = np.median(times[(model_name, "qkeras", jit)]) * 1e3
-        plain = np.median(times[(model_name, "qkeras", False)]) * 1e3
+        row = f"{model_name:<5} {kind:<15} {'yes' if jit else 'no':<4}"
+        for times in (wall, cpu):
+            median = np.median(times[(model_name, kind, jit)]) * 1e3
+            base = np.median(times[(model_name, "qkeras", jit)]) * 1e3
+            plain = np.median(times[(model_name, "qkeras", False)]) * 1e3
+            row += f" {median:8.2f} {median / base:5.2f}x {median / plain:7.2f}x"
         mem, base_mem = memory[(model_name, kind, jit)], memory[(model_name, "qkeras", jit)]
-        print(
-            f"{model_name:<5} {kind:<15} {'yes' if jit else 'no':<4} {median:9.2f} {p90:7.2f} {median / base:5.2f}x "
-            f"{median / plain:7.2f}x {mem / 2**20:8.2f} {mem / base_mem:8.2f}x"
-        )
-    print("ratio: median / the QKeras step's median with the same XLA setting; vs plain: / the QKeras step without")
-    print("XLA; peak: allocator peak during one step above the memory held before it; mem ratio: / QKeras's, same XLA")
+        print(f"{row} {mem / 2**20:8.2f} {mem / base_mem:5.2f}x")
+    print("ratio: / the QKeras step with the same XLA setting; vs plain: / the QKeras step without XLA. wall: elapsed")
+    print("time; cpu: the process's CPU time (all threads), less sensitive to other load. peak: the allocator's peak")
+    print("during one step above what it held before the step; its ratio: / QKeras's with the same XLA setting.")
 
 
 if __name__ == "__main__":
