@@ -3,8 +3,10 @@
 A *term* is one nonzero signed digit ``±2^e`` of an unsigned integer magnitude
 ``q``. Two forms of the selection live here and must agree exactly:
 
-- ``keep_terms``: the vectorised "waterline" form used inside TensorFlow
-  graphs (training and Keras inference);
+- the vectorised forms used inside TensorFlow graphs (training and Keras
+  inference): ``keep_terms``, the "waterline" over digit planes, for groups
+  (``truncate_groups``), and ``peel_terms``, top terms taken off one value at
+  a time in value arithmetic, for single values (``truncate_values``);
 - ``group_terms``: a plain sequential reference (largest exponent first, lower
   index on ties) used by the tests and by the HLS converter to build the term
   tables the mMAC reads.
