@@ -347,6 +347,49 @@ def test_quantized_data_term_just_below_half_step_rounds_down():
     assert dq(np.array([below_half], np.float32)).numpy()[0] == 0.0
 
 
+# ---------------------------------------------------------------------------
+# Inside a compiled graph the quantizers run as one XLA kernel: it must equal the eager ops exactly
+
+
+def outputs_and_gradients(quantizer, value, compiled):
+    variable = tf.Variable(value)
+    upstream = tf.constant(np.random.default_rng(1).standard_normal(value.shape), variable.dtype)
+
+    def run():
+        with tf.GradientTape() as tape:
+            out = quantizer(variable)
+            loss = tf.reduce_sum(out * upstream)
+        return [out, *tape.gradient(loss, [variable, *quantizer.trainable_variables])]
+
+    return tf.function(run)() if compiled else run()
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_fused_kernel_equals_eager_ops(encoding):
+    rng = np.random.default_rng(7)
+    w = (rng.standard_normal((3, 3, 20, 4)) * 0.3).astype(np.float32)
+    # Activations on the grid, on half steps and between (a grid step is 2^-5 at 8 bits, 3 of them integer).
+    on_grid = rng.integers(-40, 8 * 256 + 40, 600) * 2.0**-8
+    x = np.concatenate([on_grid, rng.uniform(-1, 9, 600)]).astype(np.float32)
+    cases = [
+        (quantized_term(8, 16, [1, 5, 12, 40], encoding), w),
+        (quantized_term(6, 4, [2, 7], encoding, alpha=0.5), w.astype(np.float64)),
+        (quantized_data_term(8, 3, [1, 2, 3, 9], encoding), x),
+        (quantized_data_term(8, 3, [1, 3], encoding, learnable_alpha=True), x),
+        (quantized_data_term(5, 2, [2, 4], encoding), x.astype(np.float64)),
+    ]
+    for quantizer, value in cases:
+        for r in range(quantizer.n_resolutions):
+            quantizer.set_resolution(r)
+            eager = outputs_and_gradients(quantizer, value, compiled=False)
+            fused = outputs_and_gradients(quantizer, value, compiled=True)
+            message = f"{quantizer} at resolution {r}"
+            for a, b in zip(eager[:2], fused[:2], strict=True):  # outputs and the gradient per input
+                np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=message)
+            for a, b in zip(eager[2:], fused[2:], strict=True):  # a learned clip's: a sum, in either order
+                np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, err_msg=message)
+
+
 def test_quantized_data_term_constructor_errors():
     with pytest.raises(ValueError, match=r"budget 10 out of range 1\.\.9"):
         quantized_data_term(8, 3, [2, 10])

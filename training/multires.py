@@ -85,11 +85,11 @@ def _logits_at(model, variables, resolution, x):
     return model(x, training=True)
 
 
-def make_train_step(model, optimizer, loss_fn, teacher):
+def make_train_step(model, optimizer, loss_fn, teacher, jit_compile=False):
     """The compiled teacher/student step: ``step(x, y, student_index)``."""
     variables = resolution_variables(model)
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile)
     def step(x, y, student):
         with tf.GradientTape() as tape:
             teacher_logits = _logits_at(model, variables, teacher, x)
@@ -102,10 +102,10 @@ def make_train_step(model, optimizer, loss_fn, teacher):
 
 
 class TeacherStudentStep(Step):
-    def __init__(self, model, optimizer, loss_fn, seed):
+    def __init__(self, model, optimizer, loss_fn, seed, jit_compile=False):
         n = n_resolutions(model)
         self.sampler = StudentSampler(n, seed)
-        self.step = make_train_step(model, optimizer, loss_fn, n - 1)
+        self.step = make_train_step(model, optimizer, loss_fn, n - 1, jit_compile)
 
     def args(self):
         return (tf.constant(next(self.sampler), tf.int32),)
@@ -157,8 +157,8 @@ def onion_loss(precisions):
 
 
 class SingleStep(Step):
-    def __init__(self, model, optimizer):
-        @tf.function
+    def __init__(self, model, optimizer, jit_compile=False):
+        @tf.function(jit_compile=jit_compile)
         def step(x, y):
             with tf.GradientTape() as tape:
                 loss = replica_share(cross_entropy(y, model(x, training=True)), y)

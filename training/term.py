@@ -10,6 +10,62 @@ REFERENCE_DATA_BUDGETS = (2, 2, 2, 2, 3, 3, 3, 3)
 MAX_INPUT_INTEGER = 40  # a grid's integer bits lie in -40..40
 
 
+def fused(function):
+    """``function`` as is when called eagerly; inside a compiled graph (a training step, ``predict``), one
+    XLA kernel: the term arithmetic is a long chain of elementwise ops on every activation, which TensorFlow
+    runs one full-tensor pass each and XLA fuses into one (bench/bench_training.py). Either way the result
+    is the same, exactly (tests/test_quantizers.py checks)."""
+    compiled = tf.function(function, jit_compile=True)
+
+    def call(*args, **kwargs):
+        return (compiled if tf.inside_function() else function)(*args, **kwargs)
+
+    return call
+
+
+def weight_magnitudes(x, scale, levels):
+    """Integer magnitudes ``min(round(|x|/s), levels)`` (as x's dtype) on the power-of-two step ``s``."""
+    return tf.minimum(tf.round(tf.abs(x) / scale), float(levels))
+
+
+@fused
+def quantize_weights(x, scale, budget, bits, group_size, encoding):
+    """``quantized_term``'s output for a power-of-two step ``scale`` and a (run-time) term budget."""
+    levels = 2**bits - 1
+    q = tf.stop_gradient(weight_magnitudes(x, scale, levels))
+    kept = terms.truncate_groups(q, bits, budget, group_size, encoding)
+    quantized = tf.sign(x) * scale * tf.cast(kept, x.dtype)
+    inside = tf.abs(x) <= scale * levels
+    return tf.where(inside, straight_through(x, quantized), tf.stop_gradient(quantized))
+
+
+def grid_codes(x, step, bits):
+    """Integer codes of ``x`` on the unsigned grid of step ``step`` (a power of two), round half up, exactly."""
+    scaled = x / step  # exact: a power-of-two step
+    low = tf.floor(scaled)
+    # scaled - low is exact; floor(scaled + 0.5) would round in float just below a half.
+    codes = low + tf.cast(scaled - low >= 0.5, x.dtype)
+    return tf.clip_by_value(codes, 0.0, 2.0**bits - 1)
+
+
+@fused
+def quantize_data(x, step, budget, bits, encoding, max_budget, learned_clip, signed=False):
+    """``quantized_data_term``'s output: the top ``budget`` terms of each code, peeled without digit planes;
+    ``signed``: of the magnitude's code, the sign put back (sign and magnitude)."""
+    top = 2.0**bits - 1
+    kept = terms.peel_terms(grid_codes(tf.abs(x) if signed else x, step, bits), budget, encoding, max_budget)
+    if signed:
+        kept = tf.sign(x) * kept
+        inside = tf.abs(x) <= top * step
+        return tf.where(inside, straight_through(x, kept * step), tf.stop_gradient(kept * step))
+    if not learned_clip:
+        inside = tf.logical_and(x >= 0, x <= top * step)
+        return tf.where(inside, straight_through(x, kept * step), tf.stop_gradient(kept * step))
+    # Learned clip (APoT-style): gradient to x inside the range, to the step through the codes.
+    ratio = tf.clip_by_value(x / step, 0.0, top)
+    return step * straight_through(ratio, kept)
+
+
 class quantized_term(KitQuantizer):  # noqa: N801 (QKeras naming)
     """Term quantization of weights: ``budgets[r]`` power-of-two terms per group at resolution ``r``.
 
@@ -52,17 +108,13 @@ class quantized_term(KitQuantizer):  # noqa: N801 (QKeras naming)
     def magnitudes(self, x):
         """Integer magnitudes q and the scale s (both as x's dtype)."""
         scale = self.clip.step(x, self.levels)
-        return tf.minimum(tf.round(tf.abs(x) / scale), float(self.levels)), scale
+        return weight_magnitudes(x, scale, self.levels), scale
 
     def __call__(self, x):
         x = tf.convert_to_tensor(x)
-        q, scale = self.magnitudes(x)
-        kept = terms.truncate_groups(
-            tf.stop_gradient(q), self.bits, self.current_budget(), self.group_size, self.encoding
-        )
-        quantized = tf.sign(x) * scale * tf.cast(kept, x.dtype)
-        inside = tf.abs(x) <= scale * self.levels
-        return tf.where(inside, straight_through(x, quantized), tf.stop_gradient(quantized))
+        # The scale stays outside the fused kernel: its exact power of two comes from tf.pow.
+        scale = self.clip.step(x, self.levels)
+        return quantize_weights(x, scale, self.current_budget(), self.bits, self.group_size, self.encoding)
 
     def fixed_type(self, x):
         # A term at the top plane can round up past 2^bits - 1: sign + bits + 1.
@@ -142,27 +194,15 @@ class quantized_data_term(KitQuantizer):  # noqa: N801 (QKeras naming)
 
     def grid(self, x):
         """Integer codes on the unsigned input grid, before term truncation (round half up, exactly)."""
-        scaled = x / self._step(x)  # exact: a power-of-two step
-        low = tf.floor(scaled)
-        # scaled - low is exact; floor(scaled + 0.5) would round in float just below a half.
-        codes = low + tf.cast(scaled - low >= 0.5, x.dtype)
-        return tf.clip_by_value(codes, 0.0, 2.0**self.bits - 1)
+        return grid_codes(x, self._step(x), self.bits)
 
     def __call__(self, x):
         x = tf.convert_to_tensor(x)
-        step = self._step(x)
-        codes = self.grid(tf.abs(x) if self.signed else x)
-        kept = tf.cast(terms.truncate_values(codes, self.bits, self.current_budget(), self.encoding), x.dtype)
-        if self.signed:
-            kept = tf.sign(x) * kept
-            inside = tf.abs(x) <= self.max()
-            return tf.where(inside, straight_through(x, kept * step), tf.stop_gradient(kept * step))
-        if self.clip is None:
-            inside = tf.logical_and(x >= 0, x <= self.max())
-            return tf.where(inside, straight_through(x, kept * step), tf.stop_gradient(kept * step))
-        # Learned clip (APoT-style): gradient to x inside the range, to the step through the codes.
-        ratio = tf.clip_by_value(x / step, 0.0, 2.0**self.bits - 1)
-        return step * straight_through(ratio, kept)
+        max_budget = min(max(self.budgets), terms.max_terms(self.bits, self.encoding))
+        return quantize_data(
+            x, self._step(x), self.current_budget(), self.bits, self.encoding, max_budget, self.clip is not None,
+            self.signed,
+        )  # fmt: skip
 
     @property
     def integer_bits(self):

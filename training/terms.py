@@ -3,8 +3,10 @@
 A *term* is one nonzero signed digit ``±2^e`` of an unsigned integer magnitude
 ``q``. Two forms of the selection live here and must agree exactly:
 
-- ``keep_terms``: the vectorised "waterline" form used inside TensorFlow
-  graphs (training and Keras inference);
+- the vectorised forms used inside TensorFlow graphs (training and Keras
+  inference): ``keep_terms``, the "waterline" over digit planes, for groups
+  (``truncate_groups``), and ``peel_terms``, top terms taken off one value at
+  a time in value arithmetic, for single values (``truncate_values``);
 - ``group_terms``: a plain sequential reference (largest exponent first, lower
   index on ties) used by the tests and by the HLS converter to build the term
   tables the mMAC reads.
@@ -54,22 +56,41 @@ def digit_planes(q, bits, encoding):
     return bit(pos) - bit(neg)
 
 
+def exclusive_cumsum(x, axis, reverse=False):
+    """``tf.cumsum(x, axis, exclusive=True, reverse=reverse)`` of small non-negative int counts, as a
+    triangular matmul: XLA's cumsum on CPU is a slow reduce-window; float32 sums of counts are exact."""
+    n = x.shape[axis]
+    # counts[j, i] = 1 when x[j] adds to position i: j < i, or j > i in reverse.
+    counts = np.tril(np.ones((n, n), np.float32), -1) if reverse else np.triu(np.ones((n, n), np.float32), 1)
+    moved = tf.experimental.numpy.moveaxis(tf.cast(x, tf.float32), axis, -1)
+    summed = tf.tensordot(moved, counts, axes=1)
+    return tf.cast(tf.experimental.numpy.moveaxis(summed, -1, axis), x.dtype)
+
+
 def keep_terms(digits, budget, group_axis=None):
     """Zero all but the ``budget`` most significant digits of each group.
 
     ``digits`` has planes on the last axis. ``group_axis`` (an axis of
     ``digits`` other than the last) indexes the members of a group; None means
     every value is its own group. Within a plane, earlier members win ties.
+
+    Planes above the waterline fit whole, those below are dropped; only the
+    waterline plane (the one the budget runs out in, at most one per group)
+    needs the members' ranks, so only its column is counted along the group.
     """
     nonzero = tf.cast(tf.not_equal(digits, 0), tf.int32)
+    budget = tf.cast(budget, tf.int32)
+    per_plane = nonzero if group_axis is None else tf.reduce_sum(nonzero, axis=group_axis, keepdims=True)
+    left = budget - exclusive_cumsum(per_plane, -1, reverse=True)  # budget left on reaching a plane
+    whole = left >= per_plane
     if group_axis is None:
-        per_plane, rank_in_plane = nonzero, tf.zeros_like(nonzero)
+        keep = whole  # a value has at most one digit per plane: a plane fits whole or not at all
     else:
-        per_plane = tf.reduce_sum(nonzero, axis=group_axis, keepdims=True)
-        rank_in_plane = tf.cumsum(nonzero, axis=group_axis, exclusive=True)
-    in_higher_planes = tf.cumsum(per_plane, axis=-1, exclusive=True, reverse=True)
-    keep = tf.logical_and(nonzero > 0, in_higher_planes + rank_in_plane < tf.cast(budget, tf.int32))
-    return tf.where(keep, digits, tf.zeros_like(digits))
+        waterline = tf.logical_and(left > 0, tf.logical_not(whole))
+        at_waterline = tf.reduce_sum(nonzero * tf.cast(waterline, tf.int32), axis=-1, keepdims=True)
+        rank = exclusive_cumsum(at_waterline, group_axis)
+        keep = tf.logical_or(whole, tf.logical_and(waterline, rank < left))
+    return tf.where(tf.logical_and(keep, nonzero > 0), digits, tf.zeros_like(digits))
 
 
 def planes_value(digits):
@@ -100,9 +121,71 @@ def truncate_groups(q, bits, budget, group_size, encoding):
     return tf.reshape(tf.transpose(flat, perm), shape)
 
 
-def truncate_values(q, bits, budget, encoding):
-    """Keep the ``budget`` most significant terms of every value of int ``q`` (group size 1)."""
-    return planes_value(keep_terms(digit_planes(q, bits, encoding), budget))
+def highest_power(v):
+    """``2^floor(log2 v)`` of every integer-valued float ``v > 0`` (0 for 0), exactly: the float with its
+    mantissa bits cleared."""
+    as_int = tf.int64 if v.dtype == tf.float64 else tf.int32
+    exponent_mask = 0x7FF0000000000000 if v.dtype == tf.float64 else 0x7F800000
+    return tf.bitcast(tf.bitwise.bitwise_and(tf.bitcast(v, as_int), tf.constant(exponent_mask, as_int)), v.dtype)
+
+
+def top_term(r, encoding):
+    """The most significant signed term of every integer-valued float ``r`` (0 for 0), in value arithmetic.
+
+    The terms of ``r - top_term(r)`` are the remaining terms of ``r``, so peeling ``a`` times yields the
+    ``a`` most significant terms without digit planes:
+
+    - binary (``r >= 0``): the highest set bit;
+    - NAF: a NAF led by ``±2^e`` lies in ``(2^(e+1)/3, 2^(e+2)/3)`` in magnitude, so ``e = floor(log2 3|r|) - 1``;
+    - HESE: ``r > 0`` is led by its top bit ``2^n``, or by ``2^(n+1)`` when bit ``n-1`` is set too (a run of
+      ones); the remainder of a run, ``-(2^m - low)`` with ``low < 2^(m-1)``, is led by ``-2^m``, the
+      power of two at or above its magnitude.
+    """
+    check_encoding(encoding)
+    if encoding == "binary":
+        return highest_power(r)
+    magnitude = tf.abs(r)
+    if encoding == "naf":
+        return tf.sign(r) * highest_power(3 * magnitude) * 0.5
+    top = highest_power(r)  # 0 for r <= 0: the sign bit is not in the exponent mask, but r < 0 is masked below
+    run_top = tf.where(r >= 1.5 * top, 2 * top, top)
+    return tf.where(r > 0, run_top, -highest_power(tf.maximum(2 * magnitude - 1, 0)))
+
+
+def peel_terms(q, budget, encoding, max_budget):
+    """The ``budget`` most significant terms of every integer-valued float ``q >= 0``, as a float value.
+
+    ``budget`` may be a tensor (a run-time resolution); then ``max_budget`` steps run and those at or above
+    the budget subtract nothing.
+    """
+    rest = q
+    for i in range(max_budget):
+        term = top_term(rest, encoding)
+        if isinstance(budget, (int, np.integer)):
+            rest = rest - term
+        else:
+            rest = rest - term * tf.cast(i < budget, q.dtype)
+    return q - rest
+
+
+def max_terms(bits, encoding):
+    """The most terms a ``bits``-bit magnitude has: NAF digits are never adjacent; HESE has at most two per run."""
+    return -(-n_planes(bits) // 2) if encoding == "naf" else bits
+
+
+def truncate_values(q, bits, budget, encoding, max_budget=None):
+    """Keep the ``budget`` most significant terms of every value of int ``q`` (group size 1); returns int32.
+
+    ``max_budget`` bounds a tensor ``budget`` (default: every term a ``bits``-bit value can have).
+    """
+    check_encoding(encoding)
+    steps = max_terms(bits, encoding)
+    if isinstance(budget, (int, np.integer)):
+        steps = min(int(budget), steps)
+    elif max_budget is not None:
+        steps = min(int(max_budget), steps)
+    kept = peel_terms(tf.cast(q, tf.float32), budget, encoding, max(steps, 0))
+    return tf.cast(kept, tf.int32)
 
 
 # ---------------------------------------------------------------------------

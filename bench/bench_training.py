@@ -1,0 +1,151 @@
+"""Benchmark of a training step with the kit's term quantizers against the same model in plain QKeras.
+
+Measures and prints (no asserts), in one process, for two models at batch 64:
+
+- the digits MLP, 64 -> 64 -> 32 -> 10 (``training.models.build_mlp``, the embedded default config), on
+  scikit-learn's digits;
+- the CNN of issue 14: 28x28x1 inputs, 3x3 convolutions of 8 and 16 filters, each with BN and 2x2 max pooling,
+  then Dense 10 (``training.models.build_cnn``), on the digits scaled up to 28x28 (nearest neighbour);
+
+and for each model the step of the plain QKeras baseline (``quantized_bits(8, 0, alpha=1)`` kernels,
+``quantized_relu(8, 3)`` activations; ``SingleStep``), the term model's step at one resolution (the highest:
+``SingleStep``) and the term model's multires teacher/student step (``TeacherStudentStep`` with the
+distillation loss, a fixed student), each compiled without and with XLA (``jit_compile=True`` on the whole
+step). The term model has the reference resolutions (SPEC section 1), NAF, group size 16.
+
+Time: every variant runs in each of several alternating rounds (the order rotates every round) so drift and
+other load hit all alike; the table gives the median wall-clock and CPU (``time.process_time``, every thread
+of the process; less sensitive to other processes on a shared machine) milliseconds per step, Adam update
+included, and their ratios to the QKeras step's under the same compilation and to the plain (no XLA) QKeras
+step. The build lines give each variant's tracing and compilation time: under XLA the term CNN's switchable
+batch normalization (a ``tf.switch_case`` over 8 resolutions, each branch compiled) dominates it.
+
+Memory: TensorFlow's CPU allocator is switched to its BFC allocator (``TF_CPU_ALLOCATOR_USE_BFC``), whose
+statistics ``tf.config.experimental.get_memory_info('CPU:0')`` reports. Peak memory per step is the
+allocator's peak during one step minus what was allocated just before it (weights, optimizer state and data
+stay resident and are the same for every variant of a model): activations, gradients and temporaries.
+
+Run from the repository root (a few minutes on 2 quiet cores; most of it compiling the CNN under XLA):
+
+    .venv/bin/python bench/bench_training.py [--rounds 8] [--calls 8] [--models mlp cnn]
+"""
+
+# ruff: noqa: E402 (the allocator, TF's log level and the warning filter are set before TensorFlow is imported)
+import os
+import warnings
+
+os.environ["TF_CPU_ALLOCATOR_USE_BFC"] = "true"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+warnings.filterwarnings("ignore", message=r".*keras.constraints.serialize\(\)")
+
+import argparse
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from mrfpga.cli.config import QuantizationConfig
+from mrfpga.training.data import load_digits
+from mrfpga.training.models import build_cnn, build_mlp
+from mrfpga.training.multires import SingleStep, TeacherStudentStep, distillation_loss
+from mrfpga.training.quantizers import n_resolutions
+
+BATCH = 64
+SEED = 0
+LEARNING_RATE = 0.003
+MODELS = {
+    "mlp": lambda q: build_mlp(64, 10, [64, 32], q, SEED),
+    "cnn": lambda q: build_cnn((28, 28, 1), 10, [8, 16], q, SEED),
+}
+KINDS = ("qkeras", "term single", "term multires")
+
+
+def batch_for(model_name):
+    """One batch of the digits: 8x8 rows for the MLP, 28x28x1 images (nearest-neighbour scale-up) for the CNN."""
+    data = load_digits(SEED)
+    x, y = data.x_train[:BATCH].reshape(BATCH, 8, 8), data.y_train[:BATCH]
+    if model_name == "mlp":
+        return tf.constant(x.reshape(BATCH, 64)), tf.constant(y)
+    rows = np.arange(28) * 8 // 28
+    return tf.constant(x[:, rows][:, :, rows][..., None]), tf.constant(y)
+
+
+def make_variant(model_name, kind, jit_compile):
+    """``step()`` running one training step of the variant on a fixed batch; returns the loss tensor."""
+    q = QuantizationConfig(scheme="qkeras" if kind == "qkeras" else "term")
+    model = MODELS[model_name](q)
+    optimizer = tf.keras.optimizers.Adam(LEARNING_RATE)
+    optimizer.build(model.trainable_variables)
+    x, y = batch_for(model_name)
+    if kind == "term multires":
+        runner = TeacherStudentStep(model, optimizer, distillation_loss, SEED, jit_compile=jit_compile)
+        student = tf.constant(n_resolutions(model) // 2, tf.int32)  # a fixed student: equal work every step
+        return lambda: runner.step(x, y, student)
+    runner = SingleStep(model, optimizer, jit_compile=jit_compile)
+    return lambda: runner.step(x, y)
+
+
+def step_memory(step):
+    """Bytes the allocator held at its peak during one step, above what it held before the step."""
+    before = tf.config.experimental.get_memory_info("CPU:0")["current"]
+    tf.config.experimental.reset_memory_stats("CPU:0")
+    step().numpy()
+    return tf.config.experimental.get_memory_info("CPU:0")["peak"] - before
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--calls", type=int, default=8, help="steps per variant per round")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    args = parser.parse_args()
+    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, batch {BATCH}")
+
+    variants = {}
+    for model_name in args.models:
+        for kind in KINDS:
+            for jit in (False, True):
+                name = (model_name, kind, jit)
+                started = time.perf_counter()
+                step = make_variant(model_name, kind, jit)
+                for _ in range(3):  # trace and compile, then settle
+                    step().numpy()
+                variants[name] = step
+                print(f"  built {model_name} {kind}{' XLA' if jit else ''} in {time.perf_counter() - started:.1f} s")
+
+    memory = {name: step_memory(step) for name, step in variants.items()}
+    wall = {name: [] for name in variants}
+    cpu = {name: [] for name in variants}
+    names = list(variants)
+    for r in range(args.rounds):  # rotate the order every round so drift hits every variant alike
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            step = variants[name]
+            for _ in range(args.calls):
+                started, started_cpu = time.perf_counter(), time.process_time()
+                step().numpy()  # .numpy(): wait for the result
+                wall[name].append(time.perf_counter() - started)
+                cpu[name].append(time.process_time() - started_cpu)
+
+    print(f"\nOne training step, batch {BATCH}, {args.rounds} alternating rounds x {args.calls} steps (medians)")
+    head = (
+        f"{'model':<5} {'step':<15} {'XLA':<4} {'wall ms':>8} {'ratio':>6} {'vs plain':>8} {'cpu ms':>8} {'ratio':>6} "
+    )
+    head += f"{'vs plain':>8} {'peak MiB':>8} {'ratio':>6}"
+    print(head)
+    print("-" * len(head))
+    for model_name, kind, jit in names:
+        row = f"{model_name:<5} {kind:<15} {'yes' if jit else 'no':<4}"
+        for times in (wall, cpu):
+            median = np.median(times[(model_name, kind, jit)]) * 1e3
+            base = np.median(times[(model_name, "qkeras", jit)]) * 1e3
+            plain = np.median(times[(model_name, "qkeras", False)]) * 1e3
+            row += f" {median:8.2f} {median / base:5.2f}x {median / plain:7.2f}x"
+        mem, base_mem = memory[(model_name, kind, jit)], memory[(model_name, "qkeras", jit)]
+        print(f"{row} {mem / 2**20:8.2f} {mem / base_mem:5.2f}x")
+    print("ratio: / the QKeras step with the same XLA setting; vs plain: / the QKeras step without XLA. wall: elapsed")
+    print("time; cpu: the process's CPU time (all threads), less sensitive to other load. peak: the allocator's peak")
+    print("during one step above what it held before the step; its ratio: / QKeras's with the same XLA setting.")
+
+
+if __name__ == "__main__":
+    main()
