@@ -241,11 +241,39 @@ def fmt_times(ts):
 # ---------------------------------------------------------------- one model, both ways
 
 
-def bench_model(title, ours_model, base_model, q, data, board, tmp):
+def measure_twin(ours_model, hls_model, x, board, tmp):
+    """The demo MLP on its Verilog twin: Verilator cycles per resolution (on the test samples) and Yosys
+    resources. Measurements of ours only: hls4ml's design has no twin here, so no comparison is printed."""
+    from mrfpga.cli.pipeline import twin_specs
+    from mrfpga.hls import rtl
+
+    specs = twin_specs(hls_model)
+    n_res = n_resolutions(ours_model)
+    codes = np.round(x * 2.0 ** specs[0]["in_frac"]).astype(np.int64)
+    run = rtl.run_twin(specs, codes, n_res, Path(tmp) / "twin")
+    measured = rtl.synthesize(specs, Path(tmp) / "yosys")
+    total = measured["total"]
+    heading("Digits MLP, ours on the Verilog twin: measured (Verilator cycles, Yosys resources)")
+    print(f"resources, {measured['tool']} ({measured['method']}):")
+    print(
+        f"  LUT {total['LUT']}/{board.resources['LUT']}, FF {total['FF']}/{board.resources['FF']}, "
+        f"DSP48E1 {total['DSP48E1']}/{board.resources['DSP48E1']}, CARRY4 {total['CARRY4']}"
+    )
+    head = f"{'resolution':>10} {'cycles (Verilator)':>19} {'LUT x cycles':>13}"
+    print(f"\n{head}\n{'-' * len(head)}")
+    cycles = [float(np.mean(c)) for c in run["cycles"]]
+    for r, c in enumerate(cycles):
+        print(f"{r:>10} {c:>19.0f} {total['LUT'] * c:>13.3g}")
+    print(f"cycles at the highest resolution / the lowest: {cycles[-1] / cycles[0]:.2f}x")
+
+
+def bench_model(title, ours_model, base_model, q, data, board, tmp, reuse_factor=1, measure=False):
     n_res = n_resolutions(ours_model)
     high, low = n_res - 1, 0
     with quiet():
-        ours = convert(ours_model, Path(tmp) / "ours", board=board.name, project_name=PROJECT)
+        ours = convert(
+            ours_model, Path(tmp) / "ours", board=board.name, project_name=PROJECT, reuse_factor=reuse_factor
+        )
     base = convert_baseline(base_model, Path(tmp) / "hls4ml", board.clock_period_ns)
     ours_est = estimate(ours, n_res, board)
     base_est = baseline_estimate(base, board)
@@ -328,6 +356,8 @@ def bench_model(title, ours_model, base_model, q, data, board, tmp):
             f" {ours_acc[r]:>11.2f}"
         )
     print(f"{'hls4ml':>16} {base_cycles:>11} {base_cycles * clock / 1000:>10.2f} {1:>12.1f}x {base_acc:>11.2f}")
+    if measure:
+        measure_twin(ours_model, ours, x, board, tmp)
 
 
 def main():
@@ -353,7 +383,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         bench_model(
             f"Digits MLP 64-{hidden}-{data.n_classes}: ours (term mMAC) vs plain hls4ml (QKeras 8-bit fixed point)",
-            mlp_ours, mlp_base, q, data, board, Path(tmp) / "mlp",
+            mlp_ours, mlp_base, q, data, board, Path(tmp) / "mlp", config.hls.reuse_factor, measure=True,
         )  # fmt: skip
         bench_model(
             f"Digits CNN {cnn_summary(filters)}-dense{data.n_classes}: ours (term mMAC, switchable BN) vs plain"

@@ -269,12 +269,13 @@ def run(config, run_dir, force=False, verbose=1, resume=False):
 
 RTL = "rtl"
 TWIN_LAYERS = ("DataTerm", "MMACDense")
+FLAT_LAYERS = ("Input", "Reshape")  # a flatten keeps the values' order: the twin's buses are flat already
 
 
 def twin_specs(hls_model):
     """The core descriptions of the model's layers when the Verilog twin covers it (a chain of data-term and
     mMAC Dense layers), else None."""
-    layers = [n for n in hls_model.get_layers() if n.class_name != "Input"]
+    layers = [n for n in hls_model.get_layers() if n.class_name not in FLAT_LAYERS]
     if not layers or any(n.class_name not in TWIN_LAYERS for n in layers):
         return None
     return [n.core_spec() for n in layers]

@@ -63,7 +63,9 @@ def convert_from_keras_model(
     project_name="myproject",
 ):
     """One hls4ml project for every resolution of ``model``; keyword arguments override ``hls_config``."""
-    config = hls_config or config_from_keras_model(model, board=board or "pynq-z2")
+    config = hls_config or config_from_keras_model(
+        model, board or "pynq-z2", backend or "Vivado", io_type or "io_parallel", clock_period, reuse_factor or 1
+    )
     model_config = config.get("Model", {})
     graph = convert(
         model,

@@ -1,70 +1,38 @@
-"""Cycle and resource estimates derived from the generated design's loop structure.
+"""Cycle and resource estimates of a converted model, layer by layer (docs/estimates.md explains them).
 
-Formulas (docs/estimates.md explains them):
+Cycles follow the schedule the generated C++ has (docs/mmac_core.md for the mMAC): C simulation counts the
+same figure per sample for the kit's layers (``counted_cycles``), and the tests hold the two together.
 
-- ``data_terms``: fully unrolled and pipelined: 1 cycle.
-- ``mmac_dense`` at resolution r (a data terms, k weight terms per group):
-  ``reuse_factor`` rounds; in each, ``n_units = ceil(n_out * n_groups / reuse)``
-  term-serial units each walk one group's term pairs at II=1, at most
-  ``min(k, T) * a`` of them, where T is the most terms any group of the
-  layer holds at or above the resolution's exponent floor (the loops stop at
-  a group's last term, or its first below the floor: onion precisions), then
-  an adder tree over the groups and the bias:
-  ``cycles = 1 + reuse_factor * min(k, T) * a + ceil(log2(n_groups + 1))``.
-- ``mmac_conv2d``: ``out_height * out_width`` output pixels one after another,
-  each an ``mmac_dense`` over its patch: ``pixels * cycles(mmac_dense)``.
-- io_stream adds, per kit layer, one cycle per input and output stream pack
-  (the layers read their whole input, then write their whole output).
-- Per inference: the sum over layers (hls4ml's io_parallel top function runs
-  them one after another).
-- hls4ml's own layers (the fixed-point baseline, or fixed kernels in a kit
-  model), a simple model of the Latency strategy: ``ceil(n / reuse) - zeros //
-  reuse`` multipliers per Dense/Conv (hls4ml's ``multiplier_limit``), each a
-  DSP48E1 when both operands are wider than ``DSP_MIN_WIDTH`` bits, else a LUT
-  multiply-accumulate at SPEC section 5's bit-parallel MAC figure (127 LUT /
-  98 FF); a Dense takes ``reuse + 2`` cycles, a Conv2D ``pixels * reuse + 2``
-  (its partitions one after another), a batch norm one multiplier per value
-  and ``reuse + 1`` cycles, an activation or pooling layer 1 cycle and one
-  LUT per output bit.
-- Resources: a term-serial MAC unit takes ``TERM_MAC_LUT`` LUTs and
-  ``TERM_MAC_FF`` flip-flops (SPEC section 5: 30 LUTs / 32 FFs); adders take
-  one LUT per bit; term tables live in LUT ROM (64 bits a LUT) when
-  ``reuse_factor`` is 1, else in BRAM18 (18 Kib, dual-ported, one port per
-  unit). No multiplier in the mMAC: 0 DSP48E1. A folded switchable BN
-  multiplies every value by its scale: one DSP48E1 per value.
-- Row-wise layers (``rowwise_dense``/``rowwise_conv2d``, SPEC section 4),
-  pipelined at II = ``reuse_factor``: ``cycles = pixels * (reuse_factor +
-  ceil(log2(fan_in)) + 1)`` (products, the adder tree over the fan-in, the
-  row shift and the bias; pixels = 1 for Dense), + io_stream packs. Weights
-  are constants, so only nonzero ones cost: a PoT weight is a shift (wiring)
-  and one adder in LUTs, a Fixed-W4/W8 weight one DSP48E1 multiplier
-  (``ceil(nonzero fixed weights / reuse_factor)`` DSP48E1); adders take one
-  LUT per accumulator bit of their core, plus one bias adder (LUTs) and one
-  output register (FFs) per row and output bit; at ``reuse_factor`` > 1 the
-  three weight tables are read from LUT ROM (64 bits a LUT).
+- ``data_terms``, ``switchable_scale_shift``: 1 cycle.
+- ``mmac_dense`` at resolution r: ``rounds * K_r * a_r + 3`` (term-pair unit) or ``rounds * K_r + 3``
+  (weight-term unit), K_r = min(k_r, the most terms any group holds at or above the exponent floor);
+  ``mmac_conv2d``: that per output pixel.
+- io_stream adds, per kit layer, one cycle per input and output stream word.
+- Row-wise layers: ``pixels * (reuse_factor + ceil(log2(fan_in)) + 1)``.
+- hls4ml's own layers (Latency strategy): a Dense ``reuse + 2``, a Conv ``pixels * reuse + 2``, a batch
+  norm ``reuse + 1``, an activation or pooling layer 1.
+- A sample's latency is the sum over the layers (DATAFLOW: each layer starts when the one before is done).
+
+Resources: the mMAC and data-term layers from unit costs measured with Yosys on their Verilog twin
+(``rtl_costs``); hls4ml's multipliers (``multiplier_limit`` of them) a DSP48E1 when both operands are wider
+than ``DSP_MIN_WIDTH`` bits, else a constant product in LUTs as measured with Yosys; a folded switchable BN
+one DSP48E1 per value; row-wise layers from their nonzero weights (``rowwise_estimate``).
 """
-
-import math
 
 from .registry import LAYERS
 from .rowwise_estimate import ROWWISE_LAYERS, rowwise_cycles, rowwise_resources
+from .rtl_costs import data_term_resources, mmac_dense_resources
 
 MMAC_FIXED_CYCLES = 3  # nnet::mmac_fixed_cycles: load, the last accumulation, the output sum
-TERM_MAC_LUT = 30
-TERM_MAC_FF = 32
-LUTROM_BITS = 64
-BRAM18_BITS = 18 * 1024
 # hls4ml's own layers.
 DSP_MIN_WIDTH = 10
-MAC_LUT = 127
-MAC_FF = 98
+# hls4ml's multiply-accumulate by a constant (docs/estimates.md, "hls4ml's constant-weight products").
+CONSTANT_PRODUCT_LUT_PER_BIT = 7.43
+CONSTANT_PRODUCT_LUT_OFFSET = -4.2
+CONSTANT_PRODUCT_FF = 1.25  # the output register, shared by the products of a sum
 PIPELINE_EXTRA = 2
 MULTIPLYING = ("Dense", "Conv1D", "Conv2D", "DepthwiseConv2D", "BatchNormalization")
 ELEMENTWISE = ("Activation", "ReLU", "LeakyReLU", "HardActivation", "ParametrizedActivation", "Pooling1D", "Pooling2D")
-
-
-def _log2_ceil(n):
-    return math.ceil(math.log2(n)) if n > 1 else 0
 
 
 def layer_cycles(node, resolution):
@@ -137,8 +105,10 @@ def _pixels(node):
 def layer_resources(node):
     kind = node.class_name
     res = {"LUT": 0, "FF": 0, "BRAM_18K": 0, "DSP48E1": 0}
-    if kind in ("DataTerm", "SignedDataTerm"):
-        width = node.get_attr("bits") + (2 if kind == "SignedDataTerm" else 1)
+    if kind == "DataTerm":
+        res.update(data_term_resources(node.core_spec()))
+    elif kind == "SignedDataTerm":
+        width = node.get_attr("bits") + 2
         res["LUT"] = node.get_attr("n_in") * width * 2
         res["FF"] = node.get_attr("n_in") * width
     elif kind == "SwitchableScaleShift":
@@ -155,7 +125,8 @@ def layer_resources(node):
         if min(operands) > DSP_MIN_WIDTH:
             res["DSP48E1"] = count
         else:
-            res["LUT"], res["FF"] = count * MAC_LUT, count * MAC_FF
+            res["LUT"] = round(count * constant_product_lut(operands[0]))
+            res["FF"] = round(count * CONSTANT_PRODUCT_FF)
     elif kind in ELEMENTWISE:
         out = node.get_output_variable()
         res["LUT"] = out.size() * out.type.precision.width
@@ -163,17 +134,14 @@ def layer_resources(node):
 
 
 def mmac_resources(node):
-    """Lock-step units, each with its own term ROM (LUT ROM: every unit reads its own entry each cycle), the
-    partial sums of every group, the output adders and registers, and the data-term extraction."""
-    n_out, n_groups, units = node.get_attr("n_out"), node.get_attr("n_groups"), node.get_attr("n_units")
-    acc = node.get_attr("acc_width")
-    terms = node.get_weights("terms")
-    rom_luts_per_unit = -(-terms.data_length // units * terms.type.precision.width // LUTROM_BITS)
-    lut = units * (TERM_MAC_LUT + rom_luts_per_unit) + n_out * n_groups * acc
-    if node.get_attr("unit") == "term_pair":
-        lut += node.get_attr("patch_size") * node.get_attr("data_bits")
-    ff = units * TERM_MAC_FF + n_out * n_groups * acc + n_out * acc
-    return {"LUT": lut, "FF": ff, "BRAM_18K": 0, "DSP48E1": 0}
+    """From the layer's core description with the unit costs measured on the Verilog twin (rtl_costs)."""
+    return mmac_dense_resources(node.core_spec())
+
+
+def constant_product_lut(weight_bits):
+    """LUT of one hls4ml multiply-accumulate by a constant weight, its share of the adder tree included:
+    measured with Yosys at 4, 6 and 8 weight bits (25.5, 38.5, 55.2), fitted affinely."""
+    return CONSTANT_PRODUCT_LUT_PER_BIT * weight_bits + CONSTANT_PRODUCT_LUT_OFFSET
 
 
 def estimate(hls_model, n_resolutions, board):

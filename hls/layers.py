@@ -17,7 +17,9 @@ from mrfpga.training.terms import group_terms
 
 ENCODING_IDS = {"binary": 0, "naf": 1, "hese": 2}  # nnet::term_encoding
 UNITS = ("term_pair", "weight_term")  # nnet::mmac_unit
-DEFAULT_UNIT = "weight_term"  # chosen by measured LUT x cycles: docs/estimates.md
+# The weight-term unit has the better measured LUT x cycles, but its cycles ignore the data terms a, so
+# (a=2, k=14) and (a=3, k=14) would cost the same: the term-pair unit's fall at every step (docs/estimates.md).
+DEFAULT_UNIT = "term_pair"
 # Layers whose outputs are some of their inputs' values, unchanged (max pooling too).
 VALUE_PRESERVING = ("Reshape", "Transpose")
 

@@ -122,13 +122,13 @@ class TestReuseFolding(CsimCase):
         return 3
 
 
-class TestTermPairUnit(CsimCase):
-    """The term-pair unit after data-term layers: one (weight term, data term) pair per step."""
+class TestWeightTermUnit(CsimCase):
+    """The weight-term unit after data-term layers: each step shifts the whole (already truncated) input."""
 
     @pytest.fixture(scope="class")
     @classmethod
     def mmac_unit(cls):
-        return "term_pair"
+        return "weight_term"
 
     @pytest.fixture(scope="class")
     @classmethod

@@ -1,0 +1,50 @@
+"""The cost model against Yosys on the Verilog twin: estimates within 25% of the measurement on MLP shapes
+other than the demo's (tests/test_pipeline.py holds the demo's)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from qkeras import QActivation, QDense
+
+from mrfpga.cli.config import QuantizationConfig
+from mrfpga.cli.pipeline import twin_specs
+from mrfpga.hls import convert_from_keras_model, rtl
+from mrfpga.hls.estimate import layer_resources
+from mrfpga.training.models import bias_quantizer, data_term_quantizer, weight_term_quantizer
+
+pytestmark = pytest.mark.slow
+
+
+def mlp(n_in, widths, seed):
+    """A term-quantized MLP with spread random weights (untrained weights are too uniform)."""
+    q = QuantizationConfig()
+    tf.keras.utils.set_random_seed(seed)
+    x = tf.keras.Input((n_in,), name="features")
+    h = QActivation(data_term_quantizer(q), name="input_terms")(x)
+    for i, units in enumerate(widths):
+        if i:
+            h = QActivation(data_term_quantizer(q), name=f"terms_{i}")(h)
+        h = QDense(units, kernel_quantizer=weight_term_quantizer(q), bias_quantizer=bias_quantizer(q), name=f"d{i}")(h)
+    model = tf.keras.Model(x, h)
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if layer.weights:
+            layer.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in layer.get_weights()])
+    return model
+
+
+@pytest.mark.parametrize(
+    "n_in, widths, reuse, unit",
+    [(40, [24, 10], 2, "term_pair"), (33, [16, 5], 1, "weight_term")],
+    ids=["40-24-10_reuse2_term_pair", "33-16-5_reuse1_weight_term"],
+)
+def test_estimate_is_within_25_percent_of_yosys(tmp_path, n_in, widths, reuse, unit):
+    model = mlp(n_in, widths, seed=len(widths) + n_in)
+    config = {"Model": {"ReuseFactor": reuse, "MMACUnit": unit}, "LayerName": {}}
+    hls_model = convert_from_keras_model(model, tmp_path / "prj", hls_config=config)
+    specs = twin_specs(hls_model)
+    measured = rtl.synthesize(specs, tmp_path / "yosys")
+    estimated = {node.name: layer_resources(node) for node in hls_model.get_layers() if node.class_name != "Input"}
+    total = sum(figures["LUT"] for figures in estimated.values())
+    assert measured["total"]["DSP48E1"] == 0
+    assert abs(total - measured["total"]["LUT"]) <= 0.25 * measured["total"]["LUT"], (total, measured)
