@@ -77,6 +77,9 @@ def scalar_resolution_port(project, name):
         firmware / f"{name}.cpp",
         lambda text: re.sub(rf"\n\s*#pragma HLS ARRAY_RESHAPE variable={RESOLUTION_PORT} complete dim=0", "", text),
     )
+    # An index into the scalar would compile (bit 0 of an ap_uint) and silently select the wrong resolution.
+    if re.search(rf"\b{RESOLUTION_PORT}\[", (firmware / f"{name}.cpp").read_text()):
+        raise ConversionError(f"{firmware / name}.cpp indexes the resolution port: it is a scalar, pass it as is")
     call = re.compile(rf"(\b{name}\([^;]*?)\b({RESOLUTION_PORT}(?:_ap)?)\b(?!\[)")
     for path in (project / f"{name}_test.cpp", project / f"{name}_bridge.cpp"):
         _patch(path, lambda text: call.sub(r"\1\2[0]", text))

@@ -37,7 +37,7 @@ signed_data_term_config_template = """struct config{index} : nnet::data_term_con
 }};\n"""
 
 signed_data_term_function_template = (
-    "nnet::signed_data_terms<{input_t}, {output_t}, {config}>({input}, {output}, {resolution}[0]);"
+    "nnet::signed_data_terms<{input_t}, {output_t}, {config}>({input}, {output}, {resolution});"
 )
 
 

@@ -507,6 +507,7 @@ SignedValues:
             kept = -kept;
         res[i].range(CONFIG_T::bits + 1, 0) = kept.range(CONFIG_T::bits + 1, 0);
     }
+    MRFPGA_COUNT_CYCLES(1);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
