@@ -162,23 +162,22 @@ class CsimCase:
             out = csim.predict(project, inputs, r)
             assert csim.mismatches(out, exact) == 0, f"resolution {r}"
 
-    def test_testbench_bit_exact(self, project, inputs, expected):
+    def test_testbench_bit_exact_and_cycles(self, project, inputs, expected):
+        """The generated testbench equals the exact reference; the cycles C simulation counted, sample by
+        sample, equal docs/estimates.md's formula (one g++ build for both)."""
         out_dir = project.config.get_output_dir()
         csim.write_tb_data(out_dir, inputs, expected)
         csim.compile_testbench(out_dir, PROJECT_NAME)
         out = csim.run_testbench(out_dir, expected[0].shape[1])
         for r, exact in enumerate(expected):
             assert csim.mismatches(out[r * len(inputs) : (r + 1) * len(inputs)], exact) == 0, f"resolution {r}"
-
-    def test_csim_cycles_are_the_documented_schedule(self, project, inputs, expected):
-        """The cycles C simulation counts, sample by sample, equal docs/estimates.md's formula."""
-        out_dir = project.config.get_output_dir()
-        csim.write_tb_data(out_dir, inputs, expected)
-        csim.compile_testbench(out_dir, PROJECT_NAME)
-        csim.run_testbench(out_dir, expected[0].shape[1])
-        counted = csim.read_csim_cycles(out_dir).reshape(len(expected), len(inputs))
+        counted = csim.read_csim_cycles(out_dir)
+        if counted is None:  # hls4ml's own layers only: nothing counts, nothing is estimated as counted
+            assert all(counted_cycles(project, r) == 0 for r in range(len(expected)))
+            return
+        counted = counted.reshape(len(expected), len(inputs))
         for r in range(len(expected)):
-            assert set(counted[r]) == {counted_cycles(project, r)}, f"resolution {r}"
+            assert set(counted[r]) == {counted_cycles(project, r)}, f"cycles at resolution {r}"
 
     def test_no_fallback_precision(self, project):
         """No layer of ours may reach hls4ml's ap_fixed<16,6> fallback (only the input port may use it)."""
