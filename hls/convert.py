@@ -109,11 +109,12 @@ def pin_results_before_switchable_bn(model, ports):
             continue
         source = layer.inbound_nodes[0].inbound_layers
         kernel = type(getattr(source, "kernel_quantizer_internal", None)).__name__
-        if isinstance(source, QDense | QConv2D) and kernel not in KIT_KERNELS and source.name not in ports:
+        pinned = "Precision" in ports.get(source.name, {})
+        if isinstance(source, QDense | QConv2D) and kernel not in KIT_KERNELS and not pinned:
             precision = exact_result_type(model, source)
             if precision is not None:  # hls4ml puts a linear activation after the layer until it optimizes
                 for name in (source.name, f"{source.name}_linear"):
-                    ports[name] = {"Precision": {"result": precision}}
+                    ports.setdefault(name, {})["Precision"] = {"result": precision}
 
 
 def _add_resolution_port(layer_list, input_layers, n_res):
