@@ -20,9 +20,10 @@ install: $(BIN)/python
 demo: install
 	$(BIN)/mrfpga demo --out $(DEMO_OUT) --force
 
-# Two workers (this machine has two cores); loadscope keeps each test class's HLS project on one worker.
+# Two workers (this machine has two cores); tests sharing a class's HLS project or a module's model stay on
+# one worker and the longest start first (tests/conftest.py); the slowest tests are listed at the end.
 test: install
-	$(BIN)/pytest -q -n 2 --dist loadscope
+	$(BIN)/pytest -q -n 2 --dist loadgroup --no-loadscope-reorder --durations=25
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -38,47 +38,49 @@ struct rowwise_core_config {
     static unsigned row_shift(unsigned r) { return 0; } // the row's grid onto the output grid
 };
 
+// The product of one input code and one weight, as a policy class (nnet_mult.h's manner): each scheme
+// adds x * w to a row's sum with its own operator and binding.
+
 // PoT-W4 rows: code 0 is a zero weight, +-k is +-2^(k-1). Products are shifts; adders in LUTs.
-template <class data_int_T, class out_T, typename CORE_T>
-void rowwise_pot_core(const data_int_T x[CORE_T::n_in], const typename CORE_T::weight_t w[CORE_T::table_size],
-                      out_T out[]) {
-    #pragma HLS INLINE
-    typedef typename CORE_T::accum_t accum_t;
-PotRows:
-    for (unsigned r = 0; r < CORE_T::n_rows; r++) {
-        #pragma HLS UNROLL
-        accum_t acc = 0;
-    PotInputs:
-        for (unsigned i = 0; i < CORE_T::n_in; i++) {
-            #pragma HLS UNROLL
-            const int code = w[r * CORE_T::n_in + i];
-            if (code == 0)
-                continue;
-            const accum_t term = accum_t(x[i]) << ((code < 0 ? -code : code) - 1);
-            accum_t sum = code < 0 ? accum_t(acc - term) : accum_t(acc + term);
-            ROWWISE_ADD_ON_FABRIC(sum)
-            acc = sum;
-        }
-        out[CORE_T::row_index(r)] = out_T(acc) << CORE_T::row_shift(r);
+template <class CORE_T> struct pot_product {
+    template <class data_int_T>
+    static typename CORE_T::accum_t add(typename CORE_T::accum_t acc, data_int_T x, const int code) {
+        #pragma HLS INLINE
+        typedef typename CORE_T::accum_t accum_t;
+        if (code == 0)
+            return acc;
+        const accum_t term = accum_t(x) << ((code < 0 ? -code : code) - 1);
+        accum_t sum = code < 0 ? accum_t(acc - term) : accum_t(acc + term);
+        ROWWISE_ADD_ON_FABRIC(sum)
+        return sum;
     }
-}
+};
 
 // Fixed-W4 / Fixed-W8 rows: integer weights, one multiplier per weight, bound to DSP blocks.
-template <class data_int_T, class out_T, typename CORE_T>
-void rowwise_fixed_core(const data_int_T x[CORE_T::n_in], const typename CORE_T::weight_t w[CORE_T::table_size],
-                        out_T out[]) {
+template <class CORE_T> struct fixed_product {
+    template <class data_int_T>
+    static typename CORE_T::accum_t add(typename CORE_T::accum_t acc, data_int_T x, typename CORE_T::weight_t w) {
+        #pragma HLS INLINE
+        typename CORE_T::product_t product = x * w;
+        ROWWISE_MUL_ON_DSP(product)
+        return acc + product;
+    }
+};
+
+// One scheme's rows: each row's sum over the fan-in, shifted onto the output grid at the row's position.
+template <template <class> class product, class data_int_T, class out_T, typename CORE_T>
+void rowwise_core(const data_int_T x[CORE_T::n_in], const typename CORE_T::weight_t w[CORE_T::table_size],
+                  out_T out[]) {
     #pragma HLS INLINE
     typedef typename CORE_T::accum_t accum_t;
-FixedRows:
+Rows:
     for (unsigned r = 0; r < CORE_T::n_rows; r++) {
         #pragma HLS UNROLL
         accum_t acc = 0;
-    FixedInputs:
+    Inputs:
         for (unsigned i = 0; i < CORE_T::n_in; i++) {
             #pragma HLS UNROLL
-            typename CORE_T::product_t product = x[i] * w[r * CORE_T::n_in + i];
-            ROWWISE_MUL_ON_DSP(product)
-            acc += product;
+            acc = product<CORE_T>::add(acc, x[i], w[r * CORE_T::n_in + i]);
         }
         out[CORE_T::row_index(r)] = out_T(acc) << CORE_T::row_shift(r);
     }
@@ -117,9 +119,10 @@ Codes:
     }
     accum_t rows[CONFIG_T::n_out]; // every row is written by exactly one core
     #pragma HLS ARRAY_PARTITION variable = rows complete
-    rowwise_pot_core<typename CONFIG_T::data_int_t, accum_t, typename CONFIG_T::pot>(x, pot_weights, rows);
-    rowwise_fixed_core<typename CONFIG_T::data_int_t, accum_t, typename CONFIG_T::fixed4>(x, fixed4_weights, rows);
-    rowwise_fixed_core<typename CONFIG_T::data_int_t, accum_t, typename CONFIG_T::fixed8>(x, fixed8_weights, rows);
+    typedef typename CONFIG_T::data_int_t data_int_t;
+    rowwise_core<pot_product, data_int_t, accum_t, typename CONFIG_T::pot>(x, pot_weights, rows);
+    rowwise_core<fixed_product, data_int_t, accum_t, typename CONFIG_T::fixed4>(x, fixed4_weights, rows);
+    rowwise_core<fixed_product, data_int_t, accum_t, typename CONFIG_T::fixed8>(x, fixed8_weights, rows);
 Outputs:
     for (unsigned o = 0; o < CONFIG_T::n_out; o++) {
         #pragma HLS UNROLL

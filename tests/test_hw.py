@@ -33,6 +33,7 @@ def mlp(n_in, widths, seed):
     return model
 
 
+@pytest.mark.longest
 @pytest.mark.parametrize(
     "n_in, widths, reuse, unit",
     [(40, [24, 10], 2, "term_pair"), (33, [16, 5], 1, "weight_term")],

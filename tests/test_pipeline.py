@@ -74,6 +74,7 @@ def test_user_npz_whose_width_is_not_a_multiple_of_the_group_size(tmp_path):
     assert refused.returncode == 2 and "--force" in refused.stderr
 
 
+@pytest.mark.longest
 def test_demo_job_meets_its_promises(tmp_path):
     """The embedded default: >= 90% at the highest resolution, 0 mismatches everywhere (predict, testbench and
     the Verilog twin), the twin's cycles equal the C-simulation count sample by sample and fall at every step
@@ -99,6 +100,7 @@ def test_demo_job_meets_its_promises(tmp_path):
     assert abs(estimated - measured["total"]["LUT"]) <= 0.25 * measured["total"]["LUT"]
 
 
+@pytest.mark.longest
 @pytest.mark.parametrize(
     "scheme, extra",
     [

@@ -1,0 +1,27 @@
+"""How the suite spreads over two workers (``--dist loadgroup``).
+
+Tests that share a class- or module-scoped fixture (an HLS project, a trained model) stay on one worker, in
+one xdist group; every other test is scheduled on its own. The longest tests start first, so the workers
+finish together instead of one waiting on the last long test.
+"""
+
+import pytest
+
+SHARED_SCOPES = ("class", "module", "package", "session")
+
+
+def _shares_a_fixture(item):
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    # The suite's own fixtures (pytest's and plugins' have no baseid, e.g. the session's tmp_path_factory).
+    return any(d[-1].baseid and d[-1].scope in SHARED_SCOPES for d in info.name2fixturedefs.values() if d)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("xdist_group") or not _shares_a_fixture(item):
+            continue
+        owner = item.getparent(pytest.Class) or item.getparent(pytest.Module)
+        item.add_marker(pytest.mark.xdist_group(owner.nodeid))
+    items.sort(key=lambda item: item.get_closest_marker("longest") is None)  # stable: otherwise as collected
