@@ -67,7 +67,8 @@ from mrfpga.cli.config import load_config
 from mrfpga.hls.boards import load_board
 from mrfpga.hls.convert import convert
 from mrfpga.hls.csim import predict, snap_to_input_grid
-from mrfpga.hls.estimate import MULTIPLYING, estimate, multipliers
+from mrfpga.hls.estimate import estimate
+from mrfpga.hls.hls4ml_layers import MULTIPLYING, multipliers
 from mrfpga.hls.resources import package_dir
 from mrfpga.training.data import load_digits
 from mrfpga.training.methods import train

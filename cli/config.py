@@ -167,7 +167,7 @@ def _one_of(value, options, key):
 # Bit widths the quantizers and the HLS types take, per scheme (onion codes may be wider than term codes).
 MAX_BITS = {"onion": 24}
 MAX_TERM_BITS = 16
-MAX_BIAS_BITS = 32  # the bias's fraction bits stay within what conversion reads exactly (hls.handlers.MAX_BIAS_FRAC)
+MAX_BIAS_BITS = 32  # the bias's fraction bits stay within what conversion reads exactly (hls.common.MAX_BIAS_FRAC)
 MAX_SEED = 2**32 - 1  # numpy and scikit-learn seeds
 
 
@@ -284,7 +284,7 @@ def useful_reuse_factor(model, quantization):
 
     A term or onion layer shares its units over ``n_out * n_groups`` (output, weight group) pairs,
     a row-wise or plain QKeras layer its multipliers over ``n_in * n_out`` products."""
-    from mrfpga.hls.handlers import ONION_GROUP_SIZE
+    from mrfpga.hls.mmac import ONION_GROUP_SIZE
 
     group = {"term": quantization.group_size, "onion": ONION_GROUP_SIZE}.get(quantization.scheme, 1)
     largest = 1

@@ -81,7 +81,7 @@ def build_report(config, hls_model, project, rows, y, estimates, input_descripti
 
 def mmac_unit(hls_model):
     """The unit the mMAC layers after data terms use (docs/mmac_core.md), or None without one."""
-    from mrfpga.hls.layers import DataTerm
+    from mrfpga.hls.data_terms import DataTerm
 
     units = {
         node.get_attr("unit")

@@ -23,7 +23,7 @@ from . import csim
 from .boards import load_board
 from .convert import convert
 from .estimate import counted_cycles, estimate
-from .layers import DEFAULT_UNIT, UNITS
+from .mmac import DEFAULT_UNIT, UNITS
 from .reference import exact_forward
 
 MMAC_CLASSES = ("QDense", "QConv2D")

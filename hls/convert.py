@@ -12,9 +12,8 @@ from mrfpga.training.errors import ConversionError
 from mrfpga.training.quantizers import n_resolutions
 
 from .boards import load_board
-from .convert_names import KIT_CONFIG_KEY, RESOLUTION_PORT
+from .common import KIT_CONFIG_KEY, RESOLUTION_PORT, mark_kit_layers
 from .csim import INPUT_FRAC_BITS, INPUT_INT_BITS
-from .handlers import mark_kit_layers
 from .registry import LAYERS, install
 
 
