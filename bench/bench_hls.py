@@ -72,8 +72,8 @@ from mrfpga.hls.hls4ml_layers import MULTIPLYING, multipliers
 from mrfpga.hls.resources import package_dir
 from mrfpga.training.data import load_digits
 from mrfpga.training.methods import train
-from mrfpga.training.multires import step_factory
-from mrfpga.training.quantizers import n_resolutions
+from mrfpga.training.resolution import n_resolutions
+from mrfpga.training.steps import step_factory
 from mrfpga.training.trainer import fit
 
 SEED = 0

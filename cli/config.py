@@ -17,8 +17,8 @@ import yaml
 
 from mrfpga.training.data import NORMALIZATIONS
 from mrfpga.training.errors import ConfigError
-from mrfpga.training.term import MAX_INPUT_INTEGER
-from mrfpga.training.terms import ENCODINGS, n_planes
+from mrfpga.training.quantizers.data_term import MAX_INPUT_INTEGER
+from mrfpga.training.term_encodings import ENCODINGS, n_planes
 
 # SPEC section 1: (data terms a, weight terms k per group of 16).
 REFERENCE_RESOLUTIONS = [[2, 8], [2, 10], [2, 12], [2, 14], [3, 14], [3, 16], [3, 18], [3, 20]]
@@ -313,7 +313,7 @@ def check_against_data(config, data):
     except ValueError as err:
         raise ConfigError(f"model.builder: {err}") from None
     if m.kind == "custom":
-        from mrfpga.training.quantizers import n_resolutions
+        from mrfpga.training.resolution import n_resolutions
 
         from .report import resolution_settings
 

@@ -289,7 +289,7 @@ def hw(config, run_dir, model=None, hls_model=None):
     from mrfpga.hls import rtl
     from mrfpga.hls.reference import exact_forward
     from mrfpga.training.errors import ConversionError
-    from mrfpga.training.quantizers import set_resolution
+    from mrfpga.training.resolution import set_resolution
 
     from .report import print_hardware
 

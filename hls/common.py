@@ -14,9 +14,9 @@ from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 from hls4ml.converters.keras_v2_to_hls import get_weights_data, parse_default_keras_layer
 from qkeras.quantizers import get_quantizer
 
-from mrfpga.training.base import frac_bits_of
 from mrfpga.training.errors import ConversionError
 from mrfpga.training.quantizers import QUANTIZERS
+from mrfpga.training.quantizers.base import frac_bits_of
 
 RESOLUTION_PORT = "resolution"
 KIT_CONFIG_KEY = "MrfpgaBoard"  # in a converted model's hls4ml config: the kit converted it, for this board

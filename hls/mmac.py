@@ -19,7 +19,7 @@ from hls4ml.model.layers import Layer
 from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 
 from mrfpga.training.errors import ConversionError
-from mrfpga.training.terms import group_terms
+from mrfpga.training.term_encodings import group_terms
 
 from .common import (
     KitConfigTemplate,

@@ -40,9 +40,9 @@ import tensorflow as tf
 from hls4ml.model.layers import Layer
 from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 
-from mrfpga.training.base import frac_bits_of
 from mrfpga.training.errors import ConversionError
-from mrfpga.training.rowwise import FIXED4, FIXED8, POT4, SCHEME_BITS, SCHEMES
+from mrfpga.training.quantizers.base import frac_bits_of
+from mrfpga.training.quantizers.rowwise import FIXED4, FIXED8, POT4, SCHEME_BITS, SCHEMES
 
 from .common import (
     KitConfigTemplate,

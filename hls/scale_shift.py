@@ -8,8 +8,8 @@ import numpy as np
 from hls4ml.model.layers import Layer
 from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 
-from mrfpga.training.base import frac_bits_of
 from mrfpga.training.errors import ConversionError
+from mrfpga.training.quantizers.base import frac_bits_of
 
 from .common import KitConfigTemplate, KitFunctionTemplate, bits_for, parse_default
 

@@ -12,7 +12,7 @@ from mrfpga.hls.csim import snap_to_input_grid
 from mrfpga.hls.estimate import estimate
 from mrfpga.training import quantized_data_term, quantized_rowwise
 from mrfpga.training.models import build_cnn, build_mlp
-from mrfpga.training.rowwise import row_counts
+from mrfpga.training.quantizers.rowwise import row_counts
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,8 @@ from mrfpga.training.cascade import cascade
 from mrfpga.training.data import load_digits
 from mrfpga.training.methods import train
 from mrfpga.training.models import model_input
-from mrfpga.training.multires import onion_weights
-from mrfpga.training.quantizers import n_resolutions, set_resolution
+from mrfpga.training.resolution import n_resolutions, set_resolution
+from mrfpga.training.steps import onion_weights
 
 pytestmark = pytest.mark.slow
 MRFPGA = str(Path(sys.executable).parent / "mrfpga")
