@@ -44,7 +44,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from mrfpga.cli.config import QuantizationConfig
+from mrfpga.training.config import QuantizationConfig
 from mrfpga.training.data import load_digits
 from mrfpga.training.models import build_cnn, build_mlp
 from mrfpga.training.resolution import n_resolutions

@@ -18,10 +18,10 @@ from hls4ml.model.optimizer.optimizer import optimizer_map
 
 from . import data_terms, hls4ml_layers, hls4ml_workarounds, mmac, rowwise, scale_shift
 from .common import KIT_CLASSES
+from .config import BACKENDS
 from .project import WriteKitProject
 
 FAMILIES = (scale_shift, data_terms, mmac, rowwise)
-BACKENDS = ("Vivado", "Vitis")
 LAYERS = {name: cls for family in FAMILIES for name, cls in family.LAYERS.items()}
 FAMILY_OF = {name: family for family in FAMILIES for name in family.LAYERS}
 

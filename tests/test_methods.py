@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import yaml
 
-from mrfpga.cli.config import Config, from_dict
 from mrfpga.cli.pipeline import load_model
 from mrfpga.training.cascade import cascade
+from mrfpga.training.config import Config, from_dict
 from mrfpga.training.data import load_digits
 from mrfpga.training.methods import train
 from mrfpga.training.models import model_input

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mrfpga.cli.config import QuantizationConfig
+from mrfpga.training.config import QuantizationConfig
 from mrfpga.training.data import load_digits
 from mrfpga.training.models import build_mlp
 from mrfpga.training.resolution import resolution_variables
