@@ -67,12 +67,13 @@ from mrfpga.cli.config import load_config
 from mrfpga.hls.boards import load_board
 from mrfpga.hls.convert import convert
 from mrfpga.hls.csim import predict, snap_to_input_grid
-from mrfpga.hls.estimate import MULTIPLYING, estimate, multipliers
+from mrfpga.hls.estimate import estimate
+from mrfpga.hls.hls4ml_layers import MULTIPLYING, multipliers
 from mrfpga.hls.resources import package_dir
 from mrfpga.training.data import load_digits
 from mrfpga.training.methods import train
-from mrfpga.training.multires import step_factory
-from mrfpga.training.quantizers import n_resolutions
+from mrfpga.training.resolution import n_resolutions
+from mrfpga.training.steps import step_factory
 from mrfpga.training.trainer import fit
 
 SEED = 0

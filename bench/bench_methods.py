@@ -53,7 +53,7 @@ from mrfpga.hls.resources import package_dir
 from mrfpga.training.data import load_digits
 from mrfpga.training.methods import single_resolution, train
 from mrfpga.training.models import build_mlp
-from mrfpga.training.multires import accuracy_per_resolution, step_factory
+from mrfpga.training.steps import accuracy_per_resolution, step_factory
 from mrfpga.training.trainer import fit
 
 # Keras warns that predict() retraces when it meets each new model of the loop; harmless here.

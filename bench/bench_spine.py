@@ -36,8 +36,8 @@ from mrfpga.cli.config import load_config
 from mrfpga.hls.resources import package_dir
 from mrfpga.training.data import load_digits
 from mrfpga.training.models import build_mlp
-from mrfpga.training.multires import StudentSampler, distillation_loss, make_train_step
-from mrfpga.training.quantizers import n_resolutions
+from mrfpga.training.resolution import n_resolutions
+from mrfpga.training.steps import StudentSampler, distillation_loss, make_train_step
 
 BATCH = 64
 WARMUP_STEPS = 10

@@ -44,11 +44,11 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from mrfpga.cli.config import QuantizationConfig
+from mrfpga.training.config import QuantizationConfig
 from mrfpga.training.data import load_digits
 from mrfpga.training.models import build_cnn, build_mlp
-from mrfpga.training.multires import SingleStep, TeacherStudentStep, distillation_loss
-from mrfpga.training.quantizers import n_resolutions
+from mrfpga.training.resolution import n_resolutions
+from mrfpga.training.steps import SingleStep, TeacherStudentStep, distillation_loss
 
 BATCH = 64
 SEED = 0

@@ -24,12 +24,12 @@ import json
 import numpy as np
 import tensorflow as tf
 
-from mrfpga.training import terms
+from mrfpga.training import term_encodings
 from mrfpga.training.cascade import sweep
 from mrfpga.training.methods import train
-from mrfpga.training.multires import accuracy_per_resolution
-from mrfpga.training.quantizers import n_resolutions, quantized_onion, quantized_term, set_resolution
-from mrfpga.training.rowwise import quantized_rowwise
+from mrfpga.training.quantizers import quantized_onion, quantized_rowwise, quantized_term
+from mrfpga.training.resolution import n_resolutions, set_resolution
+from mrfpga.training.steps import accuracy_per_resolution
 
 from .pipeline import describe_input, load_data
 
@@ -47,7 +47,7 @@ def weight_terms(quantizer, kernel):
     else:
         raise ValueError(f"no term count for {type(quantizer).__name__} kernels")
     magnitudes = np.round(np.abs(quantizer(x).numpy() / unit.numpy())).astype(np.int32)  # exact: power-of-two unit
-    return np.count_nonzero(terms.digit_planes(magnitudes, quantizer.bits, encoding).numpy(), axis=-1)
+    return np.count_nonzero(term_encodings.digit_planes(magnitudes, quantizer.bits, encoding).numpy(), axis=-1)
 
 
 def group_sums(per_weight, group_size):

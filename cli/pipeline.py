@@ -12,11 +12,12 @@ import numpy as np
 import yaml
 
 from mrfpga.training import data as datasets
+from mrfpga.training.config import check_against_data, from_dict
+from mrfpga.training.errors import ConfigError
 from mrfpga.training.methods import train as train_method
 from mrfpga.training.models import model_input
 from mrfpga.training.stop_points import stop_point
 
-from .config import ConfigError, check_against_data, from_dict
 from .output import OutputError, OutputExists, fresh_output, staging_path
 
 PROJECT = "hls_project"
@@ -289,7 +290,7 @@ def hw(config, run_dir, model=None, hls_model=None):
     from mrfpga.hls import rtl
     from mrfpga.hls.reference import exact_forward
     from mrfpga.training.errors import ConversionError
-    from mrfpga.training.quantizers import set_resolution
+    from mrfpga.training.resolution import set_resolution
 
     from .report import print_hardware
 

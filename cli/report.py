@@ -3,27 +3,11 @@
 import numpy as np
 
 from mrfpga.hls.csim import mismatches
-from mrfpga.training.errors import ConfigError
+from mrfpga.training.config import resolution_settings
 
 
 def _accuracy(logits, y):
     return float(np.mean(np.argmax(logits, axis=1) == y))
-
-
-def resolution_settings(quantization, n_res):
-    """What each resolution of the model means, and the cost axis it is plotted on."""
-    q = quantization
-    if q.scheme == "term":
-        settings = [{"a": a, "k": k, "gamma": a * k, "label": f"a={a} k={k}"} for a, k in q.resolutions]
-    elif q.scheme == "onion":
-        settings = [{"precision": p, "label": f"p={p}"} for p in q.precisions]
-    else:
-        settings = [{"label": q.scheme}]
-    if len(settings) != n_res:
-        raise ConfigError(
-            f"the model has {n_res} resolutions; the configuration's {q.scheme} scheme names {len(settings)}"
-        )
-    return settings
 
 
 COST_AXES = {"term": ("gamma", "term-pair budget gamma = a * k"), "onion": ("precision", "onion precision (bits)")}
@@ -81,7 +65,7 @@ def build_report(config, hls_model, project, rows, y, estimates, input_descripti
 
 def mmac_unit(hls_model):
     """The unit the mMAC layers after data terms use (docs/mmac_core.md), or None without one."""
-    from mrfpga.hls.layers import DataTerm
+    from mrfpga.hls.data_terms import DataTerm
 
     units = {
         node.get_attr("unit")

@@ -23,7 +23,7 @@ from . import csim
 from .boards import load_board
 from .convert import convert
 from .estimate import counted_cycles, estimate
-from .layers import DEFAULT_UNIT, UNITS
+from .mmac import DEFAULT_UNIT, UNITS
 from .reference import exact_forward
 
 MMAC_CLASSES = ("QDense", "QConv2D")
@@ -140,7 +140,7 @@ class MultiResolutionModel:
     def compare(self, x, keras_model):
         """Per resolution: Keras' output, the exact (float64) reference and the C simulation's, on ``x``
         snapped to the input grid first."""
-        from mrfpga.training.quantizers import set_resolution
+        from mrfpga.training.resolution import set_resolution
 
         x = self.snap_to_input_grid(x)
         rows = []

@@ -16,7 +16,7 @@ import numpy as np
 
 from mrfpga.training.errors import ConversionError
 
-from .convert_names import RESOLUTION_PORT
+from .common import RESOLUTION_PORT
 from .resources import package_dir
 
 TESTBENCH = "tb_axis"

@@ -9,12 +9,11 @@ from hls4ml.model import ModelGraph
 from hls4ml.utils.config import _get_precision_from_quantizer, create_config  # the first: hls4ml's QKeras mapping
 
 from mrfpga.training.errors import ConversionError
-from mrfpga.training.quantizers import n_resolutions
+from mrfpga.training.resolution import n_resolutions
 
 from .boards import load_board
-from .convert_names import KIT_CONFIG_KEY, RESOLUTION_PORT
+from .common import KIT_CONFIG_KEY, RESOLUTION_PORT, mark_kit_layers
 from .csim import INPUT_FRAC_BITS, INPUT_INT_BITS
-from .handlers import mark_kit_layers
 from .registry import LAYERS, install
 
 
@@ -28,7 +27,7 @@ KIT_KERNELS = ("quantized_term", "quantized_pot", "quantized_onion", "quantized_
 
 def quantizer_type(quantizer):
     """(width, integer, signed) of the values a QActivation's quantizer produces, or None."""
-    from mrfpga.training.base import KitQuantizer
+    from mrfpga.training.quantizers.base import KitQuantizer
 
     if isinstance(quantizer, KitQuantizer):
         t = quantizer.fixed_type(np.zeros(1, np.float32))
@@ -76,7 +75,7 @@ def _input_type(model, layer):
 def exact_result_type(model, layer):
     """An ap_fixed type that holds every output of one of hls4ml's own QDense/QConv2D exactly, or None:
     fraction bits of input times weight (or the bias's), integer bits for the largest sum."""
-    from mrfpga.training.base import frac_bits_of
+    from mrfpga.training.quantizers.base import frac_bits_of
 
     from .reference import _quantized
 
@@ -102,7 +101,7 @@ def pin_results_before_switchable_bn(model, ports):
     exact result type here."""
     from qkeras import QConv2D, QDense
 
-    from mrfpga.training.bn import SwitchableBatchNormalization
+    from mrfpga.training.switchable_bn import SwitchableBatchNormalization
 
     for layer in model.layers:
         if not isinstance(layer, SwitchableBatchNormalization):

@@ -18,8 +18,8 @@ from hls4ml.model.optimizer.optimizer import optimizer_map
 from hls4ml.model.optimizer.passes.infer_precision import InferPrecisionTypes
 from hls4ml.model.types import ExponentPrecisionType, FixedPrecisionType, UnspecifiedPrecisionType
 
-from .convert_names import KIT_CONFIG_KEY, RESOLUTION_PORT
-from .precision import exact_po2_accumulator
+from .common import KIT_CONFIG_KEY, RESOLUTION_PORT
+from .hls4ml_layers import exact_po2_accumulator
 
 
 def is_kit_model(model):

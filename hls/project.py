@@ -15,7 +15,7 @@ from hls4ml.model.optimizer import ModelOptimizerPass
 from mrfpga.training.errors import ConversionError
 
 from .axis_wrapper import axis_top, use_axis_top, write_axis_wrapper
-from .convert_names import RESOLUTION_PORT
+from .common import RESOLUTION_PORT
 from .resources import package_dir
 from .vivado_project import use_axi_lite_interface, write_vivado_scripts
 

@@ -13,8 +13,8 @@ import numpy as np
 import tensorflow as tf
 from qkeras import QActivation, QConv2D, QDense, QDepthwiseConv2D
 
-from mrfpga.training.bn import SwitchableBatchNormalization
 from mrfpga.training.errors import ConversionError
+from mrfpga.training.switchable_bn import SwitchableBatchNormalization
 
 
 def _quantized(quantizer, value):

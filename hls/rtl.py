@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mrfpga.hls.layers import bits_for
+from mrfpga.hls.common import bits_for
 from mrfpga.hls.resources import package_dir
 from mrfpga.hls.rtl_model import (
     check_chain,

@@ -8,8 +8,8 @@ to it. Codes are Python/numpy integers: signed values for signed codes, never ra
 
 import numpy as np
 
-from mrfpga.hls.layers import bits_for
-from mrfpga.training.terms import group_terms, value_terms
+from mrfpga.hls.common import bits_for
+from mrfpga.training.term_encodings import group_terms, value_terms
 
 DATA_TERM_KEYS = (
     "name",

@@ -60,7 +60,7 @@ def use_axi_lite_interface(project_dir, project_name="myproject", io_type="io_pa
     resolution register, results out); in io_stream the resolution register and control, with the data
     left on AXI-Stream. Synthesis-only pragmas: C simulation is unchanged. Safe to run twice (hls4ml's
     compile() rewrites the file)."""
-    from .convert_names import RESOLUTION_PORT
+    from .common import RESOLUTION_PORT
 
     path = Path(project_dir) / "firmware" / f"{project_name}.cpp"
     text = path.read_text()

@@ -11,14 +11,14 @@ import pytest
 import tensorflow as tf
 from qkeras import QActivation, QDense
 
-from mrfpga.cli.config import QuantizationConfig
 from mrfpga.cli.pipeline import PROJECT_NAME, load_model
 from mrfpga.hls import csim
 from mrfpga.hls.convert import convert, input_port_type
 from mrfpga.hls.estimate import counted_cycles
 from mrfpga.hls.reference import exact_forward
+from mrfpga.training.config import QuantizationConfig
 from mrfpga.training.models import bias_quantizer, data_term_quantizer, weight_term_quantizer
-from mrfpga.training.quantizers import n_resolutions, set_resolution
+from mrfpga.training.resolution import n_resolutions, set_resolution
 
 N_SAMPLES = 64
 

@@ -13,7 +13,7 @@ from standins import run_hls_build
 from mrfpga.cli import pipeline
 from mrfpga.hls import axis_wrapper, csim
 from mrfpga.hls.boards import load_board
-from mrfpga.training.quantizers import n_resolutions
+from mrfpga.training.resolution import n_resolutions
 
 pytestmark = pytest.mark.slow
 

@@ -13,13 +13,13 @@ import shutil
 import pytest
 from standins import run_hls_build
 
-from mrfpga.cli.config import from_dict
 from mrfpga.cli.pipeline import convert
 from mrfpga.hls import csim
 from mrfpga.hls.boards import known_boards, load_board
 from mrfpga.hls.reference import exact_forward
+from mrfpga.training.config import from_dict
 from mrfpga.training.data import load_digits
-from mrfpga.training.quantizers import n_resolutions, set_resolution
+from mrfpga.training.resolution import n_resolutions, set_resolution
 
 pytestmark = pytest.mark.slow
 

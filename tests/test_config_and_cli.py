@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import yaml
 
-from mrfpga.cli.config import Config, ConfigError, from_dict, load_config
+from mrfpga.cli.config import load_config
 from mrfpga.cli.main import main
 from mrfpga.hls.boards import known_boards, load_board
 from mrfpga.hls.resources import package_dir
+from mrfpga.training.config import Config, from_dict
+from mrfpga.training.errors import ConfigError
 
 
 def write_config(path, **sections):

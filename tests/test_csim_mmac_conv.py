@@ -92,7 +92,7 @@ class TestMetaCnnWithSwitchableBatchNorm(ConvCase):
     @pytest.fixture(scope="class")
     @classmethod
     def model(cls):
-        from mrfpga.cli.config import from_dict
+        from mrfpga.training.config import from_dict
         from mrfpga.training.data import load_digits
         from mrfpga.training.methods import train
 

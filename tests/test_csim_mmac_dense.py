@@ -3,7 +3,7 @@
 import pytest
 from csim_base import CsimCase
 
-from mrfpga.cli.config import QuantizationConfig
+from mrfpga.training.config import QuantizationConfig
 
 pytestmark = pytest.mark.slow
 

@@ -6,13 +6,13 @@ import tensorflow as tf
 from csim_base import CsimCase
 from qkeras import QActivation, QConv2D, QDense, quantized_bits
 
-from mrfpga.cli.config import QuantizationConfig
 from mrfpga.hls.convert import convert
 from mrfpga.hls.csim import snap_to_input_grid
 from mrfpga.hls.estimate import estimate
 from mrfpga.training import quantized_data_term, quantized_rowwise
+from mrfpga.training.config import QuantizationConfig
 from mrfpga.training.models import build_cnn, build_mlp
-from mrfpga.training.rowwise import row_counts
+from mrfpga.training.quantizers.rowwise import row_counts
 
 pytestmark = pytest.mark.slow
 

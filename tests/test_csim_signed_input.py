@@ -6,9 +6,9 @@ import pytest
 from csim_base import N_SAMPLES, CsimCase
 from qkeras import quantized_bits
 
-from mrfpga.cli.config import QuantizationConfig
 from mrfpga.hls import csim
 from mrfpga.hls.convert import input_port_type
+from mrfpga.training.config import QuantizationConfig
 from mrfpga.training.quantizers import quantized_data_term
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,7 @@ from qkeras.quantizers import quantized_bits
 
 from mrfpga.training import quantized_data_term, quantized_rowwise
 from mrfpga.training.hessian import assign_rows, row_hessian_top_eigenvalues
-from mrfpga.training.rowwise import FIXED8, POT4, default_assignment, row_counts
+from mrfpga.training.quantizers.rowwise import FIXED8, POT4, default_assignment, row_counts
 
 ITERATIONS = 300  # plenty for 1e-3 on blocks of a handful of weights
 

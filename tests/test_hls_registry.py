@@ -68,7 +68,7 @@ def _project_files(root):
     files = {}
     for io_type in ("io_parallel", "io_stream"):
         prj = root / io_type
-        stamp = re.search(r"^Stamp: (\S+)$", (prj / "hls4ml_config.yml").read_text(), re.M).group(1)
+        stamp = re.search(r"^Stamp: '?([0-9a-f]+)'?$", (prj / "hls4ml_config.yml").read_text(), re.M).group(1)
         for path in sorted(prj.rglob("*")):
             if path.is_file() and path.suffix != ".keras":  # a zip of the Keras model: its times differ per run
                 text = path.read_bytes().replace(stamp.encode(), b"STAMP").replace(str(root).encode(), b"ROOT")

@@ -6,10 +6,10 @@ import pytest
 import tensorflow as tf
 from qkeras import QActivation, QDense
 
-from mrfpga.cli.config import QuantizationConfig
 from mrfpga.cli.pipeline import twin_specs
 from mrfpga.hls import convert_from_keras_model, rtl
 from mrfpga.hls.estimate import layer_resources
+from mrfpga.training.config import QuantizationConfig
 from mrfpga.training.models import bias_quantizer, data_term_quantizer, weight_term_quantizer
 
 pytestmark = pytest.mark.slow

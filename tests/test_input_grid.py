@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import yaml
 
-from mrfpga.cli.config import ConfigError, from_dict
 from mrfpga.hls.resources import package_dir
+from mrfpga.training.config import from_dict
 from mrfpga.training.data import InputGrid, Normalization, fit_input_grid
+from mrfpga.training.errors import ConfigError
 from mrfpga.training.quantizers import quantized_data_term
 
 MRFPGA = str(Path(sys.executable).parent / "mrfpga")

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import yaml
 
-from mrfpga.cli.config import Config, from_dict
 from mrfpga.cli.pipeline import load_model
 from mrfpga.training.cascade import cascade
+from mrfpga.training.config import Config, from_dict
 from mrfpga.training.data import load_digits
 from mrfpga.training.methods import train
 from mrfpga.training.models import model_input
-from mrfpga.training.multires import onion_weights
-from mrfpga.training.quantizers import n_resolutions, set_resolution
+from mrfpga.training.resolution import n_resolutions, set_resolution
+from mrfpga.training.steps import onion_weights
 
 pytestmark = pytest.mark.slow
 MRFPGA = str(Path(sys.executable).parent / "mrfpga")

@@ -14,11 +14,11 @@ import pytest
 import yaml
 
 from mrfpga.cli import pipeline
-from mrfpga.cli.config import Config, ConfigError, from_dict
 from mrfpga.cli.main import main
 from mrfpga.cli.output import OutputLocked, run_lock, staging_path
+from mrfpga.training.config import Config, from_dict
 from mrfpga.training.data import DataError, load_npz
-from mrfpga.training.errors import MrfpgaError
+from mrfpga.training.errors import ConfigError, MrfpgaError
 
 MRFPGA = str(Path(sys.executable).parent / "mrfpga")
 ENV = {**os.environ, "TF_DETERMINISTIC_OPS": "1", "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"}

@@ -19,7 +19,7 @@ from mrfpga.training import (
     register_custom_objects,
     set_resolution,
 )
-from mrfpga.training.rowwise import FIXED4, FIXED8, POT4, row_counts
+from mrfpga.training.quantizers.rowwise import FIXED4, FIXED8, POT4, row_counts
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 weights = hnp.arrays(

@@ -18,8 +18,8 @@ from qkeras import QActivation, QDense, quantized_bits
 from qkeras.quantizers import get_quantizer
 
 from mrfpga.training import quantized_data_term, quantized_term, set_resolution
-from mrfpga.training.quantizers import multi_resolution_quantizers, n_resolutions, resolution_variables
-from mrfpga.training.terms import ENCODINGS, encode_value, n_planes, truncate_groups_reference, value_terms
+from mrfpga.training.resolution import multi_resolution_quantizers, n_resolutions, resolution_variables
+from mrfpga.training.term_encodings import ENCODINGS, encode_value, n_planes, truncate_groups_reference, value_terms
 
 # QKeras' QInitializer calls random.randint(1, 1e9): not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mrfpga.training.terms import (
+from mrfpga.training.term_encodings import (
     ENCODINGS,
     check_encoding,
     digit_planes,

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mrfpga.cli.config import QuantizationConfig
+from mrfpga.training.config import QuantizationConfig
 from mrfpga.training.data import load_digits
 from mrfpga.training.models import build_mlp
-from mrfpga.training.multires import StudentSampler, distillation_loss, joint_loss, make_train_step
-from mrfpga.training.quantizers import resolution_variables
+from mrfpga.training.resolution import resolution_variables
+from mrfpga.training.steps import StudentSampler, distillation_loss, joint_loss, make_train_step
 
 
 def test_students_are_drawn_without_replacement_and_never_the_teacher():
@@ -74,9 +74,9 @@ def test_one_step_runs_teacher_and_student_and_updates_shared_weights():
 def test_switchable_bn_calibration_normalizes_every_resolution():
     """After calibration, each resolution's BN (gamma 1, beta 0) maps its input over the calibration data to
     mean 0 and variance 1 per channel, at inference (the folded, hardware-exact BN); untrained branches did not."""
-    from mrfpga.training.bn import SwitchableBatchNormalization, calibrate_switchable_bn
     from mrfpga.training.models import build_cnn, model_input
-    from mrfpga.training.quantizers import set_resolution
+    from mrfpga.training.resolution import set_resolution
+    from mrfpga.training.switchable_bn import SwitchableBatchNormalization, calibrate_switchable_bn
 
     data = load_digits()
     model = build_cnn((8, 8, 1), 10, [4], QuantizationConfig(resolutions=[[2, 8], [3, 20]]), seed=0)

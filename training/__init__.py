@@ -1,8 +1,6 @@
 """QKeras quantizers and multi-resolution training of the kit."""
 
-from .multires import accuracy_per_resolution, distillation_loss, train_multires
 from .quantizers import (
-    n_resolutions,
     quantized_data_term,
     quantized_fixed,
     quantized_onion,
@@ -10,8 +8,9 @@ from .quantizers import (
     quantized_rowwise,
     quantized_term,
     register_custom_objects,
-    set_resolution,
 )
+from .resolution import n_resolutions, set_resolution
+from .steps import accuracy_per_resolution, distillation_loss, train_multires
 
 register_custom_objects()
 

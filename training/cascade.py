@@ -11,7 +11,7 @@ partial results of lower precisions are not reused).
 import numpy as np
 
 from .models import model_input
-from .quantizers import n_resolutions, set_resolution
+from .resolution import n_resolutions, set_resolution
 
 
 def precision_probabilities(model, x):

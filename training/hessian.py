@@ -41,7 +41,7 @@ fused ``sparse_softmax_cross_entropy_with_logits`` refuses second derivatives.
 import numpy as np
 import tensorflow as tf
 
-from .rowwise import default_assignment, quantized_rowwise
+from .quantizers.rowwise import default_assignment, quantized_rowwise
 
 
 def _loss(model, x, y):

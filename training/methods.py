@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from .bn import SwitchableBatchNormalization, calibrate_switchable_bn
 from .data import fit_input_grid
 from .models import build_model, model_input, scheme_input_bits
-from .multires import step_factory
-from .quantizers import kit_quantizers, n_resolutions, set_resolution
-from .rowwise import quantized_rowwise
+from .quantizers import quantized_rowwise
+from .resolution import kit_quantizers, n_resolutions, set_resolution
+from .steps import step_factory
+from .switchable_bn import SwitchableBatchNormalization, calibrate_switchable_bn
 from .trainer import fit, make_strategy
 
 HESSIAN_SAMPLES = 256

@@ -24,8 +24,8 @@ import numpy as np
 import tensorflow as tf
 from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_po2, quantized_relu
 
-from .bn import SwitchableBatchNormalization
 from .quantizers import quantized_data_term, quantized_onion, quantized_rowwise, quantized_term
+from .switchable_bn import SwitchableBatchNormalization
 
 
 def weight_term_quantizer(q):

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from .models import model_input
-from .quantizers import n_resolutions, resolution_variables, set_resolution
+from .resolution import n_resolutions, resolution_variables, set_resolution
 from .trainer import Step, fit, replica_share
 
 ALPHA = 0.1

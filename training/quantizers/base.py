@@ -64,6 +64,19 @@ def resolution_variable(initial):
     )  # fmt: skip
 
 
+def fused(function):
+    """``function`` as is when called eagerly; inside a compiled graph (a training step, ``predict``), one
+    XLA kernel: the term arithmetic is a long chain of elementwise ops on every activation, which TensorFlow
+    runs one full-tensor pass each and XLA fuses into one (bench/bench_training.py). Either way the result
+    is the same, exactly (tests/test_quantizers.py checks)."""
+    compiled = tf.function(function, jit_compile=True)
+
+    def call(*args, **kwargs):
+        return (compiled if tf.inside_function() else function)(*args, **kwargs)
+
+    return call
+
+
 class ClipScale:
     """A clipping scale ``alpha``: fixed, taken from the data, or learned (APoT-style).
 
@@ -157,6 +170,33 @@ class KitQuantizer(BaseQuantizer):
     def variables(self):
         return self.trainable_variables
 
+    def max(self):
+        return self.clip.alpha or 1.0
+
+    def min(self):
+        return -self.max() if self.keep_negative else 0.0
+
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+class ClippedQuantizer(KitQuantizer):
+    """``bits`` bits, signed, on a clipping scale (``ClipScale``): the fixed-point and power-of-two
+    quantizers. Subclasses set ``max_bits``."""
+
+    max_bits = None
+
+    def __init__(self, bits=4, alpha=None, learnable_alpha=False, hardware_exact=True):
+        super().__init__()
+        if not 2 <= int(bits) <= self.max_bits:
+            raise ValueError(f"{type(self).__name__}: bits {bits} out of range 2..{self.max_bits}")
+        self.bits = int(bits)
+        self.clip = ClipScale(alpha, learnable_alpha, hardware_exact)
+        self.keep_negative = True
+
+    def __str__(self):
+        return f"{type(self).__name__}({self.bits},{self.clip.alpha})"
+
+    def get_config(self):
+        return {"bits": self.bits, **self.clip.config()}

@@ -1,42 +1,13 @@
-"""Term quantizers (SPEC section 1): budgets of power-of-two terms, one budget per resolution."""
+"""Term quantization of activations (SPEC section 1): a fixed-point grid, then the most significant
+power-of-two terms of each value, one budget per resolution; signed, the network's input grid."""
 
 import tensorflow as tf
 
-from . import terms
-from .base import ClipScale, FixedType, KitQuantizer, check_budgets, straight_through
+from .. import term_encodings
+from .base import ClipScale, FixedType, KitQuantizer, check_budgets, fused, straight_through
 
-REFERENCE_WEIGHT_BUDGETS = (8, 10, 12, 14, 14, 16, 18, 20)
 REFERENCE_DATA_BUDGETS = (2, 2, 2, 2, 3, 3, 3, 3)
 MAX_INPUT_INTEGER = 40  # a grid's integer bits lie in -40..40
-
-
-def fused(function):
-    """``function`` as is when called eagerly; inside a compiled graph (a training step, ``predict``), one
-    XLA kernel: the term arithmetic is a long chain of elementwise ops on every activation, which TensorFlow
-    runs one full-tensor pass each and XLA fuses into one (bench/bench_training.py). Either way the result
-    is the same, exactly (tests/test_quantizers.py checks)."""
-    compiled = tf.function(function, jit_compile=True)
-
-    def call(*args, **kwargs):
-        return (compiled if tf.inside_function() else function)(*args, **kwargs)
-
-    return call
-
-
-def weight_magnitudes(x, scale, levels):
-    """Integer magnitudes ``min(round(|x|/s), levels)`` (as x's dtype) on the power-of-two step ``s``."""
-    return tf.minimum(tf.round(tf.abs(x) / scale), float(levels))
-
-
-@fused
-def quantize_weights(x, scale, budget, bits, group_size, encoding):
-    """``quantized_term``'s output for a power-of-two step ``scale`` and a (run-time) term budget."""
-    levels = 2**bits - 1
-    q = tf.stop_gradient(weight_magnitudes(x, scale, levels))
-    kept = terms.truncate_groups(q, bits, budget, group_size, encoding)
-    quantized = tf.sign(x) * scale * tf.cast(kept, x.dtype)
-    inside = tf.abs(x) <= scale * levels
-    return tf.where(inside, straight_through(x, quantized), tf.stop_gradient(quantized))
 
 
 def grid_codes(x, step, bits):
@@ -53,7 +24,7 @@ def quantize_data(x, step, budget, bits, encoding, max_budget, learned_clip, sig
     """``quantized_data_term``'s output: the top ``budget`` terms of each code, peeled without digit planes;
     ``signed``: of the magnitude's code, the sign put back (sign and magnitude)."""
     top = 2.0**bits - 1
-    kept = terms.peel_terms(grid_codes(tf.abs(x) if signed else x, step, bits), budget, encoding, max_budget)
+    kept = term_encodings.peel_terms(grid_codes(tf.abs(x) if signed else x, step, bits), budget, encoding, max_budget)
     if signed:
         kept = tf.sign(x) * kept
         inside = tf.abs(x) <= top * step
@@ -64,81 +35,6 @@ def quantize_data(x, step, budget, bits, encoding, max_budget, learned_clip, sig
     # Learned clip (APoT-style): gradient to x inside the range, to the step through the codes.
     ratio = tf.clip_by_value(x / step, 0.0, top)
     return step * straight_through(ratio, kept)
-
-
-class quantized_term(KitQuantizer):  # noqa: N801 (QKeras naming)
-    """Term quantization of weights: ``budgets[r]`` power-of-two terms per group at resolution ``r``.
-
-    ``w -> sign(w) * s * T_k(min(round(|w|/s), 2^bits - 1))``, ``s`` a power
-    of two (the smallest with ``alpha <= s * (2^bits - 1)``, alpha = max|w| by
-    default), ``T_k`` keeping the ``k`` most significant terms of every group
-    of ``group_size`` consecutive inputs (axis -2 of Dense and Conv kernels).
-    """
-
-    def __init__(
-        self,
-        bits=8,
-        group_size=16,
-        budgets=REFERENCE_WEIGHT_BUDGETS,
-        encoding="naf",
-        alpha=None,
-        learnable_alpha=False,
-    ):
-        super().__init__()
-        if not 2 <= int(bits) <= 16:
-            raise ValueError(f"quantized_term: bits {bits} out of range 2..16")
-        if int(group_size) < 1:
-            raise ValueError(f"quantized_term: group_size {group_size} must be at least 1")
-        terms.check_encoding(encoding)
-        self.bits = int(bits)
-        self.group_size = int(group_size)
-        self.encoding = encoding
-        self.init_resolutions(check_budgets(budgets, self.group_size * terms.n_planes(self.bits), "quantized_term"))
-        self.clip = ClipScale(alpha, learnable_alpha, hardware_exact=True)
-        self.keep_negative = True
-
-    @property
-    def levels(self):
-        return 2**self.bits - 1
-
-    def scale_exponent(self, x):
-        """log2 of the power-of-two scale s."""
-        return self.clip.step_exponent(x, self.levels)
-
-    def magnitudes(self, x):
-        """Integer magnitudes q and the scale s (both as x's dtype)."""
-        scale = self.clip.step(x, self.levels)
-        return weight_magnitudes(x, scale, self.levels), scale
-
-    def __call__(self, x):
-        x = tf.convert_to_tensor(x)
-        # The scale stays outside the fused kernel: its exact power of two comes from tf.pow.
-        scale = self.clip.step(x, self.levels)
-        return quantize_weights(x, scale, self.current_budget(), self.bits, self.group_size, self.encoding)
-
-    def fixed_type(self, x):
-        # A term at the top plane can round up past 2^bits - 1: sign + bits + 1.
-        exponent = int(self.scale_exponent(tf.constant(x, tf.float32)).numpy())
-        return FixedType(self.bits + 2, self.bits + 2 + exponent)
-
-    def max(self):
-        return self.clip.alpha or 1.0
-
-    def min(self):
-        return -self.max()
-
-    def __str__(self):
-        return f"quantized_term({self.bits},{self.group_size},{list(self.budgets)},'{self.encoding}')"
-
-    def get_config(self):
-        return {
-            "bits": self.bits,
-            "group_size": self.group_size,
-            "budgets": list(self.budgets),
-            "encoding": self.encoding,
-            "alpha": self.clip.alpha,
-            "learnable_alpha": self.clip.learnable_alpha,
-        }
 
 
 class quantized_data_term(KitQuantizer):  # noqa: N801 (QKeras naming)
@@ -169,11 +65,11 @@ class quantized_data_term(KitQuantizer):  # noqa: N801 (QKeras naming)
             )
         if signed and learnable_alpha:
             raise ValueError("quantized_data_term: a signed (input) grid has no learnable clip")
-        terms.check_encoding(encoding)
+        term_encodings.check_encoding(encoding)
         self.bits = int(bits)
         self.integer = int(integer)
         self.encoding = encoding
-        self.init_resolutions(check_budgets(budgets, terms.n_planes(self.bits), "quantized_data_term"))
+        self.init_resolutions(check_budgets(budgets, term_encodings.n_planes(self.bits), "quantized_data_term"))
         self.signed = bool(signed)
         self.keep_negative = self.signed
         if learnable_alpha:
@@ -198,7 +94,7 @@ class quantized_data_term(KitQuantizer):  # noqa: N801 (QKeras naming)
 
     def __call__(self, x):
         x = tf.convert_to_tensor(x)
-        max_budget = min(max(self.budgets), terms.max_terms(self.bits, self.encoding))
+        max_budget = min(max(self.budgets), term_encodings.max_terms(self.bits, self.encoding))
         return quantize_data(
             x, self._step(x), self.current_budget(), self.bits, self.encoding, max_budget, self.clip is not None,
             self.signed,

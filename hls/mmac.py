@@ -1,74 +1,50 @@
-"""hls4ml layers of the kit: data-term quantization and the mMAC Dense.
+"""The mMAC family: Dense and Conv2D on the multi-resolution term MAC (docs/mmac_core.md).
 
-Both take a second input, the model's run-time ``resolution`` port.
-Precisions are exact by construction (SPEC section 7: an unknown quantizer
-would otherwise fall back to ``ap_fixed<16,6>``).
+QDense and QConv2D layers with a term, power-of-two or onion kernel become ``MMACDense`` / ``MMACConv2D``:
+
+- term kernels: term pairs, or shifts of the activation;
+- power-of-two kernels: one term per weight (shifts);
+- onion kernels: the binary terms of the full code, each resolution dropping the terms below its
+  precision (truncation of the shared code).
+
+Here: their Keras handlers, hls4ml layers, config and call templates (``nnet::mmac_dense``,
+``nnet::mmac_conv2d``) and cost model.
 """
 
-import math
+import functools
 
 import numpy as np
+import tensorflow as tf
 from hls4ml.model.layers import Layer
 from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 
-from mrfpga.training.base import frac_bits_of
 from mrfpga.training.errors import ConversionError
-from mrfpga.training.terms import group_terms
+from mrfpga.training.term_encodings import group_terms
 
-ENCODING_IDS = {"binary": 0, "naf": 1, "hese": 2}  # nnet::term_encoding
+from .common import (
+    KitConfigTemplate,
+    KitFunctionTemplate,
+    bits_for,
+    budget_function,
+    data_source,
+    exact_bias,
+    kernel_class,
+    kit_quantizer,
+    parse_conv2d,
+    parse_dense,
+    table_function,
+)
+from .data_terms import DataTerm
+from .rtl_costs import mmac_dense_resources
+
 UNITS = ("term_pair", "weight_term")  # nnet::mmac_unit
 # The weight-term unit has the better measured LUT x cycles, but its cycles ignore the data terms a, so
 # (a=2, k=14) and (a=3, k=14) would cost the same: the term-pair unit's fall at every step (docs/estimates.md).
 DEFAULT_UNIT = "term_pair"
-# Layers whose outputs are some of their inputs' values, unchanged (max pooling too).
-VALUE_PRESERVING = ("Reshape", "Transpose")
-
-
-def bits_for(n):
-    """Unsigned bits to hold values 0..n (at least 1)."""
-    return max(1, math.ceil(math.log2(n + 1)))
-
-
-class DataTerm(Layer):
-    """Unsigned fixed point on a ``bits``/``integer`` grid, then the ``a`` most significant terms per value.
-
-    Onion activations use the same layer: ``floors[r]`` low bits of the code
-    are dropped at resolution r (the top bits of one code), and the grid
-    rounds half to even as ``tf.round`` does (data terms round half up).
-    """
-
-    def initialize(self):
-        bits, integer = self.get_attr("bits"), self.get_attr("integer")
-        self.set_attr("n_in", self.get_input_variable().size())
-        if self.get_attr("floors") is None:
-            self.set_attr("floors", [0] * len(self.get_attr("budgets")))
-        self.set_attr("rounding", "AP_RND_CONV" if self.get_attr("round_half_even") else "AP_RND")
-        # A NAF top term can round a value up to 2^bits: one extra bit.
-        self.set_attr("encoding_id", ENCODING_IDS[self.get_attr("encoding")])
-        out = FixedPrecisionType(width=bits + 1, integer=integer + 1, signed=False)
-        self.add_output_variable(self.get_input_variable().shape, precision=out)
-
-    @property
-    def frac_bits(self):
-        return self.get_attr("bits") - self.get_attr("integer")
-
-    def core_spec(self):
-        """The layer as plain data (docs/mmac_core.md): what the Verilog twin is built from."""
-        source = self.get_input_variable().type.precision
-        return {
-            "kind": "data_term",
-            "name": self.name,
-            "n_in": self.get_attr("n_in"),
-            "bits": self.get_attr("bits"),
-            "frac": self.frac_bits,
-            "encoding": self.get_attr("encoding"),
-            "budgets": list(self.get_attr("budgets")),
-            "floors": list(self.get_attr("floors")),
-            "round_half_even": bool(self.get_attr("round_half_even")),
-            "in_width": source.width,
-            "in_frac": source.width - source.integer,
-            "in_signed": bool(source.signed),
-        }
+TERM_KERNELS = ("quantized_term", "quantized_pot", "quantized_onion")
+# Onion weights have no term budget; a group only sets how many weights one term-serial unit walks.
+ONION_GROUP_SIZE = 8
+MMAC_FIXED_CYCLES = 3  # nnet::mmac_fixed_cycles: load, the last accumulation, the output sum
 
 
 class MMACDense(Layer):
@@ -84,12 +60,7 @@ class MMACDense(Layer):
 
     def data_source(self):
         """The layer that sets this layer's input values, looking through value-preserving layers."""
-        node = self.get_input_node(self.inputs[0])
-        while node.class_name in VALUE_PRESERVING or (
-            node.class_name.startswith("Pooling") and node.get_attr("pool_op") == "Max"
-        ):
-            node = node.get_input_node(node.inputs[0])
-        return node
+        return data_source(self)
 
     def initialize(self):
         source = self.data_source()
@@ -274,51 +245,219 @@ class MMACConv2D(MMACDense):
         self.add_output_variable(shape, precision=self.get_attr("result_precision"))
 
 
-class SwitchableScaleShift(Layer):
-    """A meta model's switchable BN, folded per resolution: ``y = x * s[r, c] + t[r, c]``, exactly.
+LAYERS = {"MMACDense": MMACDense, "MMACConv2D": MMACConv2D}
 
-    Scales and shifts arrive already on power-of-two grids (the Keras layer's
-    hardware-exact inference); here they become integer tables on one grid
-    per kind, and the output type holds every product and sum exactly.
-    """
 
-    def initialize(self):
-        precision = self.get_input_variable().type.precision
-        if not isinstance(precision, FixedPrecisionType):
-            raise ConversionError(
-                f"layer {self.name}: needs a fixed-point input (an mMAC layer before it), got {precision}"
-            )
-        scales, shifts = self.get_attr("scales"), self.get_attr("shifts")  # (n_res, n_chan) float64
-        x_frac = precision.width - precision.integer
-        s_frac, t_frac = _frac_bits(scales, self.name), _frac_bits(shifts, self.name)
-        frac = max(x_frac + s_frac, t_frac)
-        s_int = np.round(scales * 2.0**s_frac).astype(np.int64)
-        t_int = np.round(shifts * 2.0**t_frac).astype(np.int64)
-        x_max = 2 ** (precision.width - (1 if precision.signed else 0))
-        bound = x_max * int(np.abs(s_int).max()) * 2 ** (frac - x_frac - s_frac) + int(np.abs(t_int).max()) * 2 ** (
-            frac - t_frac
+# Keras handlers.
+
+
+def _term_layer(keras_layer, kernel, bias, data_reader, kind):
+    """What every mMAC layer reads from its Keras layer: the kernel's term view and the exact bias."""
+    config = keras_layer["config"]
+    name = config["name"]
+    if config.get("activation") not in (None, "linear"):
+        raise ConversionError(
+            f"layer {name}: put the activation in a QActivation; an mMAC {kind} computes no activation"
         )
-        width = bits_for(bound) + 1
-        self.set_attr("n_in", self.get_input_variable().size())
-        self.set_attr("n_resolutions", scales.shape[0])
-        self.set_attr("scale_up", frac - x_frac - s_frac)
-        self.set_attr("shift_up", frac - t_frac)
-        self.set_attr("acc_width", width)
-        self.set_attr("data_int_t", f"ap_{'' if precision.signed else 'u'}int<{precision.width}>")
-        for name, table in (("scales", s_int), ("shifts", t_int)):
-            self.add_weights_variable(
-                name=name,
-                var_name=f"{name[:2]}{{index}}",
-                type_name=f"{name}{{index}}_t",
-                precision=IntegerPrecisionType(width=bits_for(int(np.abs(table).max())) + 1, signed=True),
-                data=table.reshape(-1),
-            )
-        out = FixedPrecisionType(width=width, integer=width - frac, signed=True)
-        self.add_output_variable(self.get_input_variable().shape, precision=out)
+    return {
+        "n_out": int(kernel.shape[-1]),
+        "weight_signs": np.sign(kernel).astype(np.int64),
+        **exact_bias(keras_layer, bias, int(kernel.shape[-1]), data_reader),
+        **kernel_terms(kit_quantizer(keras_layer, "kernel_quantizer", data_reader), kernel),
+    }
 
 
-def _frac_bits(values, name):
-    frac = frac_bits_of(values, lowest=-64)
-    if frac is None:
-        raise ConversionError(f"layer {name}: batch-norm scale/shift are not on a power-of-two grid")
-    return frac
+def kernel_terms(quantizer, kernel):
+    """The integer term view of a quantized kernel: value = sign * 2^scale_exponent * T(magnitude)."""
+    x = tf.constant(kernel, tf.float32)
+    if quantizer.__class__.__name__ == "quantized_onion":
+        return onion_terms(quantizer, x)
+    if quantizer.__class__.__name__ == "quantized_term":
+        magnitudes, _ = quantizer.magnitudes(x)
+        return {
+            "weight_magnitudes": magnitudes.numpy().astype(np.int64),
+            "scale_exponent": int(quantizer.scale_exponent(x).numpy()),
+            "weight_bits": quantizer.bits,
+            "group_size": quantizer.group_size,
+            "encoding": quantizer.encoding,
+            "weight_budgets": list(quantizer.budgets),
+        }
+    # Power of two: one term per weight, each product a single shift.
+    low, _ = quantizer.exponent_range()
+    scale_exponent = int(quantizer.clip.step_exponent(x, 1).numpy()) + low
+    magnitudes = np.abs(quantizer(x).numpy()) * 2.0**-scale_exponent
+    if not np.array_equal(magnitudes, np.round(magnitudes)):
+        raise ConversionError("power-of-two kernel is not on its level set; use hardware_exact=True")
+    return {
+        "weight_magnitudes": magnitudes.astype(np.int64),
+        "scale_exponent": scale_exponent,
+        "weight_bits": -low,
+        "group_size": 1,
+        "encoding": "binary",
+        "weight_budgets": [1],
+    }
+
+
+def onion_terms(quantizer, x):
+    """The full code's binary terms; precision p keeps the exponents >= bits - p (the code's top p bits)."""
+    codes, _ = quantizer.codes(x)
+    return {
+        "weight_magnitudes": np.round(np.abs(codes.numpy())).astype(np.int64),
+        "scale_exponent": int(quantizer.clip.step_exponent(x, quantizer.n_steps).numpy()),
+        "weight_bits": quantizer.bits,
+        "group_size": ONION_GROUP_SIZE,
+        "encoding": "binary",
+        "weight_budgets": [quantizer.magnitude_bits * ONION_GROUP_SIZE] * quantizer.n_resolutions,
+        "weight_floors": [quantizer.bits - p for p in quantizer.precisions],
+    }
+
+
+def parse_term_dense(keras_layer, input_names, input_shapes, data_reader):
+    attributes = functools.partial(_term_layer, kind="Dense")
+    return parse_dense(keras_layer, input_names, input_shapes, data_reader, "MMACDense", attributes)
+
+
+def parse_term_conv2d(keras_layer, input_names, input_shapes, data_reader):
+    config = keras_layer["config"]
+    channels_last = config.get("data_format", "channels_last") == "channels_last"
+    if not channels_last or tuple(config.get("dilation_rate", (1, 1))) != (1, 1):
+        raise ConversionError(f"layer {config['name']}: the mMAC Conv2D supports channels_last, undilated convolutions")
+    attributes = functools.partial(_term_layer, kind="Conv2D")
+    return parse_conv2d(keras_layer, input_names, input_shapes, data_reader, "MMACConv2D", attributes)
+
+
+def kit_parser(keras_class, keras_layer):
+    """The parser of a kit-marked QKeras layer this family converts, or None."""
+    if kernel_class(keras_layer) not in TERM_KERNELS:
+        return None
+    return {"QDense": parse_term_dense, "QConv2D": parse_term_conv2d}.get(keras_class)
+
+
+KERAS_HANDLERS = {}  # no Keras classes of its own: QDense and QConv2D layers marked by common.mark_kit_layers
+
+
+# Templates.
+
+mmac_dense_config_template = """struct config{index}{suffix} : nnet::mmac_dense_config {{
+    static const unsigned n_in = {patch_size};
+    static const unsigned n_out = {n_out};
+    static const unsigned group_size = {group_size};
+    static const unsigned n_groups = {n_groups};
+    static const unsigned max_weight_terms = {max_weight_terms};
+    static const unsigned max_data_terms = {max_data_terms};
+    static const unsigned data_bits = {data_bits};
+    static const unsigned unit = {unit_id};
+    typedef {data_int_t} data_int_t;
+    static const unsigned index_bits = {index_bits};
+    static const unsigned exponent_bits = {exponent_bits};
+    static const unsigned acc_shift = {acc_shift};
+    static const unsigned reuse_factor = {rounds};
+    static const unsigned n_units = {n_units};
+    static const unsigned n_resolutions = {n_resolutions};
+    typedef {terms_t.name} term_t;
+    typedef ap_int<{acc_width}> accum_t;
+    typedef {bias_t.name} bias_t;
+    {weight_terms_function}
+    {weight_floor_function}
+    {data_terms_function}
+    {group_terms_function}
+    {group_base_function}
+}};\n"""
+
+mmac_dense_function_template = (
+    "nnet::mmac_dense<{input_t}, {output_t}, {config}>({input}, {output}, {terms}, {bias}, {resolution});"
+)
+
+
+def format_mmac_dense_config(params, node, suffix=""):
+    params["suffix"] = suffix
+    params["terms_t"] = node.get_weights("terms").type
+    params["bias_t"] = node.get_weights("bias").type
+    params["max_data_terms"] = max(node.get_attr("data_budgets"))
+    params["n_resolutions"] = len(node.get_attr("weight_budgets"))
+    params["weight_terms_function"] = budget_function("weight_terms", node.get_attr("weight_budgets"))
+    params["weight_floor_function"] = budget_function("weight_floor", node.get_attr("weight_floors"))
+    params["data_terms_function"] = budget_function("data_terms", node.get_attr("data_budgets"))
+    params["group_terms_function"] = budget_function("group_terms", node.get_attr("group_terms"))
+    params["group_base_function"] = table_function("group_base", node.get_attr("group_bases"))
+    return mmac_dense_config_template.format(**params)
+
+
+class MMACDenseConfigTemplate(KitConfigTemplate):
+    LAYER, TEMPLATE = MMACDense, mmac_dense_config_template
+
+    def format(self, node):
+        return format_mmac_dense_config(self._default_config_params(node), node)
+
+
+class MMACDenseFunctionTemplate(KitFunctionTemplate):
+    LAYER, TEMPLATE, WEIGHTS = MMACDense, mmac_dense_function_template, ("terms", "bias")
+
+
+mmac_conv2d_config_template = """struct config{index} : nnet::mmac_conv2d_config {{
+    static const unsigned in_height = {in_height};
+    static const unsigned in_width = {in_width};
+    static const unsigned n_chan = {n_chan};
+    static const unsigned out_height = {out_height};
+    static const unsigned out_width = {out_width};
+    static const unsigned n_filt = {n_filt};
+    static const unsigned filt_height = {filt_height};
+    static const unsigned filt_width = {filt_width};
+    static const unsigned stride_height = {stride_height};
+    static const unsigned stride_width = {stride_width};
+    static const unsigned pad_top = {pad_top};
+    static const unsigned pad_left = {pad_left};
+    typedef config{index}_mmac dense_config;
+}};\n"""
+
+mmac_conv2d_function_template = (
+    "nnet::mmac_conv2d<{input_t}, {output_t}, {config}>({input}, {output}, {terms}, {bias}, {resolution});"
+)
+
+
+class MMACConv2DConfigTemplate(KitConfigTemplate):
+    LAYER, TEMPLATE = MMACConv2D, mmac_conv2d_config_template
+
+    def format(self, node):
+        params = self._default_config_params(node)
+        dense = format_mmac_dense_config(dict(params), node, suffix="_mmac")
+        return dense + "\n" + self.template.format(**params)
+
+
+class MMACConv2DFunctionTemplate(KitFunctionTemplate):
+    LAYER, TEMPLATE, WEIGHTS = MMACConv2D, mmac_conv2d_function_template, ("terms", "bias")
+
+
+TEMPLATES = (
+    MMACDenseConfigTemplate,
+    MMACDenseFunctionTemplate,
+    MMACConv2DConfigTemplate,
+    MMACConv2DFunctionTemplate,
+)
+
+
+# Cost model (docs/estimates.md).
+
+
+def mmac_steps(node, resolution):
+    """Lock-step iterations of one mmac_dense call (docs/mmac_core.md): rounds * K * a, or rounds * K for the
+    weight-term unit. A layer with fewer resolutions than the model (one PoT kernel) uses its last for the
+    others, as its C++ budget tables do."""
+    slots = node.get_attr("group_terms")
+    r = min(resolution, len(slots) - 1)
+    a = node.get_attr("data_budgets")[r] if node.get_attr("unit") == "term_pair" else 1
+    return node.get_attr("rounds") * slots[r] * a
+
+
+def _pixels(node):
+    return node.get_attr("out_height") * node.get_attr("out_width") if node.class_name == "MMACConv2D" else 1
+
+
+def cycles(node, resolution):
+    """``(rounds * K_r * a_r + 3)`` per output pixel (``rounds * K_r + 3`` for the weight-term unit)."""
+    return (mmac_steps(node, resolution) + MMAC_FIXED_CYCLES) * _pixels(node)
+
+
+def resources(node):
+    """From the layer's core description with the unit costs measured on the Verilog twin (rtl_costs)."""
+    return mmac_dense_resources(node.core_spec())

@@ -68,12 +68,6 @@ class quantized_onion(KitQuantizer):  # noqa: N801 (QKeras naming)
         exponent = int(self.clip.step_exponent(tf.constant(x, tf.float32), self.n_steps).numpy())
         return FixedType(self.bits, self.bits + exponent, signed=self.keep_negative)
 
-    def max(self):
-        return self.clip.alpha or 1.0
-
-    def min(self):
-        return -self.max() if self.keep_negative else 0.0
-
     def __str__(self):
         return f"quantized_onion({self.bits},{self.precisions},{self.clip.alpha})"
 

@@ -1,40 +1,7 @@
-"""The kit's QKeras quantizers, and the model-level resolution switch.
+"""The model-level resolution switch: every multi-resolution quantizer of a model and every switchable layer
+(``switchable_bn``) hold a resolution index; ``set_resolution`` moves them all at once, without retracing."""
 
-Term (``quantized_term``, ``quantized_data_term``), fixed point
-(``quantized_fixed``), power of two (``quantized_pot``), onion
-(``quantized_onion``) and row-wise mixed (``quantized_rowwise``).
-"""
-
-import tensorflow as tf
-
-from .base import KitQuantizer
-from .levels import quantized_fixed, quantized_pot
-from .onion import quantized_onion
-from .rowwise import quantized_rowwise
-from .term import quantized_data_term, quantized_term
-
-QUANTIZERS = {
-    cls.__name__: cls
-    for cls in (quantized_term, quantized_data_term, quantized_fixed, quantized_pot, quantized_onion, quantized_rowwise)
-}
-
-
-def register_custom_objects():
-    """Make models that use the kit's quantizers loadable by Keras and QKeras; returns the objects."""
-    tf.keras.utils.get_custom_objects().update(QUANTIZERS)
-    return dict(QUANTIZERS)
-
-
-def custom_objects():
-    """Everything ``tf.keras.models.load_model`` needs for a model of the kit: QKeras's layers and ours."""
-    from qkeras.utils import _add_supported_quantized_objects
-
-    from .bn import SwitchableBatchNormalization
-
-    objects = register_custom_objects()
-    _add_supported_quantized_objects(objects)
-    objects["SwitchableBatchNormalization"] = SwitchableBatchNormalization
-    return objects
+from .quantizers.base import KitQuantizer
 
 
 def _all_layers(model):

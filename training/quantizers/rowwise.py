@@ -22,7 +22,8 @@ import numpy as np
 import tensorflow as tf
 
 from .base import FixedType, KitQuantizer, frac_bits_of, pow2_exponent
-from .levels import fixed_levels, pot_levels
+from .fixed import fixed_levels
+from .pot import pot_levels
 
 SCHEMES = ("pot4", "fixed4", "fixed8")
 POT4, FIXED4, FIXED8 = range(3)

@@ -14,7 +14,7 @@ same values bit for bit. Training uses plain batch statistics.
 
 import tensorflow as tf
 
-from .base import pow2_exponent
+from .quantizers.base import pow2_exponent
 
 FOLD_BITS = 16
 
@@ -103,7 +103,7 @@ def calibrate_switchable_bn(model, x, batch_size=256):
     (biased) variance of each branch's input over the training set, layer by layer in order, the earlier
     layers at inference (their calibrated, folded BN). Affine parameters are untouched.
     """
-    from .quantizers import n_resolutions, set_resolution
+    from .resolution import n_resolutions, set_resolution
 
     layers = [layer for layer in model.layers if isinstance(layer, SwitchableBatchNormalization)]
     if not layers:

@@ -1,0 +1,219 @@
+"""The data-term family: activations put on a fixed-point grid, then cut to their most significant terms.
+
+- ``DataTerm``: an unsigned ``quantized_data_term`` activation (its ``a`` top terms per value), and an
+  unsigned onion activation (the top ``p`` bits of one code at precision ``p``);
+- ``SignedDataTerm``: a network's first layer on a sign-and-magnitude grid (``quantized_data_term`` with
+  ``signed=True``). Its output is a signed fixed-point value, not a term code, so the mMAC layer after it
+  runs in shift mode (each weight term shifts the whole input), and hls4ml's own layers take it as any
+  fixed-point input.
+
+Here: their Keras handlers, hls4ml layers, config and call templates (``nnet::data_terms``,
+``nnet::signed_data_terms``) and cost model. Both take a second input, the model's run-time ``resolution``
+port. Precisions are exact by construction (SPEC section 7: an unknown quantizer would otherwise fall back
+to ``ap_fixed<16,6>``).
+"""
+
+import numpy as np
+from hls4ml.model.layers import Layer
+from hls4ml.model.types import FixedPrecisionType
+
+from mrfpga.training.errors import ConversionError
+
+from .common import (
+    KitConfigTemplate,
+    KitFunctionTemplate,
+    activation_class,
+    budget_function,
+    kit_quantizer,
+    parse_default,
+)
+from .rtl_costs import data_term_resources
+
+ENCODING_IDS = {"binary": 0, "naf": 1, "hese": 2}  # nnet::term_encoding
+
+
+class DataTerm(Layer):
+    """Unsigned fixed point on a ``bits``/``integer`` grid, then the ``a`` most significant terms per value.
+
+    Onion activations use the same layer: ``floors[r]`` low bits of the code
+    are dropped at resolution r (the top bits of one code), and the grid
+    rounds half to even as ``tf.round`` does (data terms round half up).
+    """
+
+    def initialize(self):
+        bits, integer = self.get_attr("bits"), self.get_attr("integer")
+        self.set_attr("n_in", self.get_input_variable().size())
+        if self.get_attr("floors") is None:
+            self.set_attr("floors", [0] * len(self.get_attr("budgets")))
+        self.set_attr("rounding", "AP_RND_CONV" if self.get_attr("round_half_even") else "AP_RND")
+        # A NAF top term can round a value up to 2^bits: one extra bit.
+        self.set_attr("encoding_id", ENCODING_IDS[self.get_attr("encoding")])
+        out = FixedPrecisionType(width=bits + 1, integer=integer + 1, signed=False)
+        self.add_output_variable(self.get_input_variable().shape, precision=out)
+
+    @property
+    def frac_bits(self):
+        return self.get_attr("bits") - self.get_attr("integer")
+
+    def core_spec(self):
+        """The layer as plain data (docs/mmac_core.md): what the Verilog twin is built from."""
+        source = self.get_input_variable().type.precision
+        return {
+            "kind": "data_term",
+            "name": self.name,
+            "n_in": self.get_attr("n_in"),
+            "bits": self.get_attr("bits"),
+            "frac": self.frac_bits,
+            "encoding": self.get_attr("encoding"),
+            "budgets": list(self.get_attr("budgets")),
+            "floors": list(self.get_attr("floors")),
+            "round_half_even": bool(self.get_attr("round_half_even")),
+            "in_width": source.width,
+            "in_frac": source.width - source.integer,
+            "in_signed": bool(source.signed),
+        }
+
+
+class SignedDataTerm(Layer):
+    """Sign and magnitude: the magnitude on the unsigned ``bits``/``integer`` grid (round half up,
+    saturate), its ``a`` most significant terms kept, the sign put back. A NAF top term can round a
+    magnitude up to ``2^bits``: sign, one extra bit, ``bits``."""
+
+    def initialize(self):
+        bits, integer = self.get_attr("bits"), self.get_attr("integer")
+        self.set_attr("n_in", self.get_input_variable().size())
+        self.set_attr("encoding_id", ENCODING_IDS[self.get_attr("encoding")])
+        out = FixedPrecisionType(width=bits + 2, integer=integer + 2, signed=True)
+        self.add_output_variable(self.get_input_variable().shape, precision=out)
+
+
+LAYERS = {"DataTerm": DataTerm, "SignedDataTerm": SignedDataTerm}
+
+
+# Keras handlers.
+
+
+def _data_term_layer(keras_layer, input_names, input_shapes, **attributes):
+    layer = parse_default(keras_layer, input_names)
+    layer.update(class_name="DataTerm", **attributes)
+    return layer, list(input_shapes[0])
+
+
+def parse_data_term(keras_layer, input_names, input_shapes, data_reader):
+    quantizer = kit_quantizer(keras_layer, "activation", data_reader)
+    if quantizer.signed:  # a signed input grid: sign and magnitude (SignedDataTerm)
+        layer = parse_default(keras_layer, input_names)
+        layer.update(class_name="SignedDataTerm", bits=quantizer.bits, integer=quantizer.integer,
+                     budgets=list(quantizer.budgets), encoding=quantizer.encoding)  # fmt: skip
+        return layer, list(input_shapes[0])
+    return _data_term_layer(
+        keras_layer, input_names, input_shapes,
+        bits=quantizer.bits,
+        integer=quantizer.integer_bits,  # a learned clip moves the grid
+        budgets=list(quantizer.budgets),
+        encoding=quantizer.encoding,
+    )  # fmt: skip
+
+
+def parse_onion_activation(keras_layer, input_names, input_shapes, data_reader):
+    """An unsigned onion code: round half to even onto the grid, then keep its top ``p`` bits."""
+    quantizer = kit_quantizer(keras_layer, "activation", data_reader)
+    name = keras_layer["config"]["name"]
+    if quantizer.keep_negative:
+        raise ConversionError(f"layer {name}: an onion activation must be unsigned (keep_negative=False)")
+    return _data_term_layer(
+        keras_layer, input_names, input_shapes,
+        bits=quantizer.bits,
+        integer=quantizer.fixed_type(np.zeros(1, np.float32)).integer,
+        budgets=quantizer.precisions,  # a p-bit code has at most p binary terms
+        encoding="binary",
+        floors=[quantizer.bits - p for p in quantizer.precisions],
+        round_half_even=True,  # tf.round
+    )  # fmt: skip
+
+
+ACTIVATION_PARSERS = {"quantized_data_term": parse_data_term, "quantized_onion": parse_onion_activation}
+KERAS_HANDLERS = {}  # no Keras classes of its own: QActivation layers marked by common.mark_kit_layers
+
+
+def kit_parser(keras_class, keras_layer):
+    """The parser of a kit-marked QKeras layer this family converts, or None."""
+    if keras_class != "QActivation":
+        return None
+    return ACTIVATION_PARSERS.get(activation_class(keras_layer))
+
+
+# Templates.
+
+data_term_config_template = """struct config{index} : nnet::data_term_config {{
+    static const unsigned n_in = {n_in};
+    static const unsigned bits = {bits};
+    static const int integer = {integer};
+    static const unsigned encoding = {encoding_id};
+    static const unsigned n_resolutions = {n_resolutions};
+    typedef ap_ufixed<{bits}, {integer}, {rounding}, AP_SAT> grid_t;
+    {data_terms_function}
+    {low_bits_function}
+}};\n"""
+
+data_term_function_template = "nnet::data_terms<{input_t}, {output_t}, {config}>({input}, {output}, {resolution});"
+
+
+# The same struct with round half up and no dropped bits.
+signed_data_term_config_template = data_term_config_template.replace("{rounding}", "AP_RND").replace(
+    "    {low_bits_function}\n", ""
+)
+
+signed_data_term_function_template = (
+    "nnet::signed_data_terms<{input_t}, {output_t}, {config}>({input}, {output}, {resolution});"
+)
+
+
+class SignedDataTermConfigTemplate(KitConfigTemplate):
+    LAYER, TEMPLATE = SignedDataTerm, signed_data_term_config_template
+
+    def params(self, node, params):
+        params["n_resolutions"] = len(node.get_attr("budgets"))
+        params["data_terms_function"] = budget_function("data_terms", node.get_attr("budgets"))
+        return params
+
+
+class SignedDataTermFunctionTemplate(KitFunctionTemplate):
+    LAYER, TEMPLATE = SignedDataTerm, signed_data_term_function_template
+
+
+class DataTermConfigTemplate(SignedDataTermConfigTemplate):
+    LAYER, TEMPLATE = DataTerm, data_term_config_template
+
+    def params(self, node, params):
+        params = super().params(node, params)
+        params["low_bits_function"] = budget_function("dropped_bits", node.get_attr("floors"))
+        return params
+
+
+class DataTermFunctionTemplate(KitFunctionTemplate):
+    LAYER, TEMPLATE = DataTerm, data_term_function_template
+
+
+TEMPLATES = (
+    DataTermConfigTemplate,
+    DataTermFunctionTemplate,
+    SignedDataTermConfigTemplate,
+    SignedDataTermFunctionTemplate,
+)
+
+
+# Cost model (docs/estimates.md).
+
+
+def cycles(node, resolution):
+    """One cycle, at every resolution."""
+    return 1
+
+
+def resources(node):
+    if node.class_name == "DataTerm":
+        # Unit costs measured with Yosys on the Verilog twin (rtl_costs).
+        return data_term_resources(node.core_spec())
+    width = node.get_attr("bits") + 2
+    return {"LUT": node.get_attr("n_in") * width * 2, "FF": node.get_attr("n_in") * width}

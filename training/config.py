@@ -1,0 +1,310 @@
+"""The run configuration: data, model, quantization, training and HLS settings (``mrfpga.hls.config``), as
+dataclasses, built from a plain mapping (a YAML file's, ``mrfpga.cli.config.load_config``) and validated.
+
+Every section and key is checked when the configuration is built, before any
+training: an unknown key, a value of the wrong type, a number that is not
+finite or out of its range is a ``ConfigError`` naming the key and what it
+allows. ``check_against_data`` adds the checks that need the data's shape.
+"""
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+
+from mrfpga.hls.boards import load_board
+from mrfpga.hls.config import BACKENDS, IO_TYPES, HLSConfig, useful_reuse_factor
+
+from .data import NORMALIZATIONS
+from .errors import ConfigError
+from .models import build_model, load_builder
+from .quantizers.data_term import MAX_INPUT_INTEGER
+from .resolution import n_resolutions
+from .term_encodings import ENCODINGS, n_planes
+
+# SPEC section 1: (data terms a, weight terms k per group of 16).
+REFERENCE_RESOLUTIONS = [[2, 8], [2, 10], [2, 12], [2, 14], [3, 14], [3, 16], [3, 18], [3, 20]]
+
+
+@dataclass
+class DataConfig:
+    """``data: digits`` (or a path) is short for ``data: {source: digits}``."""
+
+    source: str = "digits"  # digits | path to an .npz
+    normalize: str = "none"  # none | standard (per-feature mean and std of the training split)
+    # The first layer's grid; None: from the training data (signed if any value is negative, integer bits
+    # so the largest magnitude fits) and the scheme's activation width.
+    input_bits: int | None = None  # magnitude bits
+    input_integer: int | None = None
+    input_signed: bool | None = None
+
+
+@dataclass
+class ModelConfig:
+    kind: str = "mlp"  # mlp | cnn | custom
+    hidden: list[int] = field(default_factory=lambda: [64, 32])  # mlp
+    filters: list[int] = field(default_factory=lambda: [8, 16])  # cnn: 3x3 conv blocks
+    builder: str | None = None  # custom: "module:function"
+
+
+@dataclass
+class QuantizationConfig:
+    scheme: str = "term"
+    weight_bits: int = 8
+    activation_bits: int = 8
+    activation_integer: int = 3
+    group_size: int = 16
+    encoding: str = "naf"
+    bias_bits: int = 16
+    bias_integer: int = 7
+    resolutions: list[list[int]] = field(default_factory=lambda: [list(r) for r in REFERENCE_RESOLUTIONS])
+    precisions: list[int] = field(default_factory=lambda: [2, 4, 6, 8])  # onion
+    ratio: list[float] = field(default_factory=lambda: [65.0, 30.0, 5.0])  # rowwise: PoT4, Fixed4, Fixed8
+    qkeras_kernel: str = "quantized_bits"  # qkeras (plain baseline): quantized_bits | quantized_po2
+
+    @property
+    def data_budgets(self):
+        return [a for a, _ in self.resolutions]
+
+    @property
+    def weight_budgets(self):
+        return [k for _, k in self.resolutions]
+
+
+@dataclass
+class TrainingConfig:
+    method: str = "multires"
+    epochs: int = 40
+    batch_size: int = 64
+    learning_rate: float = 0.003
+    seed: int = 0
+    strategy: str = "default"  # default | mirrored | multiworker (tf.distribute)
+    reassign_every: int = 10  # rowwise: epochs between row reassignments
+    hessian_iterations: int = 20  # rowwise: power iterations
+    cascade_thresholds: list[float] = field(default_factory=lambda: [0.5, 0.7, 0.8, 0.9, 0.95, 0.99])  # onion
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    quantization: QuantizationConfig = field(default_factory=QuantizationConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    hls: HLSConfig = field(default_factory=HLSConfig)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+SCHEMES = ("term", "onion", "rowwise", "qkeras")
+QKERAS_KERNELS = ("quantized_bits", "quantized_po2")
+METHODS = ("multires", "joint", "all", "individual", "post_training", "onion", "rowwise", "qkeras")
+MODEL_KINDS = ("mlp", "cnn", "custom")
+# Methods that need a particular scheme.
+METHOD_SCHEMES = {"onion": "onion", "rowwise": "rowwise", "qkeras": "qkeras"}
+
+
+def _check_type(value, annotation, key):
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        return _check_type(value, next(o for o in options if o is not type(None)), key)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        (inner,) = typing.get_args(annotation)
+        return [_check_type(v, inner, f"{key}[{i}]") for i, v in enumerate(value)]
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if annotation is int and isinstance(value, bool) or not isinstance(value, annotation):
+        raise ConfigError(f"{key}: expected {annotation.__name__}, got {value!r}")
+    if annotation is float and not math.isfinite(value):
+        raise ConfigError(f"{key}: {value} is not a finite number")
+    return value
+
+
+def _build(cls, raw, prefix):
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {raw!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        where = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
+        raise ConfigError(f"{where}: unknown key; known keys here: {', '.join(fields)}")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, value in raw.items():
+        key = f"{prefix}.{name}" if prefix else name
+        hint = hints[name]
+        if hint is DataConfig and isinstance(value, str):
+            value = {"source": value}
+        if dataclasses.is_dataclass(hint):
+            values[name] = _build(hint, value, key)
+        else:
+            values[name] = _check_type(value, hint, key)
+    return cls(**values)
+
+
+def _one_of(value, options, key):
+    if value not in options:
+        raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(str, options))}")
+
+
+# Bit widths the quantizers and the HLS types take, per scheme (onion codes may be wider than term codes).
+MAX_BITS = {"onion": 24}
+MAX_TERM_BITS = 16
+MAX_BIAS_BITS = 32  # the bias's fraction bits stay within what conversion reads exactly (hls.common.MAX_BIAS_FRAC)
+MAX_SEED = 2**32 - 1  # numpy and scikit-learn seeds
+
+
+def _in_range(key, value, low, high=None):
+    if high is None and value < low:
+        raise ConfigError(f"{key}: {value} is below the minimum {low}")
+    if high is not None and not low <= value <= high:
+        raise ConfigError(f"{key}: {value} out of range {low}..{high}")
+
+
+def _strictly_increasing(key, values, what):
+    for i in range(1, len(values)):
+        earlier, later = values[i - 1], values[i]
+        pairs = isinstance(later, list)
+        if later == earlier or (any(x < y for x, y in zip(later, earlier, strict=True)) if pairs else later < earlier):
+            raise ConfigError(
+                f"{key}[{i}]: {later} after {earlier}; {what} must increase from the cheapest to the richest "
+                "(the last is the teacher), with no repeats"
+            )
+
+
+def validate(config):
+    q, t, h, m = config.quantization, config.training, config.hls, config.model
+    _one_of(q.scheme, SCHEMES, "quantization.scheme")
+    _one_of(q.encoding, ENCODINGS, "quantization.encoding")
+    _one_of(q.qkeras_kernel, QKERAS_KERNELS, "quantization.qkeras_kernel")
+    _one_of(t.method, METHODS, "training.method")
+    _one_of(m.kind, MODEL_KINDS, "model.kind")
+    _one_of(t.strategy, ("default", "mirrored", "multiworker"), "training.strategy")
+    _one_of(h.backend, BACKENDS, "hls.backend")
+    _one_of(h.io_type, IO_TYPES, "hls.io_type")
+    _one_of(config.data.normalize, NORMALIZATIONS, "data.normalize")
+    if config.data.input_bits is not None and not 1 <= config.data.input_bits <= 16:
+        raise ConfigError(f"data.input_bits: {config.data.input_bits} out of range 1..16")
+    if config.data.input_integer is not None and abs(config.data.input_integer) > MAX_INPUT_INTEGER:
+        raise ConfigError(
+            f"data.input_integer: {config.data.input_integer} out of range {-MAX_INPUT_INTEGER}..{MAX_INPUT_INTEGER}"
+        )
+    if m.kind == "custom":
+        if not m.builder:
+            raise ConfigError("model.builder: a custom model needs 'module:function'")
+        try:
+            load_builder(m.builder)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+    needed = METHOD_SCHEMES.get(t.method, "term")
+    if q.scheme != needed:
+        raise ConfigError(
+            f"quantization.scheme: training.method {t.method!r} needs scheme {needed!r}, not {q.scheme!r}"
+        )
+    if not m.hidden or any(u < 1 for u in m.hidden):
+        raise ConfigError("model.hidden: needs at least one layer, each with a positive number of units")
+    if not m.filters or any(f < 1 for f in m.filters):
+        raise ConfigError("model.filters: needs at least one conv block, each with a positive number of filters")
+
+    # Scalars first, so a bad width is named under its own key, not under a range derived from it.
+    max_bits = MAX_BITS.get(q.scheme, MAX_TERM_BITS)
+    _in_range("quantization.weight_bits", q.weight_bits, 2, max_bits)
+    _in_range("quantization.activation_bits", q.activation_bits, 1, max_bits)
+    _in_range("quantization.activation_integer", q.activation_integer, 0, q.activation_bits)
+    _in_range("quantization.group_size", q.group_size, 1)
+    _in_range("quantization.bias_bits", q.bias_bits, 2, MAX_BIAS_BITS)
+    _in_range("quantization.bias_integer", q.bias_integer, 0, q.bias_bits - 1)
+    _in_range("training.epochs", t.epochs, 1)
+    _in_range("training.batch_size", t.batch_size, 1)
+    _in_range("training.seed", t.seed, 0, MAX_SEED)
+    _in_range("training.reassign_every", t.reassign_every, 1)
+    _in_range("training.hessian_iterations", t.hessian_iterations, 1)
+    _in_range("hls.reuse_factor", h.reuse_factor, 1)
+    if t.learning_rate <= 0:
+        raise ConfigError(f"training.learning_rate: {t.learning_rate} must be positive")
+    if h.clock_period is not None and h.clock_period <= 0:
+        raise ConfigError(f"hls.clock_period: {h.clock_period} must be positive")
+    if h.csim_samples is not None:
+        _in_range("hls.csim_samples", h.csim_samples, 1)
+
+    if not q.resolutions:
+        raise ConfigError("quantization.resolutions: needs at least one (data terms, weight terms) pair")
+    for i, pair in enumerate(q.resolutions):
+        if len(pair) != 2:
+            raise ConfigError(f"quantization.resolutions[{i}]: expected a pair [data terms, weight terms], got {pair}")
+        a, k = pair
+        max_a = n_planes(q.activation_bits)
+        if not 1 <= a <= max_a:
+            raise ConfigError(f"quantization.resolutions[{i}]: data terms {a} out of range 1..{max_a}")
+        max_k = q.group_size * n_planes(q.weight_bits)
+        if not 1 <= k <= max_k:
+            raise ConfigError(f"quantization.resolutions[{i}]: weight terms {k} out of range 1..{max_k}")
+    _strictly_increasing("quantization.resolutions", q.resolutions, "resolutions (data terms and weight terms)")
+    if q.scheme == "onion":
+        if not q.precisions:
+            raise ConfigError("quantization.precisions: needs at least one precision")
+        widest = min(q.weight_bits, q.activation_bits)
+        for i, p in enumerate(q.precisions):
+            _in_range(f"quantization.precisions[{i}]", p, 2, widest)
+        _strictly_increasing("quantization.precisions", q.precisions, "precisions")
+        if not all(0 < th <= 1 for th in t.cascade_thresholds):
+            raise ConfigError(f"training.cascade_thresholds: {t.cascade_thresholds} must lie in (0, 1]")
+    if len(q.ratio) != 3 or min(q.ratio) < 0 or sum(q.ratio) <= 0:
+        raise ConfigError(f"quantization.ratio: {q.ratio} must be three non-negative shares (PoT4, Fixed4, Fixed8)")
+    try:
+        load_board(h.board)
+    except ValueError as err:
+        raise ConfigError(f"hls.board: {err}") from None
+    return config
+
+
+def resolution_settings(quantization, n_res):
+    """What each resolution of the model means, and the cost axis it is plotted on."""
+    q = quantization
+    if q.scheme == "term":
+        settings = [{"a": a, "k": k, "gamma": a * k, "label": f"a={a} k={k}"} for a, k in q.resolutions]
+    elif q.scheme == "onion":
+        settings = [{"precision": p, "label": f"p={p}"} for p in q.precisions]
+    else:
+        settings = [{"label": q.scheme}]
+    if len(settings) != n_res:
+        raise ConfigError(
+            f"the model has {n_res} resolutions; the configuration's {q.scheme} scheme names {len(settings)}"
+        )
+    return settings
+
+
+def check_against_data(config, data):
+    """The checks that need the data: the model fits its samples, and the reuse factor fits the model."""
+    m, q = config.model, config.quantization
+    if m.kind == "cnn" and len(data.input_shape) != 3:
+        raise ConfigError(
+            f"model.kind: a cnn needs image samples (height, width, channels); {data.name}'s samples have shape "
+            f"{tuple(data.input_shape)}"
+        )
+    if m.kind != "custom" and config.hls.reuse_factor == 1:
+        return  # nothing else to check, no model to build
+    try:
+        model = build_model(m, data.input_shape, data.n_classes, q, config.training.seed)
+    except ValueError as err:
+        raise ConfigError(f"model.builder: {err}") from None
+    if m.kind == "custom":
+        resolution_settings(q, n_resolutions(model))  # the builder's model and the configuration agree
+    useful = useful_reuse_factor(model, q)
+    if config.hls.reuse_factor > useful:
+        raise ConfigError(
+            f"hls.reuse_factor: {config.hls.reuse_factor} out of range 1..{useful}: no layer of this model can use "
+            "more rounds, the rest would be idle"
+        )
+
+
+def from_dict(raw):
+    return validate(_build(Config, raw, ""))

@@ -1,0 +1,96 @@
+"""Term quantization of weights (SPEC section 1): budgets of power-of-two terms per group of weights, one
+budget per resolution."""
+
+import tensorflow as tf
+
+from .. import term_encodings
+from .base import ClipScale, FixedType, KitQuantizer, check_budgets, fused, straight_through
+
+REFERENCE_WEIGHT_BUDGETS = (8, 10, 12, 14, 14, 16, 18, 20)
+
+
+def weight_magnitudes(x, scale, levels):
+    """Integer magnitudes ``min(round(|x|/s), levels)`` (as x's dtype) on the power-of-two step ``s``."""
+    return tf.minimum(tf.round(tf.abs(x) / scale), float(levels))
+
+
+@fused
+def quantize_weights(x, scale, budget, bits, group_size, encoding):
+    """``quantized_term``'s output for a power-of-two step ``scale`` and a (run-time) term budget."""
+    levels = 2**bits - 1
+    q = tf.stop_gradient(weight_magnitudes(x, scale, levels))
+    kept = term_encodings.truncate_groups(q, bits, budget, group_size, encoding)
+    quantized = tf.sign(x) * scale * tf.cast(kept, x.dtype)
+    inside = tf.abs(x) <= scale * levels
+    return tf.where(inside, straight_through(x, quantized), tf.stop_gradient(quantized))
+
+
+class quantized_term(KitQuantizer):  # noqa: N801 (QKeras naming)
+    """Term quantization of weights: ``budgets[r]`` power-of-two terms per group at resolution ``r``.
+
+    ``w -> sign(w) * s * T_k(min(round(|w|/s), 2^bits - 1))``, ``s`` a power
+    of two (the smallest with ``alpha <= s * (2^bits - 1)``, alpha = max|w| by
+    default), ``T_k`` keeping the ``k`` most significant terms of every group
+    of ``group_size`` consecutive inputs (axis -2 of Dense and Conv kernels).
+    """
+
+    def __init__(
+        self,
+        bits=8,
+        group_size=16,
+        budgets=REFERENCE_WEIGHT_BUDGETS,
+        encoding="naf",
+        alpha=None,
+        learnable_alpha=False,
+    ):
+        super().__init__()
+        if not 2 <= int(bits) <= 16:
+            raise ValueError(f"quantized_term: bits {bits} out of range 2..16")
+        if int(group_size) < 1:
+            raise ValueError(f"quantized_term: group_size {group_size} must be at least 1")
+        term_encodings.check_encoding(encoding)
+        self.bits = int(bits)
+        self.group_size = int(group_size)
+        self.encoding = encoding
+        self.init_resolutions(
+            check_budgets(budgets, self.group_size * term_encodings.n_planes(self.bits), "quantized_term")
+        )
+        self.clip = ClipScale(alpha, learnable_alpha, hardware_exact=True)
+        self.keep_negative = True
+
+    @property
+    def levels(self):
+        return 2**self.bits - 1
+
+    def scale_exponent(self, x):
+        """log2 of the power-of-two scale s."""
+        return self.clip.step_exponent(x, self.levels)
+
+    def magnitudes(self, x):
+        """Integer magnitudes q and the scale s (both as x's dtype)."""
+        scale = self.clip.step(x, self.levels)
+        return weight_magnitudes(x, scale, self.levels), scale
+
+    def __call__(self, x):
+        x = tf.convert_to_tensor(x)
+        # The scale stays outside the fused kernel: its exact power of two comes from tf.pow.
+        scale = self.clip.step(x, self.levels)
+        return quantize_weights(x, scale, self.current_budget(), self.bits, self.group_size, self.encoding)
+
+    def fixed_type(self, x):
+        # A term at the top plane can round up past 2^bits - 1: sign + bits + 1.
+        exponent = int(self.scale_exponent(tf.constant(x, tf.float32)).numpy())
+        return FixedType(self.bits + 2, self.bits + 2 + exponent)
+
+    def __str__(self):
+        return f"quantized_term({self.bits},{self.group_size},{list(self.budgets)},'{self.encoding}')"
+
+    def get_config(self):
+        return {
+            "bits": self.bits,
+            "group_size": self.group_size,
+            "budgets": list(self.budgets),
+            "encoding": self.encoding,
+            "alpha": self.clip.alpha,
+            "learnable_alpha": self.clip.learnable_alpha,
+        }
