@@ -630,61 +630,74 @@ void conv_windows(hls::stream<data_T> &data,
     value_t line[geometry::line_rows][geometry::padded_width][n_chan];
     #pragma HLS ARRAY_PARTITION variable = line complete dim = 1
     #pragma HLS ARRAY_RESHAPE variable = line complete dim = 3
-    nnet::array<value_t, geometry::patch_size> window;
-    #pragma HLS ARRAY_PARTITION variable = window.data complete
+    value_t window[geometry::patch_size];
+    #pragma HLS ARRAY_PARTITION variable = window complete
 
+    // One flat loop over the padded positions (no row-to-row loop transitions): (ph, pw) and the next output
+    // pixel's last row and column are counters, advanced by the strides.
+    unsigned ph = 0, pw = 0;
     unsigned next_row = fh - 1, oh = 0; // the padded row that completes output row oh's windows
-WindowRows:
-    for (unsigned ph = 0; ph < geometry::padded_height; ph++) {
-        const bool row_outputs = ph == next_row && oh < CONFIG_T::out_height;
-        unsigned next_col = fw - 1, ow = 0;
-    WindowColumns:
-        for (unsigned pw = 0; pw < geometry::padded_width; pw++) {
-            #pragma HLS LOOP_FLATTEN
-            #pragma HLS PIPELINE II = 1
-            // The new window column: rows ph - fh + 1 .. ph of padded column pw.
-            value_t column[fh][n_chan];
-            #pragma HLS ARRAY_PARTITION variable = column complete dim = 0
-            const bool inside = ph >= CONFIG_T::pad_top && ph < CONFIG_T::pad_top + CONFIG_T::in_height &&
-                                pw >= CONFIG_T::pad_left && pw < CONFIG_T::pad_left + CONFIG_T::in_width;
-            data_T pixel;
-            if (inside) {
-                pixel = data.read();
-            }
-        NewColumn:
-            for (unsigned c = 0; c < n_chan; c++) {
+    unsigned next_col = fw - 1, ow = 0; // the padded column that completes output pixel (oh, ow)'s window
+Positions:
+    for (unsigned position = 0; position < geometry::padded_height * geometry::padded_width; position++) {
+        #pragma HLS PIPELINE II = 1
+        // The new window column: rows ph - fh + 1 .. ph of padded column pw.
+        value_t column[fh][n_chan];
+        #pragma HLS ARRAY_PARTITION variable = column complete dim = 0
+        const bool inside = ph >= CONFIG_T::pad_top && ph < CONFIG_T::pad_top + CONFIG_T::in_height &&
+                            pw >= CONFIG_T::pad_left && pw < CONFIG_T::pad_left + CONFIG_T::in_width;
+        data_T pixel;
+        if (inside) {
+            pixel = data.read();
+        }
+    NewColumn:
+        for (unsigned c = 0; c < n_chan; c++) {
+            #pragma HLS UNROLL
+            column[fh - 1][c] = inside ? value_t(pixel[c]) : value_t(0);
+            for (unsigned r = 0; r + 1 < fh; r++) {
                 #pragma HLS UNROLL
-                column[fh - 1][c] = inside ? value_t(pixel[c]) : value_t(0);
-                for (unsigned r = 0; r + 1 < fh; r++) {
-                    #pragma HLS UNROLL
-                    column[r][c] = line[r][pw][c];
-                }
-                for (unsigned r = 0; r + 1 < fh; r++) {
-                    #pragma HLS UNROLL
-                    line[r][pw][c] = column[r + 1][c];
-                }
+                column[r][c] = line[r][pw][c];
             }
-        ShiftWindow:
-            for (unsigned r = 0; r < fh; r++) {
+            for (unsigned r = 0; r + 1 < fh; r++) {
                 #pragma HLS UNROLL
-                for (unsigned col = 0; col < fw; col++) {
-                    #pragma HLS UNROLL
-                    for (unsigned c = 0; c < n_chan; c++) {
-                        #pragma HLS UNROLL
-                        window[(r * fw + col) * n_chan + c] =
-                            col + 1 < fw ? window[(r * fw + col + 1) * n_chan + c] : column[r][c];
-                    }
-                }
-            }
-            if (row_outputs && pw == next_col && ow < CONFIG_T::out_width) {
-                windows.write(window);
-                next_col += CONFIG_T::stride_width;
-                ow++;
+                line[r][pw][c] = column[r + 1][c];
             }
         }
-        if (row_outputs) {
-            next_row += CONFIG_T::stride_height;
-            oh++;
+    ShiftWindow:
+        for (unsigned r = 0; r < fh; r++) {
+            #pragma HLS UNROLL
+            for (unsigned col = 0; col < fw; col++) {
+                #pragma HLS UNROLL
+                for (unsigned c = 0; c < n_chan; c++) {
+                    #pragma HLS UNROLL
+                    window[(r * fw + col) * n_chan + c] =
+                        col + 1 < fw ? window[(r * fw + col + 1) * n_chan + c] : column[r][c];
+                }
+            }
+        }
+        const bool row_outputs = ph == next_row && oh < CONFIG_T::out_height;
+        if (row_outputs && pw == next_col && ow < CONFIG_T::out_width) {
+            nnet::array<value_t, geometry::patch_size> patch;
+            PRAGMA_DATA_PACK(patch)
+            for (unsigned i = 0; i < geometry::patch_size; i++) {
+                #pragma HLS UNROLL
+                patch[i] = window[i];
+            }
+            windows.write(patch);
+            next_col += CONFIG_T::stride_width;
+            ow++;
+        }
+        if (pw + 1 == geometry::padded_width) {
+            pw = 0;
+            next_col = fw - 1;
+            ow = 0;
+            if (row_outputs) {
+                next_row += CONFIG_T::stride_height;
+                oh++;
+            }
+            ph++;
+        } else {
+            pw++;
         }
     }
     MRFPGA_COUNT_CYCLES(geometry::padded_height * geometry::padded_width + pack_loop_fill_cycles);
@@ -700,11 +713,18 @@ void conv_pixels(hls::stream<nnet::array<value_T, conv2d_stream_geometry<CONFIG_
     #pragma HLS INLINE off
 Pixels:
     for (unsigned p = 0; p < CONFIG_T::out_height * CONFIG_T::out_width; p++) {
-        const nnet::array<value_T, conv2d_stream_geometry<CONFIG_T>::patch_size> window = windows.read();
+        static const unsigned patch_size = conv2d_stream_geometry<CONFIG_T>::patch_size;
+        const nnet::array<value_T, patch_size> window = windows.read();
+        value_T patch[patch_size];
+        #pragma HLS ARRAY_PARTITION variable = patch complete
+        for (unsigned i = 0; i < patch_size; i++) {
+            #pragma HLS UNROLL
+            patch[i] = window[i];
+        }
         typename res_T::value_type out[CONFIG_T::n_filt];
         #pragma HLS ARRAY_PARTITION variable = out complete
-        mmac_dense<value_T, typename res_T::value_type, typename CONFIG_T::dense_config>(window.data, out, terms,
-                                                                                         biases, resolution);
+        mmac_dense<value_T, typename res_T::value_type, typename CONFIG_T::dense_config>(patch, out, terms, biases,
+                                                                                         resolution);
         res_T pack;
         PRAGMA_DATA_PACK(pack)
         for (unsigned f = 0; f < CONFIG_T::n_filt; f++) {
