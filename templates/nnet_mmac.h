@@ -12,6 +12,9 @@
 #include "hls_stream.h"
 #include "nnet_common.h"
 #include "nnet_types.h"
+#ifndef __SYNTHESIS__
+#include <vector>
+#endif
 
 namespace nnet {
 
@@ -22,8 +25,28 @@ inline unsigned long &csim_cycles() {
     return cycles;
 }
 #define MRFPGA_COUNT_CYCLES(n) (nnet::csim_cycles() += (n))
+// Per layer: the generated top calls MRFPGA_LAYER_DONE() after each kit layer, which records the cycles
+// counted since the previous one (the testbench clears the list before each sample; at most
+// csim_max_layers are kept, so hls4ml's predict, which never clears it, stays bounded).
+static const unsigned csim_max_layers = 1024;
+inline std::vector<unsigned long> &csim_layer_cycles() {
+    static std::vector<unsigned long> cycles;
+    return cycles;
+}
+inline unsigned long &csim_layer_mark() {
+    static unsigned long mark = 0;
+    return mark;
+}
+inline void csim_layer_done() {
+    if (csim_layer_cycles().size() < csim_max_layers) {
+        csim_layer_cycles().push_back(csim_cycles() - csim_layer_mark());
+    }
+    csim_layer_mark() = csim_cycles();
+}
+#define MRFPGA_LAYER_DONE() nnet::csim_layer_done()
 #else
 #define MRFPGA_COUNT_CYCLES(n)
+#define MRFPGA_LAYER_DONE()
 #endif
 
 // ceil(log2(n)): the depth of an adder tree over n values.
