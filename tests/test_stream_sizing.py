@@ -72,3 +72,33 @@ def test_stream_estimate_one_bn_multiplier_per_channel_and_the_slowest_layer_set
     assert layer_resources(nodes["terms_0"])["LUT"] < 1000
     assert set(figures["layers"]) == set(nodes) - {"features", "resolution"}
     assert figures["resources"]["BRAM_18K"] < 280
+
+
+@pytest.mark.slow
+def test_stream_cnn_run_reports_layer_cycles_and_the_interval(tmp_path):
+    """``mrfpga run`` of a meta CNN in io_stream: 0 mismatches, and report.json has each layer's estimated cycles
+    and interval per resolution, the C-simulated count of each kit layer equal to its estimate, and the design's
+    interval (the slowest layer's)."""
+    from mrfpga.cli import pipeline
+    from mrfpga.cli.config import from_dict
+
+    config = from_dict(
+        {
+            "model": {"kind": "cnn", "filters": [4, 6]},
+            "quantization": {"resolutions": [[2, 8], [3, 20]]},
+            "training": {"epochs": 1},
+            "hls": {"io_type": "io_stream", "csim_samples": 20},
+        }
+    )
+    report = pipeline.run(config, tmp_path / "run", verbose=0)
+    layers = report["layers"]
+    for r, row in enumerate(report["resolutions"]):
+        assert row["csim_mismatches"] == 0
+        assert row["estimated_interval"] == max(layer["interval"][r] for layer in layers.values())
+        counted = [layer for layer in layers.values() if "csim_cycles" in layer]
+        assert {layer["class"] for layer in counted} >= {"DataTerm", "MMACConv2D", "SwitchableScaleShift"}
+        assert all(layer["csim_cycles"][r] == layer["cycles"][r] for layer in counted)
+        assert row["csim_cycles"]["max"] == sum(layer["cycles"][r] for layer in counted)
+    rows = report["resolutions"]
+    assert rows[0]["estimated_interval"] < rows[1]["estimated_interval"]
+    assert report["resources"]["estimated"]["DSP48E1"] == 4 + 6  # one BN multiplier per channel
