@@ -13,7 +13,7 @@ from qkeras import QActivation, QConv2D, QDense, quantized_bits
 
 from mrfpga.hls.csim import snap_to_input_grid
 from mrfpga.training import quantized_data_term, quantized_term
-from mrfpga.training.bn import SwitchableBatchNormalization
+from mrfpga.training.switchable_bn import SwitchableBatchNormalization
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from mrfpga.hls.csim import snap_to_input_grid
 from mrfpga.hls.reference import _layer
 from mrfpga.hls.rtl_model import simulate
 from mrfpga.training import quantized_data_term, quantized_term
-from mrfpga.training.quantizers import set_resolution
+from mrfpga.training.resolution import set_resolution
 
 pytestmark = pytest.mark.slow
 
