@@ -214,6 +214,7 @@ def csim(config, run_dir, model=None, hls_model=None, force=False):
         check_axis_wrapper(project, [row["predict"] for row in rows])
 
     estimates = hls_model.estimate()
+    add_layer_counts(estimates, hls_model, sim.read_csim_layer_cycles(project), len(x))
     report = build_report(config, hls_model, project, rows, y, estimates, load_input(run_dir))
     tmp = report_path.with_suffix(".json.partial")
     tmp.write_text(json.dumps(report, indent=2))
@@ -223,6 +224,21 @@ def csim(config, run_dir, model=None, hls_model=None, force=False):
     for warning in report["warnings"]:
         print(f"WARNING: {warning}")
     return report
+
+
+def add_layer_counts(estimates, hls_model, counted, n_samples):
+    """Each kit layer's C-simulated cycles (the mean over the samples, per resolution) beside its estimate."""
+    from mrfpga.hls.registry import LAYERS
+
+    kit = [node.name for node in hls_model.hls4ml_model.get_layers() if node.class_name in LAYERS]
+    if counted is None or counted.ndim != 2 or counted.shape[1] != len(kit):
+        return
+    n_res = counted.shape[0] // n_samples
+    for j, name in enumerate(kit):
+        if name in estimates.get("layers", {}):
+            estimates["layers"][name]["csim_cycles"] = [
+                float(np.mean(counted[r * n_samples : (r + 1) * n_samples, j])) for r in range(n_res)
+            ]
 
 
 def training_output(config, run_dir, force, resume, command):

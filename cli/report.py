@@ -38,6 +38,8 @@ def build_report(config, hls_model, project, rows, y, estimates, input_descripti
                 "estimated_latency_us": cycles * clock / 1000.0,
             }
         )
+        if "interval" in estimates:  # DATAFLOW: a new frame every (slowest layer's) cycles
+            resolutions[-1]["estimated_interval"] = estimates["interval"][r]
         if "csim_cycles" in row:  # counted by the kit's layers in C simulation, per simulated sample
             resolutions[-1]["csim_cycles"] = {
                 "mean": float(np.mean(row["csim_cycles"])),
@@ -53,6 +55,8 @@ def build_report(config, hls_model, project, rows, y, estimates, input_descripti
         "hls_project": str(project),
         "mmac_unit": mmac_unit(hls_model),
         "resolutions": resolutions,
+        # Per layer: cycles (C simulation counts the kit layers' sum) and interval, per resolution.
+        "layers": estimates.get("layers", {}),
         "resources": {
             "estimated": estimates["resources"],
             "board": board.resources,

@@ -214,4 +214,5 @@ class KitFunctionTemplate(FunctionCallTemplate):
         params = self._default_function_params(node)
         params.update({name: node.get_weights(name).name for name in self.WEIGHTS})
         params["resolution"] = resolution_name(node)
-        return self.template.format(**params)
+        # C simulation records the cycles each kit layer counted (nothing under synthesis).
+        return self.template.format(**params) + " MRFPGA_LAYER_DONE();"

@@ -15,6 +15,7 @@ from .boards import load_board
 from .common import KIT_CONFIG_KEY, RESOLUTION_PORT, mark_kit_layers
 from .csim import INPUT_FRAC_BITS, INPUT_INT_BITS
 from .registry import LAYERS, install
+from .streaming import size_fifos
 
 
 def resolution_bits(n_res):
@@ -206,4 +207,6 @@ def convert(
     hls_model = ModelGraph.from_layer_list(config, layer_list, input_layers, output_layers)
     hls_model.mrfpga_board = board
     hls_model.mrfpga_resolutions = n_res
+    # io_stream: FIFOs of one image row between the layers of a chain, not hls4ml's whole frames.
+    hls_model.mrfpga_fifo_depths = size_fifos(hls_model, side_inputs=(RESOLUTION_PORT,))
     return hls_model

@@ -93,6 +93,16 @@ def read_csim_cycles(project_dir):
     return np.array([int(v) for v in path.read_text().split()], np.int64)
 
 
+def read_csim_layer_cycles(project_dir):
+    """Cycles each kit layer counted, per testbench call (calls, kit layers in call order), or None."""
+    from .project import LAYER_CYCLES_LOG
+
+    path = Path(project_dir) / LAYER_CYCLES_LOG
+    if not path.is_file():
+        return None
+    return np.array([[int(v) for v in line.split()] for line in path.read_text().splitlines()], np.int64)
+
+
 def mismatches(a, b):
     """Samples whose output vectors differ in any element (exact comparison)."""
     return int(np.sum(np.any(np.asarray(a) != np.asarray(b), axis=1)))

@@ -28,6 +28,7 @@ from .common import (
     parse_default,
 )
 from .rtl_costs import data_term_resources
+from .streaming import is_stream, pack_loop_cycles, pack_size
 
 ENCODING_IDS = {"binary": 0, "naf": 1, "hese": 2}  # nnet::term_encoding
 
@@ -207,13 +208,15 @@ TEMPLATES = (
 
 
 def cycles(node, resolution):
-    """One cycle, at every resolution."""
-    return 1
+    """One cycle, at every resolution; io_stream: one stream word per cycle, + 1."""
+    return pack_loop_cycles(node) if is_stream(node) else 1
 
 
 def resources(node):
+    # io_stream: the logic of one stream word, used by every word.
+    n = pack_size(node.get_input_variable()) if is_stream(node) else node.get_attr("n_in")
     if node.class_name == "DataTerm":
         # Unit costs measured with Yosys on the Verilog twin (rtl_costs).
-        return data_term_resources(node.core_spec())
+        return data_term_resources({**node.core_spec(), "n_in": n})
     width = node.get_attr("bits") + 2
-    return {"LUT": node.get_attr("n_in") * width * 2, "FF": node.get_attr("n_in") * width}
+    return {"LUT": n * width * 2, "FF": n * width}

@@ -7,16 +7,20 @@ same figure per sample for the kit's layers (``counted_cycles``), and the tests 
 - ``mmac_dense`` at resolution r: ``rounds * K_r * a_r + 3`` (term-pair unit) or ``rounds * K_r + 3``
   (weight-term unit), K_r = min(k_r, the most terms any group holds at or above the exponent floor);
   ``mmac_conv2d``: that per output pixel.
-- io_stream adds, per kit layer, one cycle per input and output stream word.
+- io_stream (``streaming``): pack-by-pack layers ``packs + 1``; the convolution adds its line buffer's walk
+  (its interval is the larger of the walk and the pixels); the mMAC Dense and row-wise layers add one cycle
+  per input and output stream word.
 - Row-wise layers: ``pixels * (reuse_factor + ceil(log2(fan_in)) + 1)``.
 - hls4ml's own layers (Latency strategy): a Dense ``reuse + 2``, a Conv ``pixels * reuse + 2``, a batch
   norm ``reuse + 1``, an activation or pooling layer 1.
-- A sample's latency is the sum over the layers (DATAFLOW: each layer starts when the one before is done).
+- A sample's latency is at most the sum over the layers; the interval between samples (DATAFLOW) is the
+  slowest layer's interval.
 
 Resources: the mMAC and data-term layers from unit costs measured with Yosys on their Verilog twin
 (``rtl_costs``); hls4ml's multipliers (``multiplier_limit`` of them) a DSP48E1 when both operands are wider
 than ``DSP_MIN_WIDTH`` bits, else a constant product in LUTs as measured with Yosys; a folded switchable BN
-one DSP48E1 per value; row-wise layers from their nonzero weights.
+one DSP48E1 per value (io_stream: per channel); io_stream FIFOs and line buffers from their sizes;
+row-wise layers from their nonzero weights.
 
 The per-layer formulas live with their family (``data_terms``, ``scale_shift``, ``mmac``, ``rowwise``,
 ``hls4ml_layers``); this module sums them over a model.
@@ -24,15 +28,29 @@ The per-layer formulas live with their family (``data_terms``, ``scale_shift``, 
 
 from . import hls4ml_layers
 from .registry import FAMILY_OF, LAYERS
+from .streaming import fifo_resources, is_stream, pack_size
+
+# io_stream layers that read their whole input tensor, run the io_parallel core and write the whole output
+# (the others work stream word by stream word, and their families count their own stream cycles).
+WHOLE_TENSOR_LAYERS = ("MMACDense", "RowwiseDense", "RowwiseConv2D")
 
 
 def layer_cycles(node, resolution):
-    """A kit layer's cycles from its family's cost model (plus its stream words in io_stream), or an hls4ml
-    layer's."""
+    """A kit layer's cycles from its family's cost model (plus its stream words in io_stream for the layers
+    that read whole tensors), or an hls4ml layer's."""
     family = FAMILY_OF.get(node.class_name)
     if family is None:
         return hls4ml_layers.cycles(node)
-    return family.cycles(node, resolution) + _stream_packs(node)
+    return family.cycles(node, resolution) + (_stream_packs(node) if node.class_name in WHOLE_TENSOR_LAYERS else 0)
+
+
+def layer_interval(node, resolution):
+    """Cycles between two frames entering the layer: its cycles, unless its own processes overlap (the
+    streaming convolution)."""
+    family = FAMILY_OF.get(node.class_name)
+    if family is None or not hasattr(family, "interval"):
+        return layer_cycles(node, resolution)
+    return family.interval(node, resolution) + (_stream_packs(node) if node.class_name in WHOLE_TENSOR_LAYERS else 0)
 
 
 def counted_cycles(hls_model, resolution):
@@ -41,18 +59,9 @@ def counted_cycles(hls_model, resolution):
 
 
 def _stream_packs(node):
-    if node.model.config.get_config_value("IOType") != "io_stream":
+    if not is_stream(node):
         return 0
-    return sum(var.size() // _pack_size(var) for var in (node.get_input_variable(), node.get_output_variable()))
-
-
-def _pack_size(var):
-    """Values per stream word: hls4ml packs the last dimension of the tensor that fills the stream (through a
-    reshape, the one before it)."""
-    kind = var.type
-    if not hasattr(kind, "n_elem"):
-        return var.shape[-1]
-    return kind.n_elem // kind.n_pack if kind.unpack else kind.n_elem * kind.n_pack
+    return sum(var.size() // pack_size(var) for var in (node.get_input_variable(), node.get_output_variable()))
 
 
 def layer_resources(node):
@@ -62,16 +71,38 @@ def layer_resources(node):
 
 
 def estimate(hls_model, n_resolutions, board):
+    """``cycles`` per resolution: the sum over the layers (a frame's latency when no layer overlaps another);
+    ``interval`` per resolution: the slowest layer's interval (in DATAFLOW, io_stream, a new frame enters
+    every that many cycles); ``layers``: each layer's cycles and interval per resolution."""
     layers = list(hls_model.get_layers())
-    cycles = [sum(layer_cycles(n, r) for n in layers) for r in range(n_resolutions)]
+    per_layer = {
+        n.name: {
+            "class": n.class_name,
+            "cycles": [layer_cycles(n, r) for r in range(n_resolutions)],
+            "interval": [layer_interval(n, r) for r in range(n_resolutions)],
+        }
+        for n in layers
+        if n.name not in hls_model.inputs
+    }
+    cycles = [sum(layer["cycles"][r] for layer in per_layer.values()) for r in range(n_resolutions)]
+    interval = [max((layer["interval"][r] for layer in per_layer.values()), default=0) for r in range(n_resolutions)]
     total = {"LUT": 0, "FF": 0, "BRAM_18K": 0, "DSP48E1": 0}
     for node in layers:
         for key, value in layer_resources(node).items():
             total[key] += value
+    for key, value in fifo_resources(hls_model).items():  # io_stream: the FIFOs between the layers
+        total[key] += value
     utilization = {k: total[k] / board.resources[k] for k in total}
     warnings = [
         f"estimated {k} {total[k]} exceeds the {board.name} total {board.resources[k]}"
         for k in total
         if total[k] > board.resources[k]
     ]
-    return {"cycles": cycles, "resources": total, "utilization": utilization, "warnings": warnings}
+    return {
+        "cycles": cycles,
+        "interval": interval,
+        "layers": per_layer,
+        "resources": total,
+        "utilization": utilization,
+        "warnings": warnings,
+    }

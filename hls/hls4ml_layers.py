@@ -18,6 +18,7 @@ from hls4ml.model.types import FixedPrecisionType
 from mrfpga.training.errors import ConversionError
 
 from .common import activation_class, kernel_class, kit_quantizer
+from .streaming import is_stream, pack_loop_cycles, pack_size
 
 # hls4ml's multipliers: a DSP48E1 when both operands are wider than this many bits.
 DSP_MIN_WIDTH = 10
@@ -122,6 +123,8 @@ def cycles(node):
         return pixels * reuse + PIPELINE_EXTRA
     if kind == "BatchNormalization":
         return reuse + 1
+    if kind in ELEMENTWISE and is_stream(node):  # hls4ml's streaming layers: one input word per cycle
+        return pack_loop_cycles(node)
     return 1 if kind in ELEMENTWISE else 0
 
 
@@ -136,7 +139,8 @@ def resources(node):
         return {"LUT": round(count * constant_product_lut(operands[0])), "FF": round(count * CONSTANT_PRODUCT_FF)}
     if kind in ELEMENTWISE:
         out = node.get_output_variable()
-        return {"LUT": out.size() * out.type.precision.width}
+        values = pack_size(out) if is_stream(node) else out.size()  # io_stream: one stream word's logic
+        return {"LUT": values * out.type.precision.width}
     return {}
 
 

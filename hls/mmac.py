@@ -36,6 +36,7 @@ from .common import (
 )
 from .data_terms import DataTerm
 from .rtl_costs import mmac_dense_resources
+from .streaming import conv_window_cycles, is_stream, line_buffer_resources
 
 UNITS = ("term_pair", "weight_term")  # nnet::mmac_unit
 # The weight-term unit has the better measured LUT x cycles, but its cycles ignore the data terms a, so
@@ -45,6 +46,10 @@ TERM_KERNELS = ("quantized_term", "quantized_pot", "quantized_onion")
 # Onion weights have no term budget; a group only sets how many weights one term-serial unit walks.
 ONION_GROUP_SIZE = 8
 MMAC_FIXED_CYCLES = 3  # nnet::mmac_fixed_cycles: load, the last accumulation, the output sum
+# io_parallel holds a convolution's whole input and output frames in registers (and their data terms and BN
+# unrolled over every value): above this many values (input plus output) the conversion refuses it and
+# points to io_stream. About 20 bits a value: 4,096 values are ~80,000 FF, most of a Zynq-7020's 106,400.
+IO_PARALLEL_CONV_MAX_VALUES = 4096
 
 
 class MMACDense(Layer):
@@ -227,13 +232,27 @@ class MMACDense(Layer):
 
 
 class MMACConv2D(MMACDense):
-    """Conv2D on the mMAC (io_parallel): each output pixel is an mMAC Dense over its input patch.
+    """Conv2D on the mMAC: each output pixel is an mMAC Dense over its input patch (io_parallel: over the
+    frame in registers; io_stream: over the window of a line buffer, docs/mmac_core.md).
 
     The patch is (filter row, filter column, channel), flattened; a group is
     ``group_size`` consecutive input channels at one kernel position (SPEC
     section 1), so a position's last group is short when the channel count
     is not a multiple of the group size.
     """
+
+    def initialize(self):
+        values = self.get_input_variable().size() + self.get_attr("out_height") * self.get_attr(
+            "out_width"
+        ) * self.get_attr("n_filt")
+        if self.model.config.get_config_value("IOType") == "io_parallel" and values > IO_PARALLEL_CONV_MAX_VALUES:
+            raise ConversionError(
+                f"layer {self.name}: in io_parallel a convolution holds its whole input and output frames in "
+                f"registers ({values} values; at most {IO_PARALLEL_CONV_MAX_VALUES}); convert with "
+                "io_type='io_stream' (hls.io_type: io_stream in a run configuration), which streams the frame "
+                "through a line buffer"
+            )
+        super().initialize()
 
     def group_spans(self, n_in):
         g, n_chan = self.get_attr("group_size"), self.get_attr("n_chan")
@@ -454,10 +473,27 @@ def _pixels(node):
 
 
 def cycles(node, resolution):
-    """``(rounds * K_r * a_r + 3)`` per output pixel (``rounds * K_r + 3`` for the weight-term unit)."""
-    return (mmac_steps(node, resolution) + MMAC_FIXED_CYCLES) * _pixels(node)
+    """``(rounds * K_r * a_r + 3)`` per output pixel (``rounds * K_r + 3`` for the weight-term unit); a
+    streaming convolution adds its line buffer's walk (one cycle per padded input position, + 1)."""
+    core = (mmac_steps(node, resolution) + MMAC_FIXED_CYCLES) * _pixels(node)
+    if node.class_name == "MMACConv2D" and is_stream(node):
+        return conv_window_cycles(node) + core
+    return core
+
+
+def interval(node, resolution):
+    """Cycles between frames: a streaming convolution's two processes overlap, the slower sets it."""
+    core = (mmac_steps(node, resolution) + MMAC_FIXED_CYCLES) * _pixels(node)
+    if node.class_name == "MMACConv2D" and is_stream(node):
+        return max(conv_window_cycles(node), core)
+    return cycles(node, resolution)
 
 
 def resources(node):
-    """From the layer's core description with the unit costs measured on the Verilog twin (rtl_costs)."""
-    return mmac_dense_resources(node.core_spec())
+    """From the layer's core description with the unit costs measured on the Verilog twin (rtl_costs); a
+    streaming convolution adds its line buffers and window registers."""
+    res = mmac_dense_resources(node.core_spec())
+    if node.class_name == "MMACConv2D" and is_stream(node):
+        for key, value in line_buffer_resources(node).items():
+            res[key] = res.get(key, 0) + value
+    return res

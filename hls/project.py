@@ -21,6 +21,7 @@ from .vivado_project import use_axi_lite_interface, write_vivado_scripts
 
 TB_PRECISION = 60  # decimal digits the testbench prints: enough for any exact ap_fixed value here
 CYCLES_LOG = "tb_data/csim_cycles.log"
+LAYER_CYCLES_LOG = "tb_data/csim_layer_cycles.log"  # per call: each kit layer's cycles, in call order
 SOURCES = ("nnet_mmac.h", "nnet_rowwise.h")
 COUNTING_HEADERS = SOURCES  # the kit's layers count their cycles in C simulation
 
@@ -96,7 +97,10 @@ def patch_testbench(project, name):
         text = text.replace(anchor, f"{anchor}\n    fout.precision({TB_PRECISION});")
     firmware = (project / "firmware" / "parameters.h").read_text()
     if any(header in firmware for header in COUNTING_HEADERS) and "csim_cycles" not in text:
-        text = text.replace(anchor, f'{anchor}\n    std::ofstream fcycles("{CYCLES_LOG}");')
+        text = text.replace(
+            anchor,
+            f'{anchor}\n    std::ofstream fcycles("{CYCLES_LOG}");\n    std::ofstream flayers("{LAYER_CYCLES_LOG}");',
+        )
         include = f'#include "firmware/{name}.h"\n'
         text = text.replace(
             include, f'{include}#include "firmware/nnet_utils/nnet_mmac.h"  // nnet::csim_cycles()\n', 1
@@ -104,8 +108,12 @@ def patch_testbench(project, name):
         call = re.compile(rf"^(\s*){name}\(.*\);\n", re.M)
         text = call.sub(
             lambda m: (
-                f"{m.group(1)}nnet::csim_cycles() = 0;\n{m.group(0)}{m.group(1)}fcycles << nnet::csim_cycles()"
+                f"{m.group(1)}nnet::csim_cycles() = 0;\n{m.group(1)}nnet::csim_layer_cycles().clear();\n"
+                f"{m.group(1)}nnet::csim_layer_mark() = 0;\n"
+                f"{m.group(0)}{m.group(1)}fcycles << nnet::csim_cycles()"
                 ' << "\\n";\n'
+                f"{m.group(1)}for (unsigned long c : nnet::csim_layer_cycles()) flayers << c << ' ';\n"
+                f'{m.group(1)}flayers << "\\n";\n'
             ),
             text,
         )

@@ -12,6 +12,7 @@ from mrfpga.training.errors import ConversionError
 from mrfpga.training.quantizers.base import frac_bits_of
 
 from .common import KitConfigTemplate, KitFunctionTemplate, bits_for, parse_default
+from .streaming import is_stream, pack_loop_cycles, pack_size
 
 
 class SwitchableScaleShift(Layer):
@@ -143,14 +144,12 @@ TEMPLATES = (ScaleShiftConfigTemplate, ScaleShiftFunctionTemplate)
 
 
 def cycles(node, resolution):
-    """One cycle, at every resolution."""
-    return 1
+    """One cycle, at every resolution; io_stream: one stream word (a pixel's channels) per cycle, + 1."""
+    return pack_loop_cycles(node) if is_stream(node) else 1
 
 
 def resources(node):
-    # One multiplier per value (operands of 16 bits and more: a DSP48E1 each), then an adder.
-    return {
-        "DSP48E1": node.get_attr("n_in"),
-        "LUT": node.get_attr("n_in") * node.get_attr("acc_width"),
-        "FF": node.get_attr("n_in") * node.get_attr("acc_width"),
-    }
+    # One multiplier per value (operands of 16 bits and more: a DSP48E1 each), then an adder; io_stream: per
+    # value of one stream word (one per channel), shared by every pixel.
+    n = pack_size(node.get_input_variable()) if is_stream(node) else node.get_attr("n_in")
+    return {"DSP48E1": n, "LUT": n * node.get_attr("acc_width"), "FF": n * node.get_attr("acc_width")}

@@ -11,6 +11,10 @@
 #include "ap_int.h"
 #include "hls_stream.h"
 #include "nnet_common.h"
+#include "nnet_types.h"
+#ifndef __SYNTHESIS__
+#include <vector>
+#endif
 
 namespace nnet {
 
@@ -21,8 +25,28 @@ inline unsigned long &csim_cycles() {
     return cycles;
 }
 #define MRFPGA_COUNT_CYCLES(n) (nnet::csim_cycles() += (n))
+// Per layer: the generated top calls MRFPGA_LAYER_DONE() after each kit layer, which records the cycles
+// counted since the previous one (the testbench clears the list before each sample; at most
+// csim_max_layers are kept, so hls4ml's predict, which never clears it, stays bounded).
+static const unsigned csim_max_layers = 1024;
+inline std::vector<unsigned long> &csim_layer_cycles() {
+    static std::vector<unsigned long> cycles;
+    return cycles;
+}
+inline unsigned long &csim_layer_mark() {
+    static unsigned long mark = 0;
+    return mark;
+}
+inline void csim_layer_done() {
+    if (csim_layer_cycles().size() < csim_max_layers) {
+        csim_layer_cycles().push_back(csim_cycles() - csim_layer_mark());
+    }
+    csim_layer_mark() = csim_cycles();
+}
+#define MRFPGA_LAYER_DONE() nnet::csim_layer_done()
 #else
 #define MRFPGA_COUNT_CYCLES(n)
+#define MRFPGA_LAYER_DONE()
 #endif
 
 // ceil(log2(n)): the depth of an adder tree over n values.
@@ -91,6 +115,21 @@ struct data_term_config {
     static unsigned dropped_bits(unsigned resolution) { return 0; }
 };
 
+// One value: on the grid, its low bits dropped (onion), its `budget` most significant terms kept.
+template <class res_T, typename CONFIG_T, class data_T>
+res_T data_term_value(const data_T &x, const unsigned budget, const unsigned dropped) {
+    #pragma HLS INLINE
+    typename CONFIG_T::grid_t on_grid = x;
+    ap_uint<CONFIG_T::bits> code = on_grid.range(CONFIG_T::bits - 1, 0);
+    code = (code >> dropped) << dropped;
+    ap_uint<CONFIG_T::bits + 1> pos, neg;
+    top_terms<CONFIG_T::bits, CONFIG_T::encoding>(code, budget, pos, neg);
+    ap_uint<CONFIG_T::bits + 1> kept = pos - neg;
+    res_T y = 0;
+    y.range(CONFIG_T::bits, 0) = kept;
+    return y;
+}
+
 template <class data_T, class res_T, typename CONFIG_T>
 void data_terms(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in], const unsigned resolution) {
     #pragma HLS INLINE off
@@ -100,13 +139,7 @@ void data_terms(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in], co
 Values:
     for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
         #pragma HLS UNROLL
-        typename CONFIG_T::grid_t on_grid = data[i];
-        ap_uint<CONFIG_T::bits> code = on_grid.range(CONFIG_T::bits - 1, 0);
-        code = (code >> dropped) << dropped;
-        ap_uint<CONFIG_T::bits + 1> pos, neg;
-        top_terms<CONFIG_T::bits, CONFIG_T::encoding>(code, budget, pos, neg);
-        ap_uint<CONFIG_T::bits + 1> kept = pos - neg;
-        res[i].range(CONFIG_T::bits, 0) = kept;
+        res[i] = data_term_value<res_T, CONFIG_T>(data[i], budget, dropped);
     }
     MRFPGA_COUNT_CYCLES(1);
 }
@@ -377,6 +410,20 @@ struct scale_shift_config {
     typedef ap_int<40> accum_t;
 };
 
+// One value of channel c at resolution r: x * scale + shift on the output grid, exactly.
+template <class res_T, typename CONFIG_T, class data_T>
+res_T scale_shift_value(const data_T &x_value, const typename CONFIG_T::scale_t scale,
+                        const typename CONFIG_T::shift_t shift) {
+    #pragma HLS INLINE
+    typename CONFIG_T::data_int_t x;
+    x.range() = x_value.range();
+    typename CONFIG_T::accum_t y = typename CONFIG_T::accum_t(x) * scale;
+    y = (y << CONFIG_T::scale_up) + (typename CONFIG_T::accum_t(shift) << CONFIG_T::shift_up);
+    res_T out;
+    out.range() = y.range(res_T::width - 1, 0);
+    return out;
+}
+
 template <class data_T, class res_T, typename CONFIG_T>
 void switchable_scale_shift(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
                             const typename CONFIG_T::scale_t scales[CONFIG_T::n_resolutions * CONFIG_T::n_chan],
@@ -389,24 +436,149 @@ Values:
     for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
         #pragma HLS UNROLL
         const unsigned c = i % CONFIG_T::n_chan;
-        typename CONFIG_T::data_int_t x;
-        x.range() = data[i].range();
-        typename CONFIG_T::accum_t y = typename CONFIG_T::accum_t(x) * scales[r * CONFIG_T::n_chan + c];
-        y = (y << CONFIG_T::scale_up) + (typename CONFIG_T::accum_t(shifts[r * CONFIG_T::n_chan + c]) << CONFIG_T::shift_up);
-        res[i].range() = y.range(res_T::width - 1, 0);
+        res[i] = scale_shift_value<res_T, CONFIG_T>(data[i], scales[r * CONFIG_T::n_chan + c],
+                                                    shifts[r * CONFIG_T::n_chan + c]);
     }
     MRFPGA_COUNT_CYCLES(1);
 }
 
 // ---------------------------------------------------------------------------
-// io_stream: each layer reads its whole input from the stream (packs of
-// data_T::size values, channels last), runs the io_parallel core above and
-// writes its output back in packs. The resolution port stays a plain array.
+// Signed inputs (a network's first layer): sign and magnitude. The magnitude
+// goes on the unsigned grid (round half up, saturate: half away from zero on
+// the value), keeps its `a` most significant terms, and the sign comes back.
 
+template <class res_T, typename CONFIG_T, class data_T>
+res_T signed_data_term_value(const data_T &x, const unsigned budget) {
+    #pragma HLS INLINE
+    const bool negative = x < 0;
+    // One more integer bit: the magnitude of the most negative input fits.
+    ap_fixed<data_T::width + 1, data_T::iwidth + 1> magnitude = x;
+    if (negative)
+        magnitude = -magnitude;
+    typename CONFIG_T::grid_t on_grid = magnitude;
+    ap_uint<CONFIG_T::bits> code = on_grid.range(CONFIG_T::bits - 1, 0);
+    ap_uint<CONFIG_T::bits + 1> pos, neg;
+    top_terms<CONFIG_T::bits, CONFIG_T::encoding>(code, budget, pos, neg);
+    ap_int<CONFIG_T::bits + 2> kept = ap_uint<CONFIG_T::bits + 1>(pos - neg);
+    if (negative)
+        kept = -kept;
+    res_T y = 0;
+    y.range(CONFIG_T::bits + 1, 0) = kept.range(CONFIG_T::bits + 1, 0);
+    return y;
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void signed_data_terms(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in], const unsigned resolution) {
+    #pragma HLS INLINE off
+    #pragma HLS PIPELINE
+    const unsigned budget = CONFIG_T::data_terms(resolution);
+SignedValues:
+    for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
+        #pragma HLS UNROLL
+        res[i] = signed_data_term_value<res_T, CONFIG_T>(data[i], budget);
+    }
+    MRFPGA_COUNT_CYCLES(1);
+}
+
+// ---------------------------------------------------------------------------
+// io_stream (channels last): a stream word ("pack") holds data_T::size values, the channels of one pixel for
+// an image, the whole vector for a Dense's input. The elementwise layers work pack by pack (one pixel per
+// cycle, the pack's values unrolled: one data-term unit or BN multiplier per channel, shared by all
+// pixels); the convolution keeps a line buffer and computes each output pixel with the lock-step core of
+// mmac_dense over its window; only the Dense reads its whole input vector, which it needs at once.
+// The resolution is a scalar every layer reads.
+
+// Cycles of a pipelined pack-by-pack loop: one pack per cycle, plus its one registered stage.
+static const unsigned pack_loop_fill_cycles = 1;
+
+template <class data_T, class res_T, typename CONFIG_T>
+void data_terms(hls::stream<data_T> &data, hls::stream<res_T> &res, const unsigned resolution) {
+    #pragma HLS INLINE off
+    static_assert(res_T::size == data_T::size, "data terms keep the stream's packing");
+    static const unsigned n_packs = CONFIG_T::n_in / data_T::size;
+    const unsigned budget = CONFIG_T::data_terms(resolution);
+    const unsigned dropped = CONFIG_T::dropped_bits(resolution);
+DataTermPacks:
+    for (unsigned p = 0; p < n_packs; p++) {
+        #pragma HLS PIPELINE II = 1
+        const data_T in = data.read();
+        res_T out;
+        PRAGMA_DATA_PACK(out)
+        for (unsigned j = 0; j < data_T::size; j++) {
+            #pragma HLS UNROLL
+            out[j] = data_term_value<typename res_T::value_type, CONFIG_T>(in[j], budget, dropped);
+        }
+        res.write(out);
+    }
+    MRFPGA_COUNT_CYCLES(n_packs + pack_loop_fill_cycles);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void signed_data_terms(hls::stream<data_T> &data, hls::stream<res_T> &res, const unsigned resolution) {
+    #pragma HLS INLINE off
+    static_assert(res_T::size == data_T::size, "data terms keep the stream's packing");
+    static const unsigned n_packs = CONFIG_T::n_in / data_T::size;
+    const unsigned budget = CONFIG_T::data_terms(resolution);
+SignedDataTermPacks:
+    for (unsigned p = 0; p < n_packs; p++) {
+        #pragma HLS PIPELINE II = 1
+        const data_T in = data.read();
+        res_T out;
+        PRAGMA_DATA_PACK(out)
+        for (unsigned j = 0; j < data_T::size; j++) {
+            #pragma HLS UNROLL
+            out[j] = signed_data_term_value<typename res_T::value_type, CONFIG_T>(in[j], budget);
+        }
+        res.write(out);
+    }
+    MRFPGA_COUNT_CYCLES(n_packs + pack_loop_fill_cycles);
+}
+
+// Switchable BN pack by pack: value j of a pack has channel j (a pack is one pixel's channels), so the
+// unrolled pack has one multiplier per channel, shared by every pixel of the frame.
+template <class data_T, class res_T, typename CONFIG_T>
+void switchable_scale_shift(hls::stream<data_T> &data, hls::stream<res_T> &res,
+                            const typename CONFIG_T::scale_t scales[CONFIG_T::n_resolutions * CONFIG_T::n_chan],
+                            const typename CONFIG_T::shift_t shifts[CONFIG_T::n_resolutions * CONFIG_T::n_chan],
+                            const unsigned resolution) {
+    #pragma HLS INLINE off
+    static_assert(res_T::size == data_T::size, "the batch norm keeps the stream's packing");
+    static_assert(data_T::size % CONFIG_T::n_chan == 0, "a pack holds whole pixels");
+    static const unsigned n_packs = CONFIG_T::n_in / data_T::size;
+    const unsigned r = resolution < CONFIG_T::n_resolutions ? resolution : CONFIG_T::n_resolutions - 1;
+    // This resolution's scales and shifts, read once per frame into registers.
+    typename CONFIG_T::scale_t scale[CONFIG_T::n_chan];
+    typename CONFIG_T::shift_t shift[CONFIG_T::n_chan];
+    #pragma HLS ARRAY_PARTITION variable = scale complete
+    #pragma HLS ARRAY_PARTITION variable = shift complete
+ScaleShiftLoad:
+    for (unsigned c = 0; c < CONFIG_T::n_chan; c++) {
+        #pragma HLS UNROLL
+        scale[c] = scales[r * CONFIG_T::n_chan + c];
+        shift[c] = shifts[r * CONFIG_T::n_chan + c];
+    }
+ScaleShiftPacks:
+    for (unsigned p = 0; p < n_packs; p++) {
+        #pragma HLS PIPELINE II = 1
+        const data_T in = data.read();
+        res_T out;
+        PRAGMA_DATA_PACK(out)
+        for (unsigned j = 0; j < data_T::size; j++) {
+            #pragma HLS UNROLL
+            const unsigned c = j % CONFIG_T::n_chan;
+            out[j] = scale_shift_value<typename res_T::value_type, CONFIG_T>(in[j], scale[c], shift[c]);
+        }
+        res.write(out);
+    }
+    MRFPGA_COUNT_CYCLES(n_packs + pack_loop_fill_cycles);
+}
+
+// A Dense needs its whole input vector at once: read it pack by pack, run the core, write the outputs.
 template <class pack_T, unsigned N> void read_all(hls::stream<pack_T> &in, typename pack_T::value_type out[N]) {
     #pragma HLS INLINE
+ReadPacks:
     for (unsigned i = 0; i < N / pack_T::size; i++) {
-        #pragma HLS PIPELINE
+        #pragma HLS PIPELINE II = 1
         pack_T pack = in.read();
         for (unsigned j = 0; j < pack_T::size; j++) {
             #pragma HLS UNROLL
@@ -418,8 +590,9 @@ template <class pack_T, unsigned N> void read_all(hls::stream<pack_T> &in, typen
 
 template <class pack_T, unsigned N> void write_all(const typename pack_T::value_type in[N], hls::stream<pack_T> &out) {
     #pragma HLS INLINE
+WritePacks:
     for (unsigned i = 0; i < N / pack_T::size; i++) {
-        #pragma HLS PIPELINE
+        #pragma HLS PIPELINE II = 1
         pack_T pack;
         PRAGMA_DATA_PACK(pack)
         for (unsigned j = 0; j < pack_T::size; j++) {
@@ -432,24 +605,157 @@ template <class pack_T, unsigned N> void write_all(const typename pack_T::value_
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
-void data_terms(hls::stream<data_T> &data, hls::stream<res_T> &res, const unsigned resolution) {
-    typename data_T::value_type in[CONFIG_T::n_in];
-    typename res_T::value_type out[CONFIG_T::n_in];
-    read_all<data_T, CONFIG_T::n_in>(data, in);
-    data_terms<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(in, out, resolution);
-    write_all<res_T, CONFIG_T::n_in>(out, res);
-}
-
-template <class data_T, class res_T, typename CONFIG_T>
 void mmac_dense(hls::stream<data_T> &data, hls::stream<res_T> &res,
                 const typename CONFIG_T::term_t
                     terms[CONFIG_T::reuse_factor * CONFIG_T::max_weight_terms * CONFIG_T::n_units],
                 const typename CONFIG_T::bias_t biases[CONFIG_T::n_out], const unsigned resolution) {
+    #pragma HLS INLINE off
     typename data_T::value_type in[CONFIG_T::n_in];
     typename res_T::value_type out[CONFIG_T::n_out];
+    #pragma HLS ARRAY_PARTITION variable = in complete
+    #pragma HLS ARRAY_PARTITION variable = out complete
     read_all<data_T, CONFIG_T::n_in>(data, in);
     mmac_dense<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(in, out, terms, biases, resolution);
     write_all<res_T, CONFIG_T::n_out>(out, res);
+}
+
+// The streaming convolution is two processes in DATAFLOW, joined by a FIFO of windows:
+// - conv_windows walks the zero-padded input, one position per cycle (a loop pipelined at II = 1), in raster
+//   order: a position inside the image reads one pack (one pixel's channels), a padding position is zeros.
+//   The last filt_height - 1 padded rows wait in line buffers (one RAM word of n_chan values per column and
+//   row); the window (filt_height x filt_width x n_chan registers, flattened like the kernel) shifts left by
+//   one column and takes the new column: the line buffers' values above the new pixel, and the pixel. When
+//   the window is an output pixel's patch, a copy of it goes into the FIFO.
+// - conv_pixels takes the windows one after another and computes each output pixel with mmac_dense over it
+//   (the same lock-step core as a Dense, no copy of it); the pixel's filters go out as one pack.
+// So the line buffer reads the next pixels while the core computes, and no frame is held anywhere.
+template <typename CONFIG_T> struct conv2d_stream_geometry {
+    // The padded extent the windows and the input cover (the bottom/right padding follows from the output
+    // size; rows and columns no window reaches are still read).
+    static const unsigned window_height = (CONFIG_T::out_height - 1) * CONFIG_T::stride_height + CONFIG_T::filt_height;
+    static const unsigned window_width = (CONFIG_T::out_width - 1) * CONFIG_T::stride_width + CONFIG_T::filt_width;
+    static const unsigned padded_height = MAX(CONFIG_T::pad_top + CONFIG_T::in_height, window_height);
+    static const unsigned padded_width = MAX(CONFIG_T::pad_left + CONFIG_T::in_width, window_width);
+    static const unsigned line_rows = MAX(CONFIG_T::filt_height - 1, 1);
+    static const unsigned patch_size = CONFIG_T::filt_height * CONFIG_T::filt_width * CONFIG_T::n_chan;
+    static const unsigned window_fifo_depth = 2;
+};
+
+template <class data_T, typename CONFIG_T>
+void conv_windows(hls::stream<data_T> &data,
+                  hls::stream<nnet::array<typename data_T::value_type, conv2d_stream_geometry<CONFIG_T>::patch_size>>
+                      &windows) {
+    #pragma HLS INLINE off
+    typedef typename data_T::value_type value_t;
+    typedef conv2d_stream_geometry<CONFIG_T> geometry;
+    static const unsigned fh = CONFIG_T::filt_height, fw = CONFIG_T::filt_width, n_chan = CONFIG_T::n_chan;
+
+    value_t line[geometry::line_rows][geometry::padded_width][n_chan];
+    #pragma HLS ARRAY_PARTITION variable = line complete dim = 1
+    #pragma HLS ARRAY_RESHAPE variable = line complete dim = 3
+    value_t window[geometry::patch_size];
+    #pragma HLS ARRAY_PARTITION variable = window complete
+
+    // One flat loop over the padded positions (no row-to-row loop transitions): (ph, pw) and the next output
+    // pixel's last row and column are counters, advanced by the strides.
+    unsigned ph = 0, pw = 0;
+    unsigned next_row = fh - 1, oh = 0; // the padded row that completes output row oh's windows
+    unsigned next_col = fw - 1, ow = 0; // the padded column that completes output pixel (oh, ow)'s window
+Positions:
+    for (unsigned position = 0; position < geometry::padded_height * geometry::padded_width; position++) {
+        #pragma HLS PIPELINE II = 1
+        // The new window column: rows ph - fh + 1 .. ph of padded column pw.
+        value_t column[fh][n_chan];
+        #pragma HLS ARRAY_PARTITION variable = column complete dim = 0
+        const bool inside = ph >= CONFIG_T::pad_top && ph < CONFIG_T::pad_top + CONFIG_T::in_height &&
+                            pw >= CONFIG_T::pad_left && pw < CONFIG_T::pad_left + CONFIG_T::in_width;
+        data_T pixel;
+        if (inside) {
+            pixel = data.read();
+        }
+    NewColumn:
+        for (unsigned c = 0; c < n_chan; c++) {
+            #pragma HLS UNROLL
+            column[fh - 1][c] = inside ? value_t(pixel[c]) : value_t(0);
+            for (unsigned r = 0; r + 1 < fh; r++) {
+                #pragma HLS UNROLL
+                column[r][c] = line[r][pw][c];
+            }
+            for (unsigned r = 0; r + 1 < fh; r++) {
+                #pragma HLS UNROLL
+                line[r][pw][c] = column[r + 1][c];
+            }
+        }
+    ShiftWindow:
+        for (unsigned r = 0; r < fh; r++) {
+            #pragma HLS UNROLL
+            for (unsigned col = 0; col < fw; col++) {
+                #pragma HLS UNROLL
+                for (unsigned c = 0; c < n_chan; c++) {
+                    #pragma HLS UNROLL
+                    window[(r * fw + col) * n_chan + c] =
+                        col + 1 < fw ? window[(r * fw + col + 1) * n_chan + c] : column[r][c];
+                }
+            }
+        }
+        const bool row_outputs = ph == next_row && oh < CONFIG_T::out_height;
+        if (row_outputs && pw == next_col && ow < CONFIG_T::out_width) {
+            nnet::array<value_t, geometry::patch_size> patch;
+            PRAGMA_DATA_PACK(patch)
+            for (unsigned i = 0; i < geometry::patch_size; i++) {
+                #pragma HLS UNROLL
+                patch[i] = window[i];
+            }
+            windows.write(patch);
+            next_col += CONFIG_T::stride_width;
+            ow++;
+        }
+        if (pw + 1 == geometry::padded_width) {
+            pw = 0;
+            next_col = fw - 1;
+            ow = 0;
+            if (row_outputs) {
+                next_row += CONFIG_T::stride_height;
+                oh++;
+            }
+            ph++;
+        } else {
+            pw++;
+        }
+    }
+    MRFPGA_COUNT_CYCLES(geometry::padded_height * geometry::padded_width + pack_loop_fill_cycles);
+}
+
+template <class value_T, class res_T, typename CONFIG_T>
+void conv_pixels(hls::stream<nnet::array<value_T, conv2d_stream_geometry<CONFIG_T>::patch_size>> &windows,
+                 hls::stream<res_T> &res,
+                 const typename CONFIG_T::dense_config::term_t terms[CONFIG_T::dense_config::reuse_factor *
+                                                                     CONFIG_T::dense_config::max_weight_terms *
+                                                                     CONFIG_T::dense_config::n_units],
+                 const typename CONFIG_T::dense_config::bias_t biases[CONFIG_T::n_filt], const unsigned resolution) {
+    #pragma HLS INLINE off
+Pixels:
+    for (unsigned p = 0; p < CONFIG_T::out_height * CONFIG_T::out_width; p++) {
+        static const unsigned patch_size = conv2d_stream_geometry<CONFIG_T>::patch_size;
+        const nnet::array<value_T, patch_size> window = windows.read();
+        value_T patch[patch_size];
+        #pragma HLS ARRAY_PARTITION variable = patch complete
+        for (unsigned i = 0; i < patch_size; i++) {
+            #pragma HLS UNROLL
+            patch[i] = window[i];
+        }
+        typename res_T::value_type out[CONFIG_T::n_filt];
+        #pragma HLS ARRAY_PARTITION variable = out complete
+        mmac_dense<value_T, typename res_T::value_type, typename CONFIG_T::dense_config>(patch, out, terms, biases,
+                                                                                         resolution);
+        res_T pack;
+        PRAGMA_DATA_PACK(pack)
+        for (unsigned f = 0; f < CONFIG_T::n_filt; f++) {
+            #pragma HLS UNROLL
+            pack[f] = out[f];
+        }
+        res.write(pack);
+    }
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
@@ -458,65 +764,15 @@ void mmac_conv2d(hls::stream<data_T> &data, hls::stream<res_T> &res,
                                                                      CONFIG_T::dense_config::max_weight_terms *
                                                                      CONFIG_T::dense_config::n_units],
                  const typename CONFIG_T::dense_config::bias_t biases[CONFIG_T::n_filt], const unsigned resolution) {
-    const unsigned n_in = CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan;
-    const unsigned n_out = CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt;
-    typename data_T::value_type in[n_in];
-    typename res_T::value_type out[n_out];
-    read_all<data_T, n_in>(data, in);
-    mmac_conv2d<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(in, out, terms, biases, resolution);
-    write_all<res_T, n_out>(out, res);
-}
-
-template <class data_T, class res_T, typename CONFIG_T>
-void switchable_scale_shift(hls::stream<data_T> &data, hls::stream<res_T> &res,
-                            const typename CONFIG_T::scale_t scales[CONFIG_T::n_resolutions * CONFIG_T::n_chan],
-                            const typename CONFIG_T::shift_t shifts[CONFIG_T::n_resolutions * CONFIG_T::n_chan],
-                            const unsigned resolution) {
-    typename data_T::value_type in[CONFIG_T::n_in];
-    typename res_T::value_type out[CONFIG_T::n_in];
-    read_all<data_T, CONFIG_T::n_in>(data, in);
-    switchable_scale_shift<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(in, out, scales, shifts,
-                                                                                             resolution);
-    write_all<res_T, CONFIG_T::n_in>(out, res);
-}
-
-// ---------------------------------------------------------------------------
-// Signed inputs (a network's first layer): sign and magnitude. The magnitude
-// goes on the unsigned grid (round half up, saturate: half away from zero on
-// the value), keeps its `a` most significant terms, and the sign comes back.
-
-template <class data_T, class res_T, typename CONFIG_T>
-void signed_data_terms(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in], const unsigned resolution) {
     #pragma HLS INLINE off
-    #pragma HLS PIPELINE
-    const unsigned budget = CONFIG_T::data_terms(resolution);
-SignedValues:
-    for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
-        #pragma HLS UNROLL
-        const bool negative = data[i] < 0;
-        // One more integer bit: the magnitude of the most negative input fits.
-        ap_fixed<data_T::width + 1, data_T::iwidth + 1> magnitude = data[i];
-        if (negative)
-            magnitude = -magnitude;
-        typename CONFIG_T::grid_t on_grid = magnitude;
-        ap_uint<CONFIG_T::bits> code = on_grid.range(CONFIG_T::bits - 1, 0);
-        ap_uint<CONFIG_T::bits + 1> pos, neg;
-        top_terms<CONFIG_T::bits, CONFIG_T::encoding>(code, budget, pos, neg);
-        ap_int<CONFIG_T::bits + 2> kept = ap_uint<CONFIG_T::bits + 1>(pos - neg);
-        if (negative)
-            kept = -kept;
-        res[i].range(CONFIG_T::bits + 1, 0) = kept.range(CONFIG_T::bits + 1, 0);
-    }
-    MRFPGA_COUNT_CYCLES(1);
-}
-
-template <class data_T, class res_T, typename CONFIG_T>
-void signed_data_terms(hls::stream<data_T> &data, hls::stream<res_T> &res, const unsigned resolution) {
-    typename data_T::value_type in[CONFIG_T::n_in];
-    typename res_T::value_type out[CONFIG_T::n_in];
-    read_all<data_T, CONFIG_T::n_in>(data, in);
-    signed_data_terms<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(in, out, resolution);
-    write_all<res_T, CONFIG_T::n_in>(out, res);
+    #pragma HLS DATAFLOW
+    typedef conv2d_stream_geometry<CONFIG_T> geometry;
+    static_assert(data_T::size == CONFIG_T::n_chan, "a convolution's input pack is one pixel's channels");
+    static_assert(res_T::size == CONFIG_T::n_filt, "a convolution's output pack is one pixel's filters");
+    hls::stream<nnet::array<typename data_T::value_type, geometry::patch_size>> windows("windows");
+    #pragma HLS STREAM variable = windows depth = geometry::window_fifo_depth
+    conv_windows<data_T, CONFIG_T>(data, windows);
+    conv_pixels<typename data_T::value_type, res_T, CONFIG_T>(windows, res, terms, biases, resolution);
 }
 
 } // namespace nnet

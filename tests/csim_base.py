@@ -14,8 +14,9 @@ from qkeras import QActivation, QDense
 from mrfpga.cli.pipeline import PROJECT_NAME, load_model
 from mrfpga.hls import csim
 from mrfpga.hls.convert import convert, input_port_type
-from mrfpga.hls.estimate import counted_cycles
+from mrfpga.hls.estimate import counted_cycles, layer_cycles
 from mrfpga.hls.reference import exact_forward
+from mrfpga.hls.registry import LAYERS
 from mrfpga.training.config import QuantizationConfig
 from mrfpga.training.models import bias_quantizer, data_term_quantizer, weight_term_quantizer
 from mrfpga.training.resolution import n_resolutions, set_resolution
@@ -178,6 +179,14 @@ class CsimCase:
         counted = counted.reshape(len(expected), len(inputs))
         for r in range(len(expected)):
             assert set(counted[r]) == {counted_cycles(project, r)}, f"cycles at resolution {r}"
+        # Layer by layer too: each kit layer's count, in call order, equals its estimate.
+        kit = [node for node in project.get_layers() if node.class_name in LAYERS]
+        per_layer = csim.read_csim_layer_cycles(out_dir)
+        assert per_layer.shape == (len(expected) * len(inputs), len(kit))
+        for r in range(len(expected)):
+            block = per_layer[r * len(inputs) : (r + 1) * len(inputs)]
+            for j, node in enumerate(kit):
+                assert set(block[:, j]) == {layer_cycles(node, r)}, f"{node.name} at resolution {r}"
 
     def test_no_fallback_precision(self, project):
         """No layer of ours may reach hls4ml's ap_fixed<16,6> fallback (only the input port may use it)."""
