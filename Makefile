@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_OUT ?= runs/demo
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-all lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ demo: install
 # Two workers (this machine has two cores); tests sharing a class's HLS project or a module's model stay on
 # one worker and the longest start first (tests/conftest.py); the slowest tests are listed at the end.
 test: install
+	$(BIN)/pytest -q -n 2 --dist loadgroup --no-loadscope-reorder --durations=25 -m "not extended"
+
+# Everything, the extended variants too (about 30 minutes on two cores).
+test-all: install
 	$(BIN)/pytest -q -n 2 --dist loadgroup --no-loadscope-reorder --durations=25
 
 lint: install

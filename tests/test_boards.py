@@ -37,7 +37,10 @@ SCHEMES = {
 }
 
 
-@pytest.fixture(scope="module", params=list(SCHEMES))
+# term runs in make test; the other schemes' board sweeps repeat the same per-board checks (make test-all).
+@pytest.fixture(
+    scope="module", params=[s if s == "term" else pytest.param(s, marks=pytest.mark.extended) for s in SCHEMES]
+)
 def scheme(request):
     return request.param
 

@@ -49,6 +49,7 @@ class TestFixedKernels(CsimCase):
         return full_precision_relu
 
 
+@pytest.mark.extended
 class TestFixedKernelsWithFixedBias(TestFixedKernels):
     @pytest.fixture(scope="class")
     @classmethod
@@ -61,6 +62,7 @@ class TestFixedKernelsWithFixedBias(TestFixedKernels):
         return lambda i: quantized_fixed(8, alpha=2.0) if i == 0 else quantized_bits(12, 5, alpha=1)
 
 
+@pytest.mark.extended
 class TestLearnedAlpha(TestFixedKernels):
     """A learned clipping scale: the base model randomizes it, the converter must read the trained value."""
 
@@ -99,6 +101,7 @@ class TestFixedConv(CsimCase):
         return snap_to_input_grid(np.random.default_rng(3).uniform(-1, 9, (64, 8, 8, 1)))
 
 
+@pytest.mark.extended
 class TestPotKernelsOnRawInputStream(TestPotKernelsOnRawInput):
     @pytest.fixture(scope="class")
     @classmethod

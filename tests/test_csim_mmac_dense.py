@@ -100,6 +100,7 @@ class TestLearnedDataClip(CsimCase):
         return lambda: quantized_data_term(8, 3, quantization.data_budgets, learnable_alpha=True)
 
 
+@pytest.mark.extended
 class TestDigitsShapeStream(TestDigitsShape):
     @pytest.fixture(scope="class")
     @classmethod

@@ -34,6 +34,7 @@ class TestOnionDense(CsimCase):
         return onion_activation
 
 
+@pytest.mark.extended
 class TestOnionDenseStream(TestOnionDense):
     @pytest.fixture(scope="class")
     @classmethod

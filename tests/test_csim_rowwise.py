@@ -93,6 +93,7 @@ class TestRowwiseDense(RowwiseCase):
         return [13]
 
 
+@pytest.mark.extended
 class TestRowwiseDenseStream(TestRowwiseDense):
     @pytest.fixture(scope="class")
     @classmethod

@@ -49,7 +49,21 @@ def mrfpga(*args, stop_at=None, signal="KILL"):
     env = dict(ENV)
     if stop_at:
         env.update(MRFPGA_STOP_AT=stop_at, MRFPGA_STOP_SIGNAL=signal)
-    return subprocess.run([MRFPGA, *map(str, args)], env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [MRFPGA, *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        preexec_fn=_ctrl_c_as_in_a_terminal,
+    )
+
+
+def _ctrl_c_as_in_a_terminal():
+    """A shell's background job starts with SIGINT ignored, and Python then never raises KeyboardInterrupt."""
+    import signal as signals
+
+    signals.signal(signals.SIGINT, signals.SIG_DFL)
 
 
 def same_tree(a, b):

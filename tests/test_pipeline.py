@@ -106,8 +106,9 @@ def test_demo_job_meets_its_promises(tmp_path):
     [
         ("onion", {"training": {"method": "onion"}}),
         ("rowwise", {"training": {"method": "rowwise", "reassign_every": 2, "hessian_iterations": 3}}),
-        ("qkeras", {"training": {"method": "qkeras"}}),
-        ("qkeras", {"training": {"method": "qkeras"}, "quantization": {"qkeras_kernel": "quantized_po2"}}),
+        pytest.param("qkeras", {"training": {"method": "qkeras"}}, marks=pytest.mark.extended),
+        pytest.param("qkeras", {"training": {"method": "qkeras"}, "quantization": {"qkeras_kernel": "quantized_po2"}},
+                     marks=pytest.mark.extended),
         ("qkeras", {"training": {"method": "qkeras"}, "model": {"kind": "cnn", "filters": [4, 6]}}),
         ("qkeras", {"training": {"method": "qkeras"}, "model": {"kind": "cnn", "filters": [4, 6]},
                     "hls": {"io_type": "io_stream"}}),
