@@ -25,6 +25,8 @@ N_SAMPLES = 64
 
 
 class CsimCase:
+    io = "io_parallel"  # the io_type fixture; a stream variant of a case sets "io_stream"
+
     @pytest.fixture(scope="class")
     @classmethod
     def n_inputs(cls):
@@ -104,7 +106,7 @@ class CsimCase:
     @pytest.fixture(scope="class")
     @classmethod
     def io_type(cls):
-        return "io_parallel"
+        return cls.io
 
     @pytest.fixture(scope="class")
     @classmethod

@@ -103,7 +103,4 @@ class TestFixedConv(CsimCase):
 
 @pytest.mark.extended
 class TestPotKernelsOnRawInputStream(TestPotKernelsOnRawInput):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def io_type(cls):
-        return "io_stream"
+    io = "io_stream"  # the same case through io_stream

@@ -114,14 +114,8 @@ class TestMetaCnnWithSwitchableBatchNorm(ConvCase):
 
 
 class TestMetaCnnStream(TestMetaCnnWithSwitchableBatchNorm):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def io_type(cls):
-        return "io_stream"
+    io = "io_stream"  # the same case through io_stream
 
 
 class TestTermConvShortChannelGroupsStream(TestTermConvShortChannelGroups):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def io_type(cls):
-        return "io_stream"
+    io = "io_stream"  # the same case through io_stream

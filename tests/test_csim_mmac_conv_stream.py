@@ -9,36 +9,18 @@ import pytest
 import tensorflow as tf
 import test_csim_mmac_conv as io_parallel_cases  # not its Test names: pytest would collect them twice
 from csim_base import CsimCase
-from qkeras import QActivation, QConv2D, QDense, quantized_bits
+from qkeras import QActivation, QConv2D, QDense
+from test_csim_mmac_conv import RESOLUTIONS, bias, data_terms, term_kernel
 
 from mrfpga.hls.csim import snap_to_input_grid
-from mrfpga.training import quantized_data_term, quantized_term
 from mrfpga.training.switchable_bn import SwitchableBatchNormalization
 
 pytestmark = pytest.mark.slow
 
-RESOLUTIONS = [(1, 3), (2, 8), (3, 20)]
-
-
-def data_terms():
-    return quantized_data_term(8, 3, [a for a, _ in RESOLUTIONS])
-
-
-def term_kernel(group_size=16):
-    return quantized_term(8, group_size, [k for _, k in RESOLUTIONS])
-
-
-def bias():
-    return quantized_bits(12, 5, alpha=1)
-
 
 class StreamCase(CsimCase):
     input_shape = (8, 8, 1)
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def io_type(cls):
-        return "io_stream"
+    io = "io_stream"
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -120,16 +102,10 @@ class TestValidStridedLeavesColumns(StreamCase):
 
 
 class TestTermConvDigitsShapeStream(io_parallel_cases.TestTermConvDigitsShape):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def io_type(cls):
-        return "io_stream"
+    io = "io_stream"  # the same case through io_stream
 
 
 class TestPotConvOnRawInputStream(io_parallel_cases.TestPotConvOnRawInput):
     """Shift-mode 1x1 and strided same-padded convolutions on the raw signed input, streamed."""
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def io_type(cls):
-        return "io_stream"
+    io = "io_stream"  # the same case through io_stream

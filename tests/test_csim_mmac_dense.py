@@ -102,10 +102,7 @@ class TestLearnedDataClip(CsimCase):
 
 @pytest.mark.extended
 class TestDigitsShapeStream(TestDigitsShape):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def io_type(cls):
-        return "io_stream"
+    io = "io_stream"  # the same case through io_stream
 
 
 class TestReuseFolding(CsimCase):

@@ -36,10 +36,7 @@ class TestOnionDense(CsimCase):
 
 @pytest.mark.extended
 class TestOnionDenseStream(TestOnionDense):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def io_type(cls):
-        return "io_stream"
+    io = "io_stream"  # the same case through io_stream
 
 
 class TestOnionDenseOnRawInput(TestOnionDense):
@@ -108,7 +105,4 @@ class TestOnionMetaCnn(CsimCase):
 
 
 class TestOnionMetaCnnStream(TestOnionMetaCnn):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def io_type(cls):
-        return "io_stream"
+    io = "io_stream"  # the same case through io_stream

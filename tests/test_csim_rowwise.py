@@ -95,10 +95,7 @@ class TestRowwiseDense(RowwiseCase):
 
 @pytest.mark.extended
 class TestRowwiseDenseStream(TestRowwiseDense):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def io_type(cls):
-        return "io_stream"
+    io = "io_stream"  # the same case through io_stream
 
 
 class TestRowwiseSingleRowAllPot(RowwiseCase):
@@ -172,10 +169,7 @@ class TestRowwiseConv(ConvCase):
 
 
 class TestRowwiseConvStream(TestRowwiseConv):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def io_type(cls):
-        return "io_stream"
+    io = "io_stream"  # the same case through io_stream
 
 
 ROWWISE = QuantizationConfig(scheme="rowwise", ratio=[60.0, 30.0, 10.0])

@@ -51,10 +51,7 @@ class TestSignedInput(CsimCase):
 
 
 class TestSignedInputStream(TestSignedInput):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def io_type(cls):
-        return "io_stream"
+    io = "io_stream"  # the same case through io_stream
 
 
 class TestSignedInputEveryTerm(TestSignedInput):
