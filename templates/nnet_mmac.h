@@ -130,18 +130,35 @@ res_T data_term_value(const data_T &x, const unsigned budget, const unsigned dro
     return y;
 }
 
+// The per-value operation of a data-term layer at one resolution, as a policy object: the elementwise loops
+// below (io_parallel and io_stream) serve the unsigned and the signed layer alike.
+template <typename CONFIG_T> struct data_term_op {
+    const unsigned budget, dropped;
+    explicit data_term_op(unsigned resolution)
+        : budget(CONFIG_T::data_terms(resolution)), dropped(CONFIG_T::dropped_bits(resolution)) {}
+    template <class res_T, class data_T> res_T apply(const data_T &x) const {
+        #pragma HLS INLINE
+        return data_term_value<res_T, CONFIG_T>(x, budget, dropped);
+    }
+};
+
+// Every value at once, in one pipelined stage.
+template <class data_T, class res_T, unsigned N, class value_op>
+void apply_to_values(const data_T data[N], res_T res[N], const value_op &op) {
+    #pragma HLS INLINE
+Values:
+    for (unsigned i = 0; i < N; i++) {
+        #pragma HLS UNROLL
+        res[i] = op.template apply<res_T>(data[i]);
+    }
+    MRFPGA_COUNT_CYCLES(1);
+}
+
 template <class data_T, class res_T, typename CONFIG_T>
 void data_terms(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in], const unsigned resolution) {
     #pragma HLS INLINE off
     #pragma HLS PIPELINE
-    const unsigned budget = CONFIG_T::data_terms(resolution);
-    const unsigned dropped = CONFIG_T::dropped_bits(resolution);
-Values:
-    for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
-        #pragma HLS UNROLL
-        res[i] = data_term_value<res_T, CONFIG_T>(data[i], budget, dropped);
-    }
-    MRFPGA_COUNT_CYCLES(1);
+    apply_to_values<data_T, res_T, CONFIG_T::n_in>(data, res, data_term_op<CONFIG_T>(resolution));
 }
 
 // ---------------------------------------------------------------------------
@@ -467,17 +484,20 @@ res_T signed_data_term_value(const data_T &x, const unsigned budget) {
     return y;
 }
 
+template <typename CONFIG_T> struct signed_data_term_op {
+    const unsigned budget;
+    explicit signed_data_term_op(unsigned resolution) : budget(CONFIG_T::data_terms(resolution)) {}
+    template <class res_T, class data_T> res_T apply(const data_T &x) const {
+        #pragma HLS INLINE
+        return signed_data_term_value<res_T, CONFIG_T>(x, budget);
+    }
+};
+
 template <class data_T, class res_T, typename CONFIG_T>
 void signed_data_terms(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in], const unsigned resolution) {
     #pragma HLS INLINE off
     #pragma HLS PIPELINE
-    const unsigned budget = CONFIG_T::data_terms(resolution);
-SignedValues:
-    for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
-        #pragma HLS UNROLL
-        res[i] = signed_data_term_value<res_T, CONFIG_T>(data[i], budget);
-    }
-    MRFPGA_COUNT_CYCLES(1);
+    apply_to_values<data_T, res_T, CONFIG_T::n_in>(data, res, signed_data_term_op<CONFIG_T>(resolution));
 }
 
 // ---------------------------------------------------------------------------
@@ -491,14 +511,13 @@ SignedValues:
 // Cycles of a pipelined pack-by-pack loop: one pack per cycle, plus its one registered stage.
 static const unsigned pack_loop_fill_cycles = 1;
 
-template <class data_T, class res_T, typename CONFIG_T>
-void data_terms(hls::stream<data_T> &data, hls::stream<res_T> &res, const unsigned resolution) {
-    #pragma HLS INLINE off
+// Pack by pack: one pack per cycle, its values unrolled (one data-term unit per value of a pack).
+template <class data_T, class res_T, unsigned N, class value_op>
+void apply_to_packs(hls::stream<data_T> &data, hls::stream<res_T> &res, const value_op &op) {
+    #pragma HLS INLINE
     static_assert(res_T::size == data_T::size, "data terms keep the stream's packing");
-    static const unsigned n_packs = CONFIG_T::n_in / data_T::size;
-    const unsigned budget = CONFIG_T::data_terms(resolution);
-    const unsigned dropped = CONFIG_T::dropped_bits(resolution);
-DataTermPacks:
+    static const unsigned n_packs = N / data_T::size;
+Packs:
     for (unsigned p = 0; p < n_packs; p++) {
         #pragma HLS PIPELINE II = 1
         const data_T in = data.read();
@@ -506,7 +525,7 @@ DataTermPacks:
         PRAGMA_DATA_PACK(out)
         for (unsigned j = 0; j < data_T::size; j++) {
             #pragma HLS UNROLL
-            out[j] = data_term_value<typename res_T::value_type, CONFIG_T>(in[j], budget, dropped);
+            out[j] = op.template apply<typename res_T::value_type>(in[j]);
         }
         res.write(out);
     }
@@ -514,24 +533,15 @@ DataTermPacks:
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
+void data_terms(hls::stream<data_T> &data, hls::stream<res_T> &res, const unsigned resolution) {
+    #pragma HLS INLINE off
+    apply_to_packs<data_T, res_T, CONFIG_T::n_in>(data, res, data_term_op<CONFIG_T>(resolution));
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
 void signed_data_terms(hls::stream<data_T> &data, hls::stream<res_T> &res, const unsigned resolution) {
     #pragma HLS INLINE off
-    static_assert(res_T::size == data_T::size, "data terms keep the stream's packing");
-    static const unsigned n_packs = CONFIG_T::n_in / data_T::size;
-    const unsigned budget = CONFIG_T::data_terms(resolution);
-SignedDataTermPacks:
-    for (unsigned p = 0; p < n_packs; p++) {
-        #pragma HLS PIPELINE II = 1
-        const data_T in = data.read();
-        res_T out;
-        PRAGMA_DATA_PACK(out)
-        for (unsigned j = 0; j < data_T::size; j++) {
-            #pragma HLS UNROLL
-            out[j] = signed_data_term_value<typename res_T::value_type, CONFIG_T>(in[j], budget);
-        }
-        res.write(out);
-    }
-    MRFPGA_COUNT_CYCLES(n_packs + pack_loop_fill_cycles);
+    apply_to_packs<data_T, res_T, CONFIG_T::n_in>(data, res, signed_data_term_op<CONFIG_T>(resolution));
 }
 
 // Switchable BN pack by pack: value j of a pack has channel j (a pack is one pixel's channels), so the
