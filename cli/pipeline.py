@@ -277,6 +277,9 @@ def run(config, run_dir, force=False, verbose=1, resume=False):
         if twin_specs(hls_model) is None:
             print("\nThe Verilog twin covers data-term and mMAC Dense chains only: no hardware measurement.")
             return report
+        if not config.hls.measure:
+            print(f"\nNo hardware measurement (hls.measure: false): 'mrfpga hw {run_dir}' runs it.")
+            return report
         try:
             return hw(config, out, model, hls_model)
         except ToolMissing as err:

@@ -143,7 +143,7 @@ def use_axis_top(project_dir, project_name="myproject"):
 def compile_axis_testbench(project_dir, project_name="myproject", compiler="g++"):
     from .csim import compile_testbench
 
-    sources = [f"{project_name}_axis_test.cpp", f"firmware/{project_name}_axis.cpp", f"firmware/{project_name}.cpp"]
+    sources = [f"{project_name}_axis_test.cpp", f"firmware/{project_name}_axis.cpp"]
     return compile_testbench(project_dir, project_name, compiler, sources, TESTBENCH)
 
 

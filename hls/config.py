@@ -1,5 +1,5 @@
 """The HLS settings of a run (``hls:`` in the YAML): board, backend, interface, clock, reuse factor,
-C-simulation samples; and how far a model can use a reuse factor. Validated with the other sections by
+C-simulation samples, whether ``run`` measures the Verilog twin; and how far a model can use a reuse factor. Validated with the other sections by
 ``mrfpga.training.config``."""
 
 import math
@@ -19,6 +19,7 @@ class HLSConfig:
     clock_period: float | None = None  # None: the board's default clock
     reuse_factor: int = 1
     csim_samples: int | None = None  # None: the whole test set
+    measure: bool = True  # run and demo measure the Verilog twin (Verilator, Yosys); False: 'mrfpga hw' later
 
 
 def useful_reuse_factor(model, quantization):

@@ -53,12 +53,32 @@ def write_tb_data(project_dir, x, expected_per_resolution):
                 fpr.write(" ".join(repr(float(v)) for v in out) + "\n")
 
 
+def compiled_library(project_dir, project_name):
+    """hls4ml's compiled firmware (``firmware/<name>-<stamp>.so``, left by ``compile()``) when it is newer than
+    every firmware source it is built from (the AXI-Stream wrapper is not), else None."""
+    firmware = Path(project_dir) / "firmware"
+    libraries = sorted(firmware.glob(f"{project_name}-*.so"), key=lambda p: p.stat().st_mtime)
+    if not libraries:
+        return None
+    sources = [
+        p for p in firmware.rglob("*") if p.suffix in (".cpp", ".h") and not p.stem.startswith(f"{project_name}_axis")
+    ]
+    newest_source = max(p.stat().st_mtime for p in sources)
+    return libraries[-1] if libraries[-1].stat().st_mtime >= newest_source else None
+
+
 def compile_testbench(project_dir, project_name, compiler="g++", sources=None, output="tb_csim"):
-    """g++ the project's testbench (``<name>_test.cpp`` with the firmware, or ``sources``) into ``output``."""
+    """g++ the project's testbench (``<name>_test.cpp``, or ``sources``) with the firmware into ``output``.
+
+    The firmware is hls4ml's compiled library when ``compile()`` left a current one (the same code, built
+    once), else ``firmware/<name>.cpp``."""
     if shutil.which(compiler) is None:
         raise CsimError(f"{compiler} is not on PATH; install it (e.g. apt-get install g++)")
     project_dir = Path(project_dir)
-    sources = sources or [f"{project_name}_test.cpp", f"firmware/{project_name}.cpp"]
+    library = compiled_library(project_dir, project_name)
+    # Relative to the project, where the testbench runs: the run directory may be moved after the build.
+    firmware = str(library.relative_to(project_dir)) if library else f"firmware/{project_name}.cpp"
+    sources = [*(sources or [f"{project_name}_test.cpp"]), firmware]
     cmd = [
         compiler, "-O2", "-std=c++11", "-Ifirmware", "-Ifirmware/ap_types", '-DWEIGHTS_DIR="firmware/weights"',
         *sources, "-o", output,

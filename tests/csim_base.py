@@ -170,6 +170,7 @@ class CsimCase:
         sample, equal docs/estimates.md's formula (one g++ build for both)."""
         out_dir = project.config.get_output_dir()
         csim.write_tb_data(out_dir, inputs, expected)
+        assert csim.compiled_library(out_dir, PROJECT_NAME) is not None  # linked, not compiled a second time
         csim.compile_testbench(out_dir, PROJECT_NAME)
         out = csim.run_testbench(out_dir, expected[0].shape[1])
         for r, exact in enumerate(expected):

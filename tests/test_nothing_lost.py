@@ -32,6 +32,7 @@ def tiny(epochs=2, **sections):
     raw["quantization"]["resolutions"] = [[2, 8], [3, 20]]
     raw["training"]["epochs"] = epochs
     raw["hls"]["csim_samples"] = 40
+    raw["hls"]["measure"] = False  # nothing here is about the Verilog twin
     for section, values in sections.items():
         if isinstance(values, dict):
             raw[section].update(values)

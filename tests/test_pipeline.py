@@ -121,6 +121,7 @@ def test_every_scheme_runs_through_the_cli_bit_exactly(tmp_path, scheme, extra):
     config["model"]["hidden"] = [24]
     config["training"]["epochs"] = 3
     config["hls"]["csim_samples"] = 100
+    config["hls"]["measure"] = False  # the demo's test measures the twin; this one is about the schemes
     config["quantization"]["scheme"] = scheme
     for section, values in extra.items():
         config[section].update(values)
@@ -133,6 +134,7 @@ def test_every_scheme_runs_through_the_cli_bit_exactly(tmp_path, scheme, extra):
         assert row["csim_mismatches"] == row["predict_mismatches"] == row["testbench_mismatches"] == 0, row
         assert row["samples"] == 100 and row["label"] in out
     if scheme == "onion":
+        assert "No hardware measurement (hls.measure: false)" in out and "rtl_cycles" not in rows[0]
         assert [r["precision"] for r in rows] == [2, 4, 6, 8]  # the default precisions
         cycles = [r["estimated_cycles"] for r in rows]
         assert cycles == sorted(cycles) and cycles[0] < cycles[-1]  # fewer bits, fewer terms to walk
