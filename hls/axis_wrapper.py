@@ -125,26 +125,36 @@ def write_axis_wrapper(hls_model, project_dir=None):
 
 def use_axis_top(project_dir, project_name="myproject"):
     """Make the wrapper the HLS top in hls4ml's ``build_prj.tcl`` (its C synthesis and ``export_design``
-    then build the AXI-Stream IP); the testbench still calls the hls4ml top, so C simulation is unchanged.
-    Safe to run twice; hls4ml's write()/compile() rewrite the file, so run it after them."""
+    then build the AXI-Stream IP), and its testbench the one C simulation and co-simulation run, so that
+    they exercise the IP's own ports. Safe to run twice; hls4ml's write()/compile() rewrite the file, so run
+    it after them."""
     path = Path(project_dir) / "build_prj.tcl"
     text = path.read_text()
     top = "set_top ${project_name}\n"
     new = 'set_top ${project_name}_axis\nadd_files firmware/${project_name}_axis.cpp -cflags "-std=c++0x"\n'
-    if new in text:
+    testbench = "add_files -tb ${project_name}_test.cpp"
+    if new in text and testbench not in text:
         return
-    if text.count(top) != 1:
-        raise ConversionError(f"{path}: expected one line 'set_top ${{project_name}}' to point at {project_name}_axis")
-    if not (Path(project_dir) / "firmware" / f"{project_name}_axis.cpp").is_file():
-        raise FileNotFoundError(f"{project_dir}/firmware/{project_name}_axis.cpp: write the wrapper first")
-    path.write_text(text.replace(top, new))
+    if text.count(top) != 1 or testbench not in text:
+        raise ConversionError(
+            f"{path}: expected one line 'set_top ${{project_name}}' and the testbench '{testbench}' to point at "
+            f"{project_name}_axis"
+        )
+    for name in (f"firmware/{project_name}_axis.cpp", f"{project_name}_axis_test.cpp"):
+        if not (Path(project_dir) / name).is_file():
+            raise FileNotFoundError(f"{project_dir}/{name}: write the wrapper first")
+    text = text.replace(top, new).replace(testbench, "add_files -tb ${project_name}_axis_test.cpp")
+    path.write_text(text)
 
 
-def compile_axis_testbench(project_dir, project_name="myproject", compiler="g++"):
+def compile_axis_testbench(project_dir, project_name="myproject", compiler="g++", include_dirs=(), output=TESTBENCH):
+    """g++ the wrapper's testbench; ``include_dirs`` go first on the include path (a folder with the vendor's
+    ``ap_axi_sdata.h`` makes the wrapper use its ``ap_axiu``)."""
     from .csim import compile_testbench
 
     sources = [f"{project_name}_axis_test.cpp", f"firmware/{project_name}_axis.cpp"]
-    return compile_testbench(project_dir, project_name, compiler, sources, TESTBENCH)
+    flags = [f"-I{Path(d).resolve()}" for d in include_dirs]
+    return compile_testbench(project_dir, project_name, compiler, sources, output, flags)
 
 
 def run_axis_testbench(project_dir, n_outputs, samples_per_call=1):

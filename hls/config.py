@@ -1,6 +1,6 @@
 """The HLS settings of a run (``hls:`` in the YAML): board, backend, interface, clock, reuse factor,
-C-simulation samples, whether ``run`` measures the Verilog twin; and how far a model can use a reuse factor. Validated with the other sections by
-``mrfpga.training.config``."""
+C-simulation samples, whether ``run`` measures the Verilog twin; and how far a model can use a reuse
+factor. Validated with the other sections by ``mrfpga.training.config``."""
 
 import math
 from dataclasses import dataclass

@@ -67,7 +67,7 @@ def compiled_library(project_dir, project_name):
     return libraries[-1] if libraries[-1].stat().st_mtime >= newest_source else None
 
 
-def compile_testbench(project_dir, project_name, compiler="g++", sources=None, output="tb_csim"):
+def compile_testbench(project_dir, project_name, compiler="g++", sources=None, output="tb_csim", flags=()):
     """g++ the project's testbench (``<name>_test.cpp``, or ``sources``) with the firmware into ``output``.
 
     The firmware is hls4ml's compiled library when ``compile()`` left a current one (the same code, built
@@ -80,7 +80,7 @@ def compile_testbench(project_dir, project_name, compiler="g++", sources=None, o
     firmware = str(library.relative_to(project_dir)) if library else f"firmware/{project_name}.cpp"
     sources = [*(sources or [f"{project_name}_test.cpp"]), firmware]
     cmd = [
-        compiler, "-O2", "-std=c++11", "-Ifirmware", "-Ifirmware/ap_types", '-DWEIGHTS_DIR="firmware/weights"',
+        compiler, "-O2", "-std=c++11", *flags, "-Ifirmware", "-Ifirmware/ap_types", '-DWEIGHTS_DIR="firmware/weights"',
         *sources, "-o", output,
     ]  # fmt: skip
     done = subprocess.run(cmd, cwd=project_dir, capture_output=True, text=True)

@@ -18,14 +18,24 @@
 
 #include "@{project}.h"
 
-#ifdef __SYNTHESIS__
+// The vendor's ap_axi_sdata.h whenever it is on the include path: synthesis, and Vivado/Vitis HLS C simulation
+// and co-simulation (a compiler without __has_include, such as the old g++ of Vivado HLS, gets the stand-in).
+#if defined(__SYNTHESIS__)
+#define MRFPGA_VENDOR_AXIS 1
+#elif defined(__has_include)
+#if __has_include("ap_axi_sdata.h")
+#define MRFPGA_VENDOR_AXIS 1
+#endif
+#endif
+
+#ifdef MRFPGA_VENDOR_AXIS
 #include "ap_axi_sdata.h"
 // @{axiu_note}
 typedef ap_axiu<@{in_word_bits}, @{side_channels}> @{project}_axis_in_t;
 typedef ap_axiu<@{out_word_bits}, @{side_channels}> @{project}_axis_out_t;
 #else
-// ap_axi_sdata.h ships with Vivado/Vitis HLS, not with hls4ml's ap_types: for g++ (and HLS C simulation) a
-// word with the fields the wrapper uses. TUSER/TID/TDEST exist only in synthesis and are not driven.
+// Without the vendor headers (g++ and hls4ml's ap_types only): a word with the fields the wrapper uses.
+// TUSER/TID/TDEST exist only in the vendor's type and are not driven.
 template <int D> struct mrfpga_axis_word {
     ap_uint<D> data;
     ap_uint<(D + 7) / 8> keep;

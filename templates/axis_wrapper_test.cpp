@@ -1,10 +1,12 @@
-// mrfpga: g++ testbench of the AXI-Stream top @{project}_axis() (written by mrfpga.hls.axis_wrapper).
+// mrfpga: g++ testbench of the AXI-Stream top @{project}_axis() (written by mrfpga.hls.axis_wrapper), and the
+// HLS project's C simulation and co-simulation testbench (build_prj.tcl adds it with -tb).
 // Usage: ./tb_axis [samples per call]. Reads tb_data/tb_input_features.dat (one sample per line: the inputs,
 // then the resolution index), packs the words as a host would (round(x * 2^frac), TLAST on the last word of
 // each call), runs consecutive samples of one resolution through @{project}_axis() in calls of up to N
 // samples and, on the same inputs, @{project}() directly. Writes the unpacked outputs to
 // tb_data/axis_csim_results.log (exact decimal) and exits non-zero if a word differs from the direct
-// result, TLAST is misplaced or the word count is wrong.
+// result or from tb_data/tb_output_predictions.dat (when it has a line per sample: the exact reference),
+// TLAST is misplaced or the word count is wrong.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -52,6 +54,24 @@ static double unpack(const @{project}_axis_out_t &word) {
     return (double)word.data.to_uint64() * scale;
 }
 
+// The expected outputs, one line per sample; empty when the file is missing or does not match the samples.
+static std::vector<std::vector<double> > read_expected(const char *path, size_t n_samples) {
+    std::vector<std::vector<double> > rows;
+    std::ifstream fin(path);
+    std::string line;
+    while (std::getline(fin, line)) {
+        std::istringstream fields(line);
+        std::vector<double> values;
+        double v;
+        while (fields >> v) values.push_back(v);
+        if (values.empty()) continue;
+        if (values.size() != @{upper}_AXIS_N_OUT) return std::vector<std::vector<double> >();
+        rows.push_back(values);
+    }
+    if (rows.size() != n_samples) rows.clear();
+    return rows;
+}
+
 int main(int argc, char **argv) {
     const unsigned batch = argc > 1 ? (unsigned)std::atoi(argv[1]) : 1;
     std::vector<Sample> samples;
@@ -59,6 +79,7 @@ int main(int argc, char **argv) {
         std::cerr << "usage: tb_axis [samples per call >= 1], with tb_data/tb_input_features.dat" << std::endl;
         return 2;
     }
+    const std::vector<std::vector<double> > expected = read_expected("tb_data/tb_output_predictions.dat", samples.size());
     std::ofstream fout("tb_data/axis_csim_results.log");
     fout.precision(17);  // doubles round-trip: the outputs are exact binary fractions
     unsigned errors = 0, calls = 0;
@@ -108,12 +129,18 @@ int main(int argc, char **argv) {
                     const bool final_word = s == end - 1 && i == @{upper}_AXIS_N_OUT / @{out_type}::size - 1 &&
                                             j == @{out_type}::size - 1;
                     const double y = unpack(word);
+                    const unsigned o = i * @{out_type}::size + j;
                     if (y != packed[j].to_double() || bool(word.last) != final_word || !word.keep.and_reduce()) {
-                        std::cerr << "sample " << s << " output " << i * @{out_type}::size + j << ": word " << y
-                                  << " last " << word.last << ", direct " << packed[j].to_double() << std::endl;
+                        std::cerr << "sample " << s << " output " << o << ": word " << y << " last " << word.last
+                                  << ", direct " << packed[j].to_double() << std::endl;
                         errors++;
                     }
-                    fout << (i * @{out_type}::size + j ? " " : "") << y;
+                    if (!expected.empty() && y != expected[s][o]) {
+                        std::cerr << "sample " << s << " output " << o << ": word " << y << ", expected "
+                                  << expected[s][o] << std::endl;
+                        errors++;
+                    }
+                    fout << (o ? " " : "") << y;
                 }
             }
             fout << "\n";
@@ -124,6 +151,13 @@ int main(int argc, char **argv) {
         }
         first = end;
     }
-    std::cout << samples.size() << " samples in " << calls << " calls, " << errors << " errors" << std::endl;
+#ifdef MRFPGA_VENDOR_AXIS
+    const char *words = "the vendor's ap_axiu (ap_axi_sdata.h)";
+#else
+    const char *words = "the stand-in word (no ap_axi_sdata.h)";
+#endif
+    std::cout << samples.size() << " samples in " << calls << " calls, " << errors << " errors; "
+              << (expected.empty() ? "no" : "checked against the") << " expected outputs; words: " << words
+              << std::endl;
     return errors ? 1 : 0;
 }

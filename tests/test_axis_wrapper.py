@@ -3,8 +3,10 @@ top and ``predict`` at every resolution, the pipeline hook, and the HLS build sc
 IP (run in tclsh against HLS stand-ins)."""
 
 import shutil
+import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 import test_csim_mmac_conv as conv
 from csim_base import CsimCase
@@ -18,6 +20,7 @@ from mrfpga.training.resolution import n_resolutions
 pytestmark = pytest.mark.slow
 
 N_SAMPLES = 24
+HLS_HEADERS = Path(__file__).parent / "hls_headers"  # a stand-in for the vendor's ap_axi_sdata.h
 
 
 class AxisChecks:
@@ -52,6 +55,24 @@ class AxisChecks:
         with pytest.raises(csim.CsimError, match="differs from predict"):
             pipeline.check_axis_wrapper(axis_testbench, wrong, samples_per_call=7)
 
+    def test_axis_top_with_the_vendor_word_type(self, axis_testbench, inputs, predicted):
+        """With ap_axi_sdata.h on the include path (as in Vivado/Vitis HLS C simulation and co-simulation) the
+        top takes the vendor's ap_axiu; the testbench also checks every word against tb_data's expected
+        outputs."""
+        csim.write_tb_data(axis_testbench, inputs[:N_SAMPLES], predicted)
+        axis_wrapper.compile_axis_testbench(
+            axis_testbench, pipeline.PROJECT_NAME, include_dirs=[HLS_HEADERS], output="tb_axis_vendor"
+        )
+        done = subprocess.run(["./tb_axis_vendor", "3"], cwd=axis_testbench, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert " 0 errors; checked against the expected outputs; words: the vendor's ap_axiu" in done.stdout
+        out = np.loadtxt(Path(axis_testbench) / "tb_data" / "axis_csim_results.log", ndmin=2)
+        assert csim.mismatches(out, np.concatenate(predicted)) == 0
+        # A wrong expected output fails the testbench itself, as HLS C simulation would report it.
+        csim.write_tb_data(axis_testbench, inputs[:N_SAMPLES], [p + 2.0**-20 for p in predicted])
+        wrong = subprocess.run(["./tb_axis_vendor", "3"], cwd=axis_testbench, capture_output=True, text=True)
+        assert wrong.returncode == 1 and ", expected " in wrong.stderr
+
     @pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh is not on PATH: the stand-ins need it")
     @pytest.mark.parametrize("board_name", ["pynq-z2", "vc707"])
     def test_write_exports_the_axis_top(self, project, board_name):
@@ -74,6 +95,9 @@ class AxisChecks:
         assert done.returncode == 0, done.stderr
         assert "set_top myproject_axis" in calls and f"set_part {part}" in calls
         assert "add_files firmware/myproject_axis.cpp -cflags -std=c++0x" in calls
+        # C simulation and co-simulation run the IP top's own testbench.
+        assert "add_files -tb ${project_name}_test.cpp" not in build
+        assert "add_files -tb myproject_axis_test.cpp -cflags -std=c++0x" in calls
         assert calls[-2:] == ["csynth_design", "export_design -format ip_catalog -version 1.0.0"]
 
 
