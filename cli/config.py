@@ -5,6 +5,7 @@ from pathlib import Path
 import yaml
 
 from mrfpga.training.config import from_dict
+from mrfpga.training.data import BUILT_IN
 from mrfpga.training.errors import ConfigError
 
 
@@ -17,7 +18,7 @@ def load_config(path):
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
     config = from_dict(raw)
-    if config.data.source != "digits":
+    if config.data.source not in BUILT_IN:
         # A relative data path is relative to the config file.
         data = Path(config.data.source)
         config.data.source = str(data if data.is_absolute() else (path.parent / data).resolve())

@@ -155,3 +155,23 @@ def test_standardized_signed_data_end_to_end(tmp_path):
     clipped_accuracy = float(np.mean(np.argmax(clipped_model.predict(x, verbose=0), 1) == y))
     print(f"unsigned input grid (negatives clipped): {clipped_accuracy:.4f}")
     assert clipped_accuracy < rows[-1]["keras_accuracy"] - 0.05
+
+
+def test_digits32_is_the_digits_at_32x32x3():
+    """The built-in 32x32 colour stand-in: each digit pixel a 4x4 block in a per-sample foreground colour over a
+    background colour, values multiples of 1/64 in [0, 1] (on the default input grid), the digits' labels."""
+    from mrfpga.training.data import load
+
+    small, large = load("digits"), load("digits32")
+    assert large.input_shape == (32, 32, 3) and large.x_train.shape == (len(small.x_train), 32 * 32 * 3)
+    np.testing.assert_array_equal(large.y_test, small.y_test)
+    x = large.x_train.reshape(-1, 32, 32, 3)
+    assert x.min() >= 0 and x.max() <= 1 and np.array_equal(x * 64, np.round(x * 64))
+    blocks = x.reshape(-1, 8, 4, 8, 4, 3)
+    assert np.all(blocks == blocks[:, :, :1, :, :1, :])  # constant 4x4 blocks
+    # Where the digit is darkest and brightest the colour is the background and the foreground: the pixel's
+    # order of brightness is the digit's in every channel.
+    digit = small.x_train.reshape(-1, 8, 8)
+    colour = blocks[:, :, 0, :, 0, :]
+    order = np.argsort(digit[0], axis=None, kind="stable")
+    assert np.all(np.diff(colour[0].reshape(64, 3)[order], axis=0) >= 0)

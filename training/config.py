@@ -31,7 +31,7 @@ REFERENCE_RESOLUTIONS = [[2, 8], [2, 10], [2, 12], [2, 14], [3, 14], [3, 16], [3
 class DataConfig:
     """``data: digits`` (or a path) is short for ``data: {source: digits}``."""
 
-    source: str = "digits"  # digits | path to an .npz
+    source: str = "digits"  # digits | digits32 (32x32x3) | path to an .npz
     normalize: str = "none"  # none | standard (per-feature mean and std of the training split)
     # The first layer's grid; None: from the training data (signed if any value is negative, integer bits
     # so the largest magnitude fits) and the scheme's activation width.

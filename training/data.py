@@ -1,5 +1,5 @@
-"""Data sets: scikit-learn's digits (embedded default) or a user's ``.npz``; their normalization and the
-fixed-point grid the network's first layer puts them on."""
+"""Data sets: scikit-learn's digits (the embedded default; ``digits32``, the same at 32x32x3) or a user's
+``.npz``; their normalization and the fixed-point grid the network's first layer puts them on."""
 
 import math
 import zipfile
@@ -44,6 +44,28 @@ def load_digits(seed=0):
     x = (x / 16.0).astype(np.float32)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=seed, stratify=y)
     return Dataset(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64), "digits", (8, 8, 1))
+
+
+def load_digits32(seed=0):
+    """The digits at 32x32x3, a stand-in for 32x32 colour images (CIFAR-10's shape, which cannot be downloaded
+    here): each pixel becomes 4x4, drawn in a foreground colour on a background colour picked per sample.
+    Colour levels are multiples of 1/4, so the values stay multiples of 1/64 in [0, 1]."""
+    digits = load_digits(seed)
+    rng = np.random.default_rng(seed + 32)
+
+    def colour(x):
+        n = len(x)
+        foreground = rng.choice([0.5, 0.75, 1.0], (n, 1, 1, 3))
+        background = rng.choice([0.0, 0.25], (n, 1, 1, 3))
+        pixels = np.kron(x.reshape(n, 8, 8), np.ones((4, 4)))[..., None]
+        return (background + (foreground - background) * pixels).reshape(n, -1).astype(np.float32)
+
+    return Dataset(
+        colour(digits.x_train), digits.y_train, colour(digits.x_test), digits.y_test, "digits32", (32, 32, 3)
+    )
+
+
+BUILT_IN = {"digits": load_digits, "digits32": load_digits32}
 
 
 def load_npz(path):
@@ -125,7 +147,7 @@ def check_arrays(arrays, source):
 def load(source, seed=0, normalize="none", normalization=None):
     """The data set, normalized: ``normalize='standard'`` fits a ``Normalization`` on its training split;
     a given ``normalization`` (the one stored with a trained model) is applied as it is."""
-    data = load_digits(seed) if source == "digits" else load_npz(source)
+    data = BUILT_IN[source](seed) if source in BUILT_IN else load_npz(source)
     if normalize not in NORMALIZATIONS:
         raise DataError(f"data.normalize: {normalize!r} is not one of {', '.join(NORMALIZATIONS)}")
     if normalization is None and normalize == "standard":
