@@ -9,7 +9,7 @@ the board's totals, and the estimated cycles per frame and the interval at the l
 
 Run from the repository root (about a minute a reuse factor on a shared 2-core machine):
 
-    .venv/bin/python bench/bench_stream_cnn.py [--reuse 1 4]
+    .venv/bin/python bench/bench_stream_cnn.py [--reuse 1 4 8] [--dense-reuse 1]
 """
 
 # ruff: noqa: E402 (TF's log level must be set before TensorFlow is imported)
@@ -49,14 +49,18 @@ def issue_cnn(seed=0):
     return model
 
 
-def report(model, reuse, out_dir):
+def report(model, reuse, out_dir, dense_reuse=None):
+    layer_config = None if dense_reuse is None else {"logits": {"ReuseFactor": dense_reuse}}
     with contextlib.redirect_stdout(io.StringIO()):
-        hls_model = convert(model, out_dir, board="pynq-z2", io_type="io_stream", reuse_factor=reuse)
+        hls_model = convert(
+            model, out_dir, board="pynq-z2", io_type="io_stream", reuse_factor=reuse, layer_config=layer_config
+        )
     board = hls_model.mrfpga_board
     n_res = n_resolutions(model)
     figures = estimate(hls_model, n_res, board)
     lo, hi = 0, n_res - 1
-    print(f"\n=== reuse_factor {reuse}: estimate (io_stream, pynq-z2) ===")
+    dense = "" if dense_reuse is None else f", the Dense at {dense_reuse}"
+    print(f"\n=== reuse_factor {reuse}{dense}: estimate (io_stream, pynq-z2) ===")
     print(
         f"{'layer':<14}{'class':<24}"
         + "".join(f"{k:>10}" for k in KEYS)
@@ -90,12 +94,13 @@ def report(model, reuse, out_dir):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reuse", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--reuse", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--dense-reuse", type=int, default=None, help="the Dense's own reuse factor")
     args = parser.parse_args()
     model = issue_cnn()
     with tempfile.TemporaryDirectory() as tmp:
         for reuse in args.reuse:
-            report(model, reuse, os.path.join(tmp, f"r{reuse}"))
+            report(model, reuse, os.path.join(tmp, f"r{reuse}"), args.dense_reuse)
 
 
 if __name__ == "__main__":
