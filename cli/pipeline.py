@@ -275,7 +275,9 @@ def run(config, run_dir, force=False, verbose=1, resume=False):
         hls_model = convert(config, out, model, force=True)
         report = csim(config, out, model, hls_model, force=True)
         if twin_specs(hls_model) is None:
-            print("\nThe Verilog twin covers data-term and mMAC Dense chains only: no hardware measurement.")
+            print(
+                "\nThe Verilog twin covers io_parallel data-term and mMAC Dense chains only: no hardware measurement."
+            )
             return report
         if not config.hls.measure:
             print(f"\nNo hardware measurement (hls.measure: false): 'mrfpga hw {run_dir}' runs it.")
@@ -294,7 +296,9 @@ FLAT_LAYERS = ("Input", "Reshape")  # a flatten keeps the values' order: the twi
 
 def twin_specs(hls_model):
     """The core descriptions of the model's layers when the Verilog twin covers it (a chain of data-term and
-    mMAC Dense layers), else None."""
+    mMAC Dense layers in io_parallel: the twin is the io_parallel core's schedule), else None."""
+    if hls_model.config.get_config_value("IOType") != "io_parallel":
+        return None
     layers = [n for n in hls_model.get_layers() if n.class_name not in FLAT_LAYERS]
     if not layers or any(n.class_name not in TWIN_LAYERS for n in layers):
         return None
@@ -323,7 +327,7 @@ def hw(config, run_dir, model=None, hls_model=None):
         hls_model = convert(config, run_dir, model, force=True)
     specs = twin_specs(hls_model)
     if specs is None:
-        raise ConversionError("the Verilog twin covers chains of data-term and mMAC Dense layers only")
+        raise ConversionError("the Verilog twin covers io_parallel chains of data-term and mMAC Dense layers only")
     counted = sim.read_csim_cycles(run_dir / PROJECT)
     x, _ = _test_inputs(config, run_dir, model)
     x = model_input(model, x)

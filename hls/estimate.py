@@ -8,8 +8,9 @@ same figure per sample for the kit's layers (``counted_cycles``), and the tests 
   (weight-term unit), K_r = min(k_r, the most terms any group holds at or above the exponent floor);
   ``mmac_conv2d``: that per output pixel.
 - io_stream (``streaming``): pack-by-pack layers ``packs + 1``; the convolution adds its line buffer's walk
-  (its interval is the larger of the walk and the pixels); the mMAC Dense and row-wise layers add one cycle
-  per input and output stream word.
+  (its interval is the larger of the walk and the pixels); the mMAC Dense cuts its input words into term
+  groups and accumulates group by group (two overlapping processes, like the convolution); the row-wise
+  layers add one cycle per input and output stream word.
 - Row-wise layers: ``pixels * (reuse_factor + ceil(log2(fan_in)) + 1)``.
 - hls4ml's own layers (Latency strategy): a Dense ``reuse + 2``, a Conv ``pixels * reuse + 2``, a batch
   norm ``reuse + 1``, an activation or pooling layer 1.
@@ -31,8 +32,9 @@ from .registry import FAMILY_OF, LAYERS
 from .streaming import fifo_resources, is_stream, pack_size
 
 # io_stream layers that read their whole input tensor, run the io_parallel core and write the whole output
-# (the others work stream word by stream word, and their families count their own stream cycles).
-WHOLE_TENSOR_LAYERS = ("MMACDense", "RowwiseDense", "RowwiseConv2D")
+# (the others, the mMAC Dense among them, work stream word by stream word, and their families count their own
+# stream cycles).
+WHOLE_TENSOR_LAYERS = ("RowwiseDense", "RowwiseConv2D")
 
 
 def layer_cycles(node, resolution):

@@ -12,6 +12,7 @@ Here: their Keras handlers, hls4ml layers, config and call templates (``nnet::mm
 """
 
 import functools
+import math
 
 import numpy as np
 import tensorflow as tf
@@ -35,8 +36,25 @@ from .common import (
     table_function,
 )
 from .data_terms import DataTerm
-from .rtl_costs import mmac_dense_resources
-from .streaming import conv_window_cycles, is_stream, line_buffer_resources
+from .rtl_costs import (
+    FF_PER_ACC_BIT_PER_ROUND,
+    LAYER_CONTROL_LUT,
+    TERM_PAIR_INPUT,
+    UNIT_STAGE_FF,
+    WEIGHT_TERM_INPUT,
+    mmac_dense_resources,
+    mmac_unit_lut,
+)
+from .streaming import (
+    BRAM_MIN_BITS,
+    PACK_LOOP_FILL_CYCLES,
+    bram_blocks,
+    conv_window_cycles,
+    is_stream,
+    line_buffer_resources,
+    pack_size,
+    packs,
+)
 
 UNITS = ("term_pair", "weight_term")  # nnet::mmac_unit
 # The weight-term unit has the better measured LUT x cycles, but its cycles ignore the data terms a, so
@@ -134,13 +152,22 @@ class MMACDense(Layer):
                     groups[o * n_groups + j, t] = (
                         idx | exp << index_bits | int(negative) << (index_bits + exponent_bits) | valid_bit
                     )
-        # reuse rounds: unit u serves flat group round * n_units + u (docs/mmac_core.md). A layer uses at most
-        # one round per group: more would only add idle rounds.
-        reuse = max(1, min(self.model.config.get_reuse_factor(self), len(groups)))
-        n_units = -(-len(groups) // reuse)
-        table = np.zeros((reuse * n_units, max_k), dtype=np.int64)
-        table[: len(groups)] = groups
-        table = table.reshape(reuse, n_units, max_k).transpose(0, 2, 1)  # [round][term slot][unit]
+        if self.streams_groups():
+            # The streaming Dense: unit u serves output round * n_units + u in every group (docs/mmac_core.md);
+            # at most one round per output.
+            reuse = max(1, min(self.model.config.get_reuse_factor(self), n_out))
+            n_units = -(-n_out // reuse)
+            table = np.zeros((reuse * n_units, n_groups, max_k), dtype=np.int64)  # [output][group][term slot]
+            table[:n_out] = groups.reshape(n_out, n_groups, max_k)
+            table = table.reshape(reuse, n_units, n_groups, max_k).transpose(2, 0, 3, 1)  # [group][round][slot][unit]
+        else:
+            # reuse rounds: unit u serves flat group round * n_units + u (docs/mmac_core.md). A layer uses at
+            # most one round per group: more would only add idle rounds.
+            reuse = max(1, min(self.model.config.get_reuse_factor(self), len(groups)))
+            n_units = -(-len(groups) // reuse)
+            table = np.zeros((reuse * n_units, max_k), dtype=np.int64)
+            table[: len(groups)] = groups
+            table = table.reshape(reuse, n_units, max_k).transpose(0, 2, 1)  # [round][term slot][unit]
         # Every group walks the same term slots in lock step: per resolution, the fullest group's terms at or
         # above the exponent floor, at most the budget.
         valid = (groups & valid_bit).astype(bool)
@@ -169,8 +196,16 @@ class MMACDense(Layer):
         )
         self._build_accumulator(q)
 
+    def streams_groups(self):
+        """An io_stream Dense: it takes its input word by word and accumulates group by group (nnet::mmac_dense on
+        streams); a streaming convolution runs the io_parallel core per pixel."""
+        return self.class_name == "MMACDense" and is_stream(self)
+
     def core_spec(self):
-        """The layer's lock-step core as plain data (docs/mmac_core.md): what the Verilog twin is built from."""
+        """The layer's lock-step core as plain data (docs/mmac_core.md): what the Verilog twin is built from
+        (the io_parallel core; the streaming Dense has its own schedule and no twin)."""
+        if self.streams_groups():
+            raise ConversionError(f"layer {self.name}: the Verilog twin covers the io_parallel mMAC core only")
         reuse, n_units, max_k = (self.get_attr(a) for a in ("rounds", "n_units", "max_weight_terms"))
         table = self.get_weights("terms").data.reshape(reuse * max_k, n_units)
         return {
@@ -472,9 +507,32 @@ def _pixels(node):
     return node.get_attr("out_height") * node.get_attr("out_width") if node.class_name == "MMACConv2D" else 1
 
 
+def group_schedule(node):
+    """The streaming Dense's ``dense_groups`` (docs/mmac_core.md): ``(pack, n_packs, iterations)``. Each
+    iteration reads at most one word and writes at most one group; a word is read only while the next group is
+    incomplete, so the iterations are the groups plus the words that complete none."""
+    pack = pack_size(node.get_input_variable())
+    n_in, size, n_groups = (node.get_attr(a) for a in ("patch_size", "group_size", "n_groups"))
+    n_packs = n_in // pack
+    completing = {(min((g + 1) * size, n_in) - 1) // pack for g in range(n_groups)}  # a group's last word
+    return pack, n_packs, n_groups + n_packs - len(completing)
+
+
+def stream_dense_processes(node, resolution):
+    """Cycles of the streaming Dense's two DATAFLOW processes: ``dense_groups`` (its iterations + 1) and
+    ``dense_group_steps`` (``n_groups * R * K_r * a_r`` steps, at least one per group, + 3 + the output words)."""
+    _, _, iterations = group_schedule(node)
+    steps = mmac_steps(node, resolution) or 1
+    core = node.get_attr("n_groups") * steps + MMAC_FIXED_CYCLES + packs(node.get_output_variable())
+    return iterations + PACK_LOOP_FILL_CYCLES, core
+
+
 def cycles(node, resolution):
     """``(rounds * K_r * a_r + 3)`` per output pixel (``rounds * K_r + 3`` for the weight-term unit); a
-    streaming convolution adds its line buffer's walk (one cycle per padded input position, + 1)."""
+    streaming convolution adds its line buffer's walk (one cycle per padded input position, + 1); the streaming
+    Dense is its two processes (``stream_dense_processes``)."""
+    if node.class_name == "MMACDense" and is_stream(node):
+        return sum(stream_dense_processes(node, resolution))
     core = (mmac_steps(node, resolution) + MMAC_FIXED_CYCLES) * _pixels(node)
     if node.class_name == "MMACConv2D" and is_stream(node):
         return conv_window_cycles(node) + core
@@ -482,16 +540,65 @@ def cycles(node, resolution):
 
 
 def interval(node, resolution):
-    """Cycles between frames: a streaming convolution's two processes overlap, the slower sets it."""
+    """Cycles between frames: the two processes of a streaming convolution or Dense overlap, the slower sets
+    it."""
+    if node.class_name == "MMACDense" and is_stream(node):
+        return max(stream_dense_processes(node, resolution))
     core = (mmac_steps(node, resolution) + MMAC_FIXED_CYCLES) * _pixels(node)
     if node.class_name == "MMACConv2D" and is_stream(node):
         return max(conv_window_cycles(node), core)
     return cycles(node, resolution)
 
 
+def mux_lut(inputs, bits):
+    """A k:1 multiplexer of ``bits`` bits: one LUT6 per 4 inputs per bit (none for a single input)."""
+    return 0 if inputs <= 1 else math.ceil(inputs / 4) * bits
+
+
+def stream_dense_resources(node):
+    """The streaming Dense (docs/estimates.md): ``n_units = ceil(n_out / R)`` units at the unit costs measured on
+    the Verilog twin (each selects among one group's values, as the twin's 16:1 select), their ROMs of
+    ``n_groups * R * max_terms`` entries in BRAM_18K from BRAM_MIN_BITS on, data-term extraction for
+    ``group_size`` values, one accumulator per output (no partial sums over the groups, no adder tree), the
+    word window and its per-phase group multiplexers, the FIFO of groups."""
+    mode, width = node.get_attr("unit"), node.get_attr("acc_width")
+    reuse, n_units, size = node.get_attr("rounds"), node.get_attr("n_units"), node.get_attr("group_size")
+    entry_bits = node.get_attr("index_bits") + node.get_attr("exponent_bits") + 2
+    rom_words = node.get_attr("n_groups") * reuse * node.get_attr("max_weight_terms")
+    rom_bits = rom_words * entry_bits
+    value_bits = node.get_input_variable().type.precision.width
+    res = {"LUT": 0, "FF": 0, "BRAM_18K": 0, "DSP48E1": 0}
+    if rom_bits >= BRAM_MIN_BITS:
+        res["BRAM_18K"] = n_units * bram_blocks(rom_words, entry_bits)
+        unit_lut = mmac_unit_lut(mode, 0, width)  # the ROM is a block RAM, not LUTs
+    else:
+        unit_lut = mmac_unit_lut(mode, rom_bits, width)
+    per_value = TERM_PAIR_INPUT if mode == "term_pair" else WEIGHT_TERM_INPUT
+    pack, _, _ = group_schedule(node)
+    window_words = (size - 1 + pack - 1) // pack + 1
+    phases = min(pack // math.gcd(pack, size), node.get_attr("n_groups")) + 1  # + the last group's slice
+    res["LUT"] = round(
+        n_units * unit_lut
+        + size * per_value["LUT"]
+        + size * mux_lut(phases, value_bits)
+        + size * value_bits  # the FIFO of groups: shift registers
+        + LAYER_CONTROL_LUT
+    )
+    res["FF"] = round(
+        n_units * (reuse * width * FF_PER_ACC_BIT_PER_ROUND + UNIT_STAGE_FF[mode])
+        + size * per_value["FF"]
+        + window_words * pack * value_bits
+        + node.get_attr("n_out") * width  # the output register
+    )
+    return res
+
+
 def resources(node):
     """From the layer's core description with the unit costs measured on the Verilog twin (rtl_costs); a
-    streaming convolution adds its line buffers and window registers."""
+    streaming convolution adds its line buffers and window registers; the streaming Dense has its own
+    (``stream_dense_resources``)."""
+    if node.class_name == "MMACDense" and is_stream(node):
+        return stream_dense_resources(node)
     res = mmac_dense_resources(node.core_spec())
     if node.class_name == "MMACConv2D" and is_stream(node):
         for key, value in line_buffer_resources(node).items():

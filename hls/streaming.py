@@ -64,6 +64,15 @@ def conv_window_cycles(node):
     return height * width + PACK_LOOP_FILL_CYCLES
 
 
+# The aspect ratios of an 18 Kib block RAM (depth, width): a ROM takes the one that needs the fewest blocks.
+BRAM_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+
+
+def bram_blocks(words, word_bits):
+    """BRAM_18K blocks of a ROM of ``words`` x ``word_bits``, in its best aspect ratio."""
+    return min(math.ceil(word_bits / width) * math.ceil(words / depth) for depth, width in BRAM_SHAPES)
+
+
 def memory_resources(words, word_bits, shift_register=False):
     """A RAM of ``words`` x ``word_bits``: block RAM from BRAM_MIN_BITS on, else LUT RAM; a FIFO of at most
     SRL_DEPTH words: shift registers (one LUT per bit per 32 entries), else block RAM."""

@@ -157,3 +157,20 @@ class TestReuseAboveGroups(CsimCase):
             if node.class_name == "MMACDense":
                 assert node.get_attr("n_units") == 1
                 assert node.get_attr("rounds") == node.get_attr("n_out") * node.get_attr("n_groups")
+
+
+class TestReuseFoldingStream(TestReuseFolding):
+    """The streaming Dense (io_stream): units serve outputs, reuse 3 folds 24 and 10 outputs onto 8 and 4 units
+    (the second layer's last round has idle units); the first layer's one input word of 50 values is cut into
+    groups of 16, 16, 16 and 2 (four phases of the word, a short last group), the second's 24 into 16 and 8."""
+
+    io = "io_stream"
+
+    def test_units_serve_outputs(self, project):
+        dense = [node for node in project.get_layers() if node.class_name == "MMACDense"]
+        assert [(node.get_attr("rounds"), node.get_attr("n_units")) for node in dense] == [(3, 8), (3, 4)]
+        assert [node.get_attr("n_groups") for node in dense] == [4, 2]
+
+
+class TestWeightTermUnitStream(TestWeightTermUnit):
+    io = "io_stream"  # the same case through io_stream: the streaming Dense's weight-term unit
