@@ -89,18 +89,44 @@ def report(model, reuse, out_dir, dense_reuse=None):
         f"estimate fits the pynq-z2: {'yes' if fits else 'no'} "
         f"(DSP48E1 {total['DSP48E1']}, BN channels {n_bn_channels})"
     )
-    return figures
+    return hls_model, figures
+
+
+def measure_conv_cores(hls_model, out_dir):
+    """Yosys on each convolution's per-pixel core (the mmac_dense its conv_pixels runs, the Verilog twin of
+    ``core_spec()``) beside the cost model's figure for that core; the line buffers and FIFOs around it are
+    counted from their sizes, not synthesized."""
+    from mrfpga.hls import rtl
+    from mrfpga.hls.rtl_costs import mmac_dense_resources
+
+    print(
+        f"\n=== the convolutions' per-pixel cores: MEASURED by {rtl.yosys_version()} synth_xilinx xc7 vs estimate ==="
+    )
+    print(f"{'layer':<14}{'units':>7}{'Yosys LUT':>11}{'est. LUT':>10}{'est./Yosys':>12}{'Yosys FF':>10}{'est. FF':>9}")
+    for node in hls_model.get_layers():
+        if node.class_name != "MMACConv2D":
+            continue
+        spec = node.core_spec()
+        measured = rtl.synthesize([spec], os.path.join(out_dir, node.name))["total"]
+        estimated = mmac_dense_resources(spec)
+        print(
+            f"{node.name:<14}{spec['n_units']:>7}{measured['LUT']:>11}{estimated['LUT']:>10}"
+            f"{estimated['LUT'] / measured['LUT']:>12.2f}{measured['FF']:>10}{estimated['FF']:>9}"
+        )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reuse", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--dense-reuse", type=int, default=None, help="the Dense's own reuse factor")
+    parser.add_argument("--yosys", action="store_true", help="also synthesize the conv cores (about a minute each)")
     args = parser.parse_args()
     model = issue_cnn()
     with tempfile.TemporaryDirectory() as tmp:
         for reuse in args.reuse:
-            report(model, reuse, os.path.join(tmp, f"r{reuse}"), args.dense_reuse)
+            hls_model, _ = report(model, reuse, os.path.join(tmp, f"r{reuse}"), args.dense_reuse)
+            if args.yosys:
+                measure_conv_cores(hls_model, os.path.join(tmp, f"yosys{reuse}"))
 
 
 if __name__ == "__main__":

@@ -29,9 +29,12 @@ TERM_PAIR_INPUT = {"LUT": 66.0, "FF": 28.0, "CARRY4": 3.0}
 WEIGHT_TERM_INPUT = {"LUT": 0.0, "FF": 9.0}
 
 # Output sums (bias + one partial sum per group): the constant bias rides on the carry chain; each further
-# group costs about this many LUT per accumulator bit (8 outputs x 24 bits: 38 LUT at 1 group, 413 at 2,
-# 935 at 4, control included).
-LUT_PER_OUTPUT_GROUP_BIT = 1.8
+# group adds an adder per output, and a layer with two groups or more pays once for the tree's wiring.
+# Fitted per output and accumulator bit on 8 outputs x 24 bits at 1 / 2 / 4 groups (38 / 413 / 935 LUT,
+# control included) and on the streaming CNN's convolution cores at 9 groups (16 x 22 bits: 3914 LUT;
+# 32 x 25 bits: 9039 LUT; docs/estimates.md).
+LUT_PER_OUTPUT_GROUP_BIT = 1.4
+LUT_PER_OUTPUT_TREE_BIT = 0.55
 LAYER_CONTROL_LUT = 38.0
 
 # A data-term layer, per value of 8 bits (grid, saturation, NAF, top-a thermometer), registered.
@@ -47,6 +50,13 @@ def mmac_unit_lut(mode, rom_bits, acc_width):
     )
 
 
+def output_sums_lut(n_out, n_groups, width):
+    """LUT of a layer's output sums beyond the first group's (bias plus one partial sum per group)."""
+    if n_groups < 2:
+        return 0.0
+    return n_out * width * (LUT_PER_OUTPUT_GROUP_BIT * (n_groups - 1) + LUT_PER_OUTPUT_TREE_BIT)
+
+
 def mmac_dense_resources(spec):
     """LUT/FF of an mMAC Dense layer from its core description (``core_spec()``), from the figures above."""
     mode, width, reuse = spec["mode"], spec["acc_width"], spec["reuse"]
@@ -55,7 +65,7 @@ def mmac_dense_resources(spec):
     lut = (
         spec["n_units"] * mmac_unit_lut(mode, rom_bits, width)
         + spec["n_in"] * per_input["LUT"]
-        + spec["n_out"] * (spec["n_groups"] - 1) * width * LUT_PER_OUTPUT_GROUP_BIT
+        + output_sums_lut(spec["n_out"], spec["n_groups"], width)
         + LAYER_CONTROL_LUT
     )
     unit_ff = reuse * width * FF_PER_ACC_BIT_PER_ROUND + UNIT_STAGE_FF[mode]

@@ -1,14 +1,16 @@
 """The cost model against Yosys on the Verilog twin: estimates within 25% of the measurement on MLP shapes
-other than the demo's (tests/test_pipeline.py holds the demo's)."""
+other than the demo's (tests/test_pipeline.py holds the demo's), and on a streaming convolution's per-pixel
+core."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from qkeras import QActivation, QDense
+from qkeras import QActivation, QConv2D, QDense
 
 from mrfpga.cli.pipeline import twin_specs
 from mrfpga.hls import convert_from_keras_model, rtl
 from mrfpga.hls.estimate import layer_resources
+from mrfpga.hls.rtl_costs import mmac_dense_resources
 from mrfpga.training.config import QuantizationConfig
 from mrfpga.training.models import bias_quantizer, data_term_quantizer, weight_term_quantizer
 
@@ -49,3 +51,26 @@ def test_estimate_is_within_25_percent_of_yosys(tmp_path, n_in, widths, reuse, u
     total = sum(figures["LUT"] for figures in estimated.values())
     assert measured["total"]["DSP48E1"] == 0
     assert abs(total - measured["total"]["LUT"]) <= 0.25 * measured["total"]["LUT"], (total, measured)
+
+
+@pytest.mark.longest
+def test_conv_core_estimate_is_within_25_percent_of_yosys(tmp_path):
+    """A streaming convolution's per-pixel core (the mmac_dense its conv_pixels runs over each window: 9 kernel
+    positions of 12 channels, groups of 16 short, 8 filters, reuse 2) against Yosys on its Verilog twin."""
+    q = QuantizationConfig()
+    tf.keras.utils.set_random_seed(5)
+    x = tf.keras.Input((6, 6, 12), name="features")
+    h = QActivation(data_term_quantizer(q), name="input_terms")(x)
+    h = QConv2D(8, 3, padding="same", kernel_quantizer=weight_term_quantizer(q), bias_quantizer=bias_quantizer(q),
+                name="conv")(h)  # fmt: skip
+    model = tf.keras.Model(x, h)
+    rng = np.random.default_rng(5)
+    model.get_layer("conv").set_weights([rng.normal(0, 0.5, w.shape) for w in model.get_layer("conv").get_weights()])
+    config = {"Model": {"ReuseFactor": 2}, "LayerName": {}}
+    hls_model = convert_from_keras_model(model, tmp_path / "prj", hls_config=config, io_type="io_stream")
+    node = next(n for n in hls_model.get_layers() if n.class_name == "MMACConv2D")
+    spec = node.core_spec()
+    measured = rtl.synthesize([spec], tmp_path / "yosys")["total"]
+    estimated = mmac_dense_resources(spec)
+    assert measured["DSP48E1"] == 0 and spec["n_groups"] == 9
+    assert abs(estimated["LUT"] - measured["LUT"]) <= 0.25 * measured["LUT"], (estimated, measured)
