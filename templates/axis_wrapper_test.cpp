@@ -24,7 +24,8 @@ struct Sample {
     unsigned resolution;
 };
 
-static bool read_samples(const char *path, std::vector<Sample> &samples) {
+// The numbers of each non-empty line of a text file; false if a line does not hold `width` of them.
+static bool read_rows(const char *path, size_t width, std::vector<std::vector<double> > &rows) {
     std::ifstream fin(path);
     std::string line;
     while (std::getline(fin, line)) {
@@ -33,15 +34,23 @@ static bool read_samples(const char *path, std::vector<Sample> &samples) {
         double v;
         while (fields >> v) values.push_back(v);
         if (values.empty()) continue;
-        if (values.size() != @{upper}_AXIS_N_IN + 1) {
-            std::cerr << path << ": a line has " << values.size() << " numbers, expected " << @{upper}_AXIS_N_IN + 1
-                      << std::endl;
+        if (values.size() != width) {
+            std::cerr << path << ": a line has " << values.size() << " numbers, expected " << width << std::endl;
             return false;
         }
+        rows.push_back(values);
+    }
+    return true;
+}
+
+static bool read_samples(const char *path, std::vector<Sample> &samples) {
+    std::vector<std::vector<double> > rows;
+    if (!read_rows(path, @{upper}_AXIS_N_IN + 1, rows)) return false;
+    for (size_t r = 0; r < rows.size(); r++) {
         Sample s;
-        s.resolution = (unsigned)values.back();
-        values.pop_back();
-        s.x = values;
+        s.resolution = (unsigned)rows[r].back();
+        rows[r].pop_back();
+        s.x = rows[r];
         samples.push_back(s);
     }
     return !samples.empty();
@@ -57,18 +66,8 @@ static double unpack(const @{project}_axis_out_t &word) {
 // The expected outputs, one line per sample; empty when the file is missing or does not match the samples.
 static std::vector<std::vector<double> > read_expected(const char *path, size_t n_samples) {
     std::vector<std::vector<double> > rows;
-    std::ifstream fin(path);
-    std::string line;
-    while (std::getline(fin, line)) {
-        std::istringstream fields(line);
-        std::vector<double> values;
-        double v;
-        while (fields >> v) values.push_back(v);
-        if (values.empty()) continue;
-        if (values.size() != @{upper}_AXIS_N_OUT) return std::vector<std::vector<double> >();
-        rows.push_back(values);
-    }
-    if (rows.size() != n_samples) rows.clear();
+    std::ifstream probe(path);
+    if (!probe || !read_rows(path, @{upper}_AXIS_N_OUT, rows) || rows.size() != n_samples) rows.clear();
     return rows;
 }
 
