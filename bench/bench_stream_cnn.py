@@ -34,16 +34,21 @@ from mrfpga.training.switchable_bn import SwitchableBatchNormalization
 KEYS = ("LUT", "FF", "BRAM_18K", "DSP48E1")
 
 
+def spread_switchable_bn(layer, rng):
+    """Different, spread statistics and affine parameters per resolution (untrained BNs are the identity)."""
+    for norm in layer.norms:
+        n = norm.gamma.shape[0]
+        norm.set_weights(
+            [rng.uniform(0.5, 1.5, n), rng.uniform(-1, 1, n), rng.uniform(-2, 2, n), rng.uniform(0.5, 4, n)]
+        )
+
+
 def issue_cnn(seed=0):
     model = build_cnn((32, 32, 3), 10, [16, 32], QuantizationConfig(), seed=seed)
     rng = np.random.default_rng(2)
     for layer in model.layers:
         if isinstance(layer, SwitchableBatchNormalization):
-            for norm in layer.norms:
-                n = norm.gamma.shape[0]
-                norm.set_weights(
-                    [rng.uniform(0.5, 1.5, n), rng.uniform(-1, 1, n), rng.uniform(-2, 2, n), rng.uniform(0.5, 4, n)]
-                )
+            spread_switchable_bn(layer, rng)
         elif layer.weights:
             layer.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in layer.get_weights()])
     return model

@@ -5,7 +5,13 @@ one xdist group; every other test is scheduled on its own. The longest tests sta
 finish together instead of one waiting on the last long test.
 """
 
+import sys
+from pathlib import Path
+
 import pytest
+
+# Tests build the benchmarks' models (bench/bench_stream_cnn.py: the streaming issue's CNN) with their helpers.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 SHARED_SCOPES = ("class", "module", "package", "session")
 

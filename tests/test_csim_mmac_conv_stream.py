@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import test_csim_mmac_conv as io_parallel_cases  # not its Test names: pytest would collect them twice
+from bench_stream_cnn import spread_switchable_bn
 from csim_base import CsimCase
 from qkeras import QActivation, QConv2D, QDense
 from test_csim_mmac_conv import RESOLUTIONS, bias, data_terms, term_kernel
@@ -29,15 +30,10 @@ class StreamCase(CsimCase):
 
 
 def randomize_switchable_bn(model, seed):
-    """Different, spread statistics and affine parameters per resolution (untrained BNs are the identity)."""
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         if isinstance(layer, SwitchableBatchNormalization):
-            for norm in layer.norms:
-                n = norm.gamma.shape[0]
-                norm.set_weights(
-                    [rng.uniform(0.5, 1.5, n), rng.uniform(-1, 1, n), rng.uniform(-2, 2, n), rng.uniform(0.5, 4, n)]
-                )
+            spread_switchable_bn(layer, rng)
 
 
 class TestTwoConvBnPoolOddSizes(StreamCase):

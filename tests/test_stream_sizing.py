@@ -4,6 +4,7 @@ the project, and what the estimate counts for an io_stream CNN (docs/mmac_core.m
 import re
 
 import pytest
+from bench_stream_cnn import issue_cnn
 
 from mrfpga.hls.boards import load_board
 from mrfpga.hls.convert import convert
@@ -109,12 +110,6 @@ def test_the_issues_cnn_fits_the_pynq_z2_at_the_example_reuse(tmp_path):
     """examples/digits32_cnn_stream.yaml's setting (reuse 8) on the issue's CNN, its weights spread as the bench
     does: every estimated resource within the pynq-z2's totals, DSP48E1 at most one per BN channel, cycles per
     frame rising with the resolution; the same model converts for the other boards."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-    from bench_stream_cnn import issue_cnn
-
     model = issue_cnn()
     hls_model = convert(model, tmp_path / "pynq", board="pynq-z2", io_type="io_stream", reuse_factor=8)
     board = hls_model.mrfpga_board
