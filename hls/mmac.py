@@ -531,7 +531,7 @@ def cycles(node, resolution):
     """``(rounds * K_r * a_r + 3)`` per output pixel (``rounds * K_r + 3`` for the weight-term unit); a
     streaming convolution adds its line buffer's walk (one cycle per padded input position, + 1); the streaming
     Dense is its two processes (``stream_dense_processes``)."""
-    if node.class_name == "MMACDense" and is_stream(node):
+    if node.streams_groups():
         return sum(stream_dense_processes(node, resolution))
     core = (mmac_steps(node, resolution) + MMAC_FIXED_CYCLES) * _pixels(node)
     if node.class_name == "MMACConv2D" and is_stream(node):
@@ -542,7 +542,7 @@ def cycles(node, resolution):
 def interval(node, resolution):
     """Cycles between frames: the two processes of a streaming convolution or Dense overlap, the slower sets
     it."""
-    if node.class_name == "MMACDense" and is_stream(node):
+    if node.streams_groups():
         return max(stream_dense_processes(node, resolution))
     core = (mmac_steps(node, resolution) + MMAC_FIXED_CYCLES) * _pixels(node)
     if node.class_name == "MMACConv2D" and is_stream(node):
@@ -597,7 +597,7 @@ def resources(node):
     """From the layer's core description with the unit costs measured on the Verilog twin (rtl_costs); a
     streaming convolution adds its line buffers and window registers; the streaming Dense has its own
     (``stream_dense_resources``)."""
-    if node.class_name == "MMACDense" and is_stream(node):
+    if node.streams_groups():
         return stream_dense_resources(node)
     res = mmac_dense_resources(node.core_spec())
     if node.class_name == "MMACConv2D" and is_stream(node):
