@@ -3,7 +3,7 @@
 Every encoding the library knows (``ENCODINGS``) goes through the generic checks; NAF is also checked for
 minimality, HESE against its run rule (SPEC: shorter than binary, not always minimal, 27 -> 4 terms).
 
-The vectorised TensorFlow forms (``digit_planes``, ``keep_terms``, ``truncate_groups``, ``truncate_values``)
+The vectorised TensorFlow forms (``digit_planes``, ``keep_group_terms``, ``truncate_groups``, ``truncate_values``)
 must agree exactly with the sequential Python forms (``encode_value``, ``group_terms``,
 ``truncate_groups_reference``), and both with the definitions written out here: NAF by brute force over
 signed-digit vectors, and "keep the k most significant terms, ties to the lower index" as an order relation.
@@ -23,10 +23,12 @@ from hypothesis.extra import numpy as hnp
 from mrfpga.training.term_encodings import (
     ENCODINGS,
     check_encoding,
+    digit_masks,
     digit_planes,
     encode_value,
     group_terms,
-    keep_terms,
+    keep_group_terms,
+    mask_bits,
     n_planes,
     planes_value,
     truncate_groups,
@@ -263,8 +265,9 @@ def test_conv_groups_run_along_input_channels():
 
 def kept_term_set(group, bits, budget, encoding):
     """Terms kept by the vectorised selection, as a set of (exponent, sign, index)."""
-    planes = digit_planes(np.asarray(group, dtype=np.int32), bits, encoding)
-    kept = keep_terms(planes, budget, group_axis=0).numpy()
+    masks = digit_masks(np.asarray(group, dtype=np.int32), encoding)
+    pos, neg = keep_group_terms(*masks, budget, n_planes(bits), group_axis=0)
+    kept = (mask_bits(pos, n_planes(bits)) - mask_bits(neg, n_planes(bits))).numpy()
     return {(int(e), int(kept[i, e]), int(i)) for i, e in zip(*np.nonzero(kept), strict=True)}
 
 

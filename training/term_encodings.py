@@ -4,8 +4,8 @@ A *term* is one nonzero signed digit ``±2^e`` of an unsigned integer magnitude
 ``q``. Two forms of the selection live here and must agree exactly:
 
 - the vectorised forms used inside TensorFlow graphs (training and Keras
-  inference): ``keep_terms``, the "waterline" over digit planes, for groups
-  (``truncate_groups``), and ``peel_terms``, top terms taken off one value at
+  inference): ``keep_group_terms``, the "waterline" over the digit masks'
+  planes, for groups (``truncate_groups``), and ``peel_terms``, top terms taken off one value at
   a time in value arithmetic, for single values (``truncate_values``);
 - ``group_terms``: a plain sequential reference (largest exponent first, lower
   index on ties) used by the tests and by the HLS converter to build the term
@@ -28,32 +28,37 @@ def n_planes(bits):
     return bits + 1
 
 
-def digit_planes(q, bits, encoding):
-    """Signed digits of int32 ``q >= 0`` as a trailing axis of ``n_planes(bits)`` planes (plane p is 2^p)."""
+def digit_masks(q, encoding):
+    """Signed digits of int32 ``q >= 0`` as two bit masks ``(pos, neg)``: bit p of ``pos`` (``neg``) is set where
+    digit p is +1 (-1), so ``q == pos - neg``."""
     check_encoding(encoding)
     q = tf.cast(q, tf.int32)
     b = tf.bitwise
     if encoding == "binary":
-        pos, neg = q, tf.zeros_like(q)
-    elif encoding == "naf":
+        return q, tf.zeros_like(q)
+    if encoding == "naf":
         # Non-adjacent form by bit arithmetic: x3 = x + x>>1, c = (x>>1) ^ x3.
         half = b.right_shift(q, 1)
         x3 = q + half
         carry = b.bitwise_xor(half, x3)
-        pos, neg = b.bitwise_and(x3, carry), b.bitwise_and(half, carry)
-    else:
-        # HESE: a run of two or more ones, bits m..n, becomes 2^(n+1) - 2^m; a lone one stays.
-        run_start = b.bitwise_and(q, b.invert(b.left_shift(q, 1)))
-        above_run = b.bitwise_and(b.invert(q), b.left_shift(q, 1))
-        neg = b.bitwise_and(run_start, b.right_shift(q, 1))
-        lone = b.bitwise_and(run_start, b.invert(b.right_shift(q, 1)))
-        pos = b.bitwise_or(lone, b.bitwise_and(above_run, b.left_shift(q, 2)))
-    shifts = tf.range(n_planes(bits), dtype=tf.int32)
+        return b.bitwise_and(x3, carry), b.bitwise_and(half, carry)
+    # HESE: a run of two or more ones, bits m..n, becomes 2^(n+1) - 2^m; a lone one stays.
+    run_start = b.bitwise_and(q, b.invert(b.left_shift(q, 1)))
+    above_run = b.bitwise_and(b.invert(q), b.left_shift(q, 1))
+    neg = b.bitwise_and(run_start, b.right_shift(q, 1))
+    lone = b.bitwise_and(run_start, b.invert(b.right_shift(q, 1)))
+    return b.bitwise_or(lone, b.bitwise_and(above_run, b.left_shift(q, 2))), neg
 
-    def bit(x):
-        return tf.bitwise.bitwise_and(tf.bitwise.right_shift(x[..., None], shifts), 1)
 
-    return bit(pos) - bit(neg)
+def mask_bits(mask, n):
+    """Bits 0..n-1 of an int mask as a trailing axis of 0/1."""
+    return tf.bitwise.bitwise_and(tf.bitwise.right_shift(mask[..., None], tf.range(n, dtype=mask.dtype)), 1)
+
+
+def digit_planes(q, bits, encoding):
+    """Signed digits of int32 ``q >= 0`` as a trailing axis of ``n_planes(bits)`` planes (plane p is 2^p)."""
+    pos, neg = digit_masks(q, encoding)
+    return mask_bits(pos, n_planes(bits)) - mask_bits(neg, n_planes(bits))
 
 
 def exclusive_cumsum(x, axis, reverse=False):
@@ -67,30 +72,29 @@ def exclusive_cumsum(x, axis, reverse=False):
     return tf.cast(tf.experimental.numpy.moveaxis(summed, -1, axis), x.dtype)
 
 
-def keep_terms(digits, budget, group_axis=None):
-    """Zero all but the ``budget`` most significant digits of each group.
+def keep_group_terms(pos, neg, budget, n_planes, group_axis):
+    """The digit masks of the ``budget`` most significant terms of each group (members along ``group_axis``);
+    within a plane, earlier members win ties.
 
-    ``digits`` has planes on the last axis. ``group_axis`` (an axis of
-    ``digits`` other than the last) indexes the members of a group; None means
-    every value is its own group. Within a plane, earlier members win ties.
-
-    Planes above the waterline fit whole, those below are dropped; only the
-    waterline plane (the one the budget runs out in, at most one per group)
-    needs the members' ranks, so only its column is counted along the group.
+    Walking the planes from the top, a plane whose terms fit in the budget left is kept whole and the first
+    that does not is the group's waterline: only there are the members ranked, and the first ``left`` of
+    them keep their digit. Only the per-group counts are per plane, so no value is expanded into planes.
     """
-    nonzero = tf.cast(tf.not_equal(digits, 0), tf.int32)
-    budget = tf.cast(budget, tf.int32)
-    per_plane = nonzero if group_axis is None else tf.reduce_sum(nonzero, axis=group_axis, keepdims=True)
-    left = budget - exclusive_cumsum(per_plane, -1, reverse=True)  # budget left on reaching a plane
-    whole = left >= per_plane
-    if group_axis is None:
-        keep = whole  # a value has at most one digit per plane: a plane fits whole or not at all
-    else:
-        waterline = tf.logical_and(left > 0, tf.logical_not(whole))
-        at_waterline = tf.reduce_sum(nonzero * tf.cast(waterline, tf.int32), axis=-1, keepdims=True)
-        rank = exclusive_cumsum(at_waterline, group_axis)
-        keep = tf.logical_or(whole, tf.logical_and(waterline, rank < left))
-    return tf.where(tf.logical_and(keep, nonzero > 0), digits, tf.zeros_like(digits))
+    terms = tf.bitwise.bitwise_or(pos, neg)
+    left = tf.cast(budget, tf.int32)
+    whole_planes = waterline = waterline_left = 0
+    for p in reversed(range(n_planes)):
+        count = tf.reduce_sum(tf.bitwise.bitwise_and(tf.bitwise.right_shift(terms, p), 1), group_axis, keepdims=True)
+        fits = count <= left
+        crossing = tf.logical_and(tf.logical_not(fits), left > 0)
+        whole_planes = whole_planes + tf.where(fits, 1 << p, 0)
+        waterline = waterline + tf.where(crossing, 1 << p, 0)
+        waterline_left = waterline_left + tf.where(crossing, left, 0)
+        left = tf.maximum(left - count, 0)
+    at_waterline = tf.cast(tf.bitwise.bitwise_and(terms, waterline) != 0, tf.int32)
+    first = tf.logical_and(at_waterline > 0, exclusive_cumsum(at_waterline, group_axis) < waterline_left)
+    keep = tf.bitwise.bitwise_or(whole_planes, tf.where(first, waterline, 0))
+    return tf.bitwise.bitwise_and(pos, keep), tf.bitwise.bitwise_and(neg, keep)
 
 
 def planes_value(digits):
@@ -116,7 +120,8 @@ def truncate_groups(q, bits, budget, group_size, encoding):
     moved = tf.transpose(q, perm)
     moved = tf.pad(moved, [[0, 0]] * (rank - 1) + [[0, pad]])
     grouped = tf.reshape(moved, tf.concat([tf.shape(moved)[:-1], [n_groups, group_size]], 0))
-    kept = planes_value(keep_terms(digit_planes(grouped, bits, encoding), budget, group_axis=-2))
+    pos, neg = keep_group_terms(*digit_masks(grouped, encoding), budget, n_planes(bits), group_axis=-1)
+    kept = pos - neg
     flat = tf.reshape(kept, tf.concat([tf.shape(moved)[:-1], [n_groups * group_size]], 0))[..., :fan_in]
     return tf.reshape(tf.transpose(flat, perm), shape)
 

@@ -4,7 +4,7 @@ power-of-two terms of each value, one budget per resolution; signed, the network
 import tensorflow as tf
 
 from .. import term_encodings
-from .base import ClipScale, FixedType, KitQuantizer, check_budgets, fused, straight_through
+from .base import ClipScale, FixedType, KitQuantizer, check_budgets, fused, fused_straight_through, straight_through
 
 REFERENCE_DATA_BUDGETS = (2, 2, 2, 2, 3, 3, 3, 3)
 MAX_INPUT_INTEGER = 40  # a grid's integer bits lie in -40..40
@@ -19,22 +19,27 @@ def grid_codes(x, step, bits):
     return tf.clip_by_value(codes, 0.0, 2.0**bits - 1)
 
 
-@fused
-def quantize_data(x, step, budget, bits, encoding, max_budget, learned_clip, signed=False):
-    """``quantized_data_term``'s output: the top ``budget`` terms of each code, peeled without digit planes;
-    ``signed``: of the magnitude's code, the sign put back (sign and magnitude)."""
-    top = 2.0**bits - 1
+def kept_codes(x, step, budget, bits, encoding, max_budget, signed):
+    """The top ``budget`` terms of each grid code, peeled without digit planes; ``signed``: of the
+    magnitude's code, the sign put back (sign and magnitude)."""
     kept = term_encodings.peel_terms(grid_codes(tf.abs(x) if signed else x, step, bits), budget, encoding, max_budget)
-    if signed:
-        kept = tf.sign(x) * kept
-        inside = tf.abs(x) <= top * step
-        return tf.where(inside, straight_through(x, kept * step), tf.stop_gradient(kept * step))
-    if not learned_clip:
-        inside = tf.logical_and(x >= 0, x <= top * step)
-        return tf.where(inside, straight_through(x, kept * step), tf.stop_gradient(kept * step))
-    # Learned clip (APoT-style): gradient to x inside the range, to the step through the codes.
-    ratio = tf.clip_by_value(x / step, 0.0, top)
-    return step * straight_through(ratio, kept)
+    return tf.sign(x) * kept if signed else kept
+
+
+@fused_straight_through
+def quantize_data(x, step, budget, bits, encoding, max_budget, signed=False):
+    """``quantized_data_term``'s output on a fixed grid, and where the gradient passes (inside the grid)."""
+    top = (2.0**bits - 1) * step
+    inside = tf.abs(x) <= top if signed else tf.logical_and(x >= 0, x <= top)
+    return kept_codes(x, step, budget, bits, encoding, max_budget, signed) * step, inside
+
+
+@fused
+def quantize_data_learned_clip(x, step, budget, bits, encoding, max_budget):
+    """``quantized_data_term``'s output on a learned clip (APoT-style): gradient to x inside the range, to
+    the step through the codes."""
+    ratio = tf.clip_by_value(x / step, 0.0, 2.0**bits - 1)
+    return step * straight_through(ratio, kept_codes(x, step, budget, bits, encoding, max_budget, False))
 
 
 class quantized_data_term(KitQuantizer):  # noqa: N801 (QKeras naming)
@@ -95,10 +100,10 @@ class quantized_data_term(KitQuantizer):  # noqa: N801 (QKeras naming)
     def __call__(self, x):
         x = tf.convert_to_tensor(x)
         max_budget = min(max(self.budgets), term_encodings.max_terms(self.bits, self.encoding))
-        return quantize_data(
-            x, self._step(x), self.current_budget(), self.bits, self.encoding, max_budget, self.clip is not None,
-            self.signed,
-        )  # fmt: skip
+        args = (x, self._step(x), self.current_budget(), self.bits, self.encoding, max_budget)
+        if self.clip is not None:
+            return quantize_data_learned_clip(*args)
+        return quantize_data(*args, self.signed)
 
     @property
     def integer_bits(self):

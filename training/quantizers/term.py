@@ -4,7 +4,7 @@ budget per resolution."""
 import tensorflow as tf
 
 from .. import term_encodings
-from .base import ClipScale, FixedType, KitQuantizer, check_budgets, fused, straight_through
+from .base import ClipScale, FixedType, KitQuantizer, check_budgets, fused_straight_through
 
 REFERENCE_WEIGHT_BUDGETS = (8, 10, 12, 14, 14, 16, 18, 20)
 
@@ -14,15 +14,13 @@ def weight_magnitudes(x, scale, levels):
     return tf.minimum(tf.round(tf.abs(x) / scale), float(levels))
 
 
-@fused
+@fused_straight_through
 def quantize_weights(x, scale, budget, bits, group_size, encoding):
-    """``quantized_term``'s output for a power-of-two step ``scale`` and a (run-time) term budget."""
+    """``quantized_term``'s output for a power-of-two step ``scale`` and a (run-time) term budget, and where
+    the gradient passes (inside the clip range)."""
     levels = 2**bits - 1
-    q = tf.stop_gradient(weight_magnitudes(x, scale, levels))
-    kept = term_encodings.truncate_groups(q, bits, budget, group_size, encoding)
-    quantized = tf.sign(x) * scale * tf.cast(kept, x.dtype)
-    inside = tf.abs(x) <= scale * levels
-    return tf.where(inside, straight_through(x, quantized), tf.stop_gradient(quantized))
+    kept = term_encodings.truncate_groups(weight_magnitudes(x, scale, levels), bits, budget, group_size, encoding)
+    return tf.sign(x) * scale * tf.cast(kept, x.dtype), tf.abs(x) <= scale * levels
 
 
 class quantized_term(KitQuantizer):  # noqa: N801 (QKeras naming)
