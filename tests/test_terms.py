@@ -236,6 +236,18 @@ def test_truncate_groups_short_last_group(shape, group_size, encoding):
     np.testing.assert_array_equal(truncate_groups(q, 8, 9 * group_size, group_size, encoding).numpy(), q)
 
 
+@pytest.mark.parametrize("bits, group_size", [(16, 16), (12, 40), (6, 64)])
+def test_truncate_groups_wide_groups_and_values(bits, group_size):
+    """Per-plane counts are packed into int64 words: more planes than one word holds (16 bits), and groups
+    whose counts need wider fields (40 and 64 members)."""
+    rng = np.random.default_rng(bits * 100 + group_size)
+    q = rng.integers(0, 2**bits, size=(2 * group_size + 3, 2))
+    for encoding in ENCODINGS:
+        for budget in (1, group_size // 2, group_size * 3, group_size * n_planes(bits)):
+            got = truncate_groups(q, bits, budget, group_size, encoding).numpy()
+            np.testing.assert_array_equal(got, truncate_groups_reference(q, budget, group_size, encoding))
+
+
 def test_short_last_group_is_its_own_group():
     q = np.ones((5, 1), dtype=np.int64)  # groups {0, 1, 2, 3} and {4}
     for encoding in ENCODINGS:

@@ -72,6 +72,27 @@ def exclusive_cumsum(x, axis, reverse=False):
     return tf.cast(tf.experimental.numpy.moveaxis(summed, -1, axis), x.dtype)
 
 
+def plane_counts(terms, n_planes, group_axis):
+    """Each plane's count of terms per group (a list, plane 0 first), from few reductions: bit p of a
+    member's term mask moves to its own field of an int64, wide enough for a whole group's count, so one sum
+    over the members counts every plane of the word at once."""
+    field = int(terms.shape[group_axis]).bit_length()
+    per_word = 63 // field
+    terms = tf.cast(terms, tf.int64)
+    counts = []
+    for first in range(0, n_planes, per_word):
+        planes = range(first, min(first + per_word, n_planes))
+        spread = tf.zeros_like(terms)
+        for p in planes:
+            bit = tf.bitwise.bitwise_and(tf.bitwise.right_shift(terms, p), 1)
+            spread = tf.bitwise.bitwise_or(spread, tf.bitwise.left_shift(bit, field * (p - first)))
+        word = tf.reduce_sum(spread, group_axis, keepdims=True)
+        for p in planes:
+            count = tf.bitwise.bitwise_and(tf.bitwise.right_shift(word, field * (p - first)), 2**field - 1)
+            counts.append(tf.cast(count, tf.int32))
+    return counts
+
+
 def keep_group_terms(pos, neg, budget, n_planes, group_axis):
     """The digit masks of the ``budget`` most significant terms of each group (members along ``group_axis``);
     within a plane, earlier members win ties.
@@ -81,10 +102,11 @@ def keep_group_terms(pos, neg, budget, n_planes, group_axis):
     them keep their digit. Only the per-group counts are per plane, so no value is expanded into planes.
     """
     terms = tf.bitwise.bitwise_or(pos, neg)
+    counts = plane_counts(terms, n_planes, group_axis)
     left = tf.cast(budget, tf.int32)
     whole_planes = waterline = waterline_left = 0
     for p in reversed(range(n_planes)):
-        count = tf.reduce_sum(tf.bitwise.bitwise_and(tf.bitwise.right_shift(terms, p), 1), group_axis, keepdims=True)
+        count = counts[p]
         fits = count <= left
         crossing = tf.logical_and(tf.logical_not(fits), left > 0)
         whole_planes = whole_planes + tf.where(fits, 1 << p, 0)
@@ -107,23 +129,20 @@ def truncate_groups(q, bits, budget, group_size, encoding):
     """Keep ``budget`` terms per group of ``group_size`` along axis -2 of int ``q``; returns int32 values.
 
     The fan-in is zero-padded to a multiple of the group size (zeros have no
-    terms), so a short last group simply has fewer members.
+    terms), so a short last group simply has fewer members. Axis -2 is split
+    in place into (groups, members): no transpose.
     """
     q = tf.cast(q, tf.int32)
-    shape = tf.shape(q)
-    fan_in = q.shape[-2]
+    shape = q.shape.as_list()
+    fan_in = shape[-2]
     n_groups = -(-fan_in // group_size)
     pad = n_groups * group_size - fan_in
-    # Move the fan-in axis last so groups are contiguous: (..., out, fan_in).
-    rank = len(q.shape)
-    perm = list(range(rank - 2)) + [rank - 1, rank - 2]
-    moved = tf.transpose(q, perm)
-    moved = tf.pad(moved, [[0, 0]] * (rank - 1) + [[0, pad]])
-    grouped = tf.reshape(moved, tf.concat([tf.shape(moved)[:-1], [n_groups, group_size]], 0))
-    pos, neg = keep_group_terms(*digit_masks(grouped, encoding), budget, n_planes(bits), group_axis=-1)
-    kept = pos - neg
-    flat = tf.reshape(kept, tf.concat([tf.shape(moved)[:-1], [n_groups * group_size]], 0))[..., :fan_in]
-    return tf.reshape(tf.transpose(flat, perm), shape)
+    if pad:
+        q = tf.pad(q, [[0, 0]] * (len(shape) - 2) + [[0, pad], [0, 0]])
+    grouped = tf.reshape(q, shape[:-2] + [n_groups, group_size, shape[-1]])
+    pos, neg = keep_group_terms(*digit_masks(grouped, encoding), budget, n_planes(bits), group_axis=-2)
+    kept = tf.reshape(pos - neg, shape[:-2] + [n_groups * group_size, shape[-1]])
+    return kept[..., :fan_in, :]
 
 
 def highest_power(v):

@@ -31,17 +31,26 @@ def straight_through(x, quantized):
     return x + tf.stop_gradient(quantized - x)
 
 
+def exact_pow2(e, dtype):
+    """``2^e`` of integer-valued float ``e`` (a normal number's range), exactly: its exponent bits written
+    directly (a compiled pow need not be exact). No gradient."""
+    if dtype == tf.float64:
+        return tf.bitcast(tf.bitwise.left_shift(tf.cast(e, tf.int64) + 1023, 52), tf.float64)
+    if dtype == tf.float32:
+        return tf.bitcast(tf.bitwise.left_shift(tf.cast(e, tf.int32) + 127, 23), tf.float32)
+    raise TypeError(f"exact_pow2: {dtype} is not float32 or float64")
+
+
 def pow2_exponent(peak, n_steps):
     """The smallest integer e with ``peak <= 2^e * n_steps``, exactly; log2(peak / n_steps) backward.
 
     A float log can land one off near powers of two, so the estimate is
     corrected by exact comparisons (powers of two times n_steps are exact).
     """
-    two = tf.constant(2.0, peak.dtype)
-    log = tf.math.log(tf.maximum(peak / n_steps, 1e-30)) / tf.math.log(two)
+    log = tf.math.log(tf.maximum(peak / n_steps, 1e-30)) / tf.math.log(tf.constant(2.0, peak.dtype))
     e = tf.stop_gradient(tf.math.ceil(log))
-    e = tf.where(tf.pow(two, e) * n_steps < peak, e + 1, e)
-    e = tf.where(tf.pow(two, e - 1) * n_steps >= peak, e - 1, e)
+    e = tf.where(exact_pow2(e, peak.dtype) * n_steps < peak, e + 1, e)
+    e = tf.where(exact_pow2(e - 1, peak.dtype) * n_steps >= peak, e - 1, e)
     return straight_through(log, e)
 
 
@@ -98,6 +107,11 @@ def fused_straight_through(function):
     return call
 
 
+def peak_alpha(x):
+    """max|x| (at least 1e-30), no gradient: a clip taken from the data."""
+    return tf.stop_gradient(tf.maximum(tf.reduce_max(tf.abs(x)), 1e-30))
+
+
 class ClipScale:
     """A clipping scale ``alpha``: fixed, taken from the data, or learned (APoT-style).
 
@@ -123,16 +137,20 @@ class ClipScale:
             else None
         )
 
+    @property
+    def from_peak(self):
+        """alpha is max|x| over every axis: ``peak_alpha``, computable inside a fused kernel."""
+        return self.variable is None and self.alpha is None and self.keep_axes is None
+
     def raw_alpha(self, x):
         if self.variable is not None:
             return tf.abs(tf.cast(self.variable, x.dtype)) + 1e-12
         if self.alpha is not None:
             return tf.constant(self.alpha, x.dtype)
         if self.keep_axes is None:
-            peak = tf.reduce_max(tf.abs(x))
-        else:
-            keep = {a % len(x.shape) for a in self.keep_axes}
-            peak = tf.reduce_max(tf.abs(x), axis=[a for a in range(len(x.shape)) if a not in keep], keepdims=True)
+            return peak_alpha(x)
+        keep = {a % len(x.shape) for a in self.keep_axes}
+        peak = tf.reduce_max(tf.abs(x), axis=[a for a in range(len(x.shape)) if a not in keep], keepdims=True)
         return tf.stop_gradient(tf.maximum(peak, 1e-30))
 
     def step_exponent(self, x, n_steps):

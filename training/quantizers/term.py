@@ -4,7 +4,16 @@ budget per resolution."""
 import tensorflow as tf
 
 from .. import term_encodings
-from .base import ClipScale, FixedType, KitQuantizer, check_budgets, fused_straight_through
+from .base import (
+    ClipScale,
+    FixedType,
+    KitQuantizer,
+    check_budgets,
+    exact_pow2,
+    fused_straight_through,
+    peak_alpha,
+    pow2_exponent,
+)
 
 REFERENCE_WEIGHT_BUDGETS = (8, 10, 12, 14, 14, 16, 18, 20)
 
@@ -15,10 +24,12 @@ def weight_magnitudes(x, scale, levels):
 
 
 @fused_straight_through
-def quantize_weights(x, scale, budget, bits, group_size, encoding):
-    """``quantized_term``'s output for a power-of-two step ``scale`` and a (run-time) term budget, and where
-    the gradient passes (inside the clip range)."""
+def quantize_weights(x, alpha, budget, bits, group_size, encoding):
+    """``quantized_term``'s output for a clip ``alpha`` (None: max|x|, taken inside the kernel) and a
+    (run-time) term budget, and where the gradient passes (inside the clip range)."""
     levels = 2**bits - 1
+    alpha = peak_alpha(x) if alpha is None else alpha
+    scale = exact_pow2(pow2_exponent(alpha, float(levels)), x.dtype)
     kept = term_encodings.truncate_groups(weight_magnitudes(x, scale, levels), bits, budget, group_size, encoding)
     return tf.sign(x) * scale * tf.cast(kept, x.dtype), tf.abs(x) <= scale * levels
 
@@ -71,9 +82,10 @@ class quantized_term(KitQuantizer):  # noqa: N801 (QKeras naming)
 
     def __call__(self, x):
         x = tf.convert_to_tensor(x)
-        # The scale stays outside the fused kernel: its exact power of two comes from tf.pow.
-        scale = self.clip.step(x, self.levels)
-        return quantize_weights(x, scale, self.current_budget(), self.bits, self.group_size, self.encoding)
+        # The scale gets no gradient (the kernel's is straight through to x), so even a learned alpha is
+        # only read here; a clip from the data is computed inside the kernel.
+        alpha = None if self.clip.from_peak else self.clip.raw_alpha(x)
+        return quantize_weights(x, alpha, self.current_budget(), self.bits, self.group_size, self.encoding)
 
     def fixed_type(self, x):
         # A term at the top plane can round up past 2^bits - 1: sign + bits + 1.
