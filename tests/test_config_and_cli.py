@@ -73,6 +73,8 @@ def test_unknown_board_lists_the_known_ones():
         ({"quantization": {"encoding": "csd"}}, r"quantization\.encoding: 'csd' is not one of"),
         ({"hls": {"backend": "Quartus"}}, r"hls\.backend"),
         ({"training": "fast"}, r"training: expected a mapping"),
+        ({"training": {"jit_compile": "always"}}, r"training\.jit_compile: 'always' is not auto, true or false"),
+        ({"training": {"jit_compile": True, "strategy": "mirrored"}}, r"training\.jit_compile: true needs"),
     ],
 )
 def test_malformed_config_names_the_key(raw, message):

@@ -96,3 +96,34 @@ def test_switchable_bn_calibration_normalizes_every_resolution():
         np.testing.assert_allclose(mean, 0, atol=1e-3)
         np.testing.assert_allclose(var, 1, atol=2e-2)  # epsilon 1e-3 and the 16-bit fold
     assert isinstance(model.get_layer("bn_0"), SwitchableBatchNormalization)
+
+
+def test_whole_step_xla_auto_picks_long_runs_of_models_without_switchable_bn():
+    from mrfpga.training.models import build_cnn
+    from mrfpga.training.trainer import XLA_MIN_STEPS, whole_step_xla
+
+    q = QuantizationConfig(resolutions=[[2, 8], [3, 20]])
+    mlp = build_mlp(8, 3, [4], q)
+    cnn = build_cnn((4, 4, 1), 3, [2], q)
+    assert whole_step_xla("auto", mlp, XLA_MIN_STEPS)
+    assert not whole_step_xla("auto", mlp, XLA_MIN_STEPS - 1)  # the compile would not pay for itself
+    assert not whole_step_xla("auto", cnn, 10 * XLA_MIN_STEPS)  # a switchable BN's branches compile for minutes
+    assert whole_step_xla(True, cnn, 1) and not whole_step_xla(False, mlp, 10 * XLA_MIN_STEPS)
+    with pytest.raises(ValueError, match="jit_compile"):
+        whole_step_xla("yes", mlp, 1)
+
+
+def test_multires_training_under_xla_learns():
+    """``training.jit_compile: true``: the whole teacher/student step compiled with XLA (both batch shapes)."""
+    from mrfpga.training.config import Config
+    from mrfpga.training.methods import train
+    from mrfpga.training.steps import accuracy_per_resolution
+
+    data = load_digits()
+    config = Config()
+    config.model.hidden = [16]
+    config.quantization.resolutions = [[2, 8], [3, 20]]
+    config.training.epochs, config.training.jit_compile = 3, True
+    models, histories = train(config, data, verbose=0)
+    assert histories["meta"][-1] < histories["meta"][0]
+    assert min(acc for acc, _ in accuracy_per_resolution(models["meta"], data.x_test, data.y_test)) > 0.6

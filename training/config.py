@@ -80,6 +80,7 @@ class TrainingConfig:
     learning_rate: float = 0.003
     seed: int = 0
     strategy: str = "default"  # default | mirrored | multiworker (tf.distribute)
+    jit_compile: bool | str = "auto"  # whole training step under XLA: auto | true | false
     reassign_every: int = 10  # rowwise: epochs between row reassignments
     hessian_iterations: int = 20  # rowwise: power iterations
     cascade_thresholds: list[float] = field(default_factory=lambda: [0.5, 0.7, 0.8, 0.9, 0.95, 0.99])  # onion
@@ -111,7 +112,13 @@ def _check_type(value, annotation, key):
         options = typing.get_args(annotation)
         if value is None and type(None) in options:
             return None
-        return _check_type(value, next(o for o in options if o is not type(None)), key)
+        *others, last = [o for o in options if o is not type(None)]
+        for option in others:  # the first type the value has; the last one's error otherwise
+            try:
+                return _check_type(value, option, key)
+            except ConfigError:
+                pass
+        return _check_type(value, last, key)
     if origin is list:
         if not isinstance(value, list):
             raise ConfigError(f"{key}: expected a list, got {value!r}")
@@ -188,6 +195,10 @@ def validate(config):
     _one_of(t.method, METHODS, "training.method")
     _one_of(m.kind, MODEL_KINDS, "model.kind")
     _one_of(t.strategy, ("default", "mirrored", "multiworker"), "training.strategy")
+    if t.jit_compile not in ("auto", True, False):
+        raise ConfigError(f"training.jit_compile: {t.jit_compile!r} is not auto, true or false")
+    if t.jit_compile is True and t.strategy != "default":
+        raise ConfigError("training.jit_compile: true needs training.strategy 'default' (XLA compiles one replica)")
     _one_of(h.backend, BACKENDS, "hls.backend")
     _one_of(h.io_type, IO_TYPES, "hls.io_type")
     _one_of(config.data.normalize, NORMALIZATIONS, "data.normalize")

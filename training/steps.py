@@ -120,11 +120,11 @@ class TeacherStudentStep(Step):
 class EveryResolutionStep(Step):
     """Runs every resolution each step; ``combine(logits_list, y)`` makes the loss."""
 
-    def __init__(self, model, optimizer, combine):
+    def __init__(self, model, optimizer, combine, jit_compile=False):
         variables = resolution_variables(model)
         n = n_resolutions(model)
 
-        @tf.function
+        @tf.function(jit_compile=jit_compile)
         def step(x, y):
             with tf.GradientTape() as tape:
                 logits = [_logits_at(model, variables, r, x) for r in range(n)]
@@ -169,15 +169,14 @@ class SingleStep(Step):
 
 
 def step_factory(method, seed=0, precisions=None):
-    """``make_step(model, optimizer)`` for a method name."""
-    if method == "multires":
-        return lambda model, opt: TeacherStudentStep(model, opt, distillation_loss, seed)
-    if method == "joint":
-        return lambda model, opt: TeacherStudentStep(model, opt, joint_loss, seed)
-    if method == "all":
-        return lambda model, opt: EveryResolutionStep(model, opt, all_loss)
-    if method == "onion":
-        return lambda model, opt: EveryResolutionStep(model, opt, onion_loss(precisions))
+    """``make_step(model, optimizer, jit_compile=False)`` for a method name; ``jit_compile`` compiles the
+    whole step with XLA."""
+    if method in ("multires", "joint"):
+        loss = distillation_loss if method == "multires" else joint_loss
+        return lambda model, opt, jit_compile=False: TeacherStudentStep(model, opt, loss, seed, jit_compile)
+    if method in ("all", "onion"):
+        combine = all_loss if method == "all" else onion_loss(precisions)
+        return lambda model, opt, jit_compile=False: EveryResolutionStep(model, opt, combine, jit_compile)
     if method == "single":
         return SingleStep
     raise ValueError(f"unknown training step {method!r}")
