@@ -11,7 +11,9 @@ and for each model the step of the plain QKeras baseline (``quantized_bits(8, 0,
 ``quantized_relu(8, 3)`` activations; ``SingleStep``), the term model's step at one resolution (the highest:
 ``SingleStep``) and the term model's multires teacher/student step (``TeacherStudentStep`` with the
 distillation loss, a fixed student), each compiled without and with XLA (``jit_compile=True`` on the whole
-step). The term model has the reference resolutions (SPEC section 1), NAF, group size 16.
+step). The term model has the reference resolutions (SPEC section 1), NAF, group size 16. The last lines give
+the setting the kit picks by default for a long run (``training.jit_compile: auto``: XLA for a model without
+switchable batch normalization) against QKeras's step, plain (Keras's default on a CPU) and under XLA.
 
 Time: every variant runs in each of several alternating rounds (the order rotates every round) so drift and
 other load hit all alike; the table gives the median wall-clock and CPU (``time.process_time``, every thread
@@ -49,6 +51,7 @@ from mrfpga.training.data import load_digits
 from mrfpga.training.models import build_cnn, build_mlp
 from mrfpga.training.resolution import n_resolutions
 from mrfpga.training.steps import SingleStep, TeacherStudentStep, distillation_loss
+from mrfpga.training.trainer import XLA_MIN_STEPS, whole_step_xla
 
 BATCH = 64
 SEED = 0
@@ -130,7 +133,7 @@ def main():
     head = (
         f"{'model':<5} {'step':<15} {'XLA':<4} {'wall ms':>8} {'ratio':>6} {'vs plain':>8} {'cpu ms':>8} {'ratio':>6} "
     )
-    head += f"{'vs plain':>8} {'peak MiB':>8} {'ratio':>6}"
+    head += f"{'vs plain':>8} {'peak MiB':>8} {'ratio':>6} {'vs plain':>8}"
     print(head)
     print("-" * len(head))
     for model_name, kind, jit in names:
@@ -141,10 +144,23 @@ def main():
             plain = np.median(times[(model_name, "qkeras", False)]) * 1e3
             row += f" {median:8.2f} {median / base:5.2f}x {median / plain:7.2f}x"
         mem, base_mem = memory[(model_name, kind, jit)], memory[(model_name, "qkeras", jit)]
-        print(f"{row} {mem / 2**20:8.2f} {mem / base_mem:5.2f}x")
+        plain_mem = memory[(model_name, "qkeras", False)]
+        print(f"{row} {mem / 2**20:8.2f} {mem / base_mem:5.2f}x {mem / plain_mem:7.2f}x")
     print("ratio: / the QKeras step with the same XLA setting; vs plain: / the QKeras step without XLA. wall: elapsed")
     print("time; cpu: the process's CPU time (all threads), less sensitive to other load. peak: the allocator's peak")
-    print("during one step above what it held before the step; its ratio: / QKeras's with the same XLA setting.")
+    print("during one step above what it held before the step.")
+
+    print(f"\nThe kit's default, training.jit_compile auto, on a run of {XLA_MIN_STEPS}+ steps (wall-clock ratios):")
+    for model_name in args.models:
+        jit = whole_step_xla("auto", MODELS[model_name](QuantizationConfig(scheme="term")), XLA_MIN_STEPS)
+        ratios = []
+        for kind in KINDS[1:]:
+            median = np.median(wall[(model_name, kind, jit)])
+            ratios.append(
+                f"{kind} {median / np.median(wall[(model_name, 'qkeras', False)]):.2f}x QKeras's plain step, "
+                f"{median / np.median(wall[(model_name, 'qkeras', True)]):.2f}x under XLA"
+            )
+        print(f"  {model_name}: {'XLA' if jit else 'no XLA'}; " + "; ".join(ratios))
 
 
 if __name__ == "__main__":
