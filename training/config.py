@@ -22,6 +22,7 @@ from .models import build_model, load_builder
 from .quantizers.data_term import MAX_INPUT_INTEGER
 from .resolution import n_resolutions
 from .term_encodings import ENCODINGS, n_planes
+from .trainer import DEFAULT_LR_SCHEDULE, LR_SCHEDULES
 
 # SPEC section 1: (data terms a, weight terms k per group of 16).
 REFERENCE_RESOLUTIONS = [[2, 8], [2, 10], [2, 12], [2, 14], [3, 14], [3, 16], [3, 18], [3, 20]]
@@ -78,6 +79,7 @@ class TrainingConfig:
     epochs: int = 40
     batch_size: int = 64
     learning_rate: float = 0.003
+    lr_schedule: str = DEFAULT_LR_SCHEDULE  # constant | cosine (Adam's rate to 0 over the run)
     seed: int = 0
     strategy: str = "default"  # default | mirrored | multiworker (tf.distribute)
     reassign_every: int = 10  # rowwise: epochs between row reassignments
@@ -188,6 +190,7 @@ def validate(config):
     _one_of(t.method, METHODS, "training.method")
     _one_of(m.kind, MODEL_KINDS, "model.kind")
     _one_of(t.strategy, ("default", "mirrored", "multiworker"), "training.strategy")
+    _one_of(t.lr_schedule, LR_SCHEDULES, "training.lr_schedule")
     _one_of(h.backend, BACKENDS, "hls.backend")
     _one_of(h.io_type, IO_TYPES, "hls.io_type")
     _one_of(config.data.normalize, NORMALIZATIONS, "data.normalize")

@@ -33,7 +33,7 @@ def _fit(model, data, training, make_step, checkpoints, name, verbose, **kwargs)
     directory = None if checkpoints is None else Path(checkpoints) / name
     return fit(
         model, data, training.epochs, training.batch_size, training.learning_rate, training.seed, make_step,
-        verbose, checkpoint_dir=directory, **kwargs,
+        verbose, checkpoint_dir=directory, lr_schedule=training.lr_schedule, **kwargs,
     )  # fmt: skip
 
 
