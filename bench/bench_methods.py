@@ -23,7 +23,8 @@ weights and the data order, the same for every method of that seed):
    activations and gradients. (``tf.config.experimental.get_memory_info('CPU:0')`` is no use here: in
    TF 2.14 it returns zeros on CPU.)
 
-Run from the repository root (about 7 minutes on 2 cores with the defaults, 40 epochs from the config):
+Run from the repository root (on 2 cores, 40 epochs from the config: about 7 minutes with the defaults, 4
+without part 3; ``--model cnn --no-cost`` about 12):
 
     .venv/bin/python bench/bench_methods.py [--seeds 3] [--epochs N] [--model cnn] [--lr-schedule S] [--no-cost]
 """
