@@ -23,9 +23,10 @@ weights and the data order, the same for every method of that seed):
    activations and gradients. (``tf.config.experimental.get_memory_info('CPU:0')`` is no use here: in
    TF 2.14 it returns zeros on CPU.)
 
-Run from the repository root (about 7 minutes on 2 cores with the defaults, 40 epochs from the config):
+Run from the repository root (on 2 cores, 40 epochs from the config: about 7 minutes with the defaults, 4
+without part 3; ``--model cnn --no-cost`` about 12):
 
-    .venv/bin/python bench/bench_methods.py [--seeds 3] [--epochs N] [--model cnn] [--no-cost]
+    .venv/bin/python bench/bench_methods.py [--seeds 3] [--epochs N] [--model cnn] [--lr-schedule S] [--no-cost]
 """
 
 # ruff: noqa: E402 (TF's log level and the warning filter must be set before TensorFlow is imported)
@@ -54,7 +55,7 @@ from mrfpga.training.data import load_digits
 from mrfpga.training.methods import single_resolution, train
 from mrfpga.training.models import build_mlp
 from mrfpga.training.steps import accuracy_per_resolution, step_factory
-from mrfpga.training.trainer import fit
+from mrfpga.training.trainer import LR_SCHEDULES, fit
 
 # Keras warns that predict() retraces when it meets each new model of the loop; harmless here.
 tf.get_logger().setLevel("ERROR")
@@ -326,6 +327,7 @@ def main():
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. SEEDS-1 (default 3)")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the config's)")
     parser.add_argument("--model", choices=["mlp", "cnn"], default="mlp", help="the config's MLP or the kit's CNN")
+    parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=None, help="default: the config's")
     parser.add_argument("--no-cost", action="store_true", help="skip part 3 (training cost)")
     parser.add_argument("--worker", choices=["multires", "single"], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -336,11 +338,13 @@ def main():
     started = time.perf_counter()
     config = load_config(CONFIG)
     config.model.kind = args.model
+    if args.lr_schedule:
+        config.training.lr_schedule = args.lr_schedule
     seeds = list(range(args.seeds))
     epochs = args.epochs or config.training.epochs
     print(
         f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; config {CONFIG.name}, model {args.model}, "
-        f"{epochs} epochs, seeds {seeds}"
+        f"{epochs} epochs, learning rate {config.training.learning_rate} ({config.training.lr_schedule}), seeds {seeds}"
     )
     heading("Training (multires meta model, 8 individual models, bit-sharing meta model, float model) per seed")
     runs = [train_seed(config, seed, epochs) for seed in seeds]

@@ -22,6 +22,7 @@ from .models import build_model, load_builder
 from .quantizers.data_term import MAX_INPUT_INTEGER
 from .resolution import n_resolutions
 from .term_encodings import ENCODINGS, n_planes
+from .trainer import DEFAULT_LR_SCHEDULE, LR_SCHEDULES
 
 # SPEC section 1: (data terms a, weight terms k per group of 16).
 REFERENCE_RESOLUTIONS = [[2, 8], [2, 10], [2, 12], [2, 14], [3, 14], [3, 16], [3, 18], [3, 20]]
@@ -78,6 +79,7 @@ class TrainingConfig:
     epochs: int = 40
     batch_size: int = 64
     learning_rate: float = 0.003
+    lr_schedule: str = DEFAULT_LR_SCHEDULE  # constant | cosine (Adam's rate to 0 over the run)
     seed: int = 0
     strategy: str = "default"  # default | mirrored | multiworker (tf.distribute)
     jit_compile: bool | str = "auto"  # whole training step under XLA: auto | true | false
@@ -195,6 +197,7 @@ def validate(config):
     _one_of(t.method, METHODS, "training.method")
     _one_of(m.kind, MODEL_KINDS, "model.kind")
     _one_of(t.strategy, ("default", "mirrored", "multiworker"), "training.strategy")
+    _one_of(t.lr_schedule, LR_SCHEDULES, "training.lr_schedule")
     if t.jit_compile not in ("auto", True, False):
         raise ConfigError(f"training.jit_compile: {t.jit_compile!r} is not auto, true or false")
     if t.jit_compile is True and t.strategy != "default":

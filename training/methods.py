@@ -33,7 +33,8 @@ def _fit(model, data, training, make_step, checkpoints, name, verbose, **kwargs)
     directory = None if checkpoints is None else Path(checkpoints) / name
     return fit(
         model, data, training.epochs, training.batch_size, training.learning_rate, training.seed, make_step,
-        verbose, checkpoint_dir=directory, jit_compile=training.jit_compile, **kwargs,
+        verbose, checkpoint_dir=directory, lr_schedule=training.lr_schedule, jit_compile=training.jit_compile,
+        **kwargs,
     )  # fmt: skip
 
 
