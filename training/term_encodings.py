@@ -73,46 +73,40 @@ def exclusive_cumsum(x, axis, reverse=False):
 
 
 def plane_counts(terms, n_planes, group_axis):
-    """Each plane's count of terms per group (a list, plane 0 first), from few reductions: bit p of a
-    member's term mask moves to its own field of an int64, wide enough for a whole group's count, so one sum
+    """Each plane's count of terms per group, planes on a new last axis (plane 0 first), from one sum per int64
+    word: bit p of a member's term mask moves to its own field, wide enough for a whole group's count, so a sum
     over the members counts every plane of the word at once."""
+    group_axis %= len(terms.shape)
     field = int(terms.shape[group_axis]).bit_length()
     per_word = 63 // field
     terms = tf.cast(terms, tf.int64)
     counts = []
     for first in range(0, n_planes, per_word):
-        planes = range(first, min(first + per_word, n_planes))
-        spread = tf.zeros_like(terms)
-        for p in planes:
-            bit = tf.bitwise.bitwise_and(tf.bitwise.right_shift(terms, p), 1)
-            spread = tf.bitwise.bitwise_or(spread, tf.bitwise.left_shift(bit, field * (p - first)))
-        word = tf.reduce_sum(spread, group_axis, keepdims=True)
-        for p in planes:
-            count = tf.bitwise.bitwise_and(tf.bitwise.right_shift(word, field * (p - first)), 2**field - 1)
-            counts.append(tf.cast(count, tf.int32))
-    return counts
+        planes = tf.range(first, min(first + per_word, n_planes), dtype=tf.int64)
+        bits = tf.bitwise.bitwise_and(tf.bitwise.right_shift(terms[..., None], planes), 1)
+        word = tf.reduce_sum(tf.bitwise.left_shift(bits, field * (planes - first)), [group_axis, -1])
+        fields = tf.bitwise.right_shift(tf.expand_dims(word, group_axis)[..., None], field * (planes - first))
+        counts.append(tf.cast(tf.bitwise.bitwise_and(fields, 2**field - 1), tf.int32))
+    return tf.concat(counts, -1)
 
 
 def keep_group_terms(pos, neg, budget, n_planes, group_axis):
     """The digit masks of the ``budget`` most significant terms of each group (members along ``group_axis``);
     within a plane, earlier members win ties.
 
-    Walking the planes from the top, a plane whose terms fit in the budget left is kept whole and the first
-    that does not is the group's waterline: only there are the members ranked, and the first ``left`` of
-    them keep their digit. Only the per-group counts are per plane, so no value is expanded into planes.
+    A plane whose terms fit in the budget left by the planes above it is kept whole, and the first that does
+    not is the group's waterline: only there are the members ranked, and the first ``left`` of them keep their
+    digit. Only the per-group counts are per plane, so no value is expanded into planes.
     """
     terms = tf.bitwise.bitwise_or(pos, neg)
-    counts = plane_counts(terms, n_planes, group_axis)
-    left = tf.cast(budget, tf.int32)
-    whole_planes = waterline = waterline_left = 0
-    for p in reversed(range(n_planes)):
-        count = counts[p]
-        fits = count <= left
-        crossing = tf.logical_and(tf.logical_not(fits), left > 0)
-        whole_planes = whole_planes + tf.where(fits, 1 << p, 0)
-        waterline = waterline + tf.where(crossing, 1 << p, 0)
-        waterline_left = waterline_left + tf.where(crossing, left, 0)
-        left = tf.maximum(left - count, 0)
+    counts = plane_counts(terms, n_planes, group_axis)  # the group axis 1 long, planes last
+    left = tf.cast(budget, tf.int32) - exclusive_cumsum(counts, -1, reverse=True)  # budget left on reaching a plane
+    fits = counts <= left
+    crossing = tf.logical_and(tf.logical_not(fits), left > 0)
+    powers = tf.bitwise.left_shift(1, tf.range(n_planes))
+    whole_planes = tf.reduce_sum(tf.where(fits, powers, 0), -1)
+    waterline = tf.reduce_sum(tf.where(crossing, powers, 0), -1)
+    waterline_left = tf.reduce_sum(tf.where(crossing, left, 0), -1)
     at_waterline = tf.cast(tf.bitwise.bitwise_and(terms, waterline) != 0, tf.int32)
     first = tf.logical_and(at_waterline > 0, exclusive_cumsum(at_waterline, group_axis) < waterline_left)
     keep = tf.bitwise.bitwise_or(whole_planes, tf.where(first, waterline, 0))
