@@ -113,12 +113,6 @@ def keep_group_terms(pos, neg, budget, n_planes, group_axis):
     return tf.bitwise.bitwise_and(pos, keep), tf.bitwise.bitwise_and(neg, keep)
 
 
-def planes_value(digits):
-    """Integer value of signed digit planes (last axis)."""
-    weights = tf.bitwise.left_shift(1, tf.range(tf.shape(digits)[-1], dtype=tf.int32))
-    return tf.reduce_sum(digits * weights, axis=-1)
-
-
 def truncate_groups(q, bits, budget, group_size, encoding):
     """Keep ``budget`` terms per group of ``group_size`` along axis -2 of int ``q``; returns int32 values.
 
