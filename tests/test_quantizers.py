@@ -18,6 +18,7 @@ from qkeras import QActivation, QDense, quantized_bits
 from qkeras.quantizers import get_quantizer
 
 from mrfpga.training import quantized_data_term, quantized_term, set_resolution
+from mrfpga.training.quantizers import data_term
 from mrfpga.training.resolution import multi_resolution_quantizers, n_resolutions, resolution_variables
 from mrfpga.training.term_encodings import ENCODINGS, encode_value, n_planes, truncate_groups_reference, value_terms
 
@@ -364,8 +365,11 @@ def outputs_and_gradients(quantizer, value, compiled):
     return tf.function(run)() if compiled else run()
 
 
+@pytest.mark.parametrize("data_path", ["fused kernel", "lookup"])
 @pytest.mark.parametrize("encoding", ENCODINGS)
-def test_fused_kernel_equals_eager_ops(encoding):
+def test_fused_kernel_equals_eager_ops(encoding, data_path, monkeypatch):
+    """Compiled, a data-term quantizer runs as the fused kernel or, on a small tensor, as a table lookup."""
+    monkeypatch.setattr(data_term, "LOOKUP_MAX_VALUES", 0 if data_path == "fused kernel" else 2**20)
     rng = np.random.default_rng(7)
     w = (rng.standard_normal((3, 3, 20, 4)) * 0.3).astype(np.float32)
     # Activations on the grid, on half steps and between (a grid step is 2^-5 at 8 bits, 3 of them integer).
@@ -377,6 +381,7 @@ def test_fused_kernel_equals_eager_ops(encoding):
         (quantized_data_term(8, 3, [1, 2, 3, 9], encoding), x),
         (quantized_data_term(8, 3, [1, 3], encoding, learnable_alpha=True), x),
         (quantized_data_term(5, 2, [2, 4], encoding), x.astype(np.float64)),
+        (quantized_data_term(6, -1, [1, 2, 3], encoding, signed=True), (x - 4.5) / 8),
     ]
     for quantizer, value in cases:
         for r in range(quantizer.n_resolutions):

@@ -86,25 +86,29 @@ def fused(function):
     return call
 
 
-def fused_straight_through(function):
-    """``function(x, *params) -> (quantized, inside)`` as one fused kernel (``fused``) whose gradient is the
-    straight-through estimator: ``dy`` where ``inside``, 0 elsewhere, nothing to ``params``.
+def masked_straight_through(function):
+    """``function(x, *params) -> (quantized, inside)`` with the straight-through gradient: ``dy`` where
+    ``inside``, 0 elsewhere, nothing to ``params``.
 
-    Written as a custom gradient because the gradient of a compiled function would keep every intermediate
-    of the kernel (the digit planes, the peeled terms) alive until the backward pass and run a second
-    compiled kernel over them; this keeps one boolean mask and runs one select (bench/bench_training.py).
+    Written as a custom gradient because the gradient of the function's ops would keep every intermediate
+    (the digit planes, the peeled terms) alive until the backward pass and run them again backwards; this
+    keeps one boolean mask and runs one select (bench/bench_training.py).
     """
-    kernel = fused(function)
 
     def call(x, *params):
         @tf.custom_gradient
         def quantize(x):
-            quantized, inside = kernel(x, *params)
+            quantized, inside = function(x, *params)
             return quantized, lambda dy: tf.where(inside, dy, tf.zeros_like(dy))
 
         return quantize(x)
 
     return call
+
+
+def fused_straight_through(function):
+    """``masked_straight_through`` over ``function`` as one fused kernel (``fused``)."""
+    return masked_straight_through(fused(function))
 
 
 def peak_alpha(x):

@@ -1,13 +1,30 @@
 """Term quantization of activations (SPEC section 1): a fixed-point grid, then the most significant
 power-of-two terms of each value, one budget per resolution; signed, the network's input grid."""
 
+from functools import lru_cache
+
+import numpy as np
 import tensorflow as tf
 
 from .. import term_encodings
-from .base import ClipScale, FixedType, KitQuantizer, check_budgets, fused, fused_straight_through, straight_through
+from .base import (
+    ClipScale,
+    FixedType,
+    KitQuantizer,
+    check_budgets,
+    fused,
+    fused_straight_through,
+    masked_straight_through,
+    straight_through,
+)
 
 REFERENCE_DATA_BUDGETS = (2, 2, 2, 2, 3, 3, 3, 3)
 MAX_INPUT_INTEGER = 40  # a grid's integer bits lie in -40..40
+# A small activation tensor is quantized by a table lookup of its codes: a fused kernel's launch costs more
+# than the dozen elementwise passes over so few values; a large one by the fused kernel, whose single pass
+# wins (bench/bench_training.py: the digits MLP against the CNN). The table has 2^bits entries per budget.
+LOOKUP_MAX_BITS = 10
+LOOKUP_MAX_VALUES = 2**14
 
 
 def grid_codes(x, step, bits):
@@ -26,12 +43,42 @@ def kept_codes(x, step, budget, bits, encoding, max_budget, signed):
     return tf.sign(x) * kept if signed else kept
 
 
+def inside_grid(x, step, bits, signed):
+    """Where the gradient passes: inside the grid."""
+    top = (2.0**bits - 1) * step
+    return tf.abs(x) <= top if signed else tf.logical_and(x >= 0, x <= top)
+
+
 @fused_straight_through
 def quantize_data(x, step, budget, bits, encoding, max_budget, signed=False):
     """``quantized_data_term``'s output on a fixed grid, and where the gradient passes (inside the grid)."""
-    top = (2.0**bits - 1) * step
-    inside = tf.abs(x) <= top if signed else tf.logical_and(x >= 0, x <= top)
-    return kept_codes(x, step, budget, bits, encoding, max_budget, signed) * step, inside
+    return kept_codes(x, step, budget, bits, encoding, max_budget, signed) * step, inside_grid(x, step, bits, signed)
+
+
+@lru_cache
+def kept_code_table(bits, encoding, max_budget):
+    """Row ``b``: the ``b`` most significant terms of every code 0 .. 2^bits - 1, by the sequential reference
+    (``term_encodings.value_terms``), for budgets 0 .. max_budget, flattened."""
+    rows = [
+        [sum(d << e for e, d in term_encodings.value_terms(q, encoding)[:b]) for q in range(2**bits)]
+        for b in range(max_budget + 1)
+    ]
+    return np.asarray(rows, np.float64).reshape(-1)
+
+
+@masked_straight_through
+def quantize_data_by_lookup(x, step, budget, bits, encoding, max_budget, signed=False):
+    """``quantize_data`` with each code's kept terms read from ``kept_code_table``: the same values, exactly."""
+    codes = tf.cast(grid_codes(tf.abs(x) if signed else x, step, bits), tf.int32)
+    table = tf.constant(kept_code_table(bits, encoding, max_budget), x.dtype)
+    kept = tf.gather(table, codes + tf.minimum(budget, max_budget) * 2**bits)  # more terms than a code has: all
+    return (tf.sign(x) * kept if signed else kept) * step, inside_grid(x, step, bits, signed)
+
+
+def use_lookup(x, bits):
+    """A small tensor of known size, in a compiled graph (eagerly the plain ops run anyway)."""
+    size = x.shape.num_elements()
+    return tf.inside_function() and bits <= LOOKUP_MAX_BITS and size is not None and size <= LOOKUP_MAX_VALUES
 
 
 @fused
@@ -103,7 +150,8 @@ class quantized_data_term(KitQuantizer):  # noqa: N801 (QKeras naming)
         args = (x, self._step(x), self.current_budget(), self.bits, self.encoding, max_budget)
         if self.clip is not None:
             return quantize_data_learned_clip(*args)
-        return quantize_data(*args, self.signed)
+        quantize = quantize_data_by_lookup if use_lookup(x, self.bits) else quantize_data
+        return quantize(*args, self.signed)
 
     @property
     def integer_bits(self):
