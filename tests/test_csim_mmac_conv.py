@@ -119,3 +119,41 @@ class TestMetaCnnStream(TestMetaCnnWithSwitchableBatchNorm):
 
 class TestTermConvShortChannelGroupsStream(TestTermConvShortChannelGroups):
     io = "io_stream"  # the same case through io_stream
+
+
+QKERAS_CNN = {
+    "model": {"kind": "cnn", "filters": [4, 6]},
+    "quantization": {"scheme": "qkeras"},
+    "training": {"method": "qkeras", "epochs": 2},
+}
+
+
+class TestQKerasCnn(TestMetaCnnWithSwitchableBatchNorm):
+    """The plain QKeras baseline's digits CNN (scheme qkeras: quantized_bits kernels, quantized_relu), trained
+    briefly and converted by the CLI's convert stage at the embedded default's reuse 4 (its per-layer settings
+    once stopped the exact result type pinned before the BN)."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def model(cls):
+        from mrfpga.cli.pipeline import primary
+        from mrfpga.training.config import from_dict
+        from mrfpga.training.data import load_digits
+        from mrfpga.training.methods import train
+
+        return primary(train(from_dict(QKERAS_CNN), load_digits(), verbose=0)[0])
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def project(cls, model, io_type, tmp_path_factory):
+        from mrfpga.cli.pipeline import convert
+        from mrfpga.training.config import from_dict
+
+        config = from_dict({**QKERAS_CNN, "hls": {"io_type": io_type, "reuse_factor": 4}})
+        hls_model = convert(config, tmp_path_factory.mktemp("qkeras_cnn"), model)
+        hls_model.compile()
+        return hls_model
+
+
+class TestQKerasCnnStream(TestQKerasCnn):
+    io = "io_stream"  # the same case through io_stream

@@ -277,8 +277,9 @@ def test_a_run_stopped_anywhere_resumes_to_the_identical_model(uninterrupted, tm
     with --resume continues, and the end is bit for bit the uninterrupted model and loss history."""
     config, whole = uninterrupted
     resumed = tmp_path / "resumed"
-    stops = [("batch:1:5", "KILL"), ("written:1", "KILL"), ("committed:1", "KILL"), ("written:2", "INT"),
-             ("batch:3:20", "KILL"), ("written:3", "KILL"), ("committed:3", "KILL"), ("swap", "KILL")]  # fmt: skip
+    # Each kind of stop once (an epoch's checkpoint written and committed, the last one included).
+    stops = [("batch:1:5", "KILL"), ("written:1", "KILL"), ("written:2", "INT"), ("committed:3", "KILL"),
+             ("swap", "KILL")]  # fmt: skip
     for point, signal in stops:
         done = mrfpga("train", config, "--out", resumed, "--resume", stop_at=point, signal=signal)
         if signal == "KILL":

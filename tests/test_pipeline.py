@@ -105,13 +105,17 @@ def test_demo_job_meets_its_promises(tmp_path):
     "scheme, extra",
     [
         ("onion", {"training": {"method": "onion"}}),
-        ("rowwise", {"training": {"method": "rowwise", "reassign_every": 2, "hessian_iterations": 3}}),
+        # make test-all: the row-wise run (tests/test_methods.py trains it from a config, test_csim_rowwise.py
+        # converts it) and the plain QKeras runs (test_csim_mmac_conv.py's TestQKerasCnn* convert its CNN).
+        pytest.param("rowwise", {"training": {"method": "rowwise", "reassign_every": 2, "hessian_iterations": 3}},
+                     marks=pytest.mark.extended),
         pytest.param("qkeras", {"training": {"method": "qkeras"}}, marks=pytest.mark.extended),
         pytest.param("qkeras", {"training": {"method": "qkeras"}, "quantization": {"qkeras_kernel": "quantized_po2"}},
                      marks=pytest.mark.extended),
-        ("qkeras", {"training": {"method": "qkeras"}, "model": {"kind": "cnn", "filters": [4, 6]}}),
-        ("qkeras", {"training": {"method": "qkeras"}, "model": {"kind": "cnn", "filters": [4, 6]},
-                    "hls": {"io_type": "io_stream"}}),
+        pytest.param("qkeras", {"training": {"method": "qkeras"}, "model": {"kind": "cnn", "filters": [4, 6]}},
+                     marks=pytest.mark.extended),
+        pytest.param("qkeras", {"training": {"method": "qkeras"}, "model": {"kind": "cnn", "filters": [4, 6]},
+                                "hls": {"io_type": "io_stream"}}, marks=pytest.mark.extended),
     ],
     ids=["onion", "rowwise", "qkeras_bits", "qkeras_po2", "qkeras_cnn", "qkeras_cnn_io_stream"],
 )  # fmt: skip
