@@ -1,4 +1,4 @@
-"""How the suite spreads over two workers (``--dist loadgroup``).
+"""How the suite spreads over its workers (``--dist loadgroup``).
 
 Tests that share a class- or module-scoped fixture (an HLS project, a trained model) stay on one worker, in
 one xdist group; every other test is scheduled on its own. The longest tests start first, so the workers

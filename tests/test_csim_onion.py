@@ -104,5 +104,6 @@ class TestOnionMetaCnn(CsimCase):
         return snap_to_input_grid(load_digits().x_test[:48].reshape(-1, 8, 8, 1))
 
 
+@pytest.mark.extended  # make test: the term CNN's stream twins run the same stream convolution
 class TestOnionMetaCnnStream(TestOnionMetaCnn):
     io = "io_stream"  # the same case through io_stream

@@ -38,7 +38,10 @@ def mlp(n_in, widths, seed):
 @pytest.mark.longest
 @pytest.mark.parametrize(
     "n_in, widths, reuse, unit",
-    [(40, [24, 10], 2, "term_pair"), (33, [16, 5], 1, "weight_term")],
+    [
+        (40, [24, 10], 2, "term_pair"),
+        pytest.param(33, [16, 5], 1, "weight_term", marks=pytest.mark.extended),  # make test-all
+    ],
     ids=["40-24-10_reuse2_term_pair", "33-16-5_reuse1_weight_term"],
 )
 def test_estimate_is_within_25_percent_of_yosys(tmp_path, n_in, widths, reuse, unit):

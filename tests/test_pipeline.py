@@ -46,7 +46,7 @@ def test_user_npz_whose_width_is_not_a_multiple_of_the_group_size(tmp_path):
     config = yaml.safe_load((package_dir("examples") / "digits_mlp.yaml").read_text())
     config["data"] = "pixels.npz"  # relative to the config file
     config["model"]["hidden"] = [24]
-    config["training"]["epochs"] = 6
+    config["training"]["epochs"] = 3
     config["hls"]["csim_samples"] = 150
     config["hls"]["board"] = "zc706"
     (tmp_path / "user.yaml").write_text(yaml.safe_dump(config))
