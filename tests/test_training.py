@@ -127,3 +127,37 @@ def test_multires_training_under_xla_learns():
     models, histories = train(config, data, verbose=0)
     assert histories["meta"][-1] < histories["meta"][0]
     assert min(acc for acc, _ in accuracy_per_resolution(models["meta"], data.x_test, data.y_test)) > 0.6
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_kernels_quantized_in_one_batch_equal_each_layer_quantizing_its_own(compiled):
+    """The steps quantize every term kernel for all their resolutions in one fused kernel: the logits and the
+    gradients (straight through, summed over the resolutions) are exactly those of each layer quantizing its
+    own kernel at each resolution."""
+    from mrfpga.training.steps import _logits_at, _logits_at_each
+
+    q = QuantizationConfig(weight_bits=6, group_size=8, resolutions=[(1, 2), (2, 5), (3, 12)])
+    model = build_mlp(20, 4, [12], q, seed=3)  # fan-in 20 in groups of 8: a short last group
+    rng = np.random.default_rng(4)
+    for layer in model.layers:
+        if layer.weights:
+            layer.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in layer.get_weights()])
+    x = tf.constant(rng.uniform(-1, 9, (16, 20)), tf.float32)
+    variables = resolution_variables(model)
+    upstream = tf.constant(rng.standard_normal((16, 4)), tf.float32)
+
+    def run(batched):
+        with tf.GradientTape() as tape:
+            if batched:
+                logits = _logits_at_each(model, variables, [2, 0, tf.constant(1)], x)
+            else:
+                logits = [_logits_at(model, variables, r, x) for r in (2, 0, tf.constant(1))]
+            loss = tf.add_n([tf.reduce_sum(lg * upstream * (i + 1)) for i, lg in enumerate(logits)])
+        return logits, tape.gradient(loss, model.trainable_variables)
+
+    if compiled:
+        run = tf.function(run)
+    (each, each_grads), (batched, batched_grads) = run(False), run(True)
+    for a, b in zip([*each, *each_grads], [*batched, *batched_grads], strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert not np.array_equal(each[0].numpy(), each[1].numpy())  # the resolutions differ

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from .models import model_input
+from .quantizers.term import KernelBatch
 from .resolution import n_resolutions, resolution_variables, set_resolution
 from .trainer import Step, fit, replica_share
 
@@ -79,10 +80,21 @@ def _apply(optimizer, tape, loss, model):
     optimizer.apply_gradients([(g, v) for g, v in zip(grads, model.trainable_variables, strict=True) if g is not None])
 
 
-def _logits_at(model, variables, resolution, x):
+def _logits_at(model, variables, resolution, x, batch=None, kernels=None):
+    """The model's logits at ``resolution``; with a ``KernelBatch``, on its ``kernels`` for that resolution."""
     for v in variables:
         v.assign(resolution)
-    return model(x, training=True)
+    if batch is None:
+        return model(x, training=True)
+    with batch.use(kernels):
+        return model(x, training=True)
+
+
+def _logits_at_each(model, variables, resolutions, x):
+    """The logits at each resolution, every term kernel quantized for all of them in one fused kernel."""
+    batch = KernelBatch(model)
+    kernels = batch.quantize(resolutions)
+    return [_logits_at(model, variables, r, x, batch, k) for r, k in zip(resolutions, kernels, strict=True)]
 
 
 def make_train_step(model, optimizer, loss_fn, teacher, jit_compile=False):
@@ -92,8 +104,7 @@ def make_train_step(model, optimizer, loss_fn, teacher, jit_compile=False):
     @tf.function(jit_compile=jit_compile)
     def step(x, y, student):
         with tf.GradientTape() as tape:
-            teacher_logits = _logits_at(model, variables, teacher, x)
-            student_logits = _logits_at(model, variables, student, x)
+            teacher_logits, student_logits = _logits_at_each(model, variables, [teacher, student], x)
             loss = replica_share(loss_fn(teacher_logits, student_logits, y), y)
         _apply(optimizer, tape, loss, model)
         return loss
@@ -127,7 +138,7 @@ class EveryResolutionStep(Step):
         @tf.function(jit_compile=jit_compile)
         def step(x, y):
             with tf.GradientTape() as tape:
-                logits = [_logits_at(model, variables, r, x) for r in range(n)]
+                logits = _logits_at_each(model, variables, list(range(n)), x)
                 loss = replica_share(combine(logits, y), y)
             _apply(optimizer, tape, loss, model)
             return loss
@@ -158,10 +169,14 @@ def onion_loss(precisions):
 
 class SingleStep(Step):
     def __init__(self, model, optimizer, jit_compile=False):
+        batch = KernelBatch(model)
+
         @tf.function(jit_compile=jit_compile)
         def step(x, y):
             with tf.GradientTape() as tape:
-                loss = replica_share(cross_entropy(y, model(x, training=True)), y)
+                (kernels,) = batch.quantize([None])  # at the model's current resolution
+                with batch.use(kernels):
+                    loss = replica_share(cross_entropy(y, model(x, training=True)), y)
             _apply(optimizer, tape, loss, model)
             return loss
 

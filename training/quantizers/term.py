@@ -1,6 +1,8 @@
 """Term quantization of weights (SPEC section 1): budgets of power-of-two terms per group of weights, one
 budget per resolution."""
 
+from contextlib import contextmanager
+
 import tensorflow as tf
 
 from .. import term_encodings
@@ -10,6 +12,7 @@ from .base import (
     KitQuantizer,
     check_budgets,
     exact_pow2,
+    fused,
     fused_straight_through,
     peak_alpha,
     pow2_exponent,
@@ -23,15 +26,84 @@ def weight_magnitudes(x, scale, levels):
     return tf.minimum(tf.round(tf.abs(x) / scale), float(levels))
 
 
-@fused_straight_through
-def quantize_weights(x, alpha, budget, bits, group_size, encoding):
-    """``quantized_term``'s output for a clip ``alpha`` (None: max|x|, taken inside the kernel) and a
-    (run-time) term budget, and where the gradient passes (inside the clip range)."""
+def weights_at_budgets(x, alpha, budgets, bits, group_size, encoding):
+    """``quantized_term``'s outputs for a clip ``alpha`` (None: max|x|) at each of the (run-time) term
+    ``budgets``, and where the gradient passes (inside the clip range, the same at every budget)."""
     levels = 2**bits - 1
     alpha = peak_alpha(x) if alpha is None else alpha
     scale = exact_pow2(pow2_exponent(alpha, float(levels)), x.dtype)
-    kept = term_encodings.truncate_groups(weight_magnitudes(x, scale, levels), bits, budget, group_size, encoding)
-    return tf.sign(x) * scale * tf.cast(kept, x.dtype), tf.abs(x) <= scale * levels
+    magnitudes = weight_magnitudes(x, scale, levels)
+    signed_scale = tf.sign(x) * scale
+    kept = [term_encodings.truncate_groups(magnitudes, bits, b, group_size, encoding) for b in budgets]
+    return [signed_scale * tf.cast(k, x.dtype) for k in kept], tf.abs(x) <= scale * levels
+
+
+@fused_straight_through
+def quantize_weights(x, alpha, budget, bits, group_size, encoding):
+    """``quantized_term``'s output for a clip ``alpha`` (None: max|x|, taken inside the kernel) and a
+    (run-time) term budget, and where the gradient passes."""
+    (quantized,), inside = weights_at_budgets(x, alpha, [budget], bits, group_size, encoding)
+    return quantized, inside
+
+
+@fused
+def _kernels_at_budgets(kernels, budgets, settings):
+    return [weights_at_budgets(k, None, b, *s) for k, b, s in zip(kernels, budgets, settings, strict=True)]
+
+
+class KernelBatch:
+    """A model's term-quantized kernels (those scaled by their own peak) at one or more resolutions in one
+    fused kernel: a small model's step is bound by kernel launches, one per layer and resolution otherwise
+    (bench/bench_training.py). ``quantize`` computes them inside the step's tape; ``use`` hands one
+    resolution's to the quantizers for the model's next call. The values are ``quantized_term``'s, exactly;
+    the gradient is its straight-through estimator, summed over the resolutions."""
+
+    def __init__(self, model):
+        from ..resolution import _all_layers
+
+        self.pairs = [
+            (layer, layer.kernel_quantizer_internal)
+            for layer in _all_layers(model)
+            if isinstance(getattr(layer, "kernel_quantizer_internal", None), quantized_term)
+            and layer.kernel_quantizer_internal.clip.from_peak
+        ]
+
+    def quantize(self, resolutions):
+        """Per resolution (an index, or None for the quantizer's current one), the list of quantized kernels."""
+        if not self.pairs:
+            return [[] for _ in resolutions]
+        kernels = [tf.convert_to_tensor(layer.kernel) for layer, _ in self.pairs]
+        budgets = [[q.budget_at(r) for r in resolutions] for _, q in self.pairs]
+        settings = tuple((q.bits, q.group_size, q.encoding) for _, q in self.pairs)
+        n_res = len(resolutions)
+
+        @tf.custom_gradient
+        def quantize(*kernels):
+            results = _kernels_at_budgets(list(kernels), budgets, settings)
+            insides = [inside for _, inside in results]
+
+            def straight_through(*upstream):  # per resolution, per kernel; None where an output went unused
+                def summed(i):
+                    used = [dy for dy in upstream[i :: len(kernels)] if dy is not None]
+                    return tf.add_n(used) if used else tf.zeros_like(kernels[i])
+
+                return [tf.where(inside, summed(i), 0.0) for i, inside in enumerate(insides)]
+
+            return [results[i][0][r] for r in range(n_res) for i in range(len(kernels))], straight_through
+
+        flat = quantize(*kernels)
+        return [flat[r * len(kernels) : (r + 1) * len(kernels)] for r in range(n_res)]
+
+    @contextmanager
+    def use(self, quantized):
+        """The model's next call reads ``quantized`` (one resolution's kernels) instead of quantizing again."""
+        for (_, q), kernel in zip(self.pairs, quantized, strict=True):
+            q.prequantized = kernel
+        try:
+            yield
+        finally:
+            for _, q in self.pairs:
+                q.prequantized = None
 
 
 class quantized_term(KitQuantizer):  # noqa: N801 (QKeras naming)
@@ -80,7 +152,17 @@ class quantized_term(KitQuantizer):  # noqa: N801 (QKeras naming)
         scale = self.clip.step(x, self.levels)
         return weight_magnitudes(x, scale, self.levels), scale
 
+    prequantized = None  # set by KernelBatch.use for one call of the model
+
+    def budget_at(self, resolution=None):
+        """The term budget at ``resolution`` (an index or int tensor; None: the current one)."""
+        if resolution is None:
+            return self.current_budget()
+        return tf.gather(tf.constant(self.budgets, tf.int32), resolution)
+
     def __call__(self, x):
+        if self.prequantized is not None:
+            return self.prequantized
         x = tf.convert_to_tensor(x)
         # The scale gets no gradient (the kernel's is straight through to x), so even a learned alpha is
         # only read here; a clip from the data is computed inside the kernel.
