@@ -21,9 +21,9 @@ demo: install
 	$(BIN)/mrfpga demo --out $(DEMO_OUT) --force
 
 # Three workers on two cores: with two, the cores idled a sixth of the time (g++, Verilator and Yosys
-# subprocesses, TensorFlow's start), and three finished a fresh-clone run in 20.5 min against 24.8. Tests
-# sharing a class's HLS project or a module's model stay on one worker and the longest start first
-# (tests/conftest.py); the slowest tests are listed at the end.
+# subprocesses, TensorFlow's start); three finished a fresh-clone run in 22 min against 25 (pytest 20.5
+# against 24.8). Tests sharing a class's HLS project or a module's model stay on one worker and the longest
+# start first (tests/conftest.py); the slowest tests are listed at the end.
 test: install
 	$(BIN)/pytest -q -n 3 --dist loadgroup --no-loadscope-reorder --durations=25 -m "not extended"
 
