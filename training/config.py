@@ -22,7 +22,7 @@ from .models import build_model, load_builder
 from .quantizers.data_term import MAX_INPUT_INTEGER
 from .resolution import n_resolutions
 from .term_encodings import ENCODINGS, n_planes
-from .trainer import DEFAULT_LR_SCHEDULE, LR_SCHEDULES
+from .trainer import DEFAULT_LR_SCHEDULE, LR_SCHEDULES, jit_compile_problem
 
 # SPEC section 1: (data terms a, weight terms k per group of 16).
 REFERENCE_RESOLUTIONS = [[2, 8], [2, 10], [2, 12], [2, 14], [3, 14], [3, 16], [3, 18], [3, 20]]
@@ -198,10 +198,8 @@ def validate(config):
     _one_of(m.kind, MODEL_KINDS, "model.kind")
     _one_of(t.strategy, ("default", "mirrored", "multiworker"), "training.strategy")
     _one_of(t.lr_schedule, LR_SCHEDULES, "training.lr_schedule")
-    if t.jit_compile not in ("auto", True, False):
-        raise ConfigError(f"training.jit_compile: {t.jit_compile!r} is not auto, true or false")
-    if t.jit_compile is True and t.strategy != "default":
-        raise ConfigError("training.jit_compile: true needs training.strategy 'default' (XLA compiles one replica)")
+    if (problem := jit_compile_problem(t.jit_compile, t.strategy != "default")) is not None:
+        raise ConfigError(problem)
     _one_of(h.backend, BACKENDS, "hls.backend")
     _one_of(h.io_type, IO_TYPES, "hls.io_type")
     _one_of(config.data.normalize, NORMALIZATIONS, "data.normalize")

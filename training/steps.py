@@ -81,7 +81,8 @@ def _apply(optimizer, tape, loss, model):
 
 
 def _logits_at(model, variables, resolution, x, batch=None, kernels=None):
-    """The model's logits at ``resolution``; with a ``KernelBatch``, on its ``kernels`` for that resolution."""
+    """The model's logits at ``resolution`` (None: where ``variables`` stand); with a ``KernelBatch``, on its
+    ``kernels`` for that resolution."""
     for v in variables:
         v.assign(resolution)
     if batch is None:
@@ -91,7 +92,8 @@ def _logits_at(model, variables, resolution, x, batch=None, kernels=None):
 
 
 def _logits_at_each(model, variables, resolutions, x):
-    """The logits at each resolution, every term kernel quantized for all of them in one fused kernel."""
+    """The logits at each resolution (None: the current one, ``variables`` left as they are), every term
+    kernel quantized for all of them in one fused kernel."""
     batch = KernelBatch(model)
     kernels = batch.quantize(resolutions)
     return [_logits_at(model, variables, r, x, batch, k) for r, k in zip(resolutions, kernels, strict=True)]
@@ -169,14 +171,11 @@ def onion_loss(precisions):
 
 class SingleStep(Step):
     def __init__(self, model, optimizer, jit_compile=False):
-        batch = KernelBatch(model)
-
         @tf.function(jit_compile=jit_compile)
         def step(x, y):
             with tf.GradientTape() as tape:
-                (kernels,) = batch.quantize([None])  # at the model's current resolution
-                with batch.use(kernels):
-                    loss = replica_share(cross_entropy(y, model(x, training=True)), y)
+                (logits,) = _logits_at_each(model, [], [None], x)  # at the model's current resolution
+                loss = replica_share(cross_entropy(y, logits), y)
             _apply(optimizer, tape, loss, model)
             return loss
 

@@ -30,16 +30,25 @@ STATE = "trainer_state.json"
 XLA_MIN_STEPS = 5000
 
 
+def jit_compile_problem(setting, distributed):
+    """What is wrong with ``training.jit_compile`` ``setting`` (``distributed``: under a strategy other than
+    the default), or None."""
+    if setting not in ("auto", True, False):
+        return f"training.jit_compile: {setting!r} is not auto, true or false"
+    if setting is True and distributed:
+        return "training.jit_compile: true needs training.strategy 'default' (XLA compiles one replica)"
+    return None
+
+
 def whole_step_xla(setting, model, steps):
     """Whether to compile the whole training step with XLA: ``setting`` True or False as given; "auto" for a
     run of at least ``XLA_MIN_STEPS`` steps of a model without switchable batch normalization (whose
     per-resolution branches take minutes to compile) outside a distribution strategy."""
+    problem = jit_compile_problem(setting, tf.distribute.has_strategy())
+    if problem is not None:
+        raise ValueError(problem)
     if setting is True or setting is False:
-        if setting and tf.distribute.has_strategy():
-            raise ValueError("training.jit_compile: true needs training.strategy 'default'")
         return setting
-    if setting != "auto":
-        raise ValueError(f"training.jit_compile: {setting!r} is not auto, true or false")
     switchable = any(isinstance(layer, SwitchableBatchNormalization) for layer in model.layers)
     return steps >= XLA_MIN_STEPS and not switchable and not tf.distribute.has_strategy()
 
