@@ -5,8 +5,13 @@ Inputs must already be on the HLS input grid for a bit-exact comparison
 snapped inputs go to Keras, the exact reference and both simulations.
 """
 
+import functools
+import hashlib
+import os
+import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +23,88 @@ INPUT_FRAC_BITS = 10
 INPUT_INT_BITS = 6
 
 
+TESTBENCH_FLAGS = ("-O2", "-std=c++11")
+LIBRARY_FLAGS = ("-O3", "-fPIC", "-std=c++11")  # hls4ml's build_lib.sh, when a project's script cannot tell
+# What every build of a project parses before its own code, a third to two thirds of each g++ run: the standard
+# headers and ap_types (vendor-independent and the same in every project; the cache is keyed by their content).
+PRECOMPILED = ("algorithm", "iostream", "map", "string", "vector", "ap_fixed.h", "ap_int.h", "hls_stream.h")
+
+
 class CsimError(MrfpgaError, RuntimeError):
     pass
+
+
+def library_flags(project_dir):
+    """The flags the project's build_lib.sh compiles the library with on this machine (hls4ml's script picks the
+    C++ standard and -fno-gnu-unique by asking g++): its set-up lines, run."""
+    script = Path(project_dir) / "build_lib.sh"
+    if not script.exists():
+        return LIBRARY_FLAGS
+    # Up to the kit's own line (project.use_precompiled_header) or hls4ml's include flags.
+    return _flags_of(re.split(r'\n(?:# mrfpga:|INCFLAGS=")', script.read_text())[0])
+
+
+@functools.cache
+def _flags_of(setup):
+    done = subprocess.run(["bash", "-c", f'{setup}\necho "$CFLAGS"'], capture_output=True, text=True)
+    return tuple(done.stdout.split()) if done.returncode == 0 and done.stdout.strip() else LIBRARY_FLAGS
+
+
+def cache_dir():
+    """The kit's cache: ``$MRFPGA_CACHE_DIR``, else ``$XDG_CACHE_HOME/mrfpga`` (``~/.cache/mrfpga``)."""
+    if os.environ.get("MRFPGA_CACHE_DIR"):
+        return Path(os.environ["MRFPGA_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mrfpga"
+
+
+def precompiled_header(project_dir, flags, compiler="g++"):
+    """Flags that make g++ (run with ``flags``) read the standard headers and ap_types of ``project_dir``
+    precompiled (``-include`` of a header beside its ``.gch``), or ``[]`` when that cannot be: the build is then
+    the plain one, with the same result. Built once per compiler, flag set and ap_types content, in
+    ``cache_dir()/pch``."""
+    ap_types = Path(project_dir) / "firmware" / "ap_types"
+    if shutil.which(compiler) is None or not ap_types.is_dir():
+        return []
+    flags = tuple(flags)
+    text = "".join(f"#include <{h}>\n" if "." not in h else f'#include "{h}"\n' for h in PRECOMPILED)
+    key = hashlib.sha256()
+    version = subprocess.run([compiler, "--version"], capture_output=True, text=True).stdout
+    for part in (version, " ".join(flags), text):
+        key.update(part.encode() + b"\0")
+    for path in sorted(p for p in ap_types.rglob("*") if p.is_file()):
+        key.update(path.relative_to(ap_types).as_posix().encode() + b"\0" + path.read_bytes())
+    header = _built_header(compiler, flags, text, str(ap_types.resolve()), key.hexdigest()[:20])
+    if header is None or not header.with_suffix(".h.gch").exists():  # the cache may be emptied meanwhile
+        return []
+    return ["-include", str(header)]
+
+
+@functools.cache
+def _built_header(compiler, flags, text, ap_types, key):
+    root = cache_dir() / "pch"
+    final = root / key
+    header = final / "mrfpga_pch.h"
+    if (final / "mrfpga_pch.h.gch").exists():
+        return header
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{key}-"))
+    except OSError:  # no writable cache: plain builds
+        return None
+    try:
+        (staging / header.name).write_text(text)
+        cmd = [compiler, *flags, f"-I{ap_types}", "-x", "c++-header", header.name, "-o", f"{header.name}.gch"]
+        if subprocess.run(cmd, cwd=staging, capture_output=True, timeout=600).returncode != 0:
+            return None
+        try:
+            staging.rename(final)  # whole or not at all; another process may have put the same one first
+        except OSError:
+            pass
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return header if (final / "mrfpga_pch.h.gch").exists() else None
 
 
 def snap_to_input_grid(x, width=INPUT_INT_BITS + INPUT_FRAC_BITS, integer=INPUT_INT_BITS):
@@ -79,9 +164,11 @@ def compile_testbench(project_dir, project_name, compiler="g++", sources=None, o
     # Relative to the project, where the testbench runs: the run directory may be moved after the build.
     firmware = str(library.relative_to(project_dir)) if library else f"firmware/{project_name}.cpp"
     sources = [*(sources or [f"{project_name}_test.cpp"]), firmware]
+    # A folder of the caller's goes first on the include path and could hold other headers: no precompiled ones then.
+    precompiled = [] if flags else precompiled_header(project_dir, TESTBENCH_FLAGS, compiler)
     cmd = [
-        compiler, "-O2", "-std=c++11", *flags, "-Ifirmware", "-Ifirmware/ap_types", '-DWEIGHTS_DIR="firmware/weights"',
-        *sources, "-o", output,
+        compiler, *TESTBENCH_FLAGS, *precompiled, *flags, "-Ifirmware", "-Ifirmware/ap_types",
+        '-DWEIGHTS_DIR="firmware/weights"', *sources, "-o", output,
     ]  # fmt: skip
     done = subprocess.run(cmd, cwd=project_dir, capture_output=True, text=True)
     if done.returncode != 0:

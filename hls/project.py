@@ -16,6 +16,7 @@ from mrfpga.training.errors import ConversionError
 
 from .axis_wrapper import axis_top, use_axis_top, write_axis_wrapper
 from .common import RESOLUTION_PORT
+from .csim import library_flags, precompiled_header
 from .resources import package_dir
 from .vivado_project import use_axi_lite_interface, write_vivado_scripts
 
@@ -47,6 +48,7 @@ def finish_project(model):
         shutil.copyfile(package_dir("templates") / header, project / "firmware" / "nnet_utils" / header)
     scalar_resolution_port(project, name)
     patch_testbench(project, name)
+    use_precompiled_header(project)
     top = name
     if io_type == "io_stream":
         write_axis_wrapper(model, project)
@@ -64,6 +66,22 @@ def _patch(path, transform):
     new = transform(text)
     if new != text:
         path.write_text(new)
+
+
+def use_precompiled_header(project):
+    """build_lib.sh reads the standard and ap_types headers precompiled (``csim.precompiled_header``, built
+    now if this machine's cache lacks it): the same library in about 60% of the time. The line checks that
+    the file is there, so the project still builds plainly anywhere else."""
+    flags = precompiled_header(project, library_flags(project))
+    if not flags or any(c.isspace() or c in '"$`\\' for flag in flags for c in flag):
+        return
+    header = flags[flags.index("-include") + 1]
+    line = (
+        "# mrfpga: headers precompiled once on the machine that wrote this project (mrfpga.hls.csim)\n"
+        f'if [ -f "{header}.gch" ]; then CFLAGS+=" {" ".join(flags)}"; fi\n'
+    )
+    anchor = 'INCFLAGS="'
+    _patch(project / "build_lib.sh", lambda text: text if "mrfpga:" in text else text.replace(anchor, line + anchor, 1))
 
 
 def scalar_resolution_port(project, name):

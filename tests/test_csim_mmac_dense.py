@@ -1,8 +1,13 @@
 """mMAC Dense stacks through conversion and g++ C simulation: the shapes and schemes that matter."""
 
-import pytest
-from csim_base import CsimCase
+import os
+import subprocess
+from pathlib import Path
 
+import pytest
+from csim_base import PROJECT_NAME, CsimCase
+
+from mrfpga.hls import csim
 from mrfpga.training.config import QuantizationConfig
 
 pytestmark = pytest.mark.slow
@@ -10,6 +15,22 @@ pytestmark = pytest.mark.slow
 
 class TestDigitsShape(CsimCase):
     """64 inputs, the reference resolutions, NAF, groups of 16."""
+
+    @pytest.mark.parametrize("build", ["library", "testbench"])
+    def test_builds_read_the_headers_precompiled(self, project, build):
+        """build_lib.sh and the testbench build take the kit's precompiled header, and g++ uses it (``-H`` marks
+        a precompiled header it reads with "!"; one it rejects is read as text)."""
+        out_dir = project.config.get_output_dir()
+        flags = csim.library_flags(out_dir) if build == "library" else csim.TESTBENCH_FLAGS
+        precompiled = csim.precompiled_header(out_dir, flags)
+        assert precompiled[0] == "-include"
+        if build == "library":
+            assert f"-include {precompiled[1]}" in (Path(out_dir) / "build_lib.sh").read_text()
+        source = f"firmware/{PROJECT_NAME}.cpp" if build == "library" else f"{PROJECT_NAME}_test.cpp"
+        cmd = ["g++", *flags, *precompiled, "-H", "-fsyntax-only", "-Ifirmware", "-Ifirmware/ap_types", source]
+        done = subprocess.run(cmd, cwd=out_dir, capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"})
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert f"! {precompiled[1]}.gch" in done.stderr.splitlines()
 
 
 class TestShortLastGroup(CsimCase):
