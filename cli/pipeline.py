@@ -133,20 +133,27 @@ def trained_or_train(config, run_dir, verbose=1):
 
 def convert(config, run_dir, model=None, force=False):
     """``DIR/hls_project`` from the trained model, through the library's ``convert_from_keras_model``."""
-    from mrfpga.hls import convert_from_keras_model
 
     model = model or load_model(run_dir)
     h = config.hls
     project = Path(run_dir).resolve() / PROJECT
     with fresh_output(project, force) as staging:
         stage(f"converting to one HLS project for {h.board} ({h.backend}, {h.io_type}) in {project}")
-        hls_model = convert_from_keras_model(
-            model, staging, board=h.board, backend=h.backend, io_type=h.io_type, clock_period=h.clock_period,
-            reuse_factor=h.reuse_factor, project_name=PROJECT_NAME,
-        )  # fmt: skip
+        hls_model = converted(config, model, staging)
         hls_model.write()  # hls4ml's write flow, the kit's pass included, leaves the whole project
     hls_model.config.config["OutputDir"] = str(project)  # written in staging, now in place
     return hls_model
+
+
+def converted(config, model, output_dir):
+    """The kit's hls4ml model of ``model`` as the config converts it; nothing is written until ``write()``."""
+    from mrfpga.hls import convert_from_keras_model
+
+    h = config.hls
+    return convert_from_keras_model(
+        model, output_dir, board=h.board, backend=h.backend, io_type=h.io_type, clock_period=h.clock_period,
+        reuse_factor=h.reuse_factor, project_name=PROJECT_NAME,
+    )  # fmt: skip
 
 
 def check_axis_wrapper(project, predicted, samples_per_call=16):
@@ -323,12 +330,12 @@ def hw(config, run_dir, model=None, hls_model=None):
         raise OutputError(f"{report_path} does not exist; run 'mrfpga csim {run_dir}' first")
     report = json.loads(report_path.read_text())
     model = model or load_model(run_dir)
-    if hls_model is None:
-        hls_model = convert(config, run_dir, model, force=True)
+    counted = sim.read_csim_cycles(run_dir / PROJECT)
+    if hls_model is None:  # the layers' figures only: the C-simulated project stays as it is
+        hls_model = converted(config, model, run_dir / PROJECT)
     specs = twin_specs(hls_model)
     if specs is None:
         raise ConversionError("the Verilog twin covers io_parallel chains of data-term and mMAC Dense layers only")
-    counted = sim.read_csim_cycles(run_dir / PROJECT)
     x, _ = _test_inputs(config, run_dir, model)
     x = model_input(model, x)
     first, last = specs[0], specs[-1]

@@ -271,6 +271,7 @@ def uninterrupted(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.longest
 def test_a_run_stopped_anywhere_resumes_to_the_identical_model(uninterrupted, tmp_path):
     """Killed mid-epoch, between writing a checkpoint and committing it, between committing it and deleting
     the previous one, stopped by Ctrl-C, and killed while swapping in the output: each time the same command
