@@ -93,7 +93,10 @@ def _built_header(compiler, flags, text, ap_types, key):
         return None
     try:
         (staging / header.name).write_text(text)
-        cmd = [compiler, *flags, f"-I{ap_types}", "-x", "c++-header", header.name, "-o", f"{header.name}.gch"]
+        # Its own copy, named relatively: the header's file names (__FILE__ in ap_types' asserts) end up in the
+        # binaries, and must not name the project that happened to build it first.
+        shutil.copytree(ap_types, staging / "ap_types")
+        cmd = [compiler, *flags, "-Iap_types", "-x", "c++-header", header.name, "-o", f"{header.name}.gch"]
         if subprocess.run(cmd, cwd=staging, capture_output=True, timeout=600).returncode != 0:
             return None
         try:

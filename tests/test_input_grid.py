@@ -115,7 +115,7 @@ def test_standardized_signed_data_end_to_end(tmp_path):
     np.savez(tmp_path / "raw.npz", **synthetic())
     config = write_config(
         tmp_path, "std", {"source": "raw.npz", "normalize": "standard"},
-        training={"epochs": 20}, hls={"csim_samples": 300, "measure": False},  # the twin: test_pipeline's demo
+        training={"epochs": 20}, hls={"csim_samples": 300, "measure": False},  # the twin: test_pipeline's user-npz run
     )  # fmt: skip
     out = mrfpga("run", config, "--out", tmp_path / "run")
     assert "WARNING: input grid" not in out

@@ -138,7 +138,7 @@ def test_every_scheme_runs_through_the_cli_bit_exactly(tmp_path, scheme, extra):
     config["model"]["hidden"] = [24]
     config["training"]["epochs"] = 3
     config["hls"]["csim_samples"] = 100
-    config["hls"]["measure"] = False  # the demo's test measures the twin; this one is about the schemes
+    config["hls"]["measure"] = False  # the user-npz test measures the twin; this one is about the schemes
     config["quantization"]["scheme"] = scheme
     for section, values in extra.items():
         config[section].update(values)
