@@ -34,6 +34,8 @@ Measured and printed, one table per model (no asserts):
 2. g++ compile time of the C simulation: wall time of ``hls_model.compile()`` (which writes the project, then
    runs hls4ml's ``build_lib.sh``: g++ -O3 of the firmware and the bridge into a shared library), same machine,
    ``COMPILE_ROUNDS`` rounds alternating which variant goes first; median and every round, and the ratio.
+   Both plain for the ratio (``MRFPGA_PRECOMPILED_HEADERS=0``); ours with the kit's precompiled headers
+   (``mrfpga.hls.csim.precompiled_header``) on a row of its own.
 3. C-simulation throughput: inferences per second of ``hls_model.predict`` (one ctypes call per sample) on the
    450 test samples (float64 inputs on the ap_fixed<16,6> input grid), median of ``PREDICT_REPS``
    repetitions taken in rotating order; ours at the highest and the lowest resolution. The C-simulation
@@ -66,7 +68,7 @@ from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
 from mrfpga.cli.config import load_config
 from mrfpga.hls.boards import load_board
 from mrfpga.hls.convert import convert
-from mrfpga.hls.csim import predict, snap_to_input_grid
+from mrfpga.hls.csim import PRECOMPILED_SWITCH, predict, snap_to_input_grid
 from mrfpga.hls.estimate import estimate
 from mrfpga.hls.hls4ml_layers import MULTIPLYING, multipliers
 from mrfpga.hls.resources import package_dir
@@ -195,15 +197,19 @@ def layer_summary(hls_model):
 
 
 def time_compiles(variants):
-    """{name: [seconds]} of hls_model.compile(), COMPILE_ROUNDS rounds, rotating which variant goes first."""
+    """{name: [seconds]} of hls_model.compile(), COMPILE_ROUNDS rounds, rotating which variant goes first.
+    ``variants``: {name: (hls_model, precompiled headers or not)}."""
     names = list(variants)
     times = {name: [] for name in names}
     for r in range(COMPILE_ROUNDS):
         for name in names[r % len(names) :] + names[: r % len(names)]:
+            hls_model, precompiled = variants[name]
+            os.environ[PRECOMPILED_SWITCH] = "1" if precompiled else "0"
             with quiet():
                 started = time.perf_counter()
-                variants[name].compile()
+                hls_model.compile()
                 times[name].append(time.perf_counter() - started)
+    os.environ.pop(PRECOMPILED_SWITCH)
     return times
 
 
@@ -279,7 +285,8 @@ def bench_model(title, ours_model, base_model, q, data, board, tmp, reuse_factor
     ours_est = estimate(ours, n_res, board)
     base_est = baseline_estimate(base, board)
 
-    compile_s = time_compiles({"ours": ours, "hls4ml": base})
+    # Like for like: both plain; the kit's precompiled headers (its kit projects only) on a row of their own.
+    compile_s = time_compiles({"ours": (ours, False), "hls4ml": (base, False), "ours_precompiled": (ours, True)})
 
     x = np.ascontiguousarray(snap_to_input_grid(data.x_test), np.float64)
     y = data.y_test
@@ -336,6 +343,11 @@ def bench_model(title, ours_model, base_model, q, data, board, tmp, reuse_factor
     row(
         f"g++ compile, hls_model.compile(), {COMPILE_ROUNDS} rounds", "s", fmt_times(compile_s["ours"]),
         fmt_times(compile_s["hls4ml"]), ratio(ours_compile, base_compile),
+    )  # fmt: skip
+    ours_precompiled = float(np.median(compile_s["ours_precompiled"]))
+    row(
+        "  ours with the kit's precompiled headers", "s", fmt_times(compile_s["ours_precompiled"]),
+        "(plain hls4ml)", ratio(ours_precompiled, base_compile),
     )  # fmt: skip
     base_ips = speed["hls4ml"][0]
     for label, key in (("highest", "ours_high"), ("lowest", "ours_low")):

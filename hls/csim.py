@@ -27,6 +27,7 @@ TESTBENCH_FLAGS = ("-O2", "-std=c++11")
 LIBRARY_FLAGS = ("-O3", "-fPIC", "-std=c++11")  # hls4ml's build_lib.sh, when a project's script cannot tell
 # What every build of a project parses before its own code, a third to two thirds of each g++ run: the standard
 # headers and ap_types (vendor-independent and the same in every project; the cache is keyed by their content).
+PRECOMPILED_SWITCH = "MRFPGA_PRECOMPILED_HEADERS"  # "0": plain builds (a like-for-like timing against hls4ml)
 PRECOMPILED = ("algorithm", "iostream", "map", "string", "vector", "ap_fixed.h", "ap_int.h", "hls_stream.h")
 
 
@@ -63,7 +64,7 @@ def precompiled_header(project_dir, flags, compiler="g++"):
     the plain one, with the same result. Built once per compiler, flag set and ap_types content, in
     ``cache_dir()/pch``."""
     ap_types = Path(project_dir) / "firmware" / "ap_types"
-    if shutil.which(compiler) is None or not ap_types.is_dir():
+    if os.environ.get(PRECOMPILED_SWITCH) == "0" or shutil.which(compiler) is None or not ap_types.is_dir():
         return []
     flags = tuple(flags)
     text = "".join(f"#include <{h}>\n" if "." not in h else f'#include "{h}"\n' for h in PRECOMPILED)

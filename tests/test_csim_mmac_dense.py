@@ -17,7 +17,7 @@ class TestDigitsShape(CsimCase):
     """64 inputs, the reference resolutions, NAF, groups of 16."""
 
     @pytest.mark.parametrize("build", ["library", "testbench"])
-    def test_builds_read_the_headers_precompiled(self, project, build):
+    def test_builds_read_the_headers_precompiled(self, project, build, monkeypatch):
         """build_lib.sh and the testbench build take the kit's precompiled header, and g++ uses it (``-H`` marks
         a precompiled header it reads with "!"; one it rejects is read as text)."""
         out_dir = project.config.get_output_dir()
@@ -31,6 +31,8 @@ class TestDigitsShape(CsimCase):
         done = subprocess.run(cmd, cwd=out_dir, capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"})
         assert done.returncode == 0, done.stderr[-2000:]
         assert f"! {precompiled[1]}.gch" in done.stderr.splitlines()
+        monkeypatch.setenv(csim.PRECOMPILED_SWITCH, "0")  # plain builds on request
+        assert csim.precompiled_header(out_dir, flags) == []
 
 
 class TestShortLastGroup(CsimCase):
