@@ -133,7 +133,6 @@ def trained_or_train(config, run_dir, verbose=1):
 
 def convert(config, run_dir, model=None, force=False):
     """``DIR/hls_project`` from the trained model, through the library's ``convert_from_keras_model``."""
-
     model = model or load_model(run_dir)
     h = config.hls
     project = Path(run_dir).resolve() / PROJECT
