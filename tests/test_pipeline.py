@@ -117,9 +117,11 @@ def test_demo_job_meets_its_promises(tmp_path):
 @pytest.mark.parametrize(
     "scheme, extra",
     [
-        ("onion", {"training": {"method": "onion"}}),
-        # make test-all: the row-wise run (tests/test_methods.py trains it from a config, test_csim_rowwise.py
-        # converts it) and the plain QKeras runs (test_csim_mmac_conv.py's TestQKerasCnn* convert its CNN).
+        # make test-all: every scheme's CLI run, each covered in kind elsewhere. The onion and row-wise runs:
+        # tests/test_methods.py trains them from a config, test_csim_onion.py and test_csim_rowwise.py convert
+        # them; the plain QKeras runs: test_csim_mmac_conv.py's TestQKerasCnn* convert the CNN through the
+        # CLI's convert.
+        pytest.param("onion", {"training": {"method": "onion"}}, marks=pytest.mark.extended),
         pytest.param("rowwise", {"training": {"method": "rowwise", "reassign_every": 2, "hessian_iterations": 3}},
                      marks=pytest.mark.extended),
         pytest.param("qkeras", {"training": {"method": "qkeras"}}, marks=pytest.mark.extended),
