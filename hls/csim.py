@@ -59,13 +59,12 @@ def cache_dir():
 
 
 def precompiled_header(project_dir, flags, compiler="g++"):
-    """Flags that make g++ (run with ``flags``) read the standard headers and ap_types of ``project_dir``
-    precompiled (``-include`` of a header beside its ``.gch``), or ``[]`` when that cannot be: the build is then
-    the plain one, with the same result. Built once per compiler, flag set and ap_types content, in
-    ``cache_dir()/pch``."""
+    """A header to ``-include`` that g++ (run with ``flags``) reads precompiled from the ``.gch`` beside it: the
+    standard headers and ap_types of ``project_dir``. None when that cannot be: the build is then the plain one,
+    with the same result. Built once per compiler, flag set and ap_types content, in ``cache_dir()/pch``."""
     ap_types = Path(project_dir) / "firmware" / "ap_types"
     if os.environ.get(PRECOMPILED_SWITCH) == "0" or shutil.which(compiler) is None or not ap_types.is_dir():
-        return []
+        return None
     flags = tuple(flags)
     text = "".join(f"#include <{h}>\n" if "." not in h else f'#include "{h}"\n' for h in PRECOMPILED)
     key = hashlib.sha256()
@@ -76,8 +75,8 @@ def precompiled_header(project_dir, flags, compiler="g++"):
         key.update(path.relative_to(ap_types).as_posix().encode() + b"\0" + path.read_bytes())
     header = _built_header(compiler, flags, text, str(ap_types.resolve()), key.hexdigest()[:20])
     if header is None or not header.with_suffix(".h.gch").exists():  # the cache may be emptied meanwhile
-        return []
-    return ["-include", str(header)]
+        return None
+    return header
 
 
 @functools.cache
@@ -169,7 +168,8 @@ def compile_testbench(project_dir, project_name, compiler="g++", sources=None, o
     firmware = str(library.relative_to(project_dir)) if library else f"firmware/{project_name}.cpp"
     sources = [*(sources or [f"{project_name}_test.cpp"]), firmware]
     # A folder of the caller's goes first on the include path and could hold other headers: no precompiled ones then.
-    precompiled = [] if flags else precompiled_header(project_dir, TESTBENCH_FLAGS, compiler)
+    header = None if flags else precompiled_header(project_dir, TESTBENCH_FLAGS, compiler)
+    precompiled = ["-include", str(header)] if header else []
     cmd = [
         compiler, *TESTBENCH_FLAGS, *precompiled, *flags, "-Ifirmware", "-Ifirmware/ap_types",
         '-DWEIGHTS_DIR="firmware/weights"', *sources, "-o", output,

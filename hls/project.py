@@ -72,13 +72,12 @@ def use_precompiled_header(project):
     """build_lib.sh reads the standard and ap_types headers precompiled (``csim.precompiled_header``, built
     now if this machine's cache lacks it): the same library in about 60% of the time. The line checks that
     the file is there, so the project still builds plainly anywhere else."""
-    flags = precompiled_header(project, library_flags(project))
-    if not flags or any(c.isspace() or c in '"$`\\' for flag in flags for c in flag):
+    header = precompiled_header(project, library_flags(project))
+    if header is None or any(c.isspace() or c in '"$`\\' for c in str(header)):  # the script would split it
         return
-    header = flags[flags.index("-include") + 1]
     line = (
         "# mrfpga: headers precompiled once on the machine that wrote this project (mrfpga.hls.csim)\n"
-        f'if [ -f "{header}.gch" ]; then CFLAGS+=" {" ".join(flags)}"; fi\n'
+        f'if [ -f "{header}.gch" ]; then CFLAGS+=" -include {header}"; fi\n'
     )
     anchor = 'INCFLAGS="'
     _patch(project / "build_lib.sh", lambda text: text if "mrfpga:" in text else text.replace(anchor, line + anchor, 1))

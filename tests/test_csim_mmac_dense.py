@@ -22,17 +22,17 @@ class TestDigitsShape(CsimCase):
         a precompiled header it reads with "!"; one it rejects is read as text)."""
         out_dir = project.config.get_output_dir()
         flags = csim.library_flags(out_dir) if build == "library" else csim.TESTBENCH_FLAGS
-        precompiled = csim.precompiled_header(out_dir, flags)
-        assert precompiled[0] == "-include"
+        header = csim.precompiled_header(out_dir, flags)
+        assert header is not None
         if build == "library":
-            assert f"-include {precompiled[1]}" in (Path(out_dir) / "build_lib.sh").read_text()
+            assert f"-include {header}" in (Path(out_dir) / "build_lib.sh").read_text()
         source = f"firmware/{PROJECT_NAME}.cpp" if build == "library" else f"{PROJECT_NAME}_test.cpp"
-        cmd = ["g++", *flags, *precompiled, "-H", "-fsyntax-only", "-Ifirmware", "-Ifirmware/ap_types", source]
+        cmd = ["g++", *flags, "-include", header, "-H", "-fsyntax-only", "-Ifirmware", "-Ifirmware/ap_types", source]
         done = subprocess.run(cmd, cwd=out_dir, capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"})
         assert done.returncode == 0, done.stderr[-2000:]
-        assert f"! {precompiled[1]}.gch" in done.stderr.splitlines()
+        assert f"! {header}.gch" in done.stderr.splitlines()
         monkeypatch.setenv(csim.PRECOMPILED_SWITCH, "0")  # plain builds on request
-        assert csim.precompiled_header(out_dir, flags) == []
+        assert csim.precompiled_header(out_dir, flags) is None
 
 
 class TestShortLastGroup(CsimCase):
