@@ -235,10 +235,12 @@ def test_truncate_groups_short_last_group(shape, group_size, encoding):
     np.testing.assert_array_equal(truncate_groups(q, 8, 9 * group_size, group_size, encoding).numpy(), q)
 
 
-@pytest.mark.parametrize("bits, group_size", [(16, 16), (12, 40), (6, 64)])
+@pytest.mark.parametrize("bits, group_size", [(16, 16), (15, 16), (12, 40), (6, 64)])
 def test_truncate_groups_wide_groups_and_values(bits, group_size):
     """Per-plane counts are packed into int64 words: more planes than one word holds (16 bits), and groups
-    whose counts need wider fields (40 and 64 members)."""
+    whose counts need wider fields (40 and 64 members). The two digit masks share one int32 up to 15 bits
+    (16 planes), and a group's waterline members are ranked in one int32 word up to 30 members, one int64
+    word up to 62, by a cumulative sum beyond."""
     rng = np.random.default_rng(bits * 100 + group_size)
     q = rng.integers(0, 2**bits, size=(2 * group_size + 3, 2))
     for encoding in ENCODINGS:

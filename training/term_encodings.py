@@ -72,6 +72,26 @@ def exclusive_cumsum(x, axis, reverse=False):
     return tf.cast(tf.experimental.numpy.moveaxis(summed, -1, axis), x.dtype)
 
 
+def members_before(flags, axis):
+    """How many of the earlier members along ``axis`` have their boolean flag set (an exclusive count).
+
+    Up to 62 members: the flagged members' bits are summed into one integer word per group, and each member
+    counts the set bits below its own (a population count). Only that word is per group; the rest stays
+    elementwise, so a compiled kernel fuses it, where a cumulative sum is a matmul over a copy of the flags."""
+    axis %= len(flags.shape)
+    n = int(flags.shape[axis])
+    if n > 62:
+        return exclusive_cumsum(tf.cast(flags, tf.int32), axis)
+    dtype = tf.int32 if n <= 30 else tf.int64
+    member_bits = tf.reshape(
+        tf.bitwise.left_shift(tf.constant(1, dtype), tf.range(n, dtype=dtype)),
+        [n if a == axis else 1 for a in range(len(flags.shape))],
+    )
+    word = tf.reduce_sum(tf.where(flags, member_bits, tf.constant(0, dtype)), axis, keepdims=True)
+    below = tf.bitwise.bitwise_and(word, member_bits - 1)
+    return tf.cast(tf.raw_ops.PopulationCount(x=below), tf.int32)
+
+
 def plane_counts(terms, n_planes, group_axis):
     """Each plane's count of terms per group, planes on a new last axis (plane 0 first), from one sum per int64
     word: bit p of a member's term mask moves to its own field, wide enough for a whole group's count, so a sum
@@ -107,8 +127,8 @@ def keep_group_terms(pos, neg, budget, n_planes, group_axis):
     whole_planes = tf.reduce_sum(tf.where(fits, powers, 0), -1)
     waterline = tf.reduce_sum(tf.where(crossing, powers, 0), -1)
     waterline_left = tf.reduce_sum(tf.where(crossing, left, 0), -1)
-    at_waterline = tf.cast(tf.bitwise.bitwise_and(terms, waterline) != 0, tf.int32)
-    first = tf.logical_and(at_waterline > 0, exclusive_cumsum(at_waterline, group_axis) < waterline_left)
+    at_waterline = tf.bitwise.bitwise_and(terms, waterline) != 0
+    first = tf.logical_and(at_waterline, members_before(at_waterline, group_axis) < waterline_left)
     keep = tf.bitwise.bitwise_or(whole_planes, tf.where(first, waterline, 0))
     return tf.bitwise.bitwise_and(pos, keep), tf.bitwise.bitwise_and(neg, keep)
 
@@ -128,7 +148,13 @@ def truncate_groups(q, bits, budget, group_size, encoding):
     if pad:
         q = tf.pad(q, [[0, 0]] * (len(shape) - 2) + [[0, pad], [0, 0]])
     grouped = tf.reshape(q, shape[:-2] + [n_groups, group_size, shape[-1]])
-    pos, neg = keep_group_terms(*digit_masks(grouped, encoding), budget, n_planes(bits), group_axis=-2)
+    pos, neg = digit_masks(grouped, encoding)
+    if n_planes(bits) <= 16:
+        # Both masks in one int32: a compiled kernel then keeps one array per kernel, not three (pos, neg, terms).
+        packed = tf.bitwise.bitwise_or(pos, tf.bitwise.left_shift(neg, 16))
+        pos = tf.bitwise.bitwise_and(packed, 0xFFFF)
+        neg = tf.bitwise.bitwise_and(tf.bitwise.right_shift(packed, 16), 0xFFFF)  # an arithmetic shift
+    pos, neg = keep_group_terms(pos, neg, budget, n_planes(bits), group_axis=-2)
     kept = tf.reshape(pos - neg, shape[:-2] + [n_groups * group_size, shape[-1]])
     return kept[..., :fan_in, :]
 
