@@ -25,11 +25,17 @@ batch normalization (a ``tf.switch_case`` over 8 resolutions, each branch compil
 Memory: TensorFlow's CPU allocator is switched to its BFC allocator (``TF_CPU_ALLOCATOR_USE_BFC``), whose
 statistics ``tf.config.experimental.get_memory_info('CPU:0')`` reports. Peak memory per step is the
 allocator's peak during one step minus what was allocated just before it (weights, optimizer state and data
-stay resident and are the same for every variant of a model): activations, gradients and temporaries.
+stay resident and are the same for every variant of a model): activations, gradients and temporaries. The
+peak moves from step to step with the order TensorFlow's executor runs independent ops in, so the table gives
+the median of several steps and their spread. A multires step holds two models' activations and quantized
+kernels until its backward pass (SPEC section 2: about twice one model's memory).
 
-Run from the repository root (a few minutes on 2 quiet cores; most of it compiling the CNN under XLA):
+The last lines check issue 14's targets: each term step's wall-clock time at most 1.5x (one resolution) or
+2.5x (multires) QKeras's step, and its peak memory at most 1.5x, under the same compilation.
 
-    .venv/bin/python bench/bench_training.py [--rounds 8] [--calls 8] [--models mlp cnn]
+Run from the repository root (about 10 minutes on 2 quiet cores; most of it compiling the CNN under XLA):
+
+    .venv/bin/python bench/bench_training.py [--rounds 8] [--calls 8] [--memory-steps 9] [--models mlp cnn]
 """
 
 # ruff: noqa: E402 (the allocator, TF's log level and the warning filter are set before TensorFlow is imported)
@@ -74,7 +80,8 @@ def batch_for(model_name):
 
 
 def make_variant(model_name, kind, jit_compile):
-    """``step()`` running one training step of the variant on a fixed batch; returns the loss tensor."""
+    """``(step, model)``: ``step()`` runs one training step of the variant on a fixed batch and returns the
+    loss tensor."""
     q = QuantizationConfig(scheme="qkeras" if kind == "qkeras" else "term")
     model = MODELS[model_name](q)
     optimizer = tf.keras.optimizers.Adam(LEARNING_RATE)
@@ -83,9 +90,9 @@ def make_variant(model_name, kind, jit_compile):
     if kind == "term multires":
         runner = TeacherStudentStep(model, optimizer, distillation_loss, SEED, jit_compile=jit_compile)
         student = tf.constant(n_resolutions(model) // 2, tf.int32)  # a fixed student: equal work every step
-        return lambda: runner.step(x, y, student)
+        return (lambda: runner.step(x, y, student)), model
     runner = SingleStep(model, optimizer, jit_compile=jit_compile)
-    return lambda: runner.step(x, y)
+    return (lambda: runner.step(x, y)), model
 
 
 def step_memory(step):
@@ -96,27 +103,35 @@ def step_memory(step):
     return tf.config.experimental.get_memory_info("CPU:0")["peak"] - before
 
 
+# Issue 14's targets: each kind's ratio to QKeras's step under the same compilation.
+TIME_TARGETS = {"term single": 1.5, "term multires": 2.5}
+MEMORY_TARGET = 1.5
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--calls", type=int, default=8, help="steps per variant per round")
+    parser.add_argument("--memory-steps", type=int, default=9, help="steps whose peak memory is measured")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     args = parser.parse_args()
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, batch {BATCH}")
 
-    variants = {}
+    variants, models = {}, {}
     for model_name in args.models:
         for kind in KINDS:
             for jit in (False, True):
                 name = (model_name, kind, jit)
                 started = time.perf_counter()
-                step = make_variant(model_name, kind, jit)
+                step, models[name] = make_variant(model_name, kind, jit)
                 for _ in range(3):  # trace and compile, then settle
                     step().numpy()
                 variants[name] = step
                 print(f"  built {model_name} {kind}{' XLA' if jit else ''} in {time.perf_counter() - started:.1f} s")
 
-    memory = {name: step_memory(step) for name, step in variants.items()}
+    # The peak moves from step to step with the order the executor runs independent ops in: a median.
+    peaks = {name: [step_memory(step) for _ in range(args.memory_steps)] for name, step in variants.items()}
+    memory = {name: np.median(p) for name, p in peaks.items()}
     wall = {name: [] for name in variants}
     cpu = {name: [] for name in variants}
     names = list(variants)
@@ -133,7 +148,7 @@ def main():
     head = (
         f"{'model':<5} {'step':<15} {'XLA':<4} {'wall ms':>8} {'ratio':>6} {'vs plain':>8} {'cpu ms':>8} {'ratio':>6} "
     )
-    head += f"{'vs plain':>8} {'peak MiB':>8} {'ratio':>6} {'vs plain':>8}"
+    head += f"{'vs plain':>8} {'peak MiB':>8} {'ratio':>6} {'vs plain':>8} {'spread':>11}"
     print(head)
     print("-" * len(head))
     for model_name, kind, jit in names:
@@ -145,14 +160,30 @@ def main():
             row += f" {median:8.2f} {median / base:5.2f}x {median / plain:7.2f}x"
         mem, base_mem = memory[(model_name, kind, jit)], memory[(model_name, "qkeras", jit)]
         plain_mem = memory[(model_name, "qkeras", False)]
-        print(f"{row} {mem / 2**20:8.2f} {mem / base_mem:5.2f}x {mem / plain_mem:7.2f}x")
+        low, high = min(peaks[(model_name, kind, jit)]) / base_mem, max(peaks[(model_name, kind, jit)]) / base_mem
+        print(f"{row} {mem / 2**20:8.2f} {mem / base_mem:5.2f}x {mem / plain_mem:7.2f}x {low:4.2f}-{high:4.2f}x")
     print("ratio: / the QKeras step with the same XLA setting; vs plain: / the QKeras step without XLA. wall: elapsed")
     print("time; cpu: the process's CPU time (all threads), less sensitive to other load. peak: the allocator's peak")
-    print("during one step above what it held before the step.")
+    print(
+        f"during a step above what it held before the step, median of {args.memory_steps} steps; spread: their lowest"
+    )
+    print("and highest over the QKeras median.")
+
+    print("\nIssue 14's targets (wall-clock and peak-memory ratios to QKeras's step under the same compilation):")
+    for model_name, kind, jit in names:
+        if kind == "qkeras":
+            continue
+        time_ratio = np.median(wall[(model_name, kind, jit)]) / np.median(wall[(model_name, "qkeras", jit)])
+        mem_ratio = memory[(model_name, kind, jit)] / memory[(model_name, "qkeras", jit)]
+        checks = [
+            f"{what} {ratio:.2f}x <= {target}x {'met' if ratio <= target else 'MISSED'}"
+            for what, ratio, target in (("time", time_ratio, TIME_TARGETS[kind]), ("memory", mem_ratio, MEMORY_TARGET))
+        ]
+        print(f"  {model_name} {kind}{' XLA' if jit else ''}: " + "; ".join(checks))
 
     print(f"\nThe kit's default, training.jit_compile auto, on a run of {XLA_MIN_STEPS}+ steps (wall-clock ratios):")
     for model_name in args.models:
-        jit = whole_step_xla("auto", MODELS[model_name](QuantizationConfig(scheme="term")), XLA_MIN_STEPS)
+        jit = whole_step_xla("auto", models[(model_name, "term single", False)], XLA_MIN_STEPS)
         ratios = []
         for kind in KINDS[1:]:
             median = np.median(wall[(model_name, kind, jit)])

@@ -86,22 +86,51 @@ def fused(function):
     return call
 
 
-def masked_straight_through(function):
-    """``function(x, *params) -> (quantized, inside)`` with the straight-through gradient: ``dy`` where
-    ``inside``, 0 elsewhere, nothing to ``params``.
+def masked_straight_through_many(function, inputs):
+    """``function(inputs) -> [(outputs, inside), ...]``, one pair per input (a list of one or more outputs
+    and a boolean mask), with the straight-through gradient: to each input, the sum of its outputs' upstream
+    gradients where ``inside``, 0 elsewhere; nothing to what else ``function`` reads. Returns each input's
+    outputs, a list per input.
 
     Written as a custom gradient because the gradient of the function's ops would keep every intermediate
     (the digit planes, the peeled terms) alive until the backward pass and run them again backwards; this
-    keeps one boolean mask and runs one select (bench/bench_training.py).
+    keeps one boolean mask per input and runs one select (bench/bench_training.py).
     """
 
-    def call(x, *params):
-        @tf.custom_gradient
-        def quantize(x):
-            quantized, inside = function(x, *params)
-            return quantized, lambda dy: tf.where(inside, dy, tf.zeros_like(dy))
+    counts = []  # each input's number of outputs, known once ``function`` has run
 
-        return quantize(x)
+    @tf.custom_gradient
+    def quantize(*inputs):
+        results = function(list(inputs))
+        counts.extend(len(outputs) for outputs, _ in results)
+
+        def straight_through(*upstream):  # an output's upstream is None where it went unused
+            gradients, start = [], 0
+            for x, (outputs, inside) in zip(inputs, results, strict=True):
+                used = [dy for dy in upstream[start : start + len(outputs)] if dy is not None]
+                start += len(outputs)
+                summed = tf.add_n(used) if used else tf.zeros_like(x)
+                gradients.append(tf.where(inside, summed, tf.zeros_like(summed)))
+            return gradients
+
+        return [output for outputs, _ in results for output in outputs], straight_through
+
+    flat = quantize(*inputs)
+    starts = np.cumsum([0, *counts])
+    return [flat[start:end] for start, end in zip(starts[:-1], starts[1:], strict=True)]
+
+
+def masked_straight_through(function):
+    """``function(x, *params) -> (quantized, inside)`` with the straight-through gradient: ``dy`` where
+    ``inside``, 0 elsewhere, nothing to ``params`` (``masked_straight_through_many`` for one input)."""
+
+    def call(x, *params):
+        def one(inputs):
+            quantized, inside = function(inputs[0], *params)
+            return [([quantized], inside)]
+
+        ((quantized,),) = masked_straight_through_many(one, [x])
+        return quantized
 
     return call
 

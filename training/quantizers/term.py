@@ -14,6 +14,7 @@ from .base import (
     exact_pow2,
     fused,
     fused_straight_through,
+    masked_straight_through_many,
     peak_alpha,
     pow2_exponent,
 )
@@ -75,24 +76,10 @@ class KernelBatch:
         kernels = [tf.convert_to_tensor(layer.kernel) for layer, _ in self.pairs]
         budgets = [[q.budget_at(r) for r in resolutions] for _, q in self.pairs]
         settings = tuple((q.bits, q.group_size, q.encoding) for _, q in self.pairs)
-        n_res = len(resolutions)
-
-        @tf.custom_gradient
-        def quantize(*kernels):
-            results = _kernels_at_budgets(list(kernels), budgets, settings)
-            insides = [inside for _, inside in results]
-
-            def straight_through(*upstream):  # per resolution, per kernel; None where an output went unused
-                def summed(i):
-                    used = [dy for dy in upstream[i :: len(kernels)] if dy is not None]
-                    return tf.add_n(used) if used else tf.zeros_like(kernels[i])
-
-                return [tf.where(inside, summed(i), 0.0) for i, inside in enumerate(insides)]
-
-            return [results[i][0][r] for r in range(n_res) for i in range(len(kernels))], straight_through
-
-        flat = quantize(*kernels)
-        return [flat[r * len(kernels) : (r + 1) * len(kernels)] for r in range(n_res)]
+        per_kernel = masked_straight_through_many(
+            lambda kernels: _kernels_at_budgets(kernels, budgets, settings), kernels
+        )  # per kernel, its quantized values at each resolution; the gradient summed over the resolutions
+        return [[outputs[r] for outputs in per_kernel] for r in range(len(resolutions))]
 
     @contextmanager
     def use(self, quantized):
