@@ -6,8 +6,6 @@ import sys
 import warnings
 from pathlib import Path
 
-from mrfpga.hls.resources import package_dir
-
 DEMO_CONFIG = "digits_mlp.yaml"
 
 
@@ -83,6 +81,8 @@ def _check_mismatches(report):
 
 
 def _dispatch(args, load_config):
+    from mrfpga.hls.resources import package_dir
+
     from . import pipeline
 
     if args.command in ("run", "demo"):
