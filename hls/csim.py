@@ -29,6 +29,10 @@ LIBRARY_FLAGS = ("-O3", "-fPIC", "-std=c++11")  # hls4ml's build_lib.sh, when a 
 # headers and ap_types (vendor-independent and the same in every project; the cache is keyed by their content).
 PRECOMPILED_SWITCH = "MRFPGA_PRECOMPILED_HEADERS"  # "0": plain builds (a like-for-like timing against hls4ml)
 PRECOMPILED = ("algorithm", "iostream", "map", "string", "vector", "ap_fixed.h", "ap_int.h", "hls_stream.h")
+# build_lib.sh: hls4ml's include-flags line ends its set-up; the kit's line (project.use_precompiled_header),
+# marked so, goes just before it.
+BUILD_SCRIPT_INCLUDES = 'INCFLAGS="'
+KIT_LINE_MARK = "# mrfpga:"
 
 
 class CsimError(MrfpgaError, RuntimeError):
@@ -42,7 +46,8 @@ def library_flags(project_dir):
     if not script.exists():
         return LIBRARY_FLAGS
     # Up to the kit's own line (project.use_precompiled_header) or hls4ml's include flags.
-    return _flags_of(re.split(r'\n(?:# mrfpga:|INCFLAGS=")', script.read_text())[0])
+    setup = re.split(f"\n(?:{re.escape(KIT_LINE_MARK)}|{re.escape(BUILD_SCRIPT_INCLUDES)})", script.read_text())[0]
+    return _flags_of(setup)
 
 
 @functools.cache
@@ -68,8 +73,7 @@ def precompiled_header(project_dir, flags, compiler="g++"):
     flags = tuple(flags)
     text = "".join(f"#include <{h}>\n" if "." not in h else f'#include "{h}"\n' for h in PRECOMPILED)
     key = hashlib.sha256()
-    version = subprocess.run([compiler, "--version"], capture_output=True, text=True).stdout
-    for part in (version, " ".join(flags), text):
+    for part in (_compiler_version(compiler), " ".join(flags), text):
         key.update(part.encode() + b"\0")
     for path in sorted(p for p in ap_types.rglob("*") if p.is_file()):
         key.update(path.relative_to(ap_types).as_posix().encode() + b"\0" + path.read_bytes())
@@ -77,6 +81,11 @@ def precompiled_header(project_dir, flags, compiler="g++"):
     if header is None or not header.with_suffix(".h.gch").exists():  # the cache may be emptied meanwhile
         return None
     return header
+
+
+@functools.cache
+def _compiler_version(compiler):
+    return subprocess.run([compiler, "--version"], capture_output=True, text=True).stdout
 
 
 @functools.cache

@@ -16,7 +16,7 @@ from mrfpga.training.errors import ConversionError
 
 from .axis_wrapper import axis_top, use_axis_top, write_axis_wrapper
 from .common import RESOLUTION_PORT
-from .csim import library_flags, precompiled_header
+from .csim import BUILD_SCRIPT_INCLUDES, KIT_LINE_MARK, library_flags, precompiled_header
 from .resources import package_dir
 from .vivado_project import use_axi_lite_interface, write_vivado_scripts
 
@@ -76,11 +76,14 @@ def use_precompiled_header(project):
     if header is None or any(c.isspace() or c in '"$`\\' for c in str(header)):  # the script would split it
         return
     line = (
-        "# mrfpga: headers precompiled once on the machine that wrote this project (mrfpga.hls.csim)\n"
+        f"{KIT_LINE_MARK} headers precompiled once on the machine that wrote this project (mrfpga.hls.csim)\n"
         f'if [ -f "{header}.gch" ]; then CFLAGS+=" -include {header}"; fi\n'
     )
-    anchor = 'INCFLAGS="'
-    _patch(project / "build_lib.sh", lambda text: text if "mrfpga:" in text else text.replace(anchor, line + anchor, 1))
+    anchor = BUILD_SCRIPT_INCLUDES
+    _patch(
+        project / "build_lib.sh",
+        lambda text: text if KIT_LINE_MARK in text else text.replace(anchor, line + anchor, 1),
+    )
 
 
 def scalar_resolution_port(project, name):
