@@ -99,16 +99,77 @@ def _logits_at_each(model, variables, resolutions, x):
     return [_logits_at(model, variables, r, x, batch, k) for r, k in zip(resolutions, kernels, strict=True)]
 
 
+def _backpropagate(tape, outputs, sources, upstream):
+    return tape.gradient(outputs, sources, output_gradients=upstream)
+
+
+def _summed(*parts):
+    """The sum of the gradients that exist, or None (a variable neither pass reached, e.g. another
+    resolution's BN branch, stays out of the optimizer step as with one tape)."""
+    present = [g for g in parts if g is not None]
+    return tf.add_n(present) if present else None
+
+
+def _state_kept(model, variables):
+    """Reads every non-trainable variable but the resolutions (BN moving statistics); ``restore()`` writes
+    them back, undoing an extra training-mode call."""
+    resolutions = {v.ref() for v in variables}
+    state = [v for v in model.non_trainable_variables if v.ref() not in resolutions]
+    values = [tf.identity(v.read_value()) for v in state]
+
+    def restore():
+        for v, value in zip(state, values, strict=True):
+            v.assign(value)
+
+    return restore
+
+
 def make_train_step(model, optimizer, loss_fn, teacher, jit_compile=False):
-    """The compiled teacher/student step: ``step(x, y, student_index)``."""
+    """The compiled teacher/student step: ``step(x, y, student_index)``.
+
+    One model's activations are held at a time, not both (issue 14: the two-model step's peak memory). The
+    student runs once untaped for its logits; the loss's gradients at both logits are taken; the teacher
+    backpropagates its share and frees its activations; only then does the student run again under a tape and
+    backpropagate its own. The extra cost is one student forward pass; the gradients are the one-tape step's
+    (tests/test_training.py checks them bit for bit) and the untaped call leaves the BN statistics as they were.
+    Under XLA the program is scheduled by XLA, which merges the student's two forward passes and keeps its
+    scratch as before (bench/bench_training.py).
+    """
     variables = resolution_variables(model)
+    batch = KernelBatch(model)
+    weights = model.trainable_variables
+    n_weights = len(weights)
 
     @tf.function(jit_compile=jit_compile)
     def step(x, y, student):
-        with tf.GradientTape() as tape:
-            teacher_logits, student_logits = _logits_at_each(model, variables, [teacher, student], x)
+        with tf.GradientTape() as kernel_tape:
+            kernels_t, kernels_s = batch.quantize([teacher, student])
+        with tf.GradientTape() as teacher_tape:
+            teacher_tape.watch(kernels_t)
+            teacher_logits = _logits_at(model, variables, teacher, x, batch, kernels_t)
+        restore = _state_kept(model, variables)
+        student_logits = _logits_at(model, variables, student, x, batch, kernels_s)
+        restore()
+        with tf.GradientTape() as loss_tape:
+            loss_tape.watch([teacher_logits, student_logits])
             loss = replica_share(loss_fn(teacher_logits, student_logits, y), y)
-        _apply(optimizer, tape, loss, model)
+        upstream_t, upstream_s = loss_tape.gradient(loss, [teacher_logits, student_logits])
+        grads_t = _backpropagate(teacher_tape, teacher_logits, weights + kernels_t, upstream_t)
+        with tf.control_dependencies([g for g in grads_t if g is not None]):
+            x_after_teacher = tf.identity(x)  # the teacher's activations are gone before the student's exist
+        with tf.GradientTape() as student_tape:
+            student_tape.watch(kernels_s)
+            student_logits = _logits_at(model, variables, student, x_after_teacher, batch, kernels_s)
+        grads_s = _backpropagate(student_tape, student_logits, weights + kernels_s, upstream_s)
+        kernels = [layer.kernel for layer, _ in batch.pairs]
+        upstream_kernels = [
+            tf.zeros_like(k) if g is None else g
+            for k, g in zip(kernels_t + kernels_s, grads_t[n_weights:] + grads_s[n_weights:], strict=True)
+        ]
+        through_kernels = _backpropagate(kernel_tape, kernels_t + kernels_s, kernels, upstream_kernels)
+        through = {v.ref(): g for v, g in zip(kernels, through_kernels, strict=True)}
+        grads = [_summed(t, s, through.get(v.ref())) for v, t, s in zip(weights, grads_t, grads_s, strict=False)]
+        optimizer.apply_gradients([(g, v) for g, v in zip(grads, weights, strict=True) if g is not None])
         return loss
 
     return step
