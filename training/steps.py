@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from .models import model_input
 from .quantizers.term import KernelBatch
-from .resolution import n_resolutions, resolution_variables, set_resolution
+from .resolution import _all_layers, n_resolutions, resolution_variables, set_resolution
 from .trainer import Step, fit, replica_share
 
 ALPHA = 0.1
@@ -124,13 +124,46 @@ def _state_kept(model, variables):
     return restore
 
 
-def make_train_step(model, optimizer, loss_fn, teacher, jit_compile=False):
-    """The compiled teacher/student step: ``step(x, y, student_index)``.
+def holds_one_model_at_a_time(model):
+    """Whether the multires step should hold one model's activations at a time: for a model without
+    convolutions. There the activations are the step's peak and a forward pass is cheap next to the step's
+    launches (the digits MLP: 1.45x QKeras's peak memory against 1.64-1.72x, at the same time); a convolutional
+    model's peak is the convolutions' own scratch (the CNN: 0.98x against 1.07x) and the second student forward
+    pass costs it a third more time (bench/bench_training.py)."""
+    return not any(
+        getattr(layer, "kernel", None) is not None and layer.kernel.shape.rank > 2 for layer in _all_layers(model)
+    )
 
-    One model's activations are held at a time, not both (issue 14: the two-model step's peak memory). The
+
+def make_train_step(model, optimizer, loss_fn, teacher, jit_compile=False, one_model_at_a_time=None):
+    """The compiled teacher/student step: ``step(x, y, student_index)``; ``one_model_at_a_time`` (None:
+    ``holds_one_model_at_a_time(model)``) picks between the two ways to run it, whose updates are equal."""
+    if one_model_at_a_time is None:
+        one_model_at_a_time = holds_one_model_at_a_time(model)
+    make = _step_one_model_at_a_time if one_model_at_a_time else _step_one_tape
+    return make(model, optimizer, loss_fn, teacher, jit_compile)
+
+
+def _step_one_tape(model, optimizer, loss_fn, teacher, jit_compile):
+    """One tape over both models: both models' activations are held until the one backward pass."""
+    variables = resolution_variables(model)
+
+    @tf.function(jit_compile=jit_compile)
+    def step(x, y, student):
+        with tf.GradientTape() as tape:
+            teacher_logits, student_logits = _logits_at_each(model, variables, [teacher, student], x)
+            loss = replica_share(loss_fn(teacher_logits, student_logits, y), y)
+        _apply(optimizer, tape, loss, model)
+        return loss
+
+    return step
+
+
+def _step_one_model_at_a_time(model, optimizer, loss_fn, teacher, jit_compile):
+    """One model's activations are held at a time, not both (issue 14: the two-model step's peak memory). The
     student runs once untaped for its logits; the loss's gradients at both logits are taken; the teacher
     backpropagates its share and frees its activations; only then does the student run again under a tape and
-    backpropagate its own. The extra cost is one student forward pass; the gradients are the one-tape step's
+    backpropagate its own. The extra cost is one student forward pass; the updates are the one-tape step's
     (tests/test_training.py checks them bit for bit) and the untaped call leaves the BN statistics as they were.
     Under XLA the program is scheduled by XLA, which merges the student's two forward passes and keeps its
     scratch as before (bench/bench_training.py).
