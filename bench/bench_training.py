@@ -27,9 +27,10 @@ statistics ``tf.config.experimental.get_memory_info('CPU:0')`` reports. Peak mem
 allocator's peak during one step minus what was allocated just before it (weights, optimizer state and data
 stay resident and are the same for every variant of a model): activations, gradients and temporaries. The
 peak moves from step to step with the order TensorFlow's executor runs independent ops in, so the table gives
-the median of several steps and their spread. A multires step holds one model's activations at a time (it
-backpropagates the teacher before it runs the student under a tape) but both resolutions' quantized kernels;
-SPEC section 2 reports about twice one model's memory. Under XLA the whole step is one program whose
+the median of several steps and their spread. The MLP's multires step holds one model's activations at a time
+(it backpropagates the teacher before it runs the student under a tape), the CNN's both (its peak is the
+convolutions' scratch; ``steps.holds_one_model_at_a_time``); SPEC section 2 reports about twice one model's
+memory. Under XLA the whole step is one program whose
 scratch XLA lays out itself, and the allocator holds it as one chunk.
 
 The last lines check issue 14's targets: each term step's wall-clock time at most 1.5x (one resolution) or
