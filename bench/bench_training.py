@@ -30,8 +30,8 @@ peak moves from step to step with the order TensorFlow's executor runs independe
 the median of several steps and their spread. The MLP's multires step holds one model's activations at a time
 (it backpropagates the teacher before it runs the student under a tape), the CNN's both (its peak is the
 convolutions' scratch; ``steps.holds_one_model_at_a_time``); SPEC section 2 reports about twice one model's
-memory. Under XLA the whole step is one program whose
-scratch XLA lays out itself, and the allocator holds it as one chunk.
+memory. Under XLA the whole step is one program whose scratch XLA lays out itself, and the allocator holds it
+as one chunk.
 
 The last lines check issue 14's targets: each term step's wall-clock time at most 1.5x (one resolution) or
 2.5x (multires) QKeras's step, and its peak memory at most 1.5x, under the same compilation.

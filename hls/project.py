@@ -79,10 +79,11 @@ def use_precompiled_header(project):
         f"{KIT_LINE_MARK} headers precompiled once on the machine that wrote this project (mrfpga.hls.csim)\n"
         f'if [ -f "{header}.gch" ]; then CFLAGS+=" -include {header}"; fi\n'
     )
-    anchor = BUILD_SCRIPT_INCLUDES
     _patch(
         project / "build_lib.sh",
-        lambda text: text if KIT_LINE_MARK in text else text.replace(anchor, line + anchor, 1),
+        lambda text: (
+            text if KIT_LINE_MARK in text else text.replace(BUILD_SCRIPT_INCLUDES, line + BUILD_SCRIPT_INCLUDES, 1)
+        ),
     )
 
 

@@ -110,6 +110,12 @@ def _summed(*parts):
     return tf.add_n(present) if present else None
 
 
+def _after(x, tensors):
+    """``x``, available only once ``tensors`` are: the next stage of a step waits for the one before."""
+    with tf.control_dependencies(tensors):
+        return tf.identity(x)
+
+
 def _state_kept(model, variables):
     """Reads every non-trainable variable but the resolutions (BN moving statistics); ``restore()`` writes
     them back, undoing an extra training-mode call."""
@@ -182,8 +188,7 @@ def _step_one_model_at_a_time(model, optimizer, loss_fn, teacher, jit_compile):
         restore = _state_kept(model, variables)
         student_logits = _logits_at(model, variables, student, x, batch, kernels_s)
         restore()
-        with tf.control_dependencies([student_logits]):
-            x_after_probe = tf.identity(x)
+        x_after_probe = _after(x, [student_logits])
         with tf.GradientTape() as teacher_tape:
             teacher_tape.watch(kernels_t)
             teacher_logits = _logits_at(model, variables, teacher, x_after_probe, batch, kernels_t)
@@ -192,8 +197,7 @@ def _step_one_model_at_a_time(model, optimizer, loss_fn, teacher, jit_compile):
             loss = replica_share(loss_fn(teacher_logits, student_logits, y), y)
         upstream_t, upstream_s = loss_tape.gradient(loss, [teacher_logits, student_logits])
         grads_t = _backpropagate(teacher_tape, teacher_logits, weights + kernels_t, upstream_t)
-        with tf.control_dependencies([g for g in grads_t if g is not None]):
-            x_after_teacher = tf.identity(x)  # the teacher's activations are gone before the student's exist
+        x_after_teacher = _after(x, [g for g in grads_t if g is not None])  # the teacher's activations are gone
         with tf.GradientTape() as student_tape:
             student_tape.watch(kernels_s)
             student_logits = _logits_at(model, variables, student, x_after_teacher, batch, kernels_s)
@@ -205,7 +209,10 @@ def _step_one_model_at_a_time(model, optimizer, loss_fn, teacher, jit_compile):
         ]
         through_kernels = _backpropagate(kernel_tape, kernels_t + kernels_s, kernels, upstream_kernels)
         through = {v.ref(): g for v, g in zip(kernels, through_kernels, strict=True)}
-        grads = [_summed(t, s, through.get(v.ref())) for v, t, s in zip(weights, grads_t, grads_s, strict=False)]
+        grads = [
+            _summed(t, s, through.get(v.ref()))
+            for v, t, s in zip(weights, grads_t[:n_weights], grads_s[:n_weights], strict=True)
+        ]
         optimizer.apply_gradients([(g, v) for g, v in zip(grads, weights, strict=True) if g is not None])
         return loss
 
