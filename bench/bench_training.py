@@ -26,15 +26,18 @@ Memory: TensorFlow's CPU allocator is switched to its BFC allocator (``TF_CPU_AL
 statistics ``tf.config.experimental.get_memory_info('CPU:0')`` reports. Peak memory per step is the
 allocator's peak during one step minus what was allocated just before it (weights, optimizer state and data
 stay resident and are the same for every variant of a model): activations, gradients and temporaries. The
+allocator grows by regions of doubling size and counts a chunk that is less than twice a request whole; the
+bench widens its regions first (``widen_allocator_regions``) so that no fresh region is handed out whole. The
 peak moves from step to step with the order TensorFlow's executor runs independent ops in, so the table gives
-the median of several steps and their spread. The MLP's multires step holds one model's activations at a time
-(it backpropagates the teacher before it runs the student under a tape), the CNN's both (its peak is the
-convolutions' scratch; ``steps.holds_one_model_at_a_time``); SPEC section 2 reports about twice one model's
-memory. Under XLA the whole step is one program whose scratch XLA lays out itself, and the allocator holds it
-as one chunk.
+the median of several steps and their spread. The multires step holds one model's activations at a time
+(it backpropagates the teacher before it runs the student under a tape; ``steps.make_train_step``); SPEC
+section 2 reports about twice one model's memory. Under XLA the whole step is one program whose scratch XLA
+lays out itself as one allocation, and the allocator may hand it a free chunk of up to twice its size left by
+another program: the table adds the scratch's own size from XLA's buffer assignment (``xla_scratch``), and the
+targets under XLA use it.
 
 The last lines check issue 14's targets: each term step's wall-clock time at most 1.5x (one resolution) or
-2.5x (multires) QKeras's step, and its peak memory at most 1.5x, under the same compilation.
+2.5x (multires) QKeras's step, and its memory at most 1.5x, under the same compilation.
 
 Run from the repository root (about 10 minutes on 2 quiet cores; most of it compiling the CNN under XLA):
 
@@ -42,11 +45,17 @@ Run from the repository root (about 10 minutes on 2 quiet cores; most of it comp
 """
 
 # ruff: noqa: E402 (the allocator, TF's log level and the warning filter are set before TensorFlow is imported)
+import glob
 import os
+import re
+import tempfile
 import warnings
 
 os.environ["TF_CPU_ALLOCATOR_USE_BFC"] = "true"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# XLA writes each compiled program's buffer assignment here: its scratch, exactly (``xla_scratch``).
+XLA_DUMP = tempfile.mkdtemp(prefix="mrfpga-bench-xla-")
+os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_dump_to={XLA_DUMP} --xla_dump_hlo_as_text".strip()
 warnings.filterwarnings("ignore", message=r".*keras.constraints.serialize\(\)")
 
 import argparse
@@ -98,6 +107,33 @@ def make_variant(model_name, kind, jit_compile):
     return (lambda: runner.step(x, y)), model
 
 
+def widen_allocator_regions(mib=256):
+    """Allocates and frees ``mib`` MiB once, so that every later region the BFC allocator adds is at least that
+    large. The allocator grows by regions doubling from 2 MiB and hands out a free chunk whole unless it is at
+    least twice the request: XLA's scratch of a CNN step (one allocation of 11.7 MiB) took a whole fresh 16 MiB
+    region and read as 16 MiB, the multires step's (16.5 MiB) as 32 MiB. Carved from wide regions, a request
+    counts its own size (rounded to 256 bytes)."""
+    tf.zeros([mib << 18], tf.float32).numpy()
+
+
+def xla_dumps():
+    return set(glob.glob(os.path.join(XLA_DUMP, "*buffer-assignment.txt")))
+
+
+def xla_scratch(paths):
+    """Bytes of scratch ("preallocated-temp") of the programs whose buffer assignments XLA dumped to ``paths``
+    (the largest): what a step allocates for its temporaries, exactly, whatever free chunk the allocator hands
+    it. The allocator counts a chunk less than twice a request whole, so a step run after a larger program read
+    as that program's (the digits MLP's QKeras step: 122 KiB after the multires step, 80.75 KiB alone)."""
+    sizes = []
+    for path in paths:
+        with open(path) as f:
+            sizes += [int(m) for m in re.findall(r"allocation \d+: size (\d+), preallocated-temp", f.read())]
+    if not sizes:
+        raise RuntimeError(f"no XLA buffer assignment with scratch in {sorted(paths)} (dumped to {XLA_DUMP})")
+    return max(sizes)
+
+
 def step_memory(step):
     """Bytes the allocator held at its peak during one step, above what it held before the step."""
     before = tf.config.experimental.get_memory_info("CPU:0")["current"]
@@ -119,16 +155,20 @@ def main():
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     args = parser.parse_args()
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, batch {BATCH}")
+    widen_allocator_regions()
 
-    variants, models = {}, {}
+    variants, models, scratch = {}, {}, {}
     for model_name in args.models:
         for kind in KINDS:
             for jit in (False, True):
                 name = (model_name, kind, jit)
                 started = time.perf_counter()
                 step, models[name] = make_variant(model_name, kind, jit)
+                before = xla_dumps()
                 for _ in range(3):  # trace and compile, then settle
                     step().numpy()
+                if jit:
+                    scratch[name] = xla_scratch(xla_dumps() - before)
                 variants[name] = step
                 print(f"  built {model_name} {kind}{' XLA' if jit else ''} in {time.perf_counter() - started:.1f} s")
 
@@ -152,6 +192,7 @@ def main():
         f"{'model':<5} {'step':<15} {'XLA':<4} {'wall ms':>8} {'ratio':>6} {'vs plain':>8} {'cpu ms':>8} {'ratio':>6} "
     )
     head += f"{'vs plain':>8} {'peak MiB':>8} {'ratio':>6} {'vs plain':>8} {'spread':>11}"
+    head += f" {'XLA scratch MiB':>15} {'ratio':>6}"
     print(head)
     print("-" * len(head))
     for model_name, kind, jit in names:
@@ -164,23 +205,33 @@ def main():
         mem, base_mem = memory[(model_name, kind, jit)], memory[(model_name, "qkeras", jit)]
         plain_mem = memory[(model_name, "qkeras", False)]
         low, high = min(peaks[(model_name, kind, jit)]) / base_mem, max(peaks[(model_name, kind, jit)]) / base_mem
-        print(f"{row} {mem / 2**20:8.2f} {mem / base_mem:5.2f}x {mem / plain_mem:7.2f}x {low:4.2f}-{high:4.2f}x")
+        row += f" {mem / 2**20:8.2f} {mem / base_mem:5.2f}x {mem / plain_mem:7.2f}x {low:4.2f}-{high:4.2f}x"
+        if jit:
+            ratio = scratch[(model_name, kind, jit)] / scratch[(model_name, "qkeras", jit)]
+            row += f" {scratch[(model_name, kind, jit)] / 2**20:15.3f} {ratio:5.2f}x"
+        print(row)
     print("ratio: / the QKeras step with the same XLA setting; vs plain: / the QKeras step without XLA. wall: elapsed")
     print("time; cpu: the process's CPU time (all threads), less sensitive to other load. peak: the allocator's peak")
     print(
         f"during a step above what it held before the step, median of {args.memory_steps} steps; spread: their lowest"
     )
-    print("and highest over the QKeras median.")
+    print("and highest over the QKeras median. XLA scratch: the compiled step's temporaries from XLA's own buffer")
+    print("assignment (exact; the allocator's peak counts whatever free chunk it handed the scratch, up to twice it).")
 
-    print("\nIssue 14's targets (wall-clock and peak-memory ratios to QKeras's step under the same compilation):")
+    print("\nIssue 14's targets (wall-clock time and memory ratios to QKeras's step under the same compilation;")
+    print("memory: the allocator's peak without XLA, the program's scratch under XLA):")
     for model_name, kind, jit in names:
         if kind == "qkeras":
             continue
         time_ratio = np.median(wall[(model_name, kind, jit)]) / np.median(wall[(model_name, "qkeras", jit)])
-        mem_ratio = memory[(model_name, kind, jit)] / memory[(model_name, "qkeras", jit)]
+        per_step = scratch if jit else memory
+        mem_ratio = per_step[(model_name, kind, jit)] / per_step[(model_name, "qkeras", jit)]
         checks = [
             f"{what} {ratio:.2f}x <= {target}x {'met' if ratio <= target else 'MISSED'}"
-            for what, ratio, target in (("time", time_ratio, TIME_TARGETS[kind]), ("memory", mem_ratio, MEMORY_TARGET))
+            for what, ratio, target in (
+                ("time", time_ratio, TIME_TARGETS[kind]),
+                ("XLA scratch" if jit else "peak memory", mem_ratio, MEMORY_TARGET),
+            )
         ]
         print(f"  {model_name} {kind}{' XLA' if jit else ''}: " + "; ".join(checks))
 

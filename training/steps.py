@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from .models import model_input
 from .quantizers.term import KernelBatch
-from .resolution import _all_layers, n_resolutions, resolution_variables, set_resolution
+from .resolution import n_resolutions, resolution_variables, set_resolution
 from .trainer import Step, fit, replica_share
 
 ALPHA = 0.1
@@ -111,9 +111,12 @@ def _summed(*parts):
 
 
 def _after(x, tensors):
-    """``x``, available only once ``tensors`` are: the next stage of a step waits for the one before."""
-    with tf.control_dependencies(tensors):
-        return tf.identity(x)
+    """``x``, computed only once ``tensors`` are: the next stage of a step waits for the one before. A data
+    dependency, ``x * (1 + 0 * sum)``, which is ``x`` bit for bit while the tensors are finite (were they not,
+    the update would not be either): XLA drops control dependencies and optimization barriers before it
+    schedules, and then merged the student's two forward passes and held both models' activations."""
+    total = tf.add_n([tf.reduce_sum(tf.cast(t, tf.float32)) for t in tensors])
+    return x * tf.cast(1 + 0 * total, x.dtype)
 
 
 def _state_kept(model, variables):
@@ -130,22 +133,12 @@ def _state_kept(model, variables):
     return restore
 
 
-def holds_one_model_at_a_time(model):
-    """Whether the multires step should hold one model's activations at a time: for a model without
-    convolutions. There the activations are the step's peak and a forward pass is cheap next to the step's
-    launches (the digits MLP: 1.45x QKeras's peak memory against 1.64-1.72x, at the same time); a convolutional
-    model's peak is the convolutions' own scratch (the CNN: 0.98x against 1.07x) and the second student forward
-    pass costs it a third more time (bench/bench_training.py)."""
-    return not any(
-        getattr(layer, "kernel", None) is not None and layer.kernel.shape.rank > 2 for layer in _all_layers(model)
-    )
-
-
-def make_train_step(model, optimizer, loss_fn, teacher, jit_compile=False, one_model_at_a_time=None):
-    """The compiled teacher/student step: ``step(x, y, student_index)``; ``one_model_at_a_time`` (None:
-    ``holds_one_model_at_a_time(model)``) picks between the two ways to run it, whose updates are equal."""
-    if one_model_at_a_time is None:
-        one_model_at_a_time = holds_one_model_at_a_time(model)
+def make_train_step(model, optimizer, loss_fn, teacher, jit_compile=False, one_model_at_a_time=True):
+    """The compiled teacher/student step: ``step(x, y, student_index)``. ``one_model_at_a_time`` (the default)
+    holds one model's activations at a time; False runs one tape over both, the step as SPEC section 2 writes
+    it, with the same updates bit for bit, faster and with about twice one model's memory (bench/bench_training.py:
+    the CNN without XLA 1.6x QKeras's step time and 1.37x its peak memory against 2.15x and 0.77x; the digits MLP
+    1.64-1.72x memory against 1.23x at the same time; under XLA the CNN's scratch 1.66x against 1.41x)."""
     make = _step_one_model_at_a_time if one_model_at_a_time else _step_one_tape
     return make(model, optimizer, loss_fn, teacher, jit_compile)
 
@@ -169,12 +162,11 @@ def _step_one_model_at_a_time(model, optimizer, loss_fn, teacher, jit_compile):
     """One model's activations are held at a time, not both (issue 14: the two-model step's peak memory). The
     student runs first, untaped, for its logits alone; then the teacher under a tape; the loss's gradients at both
     logits are taken; the teacher backpropagates its share and frees its activations; only then does the student
-    run again under a tape and backpropagate its own. Each stage waits for the one before (control
-    dependencies): left free, the executor interleaved them and the peak moved between 1.3x and 1.5x QKeras's
-    (bench/bench_training.py). The extra cost is one student forward pass; the updates are the one-tape step's
-    (tests/test_training.py checks them bit for bit) and the untaped call leaves the BN statistics as they were.
-    Under XLA the program is scheduled by XLA, which merges the student's two forward passes and keeps its
-    scratch as before.
+    run again under a tape and backpropagate its own. Each stage waits for the one before (``_after``): left
+    free, TensorFlow's executor interleaved them and the peak moved between 1.3x and 1.5x QKeras's, and XLA
+    merged the student's two forward passes (bench/bench_training.py). The extra cost is one student forward
+    pass; the updates are the one-tape step's (tests/test_training.py checks them bit for bit) and the untaped
+    call leaves the BN statistics as they were.
     """
     variables = resolution_variables(model)
     batch = KernelBatch(model)
@@ -186,7 +178,8 @@ def _step_one_model_at_a_time(model, optimizer, loss_fn, teacher, jit_compile):
         with tf.GradientTape() as kernel_tape:
             kernels_t, kernels_s = batch.quantize([teacher, student])
         restore = _state_kept(model, variables)
-        student_logits = _logits_at(model, variables, student, x, batch, kernels_s)
+        x_after_kernels = _after(x, kernels_t + kernels_s)  # else XLA held the quantizer's planes through it
+        student_logits = _logits_at(model, variables, student, x_after_kernels, batch, kernels_s)
         restore()
         x_after_probe = _after(x, [student_logits])
         with tf.GradientTape() as teacher_tape:
@@ -196,6 +189,7 @@ def _step_one_model_at_a_time(model, optimizer, loss_fn, teacher, jit_compile):
             loss_tape.watch([teacher_logits, student_logits])
             loss = replica_share(loss_fn(teacher_logits, student_logits, y), y)
         upstream_t, upstream_s = loss_tape.gradient(loss, [teacher_logits, student_logits])
+        upstream_t = _after(upstream_t, [loss])  # the loss's value first: else XLA held both logits for it
         grads_t = _backpropagate(teacher_tape, teacher_logits, weights + kernels_t, upstream_t)
         x_after_teacher = _after(x, [g for g in grads_t if g is not None])  # the teacher's activations are gone
         with tf.GradientTape() as student_tape:
