@@ -29,17 +29,17 @@ stay resident and are the same for every variant of a model): activations, gradi
 allocator grows by regions of doubling size and counts a chunk that is less than twice a request whole; the
 bench widens its regions first (``widen_allocator_regions``) so that no fresh region is handed out whole. The
 peak moves from step to step with the order TensorFlow's executor runs independent ops in, so the table gives
-the median of several steps and their spread. The multires step holds one model's activations at a time
-(it backpropagates the teacher before it runs the student under a tape; ``steps.make_train_step``); SPEC
-section 2 reports about twice one model's memory. Under XLA the whole step is one program whose scratch XLA
-lays out itself as one allocation, and the allocator may hand it a free chunk of up to twice its size left by
-another program: the table adds the scratch's own size from XLA's buffer assignment (``xla_scratch``), and the
-targets under XLA use it.
+the median of several steps and their spread. The multires step holds one model's activations at a time (it
+backpropagates the teacher before it runs the student under a tape) for the MLP and under XLA, the CNN's both
+without XLA (``steps.holds_one_model_at_a_time``); SPEC section 2 reports about twice one model's memory.
+Under XLA the whole step is one program whose scratch XLA lays out itself as one allocation, and the allocator
+may hand it a free chunk of up to twice its size left by another program: the table adds the scratch's own
+size from XLA's buffer assignment (``xla_scratch``), and the targets under XLA use it.
 
 The last lines check issue 14's targets: each term step's wall-clock time at most 1.5x (one resolution) or
 2.5x (multires) QKeras's step, and its memory at most 1.5x, under the same compilation.
 
-Run from the repository root (about 10 minutes on 2 quiet cores; most of it compiling the CNN under XLA):
+Run from the repository root (about 6 minutes on 2 quiet cores; half of it compiling the CNN under XLA):
 
     .venv/bin/python bench/bench_training.py [--rounds 8] [--calls 8] [--memory-steps 9] [--models mlp cnn]
 """

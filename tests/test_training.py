@@ -77,6 +77,7 @@ def test_teacher_student_step_one_model_at_a_time_equals_one_tape(architecture, 
     tape) changes nothing: the losses, weights, optimizer slots and switchable BN statistics after three steps
     are exactly those of one tape over both models, the step as SPEC section 2 writes it."""
     from mrfpga.training.models import build_cnn
+    from mrfpga.training.steps import holds_one_model_at_a_time
 
     q = QuantizationConfig(resolutions=[[2, 8], [2, 12], [3, 20]])
     data = load_digits()
@@ -98,6 +99,9 @@ def test_teacher_student_step_one_model_at_a_time_equals_one_tape(architecture, 
         np.testing.assert_array_equal(a, b)
     moving = [v for v in model.non_trainable_variables if "moving_mean" in v.name]
     assert (architecture == "cnn") == any(np.any(v.numpy() != 0) for v in moving)  # the CNN's BN trained
+    # By default: one model at a time without convolutions, and under XLA (one scratch for the whole step).
+    assert holds_one_model_at_a_time(model) == (architecture == "mlp")
+    assert holds_one_model_at_a_time(model, jit_compile=True)
 
 
 def test_switchable_bn_calibration_normalizes_every_resolution():

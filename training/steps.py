@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from .models import model_input
 from .quantizers.term import KernelBatch
-from .resolution import n_resolutions, resolution_variables, set_resolution
+from .resolution import _all_layers, n_resolutions, resolution_variables, set_resolution
 from .trainer import Step, fit, replica_share
 
 ALPHA = 0.1
@@ -133,12 +133,25 @@ def _state_kept(model, variables):
     return restore
 
 
-def make_train_step(model, optimizer, loss_fn, teacher, jit_compile=False, one_model_at_a_time=True):
-    """The compiled teacher/student step: ``step(x, y, student_index)``. ``one_model_at_a_time`` (the default)
-    holds one model's activations at a time; False runs one tape over both, the step as SPEC section 2 writes
-    it, with the same updates bit for bit, faster and with about twice one model's memory (bench/bench_training.py:
-    the CNN without XLA 1.6x QKeras's step time and 1.37x its peak memory against 2.15x and 0.77x; the digits MLP
-    1.64-1.72x memory against 1.23x at the same time; under XLA the CNN's scratch 1.66x against 1.41x)."""
+def holds_one_model_at_a_time(model, jit_compile=False):
+    """Whether the multires step holds one model's activations at a time (else one tape over both, the step as
+    SPEC section 2 writes it; the updates are equal bit for bit): for a model without convolutions, and for
+    every model under XLA. Measured against QKeras's one-model step (bench/bench_training.py): the digits MLP's
+    peak memory 1.23x against 1.64-1.72x with one tape, at the same time; under XLA, which lays out one scratch
+    for the whole step, the CNN's scratch 1.41x against 1.66x. Without XLA a convolutional model keeps one tape:
+    the second student forward pass costs it a third more time (the CNN: 2.15-2.33x QKeras's step against
+    1.6-1.7x) and its peak, 1.37x, is within bounds."""
+    return jit_compile or not any(
+        getattr(layer, "kernel", None) is not None and layer.kernel.shape.rank > 2 for layer in _all_layers(model)
+    )
+
+
+def make_train_step(model, optimizer, loss_fn, teacher, jit_compile=False, one_model_at_a_time=None):
+    """The compiled teacher/student step: ``step(x, y, student_index)``; ``one_model_at_a_time`` (None:
+    ``holds_one_model_at_a_time(model, jit_compile)``) picks between the two ways to run it, whose updates are
+    equal."""
+    if one_model_at_a_time is None:
+        one_model_at_a_time = holds_one_model_at_a_time(model, jit_compile)
     make = _step_one_model_at_a_time if one_model_at_a_time else _step_one_tape
     return make(model, optimizer, loss_fn, teacher, jit_compile)
 
