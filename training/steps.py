@@ -115,6 +115,8 @@ def _after(x, tensors):
     dependency, ``x * (1 + 0 * sum)``, which is ``x`` bit for bit while the tensors are finite (were they not,
     the update would not be either): XLA drops control dependencies and optimization barriers before it
     schedules, and then merged the student's two forward passes and held both models' activations."""
+    if not tensors:  # e.g. no term-quantized kernels to wait for
+        return x
     total = tf.add_n([tf.reduce_sum(tf.cast(t, tf.float32)) for t in tensors])
     return x * tf.cast(1 + 0 * total, x.dtype)
 
