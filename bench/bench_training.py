@@ -45,16 +45,20 @@ Run from the repository root (about 6 minutes on 2 quiet cores; half of it compi
 """
 
 # ruff: noqa: E402 (the allocator, TF's log level and the warning filter are set before TensorFlow is imported)
+import atexit
 import glob
 import os
 import re
+import shutil
 import tempfile
 import warnings
 
 os.environ["TF_CPU_ALLOCATOR_USE_BFC"] = "true"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# XLA writes each compiled program's buffer assignment here: its scratch, exactly (``xla_scratch``).
+# XLA writes each compiled program's buffer assignment here: its scratch, exactly (``xla_scratch``). The dumps
+# (HLO, LLVM IR, objects: about 36 MB for both models) go when the bench exits.
 XLA_DUMP = tempfile.mkdtemp(prefix="mrfpga-bench-xla-")
+atexit.register(shutil.rmtree, XLA_DUMP, ignore_errors=True)
 os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_dump_to={XLA_DUMP} --xla_dump_hlo_as_text".strip()
 warnings.filterwarnings("ignore", message=r".*keras.constraints.serialize\(\)")
 
@@ -111,8 +115,8 @@ def widen_allocator_regions(mib=256):
     """Allocates and frees ``mib`` MiB once, so that every later region the BFC allocator adds is at least that
     large. The allocator grows by regions doubling from 2 MiB and hands out a free chunk whole unless it is at
     least twice the request: XLA's scratch of a CNN step (one allocation of 11.7 MiB) took a whole fresh 16 MiB
-    region and read as 16 MiB, the multires step's (16.5 MiB) as 32 MiB. Carved from wide regions, a request
-    counts its own size (rounded to 256 bytes)."""
+    region and read as 16 MiB, the multires step's (16.5 MiB) as 32 MiB. A free chunk left by an earlier step is
+    still handed out whole when it is less than twice the request (``xla_scratch``)."""
     tf.zeros([mib << 18], tf.float32).numpy()
 
 
