@@ -9,7 +9,9 @@ weights and the data order, the same for every method of that seed):
    mean, sample standard deviation, min and max over the seeds, in percentage points; and whether the
    meta model is within 0.5 percentage point of the individual models at every resolution (mean of seeds).
    The float model of the same architecture, trained the same way (``post_training``'s float model), is
-   the ceiling.
+   the ceiling. With more than three seeds, also each mean's standard error, seeds 0-2's own worst mean,
+   and how many of the three-seed subsets fall below -0.5 pp somewhere: how well a mean of three seeds
+   (issue 12's criterion) can be told from noise.
 2. Term sharing minus bit sharing at matched cost, per resolution: the meta model above against the same
    multires training with ``quantization.scheme = "bitshare"`` (onion kernels, the same data terms), its
    precisions matched at measured cost as ``mrfpga evaluate`` does (``mrfpga.cli.evaluate.bit_sharing_precisions``:
@@ -27,6 +29,7 @@ Run from the repository root (on 2 cores, 40 epochs from the config: about 7 min
 without part 3; ``--model cnn --no-cost`` about 12):
 
     .venv/bin/python bench/bench_methods.py [--seeds 3] [--epochs N] [--model cnn] [--lr-schedule S] [--no-cost]
+        [--plot FILE.png]
 """
 
 # ruff: noqa: E402 (TF's log level and the warning filter must be set before TensorFlow is imported)
@@ -38,12 +41,14 @@ warnings.filterwarnings("ignore", message=r".*keras.constraints.serialize\(\)")
 
 import argparse
 import copy
+import itertools
 import json
 import re
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -171,11 +176,61 @@ def report_meta_vs_individual(q, seeds, runs):
     note = f" (more than 0.5 pp above at resolutions {above})" if above else ""
     print("Meta model within 0.5 pp of the individual models at every resolution (mean of seeds, meta - individual")
     print(f">= -0.5 pp): {verdict}{note}")
+    if len(runs) > 3:
+        report_three_seed_criterion(q, runs)
     ceiling = [100 * run["float"] for run in runs]
     mean, std, low, high = stats(ceiling)
     print(f"Float model of the same architecture, trained the same way (the ceiling): {mean:.2f}% (std {std:.2f},")
     print(f"min {low:.2f}, max {high:.2f}); the meta model's highest resolution: "
           f"{np.mean([100 * run['meta'][-1] for run in runs]):.2f}%")  # fmt: skip
+
+
+def report_three_seed_criterion(q, runs):
+    """How far a mean of three seeds (issue 12's criterion) can be told from noise, from these seeds' gaps."""
+    gaps = np.array([[100 * (m - i) for m, i in zip(run["meta"], run["individual"], strict=True)] for run in runs])
+    n = len(gaps)
+    errors = gaps.std(axis=0, ddof=1) / np.sqrt(n)
+    print(f"Standard error of the mean over {n} seeds, per resolution (pp): {' '.join(f'{e:.2f}' for e in errors)}")
+    first = gaps[:3].mean(axis=0)
+    print(f"Seeds 0, 1, 2 alone: worst mean {first.min():+.2f} pp at resolution {int(first.argmin())}")
+    subsets = list(itertools.combinations(range(n), 3))
+    failing = sum(1 for s in subsets if gaps[list(s)].mean(axis=0).min() < -0.5)
+    share = 100 * failing / len(subsets)
+    print(
+        f"Of the {len(subsets)} three-seed subsets of these seeds, {failing} ({share:.0f}%) have a mean below -0.5 pp"
+        f" at some resolution of {len(q.resolutions)}: a three-seed mean's standard error here is about"
+        f" {gaps.std(axis=0, ddof=1).mean() / np.sqrt(3):.2f} pp"
+    )
+
+
+def plot_gaps(q, runs, path):
+    """Meta minus individual per resolution: every seed's gap, the mean with its standard error, the -0.5 line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    gaps = np.array([[100 * (m - i) for m, i in zip(run["meta"], run["individual"], strict=True)] for run in runs])
+    n, n_res = gaps.shape
+    x = np.arange(n_res)
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    jitter = np.linspace(-0.15, 0.15, n) if n > 1 else np.zeros(1)
+    for seed, row in enumerate(gaps):
+        ax.plot(x + jitter[seed], row, ".", color="0.6", markersize=5, label="one seed" if seed == 0 else None)
+    errors = gaps.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.zeros(n_res)
+    ax.errorbar(x, gaps.mean(axis=0), yerr=errors, fmt="o", color="C0", capsize=4, label=f"mean of {n} seeds, +- s.e.")
+    if n > 3:
+        ax.plot(x, gaps[:3].mean(axis=0), "s", color="C1", mfc="none", label="mean of seeds 0-2")
+    ax.axhline(0, color="0.3", lw=0.8)
+    ax.axhline(-0.5, color="C3", ls="--", lw=1, label="-0.5 pp")
+    ax.set_xticks(x, [f"a={a}\nk={k}" for a, k in q.resolutions])
+    ax.set_ylabel("meta - individual (pp)")
+    ax.set_title("Multi-resolution meta model against individually trained models (test accuracy)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"plot: {path}")
 
 
 def matching_rule():
@@ -329,12 +384,15 @@ def main():
     parser.add_argument("--model", choices=["mlp", "cnn"], default="mlp", help="the config's MLP or the kit's CNN")
     parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=None, help="default: the config's")
     parser.add_argument("--no-cost", action="store_true", help="skip part 3 (training cost)")
+    parser.add_argument("--plot", type=Path, help="also plot part 1's gaps per resolution to this PNG (a new file)")
     parser.add_argument("--worker", choices=["multires", "single"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         cost_worker(args.worker)
         return
 
+    if args.plot is not None and args.plot.exists():
+        parser.error(f"--plot {args.plot} already exists; name a new file")
     started = time.perf_counter()
     config = load_config(CONFIG)
     config.model.kind = args.model
@@ -350,6 +408,8 @@ def main():
     runs = [train_seed(config, seed, epochs) for seed in seeds]
     seed_list = ", ".join(map(str, seeds))
     report_meta_vs_individual(config.quantization, seed_list, runs)
+    if args.plot is not None:
+        plot_gaps(config.quantization, runs, args.plot)
     report_term_vs_bit(config.quantization, seed_list, runs)
     if not args.no_cost:
         bench_cost(config)
