@@ -176,13 +176,13 @@ def report_meta_vs_individual(q, seeds, runs):
     note = f" (more than 0.5 pp above at resolutions {above})" if above else ""
     print("Meta model within 0.5 pp of the individual models at every resolution (mean of seeds, meta - individual")
     print(f">= -0.5 pp): {verdict}{note}")
-    if len(runs) > 3:
-        report_three_seed_criterion(q, runs)
     ceiling = [100 * run["float"] for run in runs]
     mean, std, low, high = stats(ceiling)
     print(f"Float model of the same architecture, trained the same way (the ceiling): {mean:.2f}% (std {std:.2f},")
     print(f"min {low:.2f}, max {high:.2f}); the meta model's highest resolution: "
           f"{np.mean([100 * run['meta'][-1] for run in runs]):.2f}%")  # fmt: skip
+    if len(runs) > 3:
+        report_three_seed_criterion(q, runs)
 
 
 def report_three_seed_criterion(q, runs):
