@@ -256,7 +256,9 @@ def report_term_vs_bit(q, seeds, runs):
         bit = [100 * run["bitshare"][r] for run in runs]
         diffs = [t - b for t, b in zip(term, bit, strict=True)]
         mean, std, low, high = stats(diffs)
-        precisions = ",".join(str(run["bitshare_precisions"][r]) for run in runs)
+        matched = [run["bitshare_precisions"][r] for run in runs]
+        # more than three seeds: the range, so that the table keeps its width
+        precisions = ",".join(map(str, matched)) if len(runs) <= 3 else f"{min(matched)}-{max(matched)}"
         term_terms = np.mean([run["meta_terms"][r] for run in runs])
         bit_terms = np.mean([run["bitshare_terms"][r] for run in runs])
         print(
@@ -264,9 +266,9 @@ def report_term_vs_bit(q, seeds, runs):
             f" {np.mean(bit):>7.2f} {mean:>+7.2f} {std:>6.2f} {low:>+6.2f} {high:>+6.2f}   {signed(diffs)}"
         )
     print(f"k: weight terms per group of g={g} (term sharing); p: the matched weight precision in bits (bit sharing),")
-    print("per seed; term t/g, bit t/g: measured nonzero weight terms per group of g on each trained model (all")
-    print("kernels, mean over the seeds); term %, bit %: mean test accuracy over the seeds; diff: term - bit sharing")
-    print("in pp, mean, sample std, min and max over the seeds.")
+    print("per seed (their range past three seeds); term t/g, bit t/g: measured nonzero weight terms per group of g")
+    print("on each trained model (all kernels, mean over the seeds); term %, bit %: mean test accuracy over the seeds;")
+    print("diff: term - bit sharing in pp, mean, sample std, min and max over the seeds.")
 
 
 # -- 3: training cost, one subprocess per measurement -----------------------------------------------------------
