@@ -14,8 +14,9 @@ weights and the data order, the same for every method of that seed):
    (issue 12's criterion) can be told from noise.
 2. Term sharing minus bit sharing at matched cost, per resolution: the meta model above against the same
    multires training with ``quantization.scheme = "bitshare"`` (onion kernels, the same data terms), its
-   precisions matched at measured cost as ``mrfpga evaluate`` does (``mrfpga.cli.evaluate.bit_sharing_precisions``:
-   the same mean nonzero weight terms per group as the seed's trained meta model); both measured counts.
+   precisions matched at measured cost as ``mrfpga evaluate`` does (``mrfpga.cli.evaluate.matched_bit_sharing``:
+   the mean nonzero weight terms per group of the seed's trained meta model, matched on the baseline's own
+   trained weights); both measured counts, and how many trainings the match took.
 3. The cost of multi-resolution training against one single-resolution model (the highest resolution), same
    architecture, batch, data and seed: the median epoch time after warm-up, and the training's peak memory.
    Each variant is trained in a fresh subprocess, alternating over a few rounds; wall-clock and CPU time
@@ -125,11 +126,13 @@ def train_seed(config, seed, epochs):
 
     started = time.perf_counter()
     q = config.quantization
-    precisions, result["meta_terms"], _ = evaluate.bit_sharing_precisions(meta, q)
-    models, _ = train(variant(config, seed, "multires", epochs, precisions), data, verbose=0)
-    result["bitshare"] = accuracies(models["meta"], data)
-    result["bitshare_precisions"] = precisions
-    result["bitshare_terms"] = evaluate.measured_terms_per_group(models["meta"], q.group_size)
+    matched = evaluate.matched_bit_sharing(
+        meta, q, lambda p: train(variant(config, seed, "multires", epochs, p), data, verbose=0)[0]["meta"]
+    )
+    result["bitshare"] = accuracies(matched.model, data)
+    result["bitshare_precisions"] = matched.precisions
+    result["meta_terms"], result["bitshare_terms"] = matched.meta_terms, matched.terms
+    result["bitshare_trainings"], result["bitshare_fixed_point"] = matched.trainings, matched.fixed_point
     result["n_test"] = len(data.y_test)
     seconds["bitshare"] = time.perf_counter() - started
 
@@ -140,7 +143,8 @@ def train_seed(config, seed, epochs):
 
     print(
         f"seed {seed}: {len(data.y_test)} test samples; trained meta {seconds['meta']:.0f} s, "
-        f"{n_res} individual {seconds['individual']:.0f} s, bit sharing {seconds['bitshare']:.0f} s, "
+        f"{n_res} individual {seconds['individual']:.0f} s, bit sharing {seconds['bitshare']:.0f} s "
+        f"({result['bitshare_trainings']} trainings{'' if result['bitshare_fixed_point'] else ', no fixed point'}), "
         f"float {seconds['float']:.0f} s",
         flush=True,
     )

@@ -135,6 +135,7 @@ def test_evaluate_writes_tables_and_plots(tmp_path):
     assert terms["meta"][0] <= 8 and terms["meta"][1] <= 20  # at most k per group
     assert "Weight terms per group of 16" in (out / "results.md").read_text()
     assert [c["threshold"] for c in results["onion"]["cascade"]] == [0.5, 0.9]
+    assert 1 <= terms["bit_sharing_trainings"] <= 3 and "matched in" in (out / "results.md").read_text()
     assert set(results["rowwise"]["assignment"]) == {"dense_0", "logits"}
     assert (out / "results.csv").read_text().startswith("resolution,a,k,gamma,meta,individual")
     assert "| res | a | k | gamma |" in (out / "results.md").read_text()
@@ -160,3 +161,31 @@ def test_measured_terms_per_group():
     # As 8-bit onion codes (step 2^-6): 64, 2, 0, 0 | 2, 1 -> bits 1, 1, 0, 0 | 1, 1; the top 2 bits keep 64.
     assert onion_terms_per_group(model, q, 8) == 2.0
     assert onion_terms_per_group(model, q, 2) == 0.5
+
+
+def test_bit_sharing_baseline_is_matched_on_its_own_trained_weights(digits):
+    """The baseline kept is one that was trained; at a fixed point its precisions are the closest on its own
+    weights; at most MATCH_TRAININGS trainings."""
+    from mrfpga.cli.evaluate import MATCH_TRAININGS, matched_bit_sharing, onion_terms_per_group
+
+    config = small_config()
+    q = config.quantization
+    meta = train(config, digits, verbose=0)[0]["meta"]
+    trained = []
+
+    def train_at(precisions):
+        c = small_config()
+        c.quantization.scheme, c.quantization.precisions = "bitshare", precisions  # as evaluate sets it
+        trained.append((list(precisions), train(c, digits, verbose=0)[0]["meta"]))
+        return trained[-1][1]
+
+    matched = matched_bit_sharing(meta, q, train_at)
+    assert 1 <= matched.trainings == len(trained) <= MATCH_TRAININGS
+    assert any(model is matched.model and p == matched.precisions for p, model in trained)
+    assert len(matched.terms) == len(matched.meta_terms) == len(q.resolutions)
+    own = {p: onion_terms_per_group(matched.model, q, p) for p in range(2, q.weight_bits + 1)}
+    for r, precision in enumerate(matched.precisions):
+        assert matched.terms[r] == pytest.approx(own[precision])  # its measured count is that precision's
+        if matched.fixed_point:
+            gap = abs(own[precision] - matched.meta_terms[r])
+            assert all(gap <= abs(count - matched.meta_terms[r]) for count in own.values())
