@@ -189,9 +189,14 @@ def report_meta_vs_individual(q, seeds, runs):
         report_three_seed_criterion(q, runs)
 
 
+def meta_minus_individual(runs):
+    """Seeds x resolutions, in percentage points."""
+    return np.array([[100 * (m - i) for m, i in zip(run["meta"], run["individual"], strict=True)] for run in runs])
+
+
 def report_three_seed_criterion(q, runs):
     """How far a mean of three seeds (issue 12's criterion) can be told from noise, from these seeds' gaps."""
-    gaps = np.array([[100 * (m - i) for m, i in zip(run["meta"], run["individual"], strict=True)] for run in runs])
+    gaps = meta_minus_individual(runs)
     n = len(gaps)
     errors = gaps.std(axis=0, ddof=1) / np.sqrt(n)
     print(f"Standard error of the mean over {n} seeds, per resolution (pp): {' '.join(f'{e:.2f}' for e in errors)}")
@@ -214,7 +219,7 @@ def plot_gaps(q, runs, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    gaps = np.array([[100 * (m - i) for m, i in zip(run["meta"], run["individual"], strict=True)] for run in runs])
+    gaps = meta_minus_individual(runs)
     n, n_res = gaps.shape
     x = np.arange(n_res)
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
