@@ -30,7 +30,7 @@ Run from the repository root (on 2 cores, 40 epochs from the config: about 7 min
 without part 3; ``--model cnn --no-cost`` about 12):
 
     .venv/bin/python bench/bench_methods.py [--seeds 3] [--epochs N] [--model cnn] [--lr-schedule S] [--no-cost]
-        [--plot FILE.png]
+        [--alpha A] [--temperature T] [--plot FILE.png]
 """
 
 # ruff: noqa: E402 (TF's log level and the warning filter must be set before TensorFlow is imported)
@@ -57,7 +57,9 @@ import tensorflow as tf
 from mrfpga.cli import evaluate
 from mrfpga.cli.config import load_config
 from mrfpga.hls.resources import package_dir
+from mrfpga.training.config import validate
 from mrfpga.training.data import load_digits
+from mrfpga.training.errors import ConfigError
 from mrfpga.training.methods import single_resolution, train
 from mrfpga.training.models import build_mlp
 from mrfpga.training.steps import accuracy_per_resolution, step_factory
@@ -394,6 +396,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the config's)")
     parser.add_argument("--model", choices=["mlp", "cnn"], default="mlp", help="the config's MLP or the kit's CNN")
     parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=None, help="default: the config's")
+    parser.add_argument("--alpha", type=float, help="training.distillation_alpha (default: the config's, SPEC's 0.1)")
+    parser.add_argument("--temperature", type=float, help="training.distillation_temperature (default: 4)")
     parser.add_argument("--no-cost", action="store_true", help="skip part 3 (training cost)")
     parser.add_argument("--plot", type=Path, help="also plot part 1's gaps per resolution to this PNG (a new file)")
     parser.add_argument("--worker", choices=["multires", "single"], help=argparse.SUPPRESS)
@@ -409,11 +413,20 @@ def main():
     config.model.kind = args.model
     if args.lr_schedule:
         config.training.lr_schedule = args.lr_schedule
+    if args.alpha is not None:
+        config.training.distillation_alpha = args.alpha
+    if args.temperature is not None:
+        config.training.distillation_temperature = args.temperature
+    try:
+        validate(config)
+    except ConfigError as err:
+        parser.error(str(err))
     seeds = list(range(args.seeds))
     epochs = args.epochs or config.training.epochs
     print(
         f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; config {CONFIG.name}, model {args.model}, "
-        f"{epochs} epochs, learning rate {config.training.learning_rate} ({config.training.lr_schedule}), seeds {seeds}"
+        f"{epochs} epochs, learning rate {config.training.learning_rate} ({config.training.lr_schedule}), distillation"
+        f" alpha {config.training.distillation_alpha} T {config.training.distillation_temperature}, seeds {seeds}"
     )
     heading("Training (multires meta model, 8 individual models, bit-sharing meta model, float model) per seed")
     runs = [train_seed(config, seed, epochs) for seed in seeds]

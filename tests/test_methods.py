@@ -117,6 +117,20 @@ def test_same_seed_same_model(digits):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("method", ["multires", "all"])
+def test_distillation_settings_reach_the_step(method, digits):
+    """SPEC section 2's alpha 0.1 and T 4 are the defaults; another alpha or T trains another model."""
+
+    def weights(**training):
+        return train(small_config(training={"method": method, **training}), digits, verbose=0)[0]["meta"].get_weights()
+
+    default = weights()
+    for a, b in zip(default, weights(distillation_alpha=0.1, distillation_temperature=4.0), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for other in ({"distillation_alpha": 0.5}, {"distillation_temperature": 2.0}):
+        assert any(not np.array_equal(a, b) for a, b in zip(default, weights(**other), strict=True)), other
+
+
 def test_evaluate_writes_tables_and_plots(tmp_path):
     raw = Config().to_dict()
     raw["model"]["hidden"] = [16]

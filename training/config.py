@@ -21,6 +21,7 @@ from .errors import ConfigError
 from .models import build_model, load_builder
 from .quantizers.data_term import MAX_INPUT_INTEGER
 from .resolution import n_resolutions
+from .steps import ALPHA, TEMPERATURE
 from .term_encodings import ENCODINGS, n_planes
 from .trainer import DEFAULT_LR_SCHEDULE, LR_SCHEDULES, jit_compile_problem
 
@@ -80,6 +81,8 @@ class TrainingConfig:
     batch_size: int = 64
     learning_rate: float = 0.003
     lr_schedule: str = DEFAULT_LR_SCHEDULE  # constant | cosine (Adam's rate to 0 over the run)
+    distillation_alpha: float = ALPHA  # multires and all: the KL term's weight (SPEC section 2: 0.1)
+    distillation_temperature: float = TEMPERATURE  # multires and all: T (SPEC section 2: 4)
     seed: int = 0
     strategy: str = "default"  # default | mirrored | multiworker (tf.distribute)
     jit_compile: bool | str = "auto"  # whole training step under XLA: auto | true | false
@@ -198,6 +201,10 @@ def validate(config):
     _one_of(m.kind, MODEL_KINDS, "model.kind")
     _one_of(t.strategy, ("default", "mirrored", "multiworker"), "training.strategy")
     _one_of(t.lr_schedule, LR_SCHEDULES, "training.lr_schedule")
+    if not 0 <= t.distillation_alpha <= 1:
+        raise ConfigError(f"training.distillation_alpha: {t.distillation_alpha} out of range 0..1")
+    if not t.distillation_temperature > 0:
+        raise ConfigError(f"training.distillation_temperature: {t.distillation_temperature} must be above 0")
     if (problem := jit_compile_problem(t.jit_compile, t.strategy != "default")) is not None:
         raise ConfigError(problem)
     _one_of(h.backend, BACKENDS, "hls.backend")

@@ -90,7 +90,8 @@ def _train(config, data, checkpoints, verbose):
 
     if t.method in ("multires", "joint", "all"):
         model = new_model(q)
-        history = _fit(model, data, t, step_factory(t.method, t.seed), checkpoints, "meta", verbose)
+        make_step = step_factory(t.method, t.seed, alpha=t.distillation_alpha, temperature=t.distillation_temperature)
+        history = _fit(model, data, t, make_step, checkpoints, "meta", verbose)
         set_resolution(model, n_resolutions(model) - 1)
         return {"meta": model}, {"meta": history}
     if t.method == "individual":

@@ -17,6 +17,8 @@
   float and row-wise models).
 """
 
+from functools import partial
+
 import numpy as np
 import tensorflow as tf
 
@@ -298,14 +300,14 @@ class SingleStep(Step):
         self.step = step
 
 
-def step_factory(method, seed=0, precisions=None):
+def step_factory(method, seed=0, precisions=None, alpha=ALPHA, temperature=TEMPERATURE):
     """``make_step(model, optimizer, jit_compile=False)`` for a method name; ``jit_compile`` compiles the
-    whole step with XLA."""
+    whole step with XLA. ``alpha`` and ``temperature`` are the distillation's (``multires`` and ``all``)."""
     if method in ("multires", "joint"):
-        loss = distillation_loss if method == "multires" else joint_loss
+        loss = partial(distillation_loss, alpha=alpha, temperature=temperature) if method == "multires" else joint_loss
         return lambda model, opt, jit_compile=False: TeacherStudentStep(model, opt, loss, seed, jit_compile)
     if method in ("all", "onion"):
-        combine = all_loss if method == "all" else onion_loss(precisions)
+        combine = partial(all_loss, alpha=alpha, temperature=temperature) if method == "all" else onion_loss(precisions)
         return lambda model, opt, jit_compile=False: EveryResolutionStep(model, opt, combine, jit_compile)
     if method == "single":
         return SingleStep
@@ -313,14 +315,17 @@ def step_factory(method, seed=0, precisions=None):
 
 
 def train_multires(
-    model, data, epochs, batch_size, learning_rate, seed=0, method="multires", verbose=1, checkpoint_dir=None
-):
-    """Train one multi-resolution model; returns the per-epoch mean loss."""
+    model, data, epochs, batch_size, learning_rate, seed=0, method="multires", verbose=1, checkpoint_dir=None,
+    alpha=ALPHA, temperature=TEMPERATURE,
+):  # fmt: skip
+    """Train one multi-resolution model; returns the per-epoch mean loss. ``alpha`` and ``temperature``: the
+    distillation's (``multires`` and ``all``; SPEC section 2's 0.1 and 4 by default)."""
     if method not in ("multires", "joint", "all"):
         raise ValueError(f"unknown multi-resolution method {method!r}; known: multires, joint, all")
     tf.keras.utils.set_random_seed(seed)
     history = fit(
-        model, data, epochs, batch_size, learning_rate, seed, step_factory(method, seed), verbose,
+        model, data, epochs, batch_size, learning_rate, seed,
+        step_factory(method, seed, alpha=alpha, temperature=temperature), verbose,
         checkpoint_dir=checkpoint_dir,
     )  # fmt: skip
     set_resolution(model, n_resolutions(model) - 1)
