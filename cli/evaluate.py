@@ -131,9 +131,9 @@ def matched_bit_sharing(meta, quantization, train_at):
     trained = {}  # precisions -> (model, its measured terms per group, the precisions its own weights call for)
     while tuple(precisions) not in trained and len(trained) < MATCH_TRAININGS:
         model = train_at(precisions)
-        own = {p: onion_terms_per_group(model, quantization, p) for p in candidates}
+        own = {p: onion_terms_per_group(model, quantization, p) for p in candidates}  # its own quantizers' counts too
         again = _closest_precisions(target, own, candidates)
-        trained[tuple(precisions)] = (model, measured_terms_per_group(model, quantization.group_size), again)
+        trained[tuple(precisions)] = (model, [own[p] for p in precisions], again)
         precisions = again
     best = min(trained, key=lambda p: sum(abs(m - t) for m, t in zip(trained[p][1], target, strict=True)))
     model, terms, again = trained[best]
