@@ -163,10 +163,11 @@ def report_meta_vs_individual(q, seeds, runs):
     print(head)
     print("-" * len(head))
     means = []
+    gaps = meta_minus_individual(runs)
     for r, (a, k) in enumerate(q.resolutions):
         meta = [100 * run["meta"][r] for run in runs]
         indiv = [100 * run["individual"][r] for run in runs]
-        diffs = [m - i for m, i in zip(meta, indiv, strict=True)]
+        diffs = gaps[:, r]
         mean, std, low, high = stats(diffs)
         means.append(mean)
         print(
