@@ -4,7 +4,7 @@ Two models on scikit-learn's digits, each built twice with the same architecture
 
 - **ours**: term-quantized QKeras (``quantized_term`` kernels, ``quantized_data_term`` activations, the eight
   resolutions of ``examples/digits_mlp.yaml``), trained with multi-resolution distillation, converted by
-  ``mrfpga.hls.convert.convert`` into one project with a run-time ``resolution`` port (the kit's ``DataTerm``,
+  ``mrfpga.hls.project.convert.convert`` into one project with a run-time ``resolution`` port (the kit's ``DataTerm``,
   ``MMACDense``, ``MMACConv2D`` layers);
 - **hls4ml**: plain QKeras fixed point (``quantized_bits(8, 0, alpha=1)`` kernels, ``quantized_bits(16, 7,
   alpha=1)`` biases, ``quantized_relu(8, 3)`` activations), trained with plain cross-entropy, converted by
@@ -22,7 +22,7 @@ Measured and printed, one table per model (no asserts):
 1. Estimated DSP48E1, LUT, FF and cycles per inference (and latency at the 10 ns clock). These are
    ESTIMATES on both sides, not synthesis results (no Vivado here), and the two come from different models:
 
-   - both from the kit's ``mrfpga.hls.estimate.estimate(hls_model, n_resolutions, board)`` (docs/estimates.md):
+   - both from the kit's ``mrfpga.hls.cost.estimate.estimate(hls_model, n_resolutions, board)`` (docs/estimates.md):
      for ours, cycles per resolution from the mMAC loop structure (term pairs per group, the fullest group of
      each layer), term-serial MAC units at 30 LUT / 32 FF, no DSP except one per value for the folded BN;
      for the baseline, the kit's simple model of hls4ml's io_parallel Latency layers: ``multiplier_limit``
@@ -35,7 +35,7 @@ Measured and printed, one table per model (no asserts):
    runs hls4ml's ``build_lib.sh``: g++ -O3 of the firmware and the bridge into a shared library), same machine,
    ``COMPILE_ROUNDS`` rounds alternating which variant goes first; median and every round, and the ratio.
    Both plain for the ratio (``MRFPGA_PRECOMPILED_HEADERS=0``); ours with the kit's precompiled headers
-   (``mrfpga.hls.csim.precompiled_header``) on a row of its own.
+   (``mrfpga.hls.sim.precompiled.precompiled_header``) on a row of its own.
 3. C-simulation throughput: inferences per second of ``hls_model.predict`` (one ctypes call per sample) on the
    450 test samples (float64 inputs on the ap_fixed<16,6> input grid), median of ``PREDICT_REPS``
    repetitions taken in rotating order; ours at the highest and the lowest resolution. The C-simulation
@@ -65,13 +65,14 @@ import numpy as np
 import tensorflow as tf
 from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
 
-from mrfpga.cli.config import load_config
-from mrfpga.hls.boards import load_board
-from mrfpga.hls.convert import convert
-from mrfpga.hls.csim import PRECOMPILED_SWITCH, predict, snap_to_input_grid
-from mrfpga.hls.estimate import estimate
-from mrfpga.hls.hls4ml_layers import MULTIPLYING, multipliers
-from mrfpga.hls.resources import package_dir
+from mrfpga.cli.run_config import load_config
+from mrfpga.hls.cost.estimate import estimate
+from mrfpga.hls.layers.hls4ml_layers import MULTIPLYING, multipliers
+from mrfpga.hls.package_data import package_dir
+from mrfpga.hls.project.boards import load_board
+from mrfpga.hls.project.convert import convert
+from mrfpga.hls.sim.csim import predict, snap_to_input_grid
+from mrfpga.hls.sim.precompiled import PRECOMPILED_SWITCH
 from mrfpga.training.data import load_digits
 from mrfpga.training.methods import train
 from mrfpga.training.resolution import n_resolutions
@@ -255,14 +256,14 @@ def fmt_times(ts):
 def measure_twin(ours_model, hls_model, x, board, tmp):
     """The demo MLP on its Verilog twin: Verilator cycles per resolution (on the test samples) and Yosys
     resources. Measurements of ours only: hls4ml's design has no twin here, so no comparison is printed."""
-    from mrfpga.cli.pipeline import twin_specs
-    from mrfpga.hls import rtl
+    from mrfpga.hls.twin import measure
+    from mrfpga.hls.twin.spec import twin_specs
 
     specs = twin_specs(hls_model)
     n_res = n_resolutions(ours_model)
     codes = np.round(x * 2.0 ** specs[0]["in_frac"]).astype(np.int64)
-    run = rtl.run_twin(specs, codes, n_res, Path(tmp) / "twin")
-    measured = rtl.synthesize(specs, Path(tmp) / "yosys")
+    run = measure.run_twin(specs, codes, n_res, Path(tmp) / "twin")
+    measured = measure.synthesize(specs, Path(tmp) / "yosys")
     total = measured["total"]
     heading("Digits MLP, ours on the Verilog twin: measured (Verilator cycles, Yosys resources)")
     print(f"resources, {measured['tool']} ({measured['method']}):")

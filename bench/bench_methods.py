@@ -55,9 +55,8 @@ import numpy as np
 import tensorflow as tf
 
 from mrfpga.cli import evaluate
-from mrfpga.cli.config import load_config
-from mrfpga.hls.resources import package_dir
-from mrfpga.training.config import validate
+from mrfpga.cli.run_config import load_config, validate
+from mrfpga.hls.package_data import package_dir
 from mrfpga.training.data import load_digits
 from mrfpga.training.errors import ConfigError
 from mrfpga.training.methods import single_resolution, train

@@ -26,8 +26,8 @@ from pathlib import Path
 import tensorflow as tf
 
 from mrfpga.cli import pipeline
-from mrfpga.cli.config import load_config
-from mrfpga.hls.resources import package_dir
+from mrfpga.cli.run_config import load_config
+from mrfpga.hls.package_data import package_dir
 
 
 def heading(text):

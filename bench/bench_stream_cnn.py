@@ -4,7 +4,7 @@ The model (``mrfpga.training.models.build_cnn``): a 32x32x3 input, 3x3 same-padd
 16 and 32 filters, each followed by a switchable BN, a data-term ReLU and 2x2 max pooling; Flatten; a term Dense
 of 10 outputs. Untrained weights, spread with a normal distribution as the tests do (the estimate depends on the
 term tables). Converted io_stream for the pynq-z2 at a few reuse factors; printed, per layer and in total: the
-ESTIMATED LUT / FF / BRAM_18K / DSP48E1 (``mrfpga.hls.estimate``, docs/estimates.md; no synthesis here) against
+ESTIMATED LUT / FF / BRAM_18K / DSP48E1 (``mrfpga.hls.cost.estimate``, docs/estimates.md; no synthesis here) against
 the board's totals, and the estimated cycles per frame and the interval at the lowest and highest resolution.
 
 Run from the repository root (about a minute a reuse factor on a shared 2-core machine):
@@ -24,9 +24,9 @@ import tempfile
 
 import numpy as np
 
-from mrfpga.hls.convert import convert
-from mrfpga.hls.estimate import estimate, layer_resources
-from mrfpga.training.config import QuantizationConfig
+from mrfpga.cli.run_config import QuantizationConfig
+from mrfpga.hls.cost.estimate import estimate, layer_resources
+from mrfpga.hls.project.convert import convert
 from mrfpga.training.models import build_cnn
 from mrfpga.training.resolution import n_resolutions
 from mrfpga.training.switchable_bn import SwitchableBatchNormalization
@@ -101,8 +101,8 @@ def measure_conv_cores(hls_model, out_dir):
     """Yosys on each convolution's per-pixel core (the mmac_dense its conv_pixels runs, the Verilog twin of
     ``core_spec()``) beside the cost model's figure for that core; the line buffers and FIFOs around it are
     counted from their sizes, not synthesized."""
-    from mrfpga.hls import rtl
-    from mrfpga.hls.rtl_costs import mmac_dense_resources
+    from mrfpga.hls.layers.unit_costs import mmac_dense_resources
+    from mrfpga.hls.twin import verilog as rtl
 
     print(
         f"\n=== the convolutions' per-pixel cores: MEASURED by {rtl.yosys_version()} synth_xilinx xc7 vs estimate ==="

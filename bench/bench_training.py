@@ -68,7 +68,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from mrfpga.training.config import QuantizationConfig
+from mrfpga.cli.run_config import QuantizationConfig
 from mrfpga.training.data import load_digits
 from mrfpga.training.models import build_cnn, build_mlp
 from mrfpga.training.resolution import n_resolutions

@@ -1,6 +1,6 @@
 """Measures the mMAC's unit costs with Yosys ``synth_xilinx -family xc7`` (the figures of ``hls/rtl_costs.py``).
 
-Every design here is the twin's own Verilog (``mrfpga.hls.rtl``) built from term tables of random 8-bit
+Every design here is the twin's own Verilog (``mrfpga.hls.twin.verilog``) built from term tables of random 8-bit
 weights (``dense_spec``, NAF terms, fixed seeds), synthesized with its hierarchy kept so each unit and each
 layer shell (a layer without its units) is read on its own. It prints:
 
@@ -26,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mrfpga.hls import rtl, rtl_costs
-from mrfpga.hls.rtl_model import dense_spec
+from mrfpga.hls.layers import unit_costs as rtl_costs
+from mrfpga.hls.twin import measure, tools, verilog
+from mrfpga.hls.twin.spec import dense_spec
 
 REFERENCE = [(2, 8), (2, 10), (2, 12), (2, 14), (3, 14), (3, 16), (3, 18), (3, 20)]  # (a, k), SPEC section 1
 WEIGHT_BITS = 8  # exponents 0..8: 4 bits; index in a group of 16: 4 bits; entry 10 bits
@@ -57,24 +58,24 @@ def layer(name, mode, *, n_in=16, n_out=12, reuse=4, acc_width=24, seed=0, group
 
 def synthesize_specs(specs, out_dir, units_per_layer=None):
     """{module: {primitive: count}} (own cells only, and with submodules) of one Yosys run over ``specs``."""
-    verilog = Path(out_dir) / "bench.v"
-    rb = rtl.resolution_bits(specs)
-    verilog.write_text("`default_nettype none\n" + "".join(rtl.layer_verilog(spec, rb) for spec in specs))
+    source = Path(out_dir) / "bench.v"
+    rb = verilog.resolution_bits(specs)
+    source.write_text("`default_nettype none\n" + "".join(verilog.layer_verilog(spec, rb) for spec in specs))
     figures = {}
     for spec in specs:  # one Yosys run per layer: a layer is its own top
-        top = rtl.module_name(spec)
-        stat = rtl.synthesize_verilog(verilog, top, Path(out_dir) / top)
+        top = verilog.module_name(spec)
+        stat = tools.synthesize_verilog(source, top, Path(out_dir) / top)
         own = {name.lstrip("\\"): body["num_cells_by_type"] for name, body in stat["modules"].items()}
-        for name, cells in rtl.hierarchy_cells(stat, top).items():
+        for name, cells in tools.hierarchy_cells(stat, top).items():
             figures[name] = {
-                "with_units": rtl.resources_of_cells(cells),
-                "own": rtl.resources_of_cells({c.lstrip("\\"): n for c, n in own[name].items()}),
+                "with_units": tools.resources_of_cells(cells),
+                "own": tools.resources_of_cells({c.lstrip("\\"): n for c, n in own[name].items()}),
             }
     return figures
 
 
 def unit_figures(figures, spec):
-    units = [figures[f"{rtl.module_name(spec)}_u{u}"]["with_units"] for u in range(spec["n_units"])]
+    units = [figures[f"{verilog.module_name(spec)}_u{u}"]["with_units"] for u in range(spec["n_units"])]
     return {key: float(np.mean([unit[key] for unit in units])) for key in ("LUT", "FF", "CARRY4")}
 
 
@@ -83,8 +84,8 @@ def shell_figures(figures, spec):
 
     The per-input module (``<layer>_input``) and the layer's own cells are read directly as well.
     """
-    layer = figures[rtl.module_name(spec)]["with_units"]
-    units = [figures[f"{rtl.module_name(spec)}_u{u}"]["with_units"] for u in range(spec["n_units"])]
+    layer = figures[verilog.module_name(spec)]["with_units"]
+    units = [figures[f"{verilog.module_name(spec)}_u{u}"]["with_units"] for u in range(spec["n_units"])]
     return {key: layer[key] - sum(unit[key] for unit in units) for key in ("LUT", "FF", "CARRY4")}
 
 
@@ -110,14 +111,14 @@ endmodule
 
 
 def synthesize_products(out_dir, dsp):
-    verilog = Path(out_dir) / f"products_{'dsp' if dsp else 'nodsp'}.v"
-    verilog.write_text("".join(products_verilog(bits) for bits in (4, 6, 8)))
+    source = Path(out_dir) / f"products_{'dsp' if dsp else 'nodsp'}.v"
+    source.write_text("".join(products_verilog(bits) for bits in (4, 6, 8)))
     figures = {}
     for bits in (4, 6, 8):
         top = f"products_w{bits}"
         work = Path(out_dir) / f"{top}_{'dsp' if dsp else 'nodsp'}"
-        stat = rtl.synthesize_verilog(verilog, top, work, options="" if dsp else "-nodsp")
-        figures[bits] = rtl.resources_of_cells(rtl.hierarchy_cells(stat, top)[top])
+        stat = tools.synthesize_verilog(source, top, work, options="" if dsp else "-nodsp")
+        figures[bits] = tools.resources_of_cells(tools.hierarchy_cells(stat, top)[top])
     return figures
 
 
@@ -149,7 +150,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--demo", action="store_true", help="also synthesize the demo-shaped MLP")
     args = parser.parse_args()
-    print(f"tool: {rtl.yosys_version()} synth_xilinx -family xc7 -noiopad")
+    print(f"tool: {tools.yosys_version()} synth_xilinx -family xc7 -noiopad")
     with tempfile.TemporaryDirectory() as work:
         start = time.monotonic()
         # (a) and the unit fits: 3 units a layer (12 outputs, 1 group each, reuse 4).
@@ -198,7 +199,7 @@ def main():
             )
         print(f"  -> shell LUT per input {per_input:.2f}, per output-adder bit {per_adder_bit:.2f} (+{shell_base:.0f})")
         print(f"  -> shell FF per input {ff_per_input:.2f}, per output bit {ff_per_out_bit:.2f} (+{ff_shell_base:.0f})")
-        term_rows = [figures[rtl.module_name(spec)]["with_units"] for spec in terms.values()]
+        term_rows = [figures[verilog.module_name(spec)]["with_units"] for spec in terms.values()]
         (lut_per_value,), term_base = fit([row["LUT"] for row in term_rows], [[n] for n in terms])
         (ff_per_value,), _ = fit([row["FF"] for row in term_rows], [[n] for n in terms])
         for n, row in zip(terms, term_rows, strict=True):
@@ -218,7 +219,7 @@ def main():
         if args.demo:
             for mode in ("term_pair", "weight_term"):
                 start = time.monotonic()
-                sized = rtl.synthesize(demo_specs(mode), Path(work) / f"demo_{mode}", units_per_layer=4)
+                sized = measure.synthesize(demo_specs(mode), Path(work) / f"demo_{mode}", units_per_layer=4)
                 print(f"\n(d) demo-shaped MLP, {mode}: {sized['method']}; Yosys {time.monotonic() - start:.0f} s")
                 estimated = {"LUT": 0, "FF": 0}
                 for spec in demo_specs(mode):

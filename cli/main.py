@@ -52,7 +52,7 @@ def main(argv=None):
     _quiet()
     from mrfpga.training.errors import MrfpgaError
 
-    from .config import load_config
+    from .run_config import load_config
 
     # Only the kit's own errors are the user's to fix; anything else is a bug and keeps its traceback.
     try:
@@ -81,7 +81,7 @@ def _check_mismatches(report):
 
 
 def _dispatch(args, load_config):
-    from mrfpga.hls.resources import package_dir
+    from mrfpga.hls.package_data import package_dir
 
     from . import pipeline
 
@@ -111,7 +111,7 @@ def _dispatch(args, load_config):
         if args.command == "csim":
             return _check_mismatches(pipeline.csim(config, args.run_dir, force=args.force))
         if args.command == "hw":
-            from mrfpga.hls.rtl import ToolMissing
+            from mrfpga.training.errors import ToolMissing
 
             try:
                 return _check_mismatches(pipeline.hw(config, args.run_dir))
@@ -119,7 +119,8 @@ def _dispatch(args, load_config):
                 print(f"mrfpga hw: {err}", file=sys.stderr)
                 return 3
         if args.command == "synth":
-            from mrfpga.hls.synth import ToolMissing, run_synthesis
+            from mrfpga.hls.vendor.synth import run_synthesis
+            from mrfpga.training.errors import ToolMissing
 
             project = Path(args.run_dir) / pipeline.PROJECT
             if not project.is_dir():
@@ -135,8 +136,8 @@ def _dispatch(args, load_config):
 def _report(run_dir, config):
     import json
 
-    from mrfpga.hls.boards import load_board
-    from mrfpga.hls.reports import (
+    from mrfpga.hls.project.boards import load_board
+    from mrfpga.hls.vendor.reports import (
         compare,
         describe,
         estimates_from_report_json,

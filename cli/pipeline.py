@@ -12,13 +12,13 @@ import numpy as np
 import yaml
 
 from mrfpga.training import data as datasets
-from mrfpga.training.config import check_against_data, from_dict
 from mrfpga.training.errors import ConfigError
 from mrfpga.training.methods import train as train_method
 from mrfpga.training.models import model_input
 from mrfpga.training.stop_points import stop_point
 
 from .output import OutputError, OutputExists, fresh_output, staging_path
+from .run_config import check_against_data, from_dict
 
 PROJECT = "hls_project"
 PROJECT_NAME = "myproject"
@@ -158,8 +158,8 @@ def converted(config, model, output_dir):
 def check_axis_wrapper(project, predicted, samples_per_call=16):
     """The io_stream IP's top, ``<name>_axis()``, on tb_data: its testbench fails on any word that differs
     from the hls4ml top's or a misplaced TLAST; its unpacked outputs must also equal ``predict`` exactly."""
-    from mrfpga.hls import axis_wrapper
-    from mrfpga.hls.csim import CsimError, mismatches
+    from mrfpga.hls.project import axis_wrapper
+    from mrfpga.hls.sim.csim import CsimError, mismatches
 
     stage(f"C simulation with g++: the AXI-Stream top {axis_wrapper.axis_top(PROJECT_NAME)}() on tb_data")
     axis_wrapper.compile_axis_testbench(project, PROJECT_NAME)
@@ -175,8 +175,8 @@ def check_axis_wrapper(project, predicted, samples_per_call=16):
 def _test_inputs(config, run_dir, model):
     """The test split as the kit feeds the board: normalized with the stored normalization, then snapped
     to the HLS input port's grid."""
-    from mrfpga.hls.convert import input_port_type
-    from mrfpga.hls.csim import snap_to_input_grid
+    from mrfpga.hls.project.convert import input_port_type
+    from mrfpga.hls.sim.csim import snap_to_input_grid
 
     stored = load_input(run_dir)
     normalization = datasets.Normalization.from_dict(stored["normalization"]) if stored else None
@@ -189,7 +189,7 @@ def _test_inputs(config, run_dir, model):
 
 def csim(config, run_dir, model=None, hls_model=None, force=False):
     """C-simulate every resolution both ways, compare exactly, estimate, write the report and the plot."""
-    from mrfpga.hls import csim as sim
+    from mrfpga.hls.sim import csim as sim
 
     from .report import build_report, print_table, write_plot
 
@@ -234,7 +234,7 @@ def csim(config, run_dir, model=None, hls_model=None, force=False):
 
 def add_layer_counts(estimates, hls_model, counted, n_samples):
     """Each kit layer's C-simulated cycles (the mean over the samples, per resolution) beside its estimate."""
-    from mrfpga.hls.registry import LAYERS
+    from mrfpga.hls.layers.registry import LAYERS
 
     kit = [node.name for node in hls_model.hls4ml_model.get_layers() if node.class_name in LAYERS]
     if counted is None or counted.ndim != 2 or counted.shape[1] != len(kit):
@@ -273,7 +273,8 @@ def run(config, run_dir, force=False, verbose=1, resume=False):
     """The main job: train, convert, C-simulate, measure the Verilog twin and report into a new ``run_dir``.
 
     Stopped after training, it continues with ``resume`` from the trained model."""
-    from mrfpga.hls.rtl import ToolMissing
+    from mrfpga.hls.twin.spec import twin_specs
+    from mrfpga.training.errors import ToolMissing
 
     with training_output(config, run_dir, force, resume, "run") as out:
         model = trained_or_train(config, out, verbose)
@@ -296,28 +297,16 @@ def run(config, run_dir, force=False, verbose=1, resume=False):
 
 
 RTL = "rtl"
-TWIN_LAYERS = ("DataTerm", "MMACDense")
-FLAT_LAYERS = ("Input", "Reshape")  # a flatten keeps the values' order: the twin's buses are flat already
-
-
-def twin_specs(hls_model):
-    """The core descriptions of the model's layers when the Verilog twin covers it (a chain of data-term and
-    mMAC Dense layers in io_parallel: the twin is the io_parallel core's schedule), else None."""
-    if hls_model.config.get_config_value("IOType") != "io_parallel":
-        return None
-    layers = [n for n in hls_model.get_layers() if n.class_name not in FLAT_LAYERS]
-    if not layers or any(n.class_name not in TWIN_LAYERS for n in layers):
-        return None
-    return [n.core_spec() for n in layers]
 
 
 def hw(config, run_dir, model=None, hls_model=None):
     """The Verilog twin of the project: Verilator on the C-simulated samples at every resolution (outputs
     against the exact reference, cycles against the C-simulation count, sample by sample) and Yosys
     synthesis; the figures go into report.json."""
-    from mrfpga.hls import csim as sim
-    from mrfpga.hls import rtl
-    from mrfpga.hls.reference import exact_forward
+    from mrfpga.hls.sim import csim as sim
+    from mrfpga.hls.sim.reference import exact_forward
+    from mrfpga.hls.twin import measure
+    from mrfpga.hls.twin.spec import twin_specs
     from mrfpga.training.errors import ConversionError
     from mrfpga.training.resolution import set_resolution
 
@@ -342,7 +331,7 @@ def hw(config, run_dir, model=None, hls_model=None):
     n_res = hls_model.n_resolutions
     stage(f"Verilog twin in Verilator: {len(x)} samples at {n_res} resolutions")
     started = time.time()
-    out = rtl.run_twin(specs, codes, n_res, run_dir / RTL, progress=lambda text: print(f"  {text}", flush=True))
+    out = measure.run_twin(specs, codes, n_res, run_dir / RTL, progress=lambda text: print(f"  {text}", flush=True))
     for r, resolution in enumerate(report["resolutions"]):
         set_resolution(model, r)
         expected = exact_forward(model, x) * 2.0 ** last["out_frac"]
@@ -354,7 +343,7 @@ def hw(config, run_dir, model=None, hls_model=None):
             resolution["rtl_cycles_equal_csim"] = bool(np.array_equal(cycles, csim_cycles))
     set_resolution(model, n_res - 1)
     stage("Yosys synthesis of the Verilog twin (synth_xilinx, xc7)")
-    measured = rtl.synthesize(specs, run_dir / RTL / "yosys", progress=lambda text: print(f"  {text}", flush=True))
+    measured = measure.synthesize(specs, run_dir / RTL / "yosys", progress=lambda text: print(f"  {text}", flush=True))
     measured["board"] = hls_model.mrfpga_board.resources
     report["measured_resources"] = measured
     report["hardware_seconds"] = round(time.time() - started, 1)

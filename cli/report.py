@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from mrfpga.hls.csim import mismatches
-from mrfpga.training.config import resolution_settings
+from mrfpga.cli.run_config import resolution_settings
+from mrfpga.hls.sim.csim import mismatches
 
 
 def _accuracy(logits, y):
@@ -69,7 +69,7 @@ def build_report(config, hls_model, project, rows, y, estimates, input_descripti
 
 def mmac_unit(hls_model):
     """The unit the mMAC layers after data terms use (docs/mmac_core.md), or None without one."""
-    from mrfpga.hls.data_terms import DataTerm
+    from mrfpga.hls.layers.data_terms import DataTerm
 
     units = {
         node.get_attr("unit")

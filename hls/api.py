@@ -17,14 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from mrfpga.hls.cost.estimate import counted_cycles, estimate
+from mrfpga.hls.layers.mmac import DEFAULT_UNIT, UNITS
+from mrfpga.hls.project.boards import load_board
+from mrfpga.hls.project.convert import convert
+from mrfpga.hls.sim import csim
+from mrfpga.hls.sim.reference import exact_forward
 from mrfpga.training.errors import ConversionError
-
-from . import csim
-from .boards import load_board
-from .convert import convert
-from .estimate import counted_cycles, estimate
-from .mmac import DEFAULT_UNIT, UNITS
-from .reference import exact_forward
 
 MMAC_CLASSES = ("QDense", "QConv2D")
 
@@ -186,7 +185,7 @@ class MultiResolutionModel:
     def build(self, bitstream=False):
         """C simulation and synthesis with the vendor tools when they are on PATH (``mrfpga synth``); without
         them, ``ToolMissing`` names the tool and the exact commands."""
-        from .synth import run_synthesis
+        from mrfpga.hls.vendor.synth import run_synthesis
 
         self.hls4ml_model.write()
         return run_synthesis(self.output_dir, self.hls4ml_model.config.get_config_value("Backend"), bitstream)

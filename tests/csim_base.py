@@ -12,12 +12,12 @@ import tensorflow as tf
 from qkeras import QActivation, QDense
 
 from mrfpga.cli.pipeline import PROJECT_NAME, load_model
-from mrfpga.hls import csim
-from mrfpga.hls.convert import convert, input_port_type
-from mrfpga.hls.estimate import counted_cycles, layer_cycles
-from mrfpga.hls.reference import exact_forward
-from mrfpga.hls.registry import LAYERS
-from mrfpga.training.config import QuantizationConfig
+from mrfpga.cli.run_config import QuantizationConfig
+from mrfpga.hls.cost.estimate import counted_cycles, layer_cycles
+from mrfpga.hls.layers.registry import LAYERS
+from mrfpga.hls.project.convert import convert, input_port_type
+from mrfpga.hls.sim import csim
+from mrfpga.hls.sim.reference import exact_forward
 from mrfpga.training.models import bias_quantizer, data_term_quantizer, weight_term_quantizer
 from mrfpga.training.resolution import n_resolutions, set_resolution
 

@@ -4,7 +4,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from mrfpga.hls.synth import vivado_hls_args
+from mrfpga.hls.vendor.synth import vivado_hls_args
 
 STANDINS = Path(__file__).parent / "tcl_standins"
 

@@ -1,4 +1,4 @@
-"""The AXI-Stream top of io_stream projects (mrfpga.hls.axis_wrapper): g++ C simulation against the hls4ml
+"""The AXI-Stream top of io_stream projects (mrfpga.hls.project.axis_wrapper): g++ C simulation against the hls4ml
 top and ``predict`` at every resolution, the pipeline hook, and the HLS build script that exports it as the
 IP (run in tclsh against HLS stand-ins)."""
 
@@ -13,8 +13,9 @@ from csim_base import CsimCase
 from standins import run_hls_build
 
 from mrfpga.cli import pipeline
-from mrfpga.hls import axis_wrapper, csim
-from mrfpga.hls.boards import load_board
+from mrfpga.hls.project import axis_wrapper
+from mrfpga.hls.project.boards import load_board
+from mrfpga.hls.sim import csim
 from mrfpga.training.resolution import n_resolutions
 
 pytestmark = pytest.mark.slow

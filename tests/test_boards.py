@@ -14,10 +14,10 @@ import pytest
 from standins import run_hls_build
 
 from mrfpga.cli.pipeline import convert
-from mrfpga.hls import csim
-from mrfpga.hls.boards import known_boards, load_board
-from mrfpga.hls.reference import exact_forward
-from mrfpga.training.config import from_dict
+from mrfpga.cli.run_config import from_dict
+from mrfpga.hls.project.boards import known_boards, load_board
+from mrfpga.hls.sim import csim
+from mrfpga.hls.sim.reference import exact_forward
 from mrfpga.training.data import load_digits
 from mrfpga.training.resolution import n_resolutions, set_resolution
 

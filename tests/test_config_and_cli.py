@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 import yaml
 
-from mrfpga.cli.config import load_config
 from mrfpga.cli.main import main
-from mrfpga.hls.boards import known_boards, load_board
-from mrfpga.hls.resources import package_dir
-from mrfpga.training.config import Config, from_dict
+from mrfpga.cli.run_config import Config, from_dict, load_config
+from mrfpga.hls.package_data import package_dir
+from mrfpga.hls.project.boards import known_boards, load_board
 from mrfpga.training.errors import ConfigError
 
 

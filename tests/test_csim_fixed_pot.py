@@ -96,7 +96,7 @@ class TestFixedConv(CsimCase):
     def inputs(cls):
         import numpy as np
 
-        from mrfpga.hls.csim import snap_to_input_grid
+        from mrfpga.hls.sim.csim import snap_to_input_grid
 
         return snap_to_input_grid(np.random.default_rng(3).uniform(-1, 9, (64, 8, 8, 1)))
 

@@ -6,7 +6,7 @@ import tensorflow as tf
 from csim_base import CsimCase
 from qkeras import QActivation, QConv2D, QDense, quantized_bits
 
-from mrfpga.hls.csim import snap_to_input_grid
+from mrfpga.hls.sim.csim import snap_to_input_grid
 from mrfpga.training import quantized_data_term, quantized_pot, quantized_term
 
 pytestmark = pytest.mark.slow
@@ -92,7 +92,7 @@ class TestMetaCnnWithSwitchableBatchNorm(ConvCase):
     @pytest.fixture(scope="class")
     @classmethod
     def model(cls):
-        from mrfpga.training.config import from_dict
+        from mrfpga.cli.run_config import from_dict
         from mrfpga.training.data import load_digits
         from mrfpga.training.methods import train
 
@@ -137,7 +137,7 @@ class TestQKerasCnn(TestMetaCnnWithSwitchableBatchNorm):
     @classmethod
     def model(cls):
         from mrfpga.cli.pipeline import primary
-        from mrfpga.training.config import from_dict
+        from mrfpga.cli.run_config import from_dict
         from mrfpga.training.data import load_digits
         from mrfpga.training.methods import train
 
@@ -147,7 +147,7 @@ class TestQKerasCnn(TestMetaCnnWithSwitchableBatchNorm):
     @classmethod
     def project(cls, model, io_type, tmp_path_factory):
         from mrfpga.cli.pipeline import convert
-        from mrfpga.training.config import from_dict
+        from mrfpga.cli.run_config import from_dict
 
         config = from_dict({**QKERAS_CNN, "hls": {"io_type": io_type, "reuse_factor": 4}})
         hls_model = convert(config, tmp_path_factory.mktemp("qkeras_cnn"), model)

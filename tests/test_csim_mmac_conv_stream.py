@@ -13,7 +13,7 @@ from csim_base import CsimCase
 from qkeras import QActivation, QConv2D, QDense
 from test_csim_mmac_conv import RESOLUTIONS, bias, data_terms, term_kernel
 
-from mrfpga.hls.csim import snap_to_input_grid
+from mrfpga.hls.sim.csim import snap_to_input_grid
 from mrfpga.training.switchable_bn import SwitchableBatchNormalization
 
 pytestmark = pytest.mark.slow

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from csim_base import PROJECT_NAME, CsimCase
 
-from mrfpga.hls import csim
-from mrfpga.training.config import QuantizationConfig
+from mrfpga.cli.run_config import QuantizationConfig
+from mrfpga.hls.sim import csim, precompiled
 
 pytestmark = pytest.mark.slow
 
@@ -21,8 +21,8 @@ class TestDigitsShape(CsimCase):
         """build_lib.sh and the testbench build take the kit's precompiled header, and g++ uses it (``-H`` marks
         a precompiled header it reads with "!"; one it rejects is read as text)."""
         out_dir = project.config.get_output_dir()
-        flags = csim.library_flags(out_dir) if build == "library" else csim.TESTBENCH_FLAGS
-        header = csim.precompiled_header(out_dir, flags)
+        flags = precompiled.library_flags(out_dir) if build == "library" else csim.TESTBENCH_FLAGS
+        header = precompiled.precompiled_header(out_dir, flags)
         assert header is not None
         if build == "library":
             assert f"-include {header}" in (Path(out_dir) / "build_lib.sh").read_text()
@@ -31,8 +31,8 @@ class TestDigitsShape(CsimCase):
         done = subprocess.run(cmd, cwd=out_dir, capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"})
         assert done.returncode == 0, done.stderr[-2000:]
         assert f"! {header}.gch" in done.stderr.splitlines()
-        monkeypatch.setenv(csim.PRECOMPILED_SWITCH, "0")  # plain builds on request
-        assert csim.precompiled_header(out_dir, flags) is None
+        monkeypatch.setenv(precompiled.PRECOMPILED_SWITCH, "0")  # plain builds on request
+        assert precompiled.precompiled_header(out_dir, flags) is None
 
 
 class TestShortLastGroup(CsimCase):

@@ -9,9 +9,9 @@ kernels, data-term activations) goes through the same layers.
 import pytest
 from csim_base import CsimCase
 
-from mrfpga.hls.csim import snap_to_input_grid
+from mrfpga.cli.run_config import QuantizationConfig
+from mrfpga.hls.sim.csim import snap_to_input_grid
 from mrfpga.training import quantized_data_term, quantized_onion
-from mrfpga.training.config import QuantizationConfig
 
 pytestmark = pytest.mark.slow
 
@@ -83,7 +83,7 @@ class TestOnionMetaCnn(CsimCase):
     @pytest.fixture(scope="class")
     @classmethod
     def model(cls):
-        from mrfpga.training.config import from_dict
+        from mrfpga.cli.run_config import from_dict
         from mrfpga.training.data import load_digits
         from mrfpga.training.methods import train
 

@@ -6,11 +6,11 @@ import tensorflow as tf
 from csim_base import CsimCase
 from qkeras import QActivation, QConv2D, QDense, quantized_bits
 
-from mrfpga.hls.convert import convert
-from mrfpga.hls.csim import snap_to_input_grid
-from mrfpga.hls.estimate import estimate
+from mrfpga.cli.run_config import QuantizationConfig
+from mrfpga.hls.cost.estimate import estimate
+from mrfpga.hls.project.convert import convert
+from mrfpga.hls.sim.csim import snap_to_input_grid
 from mrfpga.training import quantized_data_term, quantized_rowwise
-from mrfpga.training.config import QuantizationConfig
 from mrfpga.training.models import build_cnn, build_mlp
 from mrfpga.training.quantizers.rowwise import row_counts
 

@@ -6,9 +6,9 @@ import pytest
 from csim_base import N_SAMPLES, CsimCase
 from qkeras import quantized_bits
 
-from mrfpga.hls import csim
-from mrfpga.hls.convert import input_port_type
-from mrfpga.training.config import QuantizationConfig
+from mrfpga.cli.run_config import QuantizationConfig
+from mrfpga.hls.project.convert import input_port_type
+from mrfpga.hls.sim import csim
 from mrfpga.training.quantizers import quantized_data_term
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ SCRIPT = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-    from mrfpga.training.config import from_dict
+    from mrfpga.cli.run_config import from_dict
     from mrfpga.training.data import load_digits
     from mrfpga.training.methods import train
 

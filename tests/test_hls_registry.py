@@ -11,8 +11,8 @@ import tensorflow as tf
 from hls4ml.converters.keras_v2_to_hls import get_layer_handlers
 from qkeras import QActivation, QConv1D, QDense, QDepthwiseConv2D, quantized_bits, quantized_po2, quantized_relu
 
-from mrfpga.hls.convert import convert
-from mrfpga.hls.registry import install
+from mrfpga.hls.layers.registry import install
+from mrfpga.hls.project.convert import convert
 from mrfpga.training import quantized_onion, quantized_term
 
 
@@ -38,7 +38,7 @@ from qkeras import QActivation, QDense, quantized_bits, quantized_po2, quantized
 
 out, with_kit = Path(sys.argv[1]), sys.argv[2] == "kit"
 if with_kit:  # the kit converts one of its own models first, in the same process
-    from mrfpga.hls.convert import convert
+    from mrfpga.hls.project.convert import convert
     from mrfpga.training import quantized_data_term, quantized_term
 
     x = tf.keras.Input((8,), name="features")

@@ -7,11 +7,12 @@ import pytest
 import tensorflow as tf
 from qkeras import QActivation, QConv2D, QDense
 
-from mrfpga.cli.pipeline import twin_specs
-from mrfpga.hls import convert_from_keras_model, rtl
-from mrfpga.hls.estimate import layer_resources
-from mrfpga.hls.rtl_costs import mmac_dense_resources
-from mrfpga.training.config import QuantizationConfig
+from mrfpga.cli.run_config import QuantizationConfig
+from mrfpga.hls import convert_from_keras_model
+from mrfpga.hls.cost.estimate import layer_resources
+from mrfpga.hls.layers.unit_costs import mmac_dense_resources
+from mrfpga.hls.twin import measure
+from mrfpga.hls.twin.spec import twin_specs
 from mrfpga.training.models import bias_quantizer, data_term_quantizer, weight_term_quantizer
 
 pytestmark = pytest.mark.slow
@@ -49,7 +50,7 @@ def test_estimate_is_within_25_percent_of_yosys(tmp_path, n_in, widths, reuse, u
     config = {"Model": {"ReuseFactor": reuse, "MMACUnit": unit}, "LayerName": {}}
     hls_model = convert_from_keras_model(model, tmp_path / "prj", hls_config=config)
     specs = twin_specs(hls_model)
-    measured = rtl.synthesize(specs, tmp_path / "yosys")
+    measured = measure.synthesize(specs, tmp_path / "yosys")
     estimated = {node.name: layer_resources(node) for node in hls_model.get_layers() if node.class_name != "Input"}
     total = sum(figures["LUT"] for figures in estimated.values())
     assert measured["total"]["DSP48E1"] == 0
@@ -73,7 +74,7 @@ def test_conv_core_estimate_is_within_25_percent_of_yosys(tmp_path):
     hls_model = convert_from_keras_model(model, tmp_path / "prj", hls_config=config, io_type="io_stream")
     node = next(n for n in hls_model.get_layers() if n.class_name == "MMACConv2D")
     spec = node.core_spec()
-    measured = rtl.synthesize([spec], tmp_path / "yosys")["total"]
+    measured = measure.synthesize([spec], tmp_path / "yosys")["total"]
     estimated = mmac_dense_resources(spec)
     assert measured["DSP48E1"] == 0 and spec["n_groups"] == 9
     assert abs(estimated["LUT"] - measured["LUT"]) <= 0.25 * measured["LUT"], (estimated, measured)

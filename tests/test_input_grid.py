@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import yaml
 
-from mrfpga.hls.resources import package_dir
-from mrfpga.training.config import from_dict
+from mrfpga.cli.run_config import from_dict
+from mrfpga.hls.package_data import package_dir
 from mrfpga.training.data import InputGrid, Normalization, fit_input_grid
 from mrfpga.training.errors import ConfigError
 from mrfpga.training.quantizers import quantized_data_term
@@ -107,8 +107,8 @@ def write_config(tmp_path, name, data, **sections):
 def test_standardized_signed_data_end_to_end(tmp_path):
     """On standardized data with negative features: the meta model's top resolution within 2 pp of the float
     model of the same architecture trained the same way, 0 mismatches at every resolution, from the CLI."""
-    from mrfpga.cli.config import load_config
     from mrfpga.cli.pipeline import load_data, load_model
+    from mrfpga.cli.run_config import load_config
     from mrfpga.training.methods import train
     from mrfpga.training.models import model_input
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mrfpga.training.config import from_dict
+from mrfpga.cli.run_config import from_dict
 from mrfpga.training.errors import ConfigError
 from mrfpga.training.trainer import Step, fit
 

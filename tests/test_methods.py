@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
+from mrfpga.cli.run_config import Config, from_dict
 from mrfpga.training.cascade import cascade
-from mrfpga.training.config import Config, from_dict
 from mrfpga.training.data import load_digits
 from mrfpga.training.methods import train
 from mrfpga.training.models import model_input

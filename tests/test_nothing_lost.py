@@ -16,7 +16,7 @@ import yaml
 from mrfpga.cli import pipeline
 from mrfpga.cli.main import main
 from mrfpga.cli.output import OutputLocked, run_lock, staging_path
-from mrfpga.training.config import Config, from_dict
+from mrfpga.cli.run_config import Config, from_dict
 from mrfpga.training.data import DataError, load_npz
 from mrfpga.training.errors import ConfigError, MrfpgaError
 

@@ -12,8 +12,8 @@ import yaml
 from sklearn.datasets import load_digits
 
 from mrfpga.cli import pipeline
-from mrfpga.cli.config import load_config
-from mrfpga.hls.resources import package_dir
+from mrfpga.cli.run_config import load_config
+from mrfpga.hls.package_data import package_dir
 
 pytestmark = pytest.mark.slow
 

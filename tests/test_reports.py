@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mrfpga.hls.boards import load_board
-from mrfpga.hls.reports import (
+from mrfpga.hls.project.boards import load_board
+from mrfpga.hls.vendor.reports import (
     ReportError,
     compare,
     describe,

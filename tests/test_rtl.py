@@ -1,4 +1,4 @@
-"""The Verilog twin (mrfpga.hls.rtl) and its golden model of docs/mmac_core.md (mrfpga.hls.rtl_model).
+"""The Verilog twin (mrfpga.hls.twin.verilog) and its golden model of docs/mmac_core.md (mrfpga.hls.twin.spec).
 
 The golden model is held to definitions written out here (a dense layer with every term kept is the plain
 integer dot product; the data-term grid is ap_ufixed rounding and saturation); the twin, built and run in
@@ -12,8 +12,8 @@ import json
 import numpy as np
 import pytest
 
-from mrfpga.hls import rtl
-from mrfpga.hls.rtl_model import (
+from mrfpga.hls.twin import measure, tools
+from mrfpga.hls.twin.spec import (
     check_chain,
     check_spec,
     dense_spec,
@@ -160,27 +160,27 @@ class TestYosysStatistics:
                 "\\unit": {"num_cells_by_type": {"LUT4": 5, "DSP48E1": 1}},
             }
         }
-        cells = rtl.hierarchy_cells(stat, "top")
-        total = rtl.resources_of_cells(cells["top"])
+        cells = tools.hierarchy_cells(stat, "top")
+        total = tools.resources_of_cells(cells["top"])
         assert total["LUT"] == 1 + 2 * (3 + 5) and total["LUT6"] == 6 and total["LUT4"] == 10
         assert (total["FF"], total["CARRY4"], total["DSP48E1"], total["BRAM_18K"]) == (4, 2, 2, 4)
         # A black-boxed unit counts as its stand-in.
         stat["modules"]["\\mean"] = {"num_cells_by_type": {"LUT4": 1}}
         stat["modules"]["\\layer"]["num_cells_by_type"]["\\boxed"] = 2
-        cells = rtl.hierarchy_cells(stat, "top", {"boxed": "mean"})
-        assert rtl.resources_of_cells(cells["top"])["LUT"] == 1 + 2 * (3 + 5 + 2)
+        cells = tools.hierarchy_cells(stat, "top", {"boxed": "mean"})
+        assert tools.resources_of_cells(cells["top"])["LUT"] == 1 + 2 * (3 + 5 + 2)
 
 
 def test_missing_tool_names_the_extra(monkeypatch):
-    monkeypatch.setattr(rtl.shutil, "which", lambda name: None)
-    monkeypatch.setattr(rtl.sys, "executable", "/nonexistent/python")
-    monkeypatch.setattr(rtl.sysconfig, "get_path", lambda name: "/nonexistent")
-    with pytest.raises(rtl.ToolMissing, match=r"mrfpga\[hw\]"):
-        rtl.yosys_command()
+    monkeypatch.setattr(tools.shutil, "which", lambda name: None)
+    monkeypatch.setattr(tools.sys, "executable", "/nonexistent/python")
+    monkeypatch.setattr(tools.sysconfig, "get_path", lambda name: "/nonexistent")
+    with pytest.raises(tools.ToolMissing, match=r"mrfpga\[hw\]"):
+        tools.yosys_command()
 
 
 def check_twin_equals_golden(specs, codes, resolutions, out_dir):
-    result = rtl.run_twin(specs, codes, resolutions, out_dir)
+    result = measure.run_twin(specs, codes, resolutions, out_dir)
     assert result["resolutions"] == resolutions
     for n, r in enumerate(resolutions):
         expected, cycles = simulate_chain(specs, codes, r)
@@ -215,12 +215,12 @@ def test_yosys_sizes_a_small_design(tmp_path):
         weight_budgets=[2, 5], data_budgets=[1, 2],
     )  # fmt: skip
     first = data_term_spec("dt_s", 12, bits=4, frac=2, budgets=[1, 2], in_width=6, in_frac=3, in_signed=True)
-    sized = rtl.synthesize([first, dense], tmp_path, units_per_layer=2)
+    sized = measure.synthesize([first, dense], tmp_path, units_per_layer=2)
     assert sized["tool"].startswith("Yosys ") and sized["tool"].endswith("synth_xilinx xc7")
     assert set(sized["layers"]) == {"dt_s", "dense_s"}
     assert "2 of 3 mMAC units" in sized["method"]
     for figures in (sized["total"], *sized["layers"].values()):
-        assert set(rtl.RESOURCE_KEYS) <= set(figures)
+        assert set(tools.RESOURCE_KEYS) <= set(figures)
         assert figures["LUT"] == sum(figures[f"LUT{n}"] for n in range(1, 7))
         assert figures["DSP48E1"] == 0 and figures["BRAM_18K"] == 0
     assert sized["layers"]["dense_s"]["LUT"] > 0 and sized["layers"]["dt_s"]["FF"] >= 12 * 5

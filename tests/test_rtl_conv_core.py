@@ -8,11 +8,11 @@ import pytest
 import tensorflow as tf
 from qkeras import QActivation, QConv2D, QDense, quantized_bits
 
-from mrfpga.hls import rtl
-from mrfpga.hls.convert import convert
-from mrfpga.hls.csim import snap_to_input_grid
-from mrfpga.hls.reference import _layer
-from mrfpga.hls.rtl_model import simulate
+from mrfpga.hls.project.convert import convert
+from mrfpga.hls.sim.csim import snap_to_input_grid
+from mrfpga.hls.sim.reference import _layer
+from mrfpga.hls.twin import measure
+from mrfpga.hls.twin.spec import simulate
 from mrfpga.training import quantized_data_term, quantized_term
 from mrfpga.training.resolution import set_resolution
 
@@ -64,7 +64,7 @@ def test_twin_of_the_conv_core_equals_the_exact_convolution(tmp_path):
         out = _layer(conv, h).numpy() * 2.0 ** spec["out_frac"]
         assert np.array_equal(out, np.round(out))
         expected.append(out.reshape(-1, spec["n_out"]).astype(np.int64))
-    result = rtl.run_twin([spec], patches, list(range(len(RESOLUTIONS))), tmp_path / "twin")
+    result = measure.run_twin([spec], patches, list(range(len(RESOLUTIONS))), tmp_path / "twin")
     for r, exact in enumerate(expected):
         # The core keeps a terms of each code itself (docs/mmac_core.md), so the top codes serve every r.
         np.testing.assert_array_equal(result["outputs"][r], exact, err_msg=f"resolution {r}")

@@ -6,11 +6,11 @@ import re
 import pytest
 from bench_stream_cnn import issue_cnn
 
-from mrfpga.hls.boards import load_board
-from mrfpga.hls.convert import convert
-from mrfpga.hls.estimate import estimate, layer_cycles, layer_interval, layer_resources
-from mrfpga.hls.mmac import IO_PARALLEL_CONV_MAX_VALUES
-from mrfpga.training.config import QuantizationConfig
+from mrfpga.cli.run_config import QuantizationConfig
+from mrfpga.hls.cost.estimate import estimate, layer_cycles, layer_interval, layer_resources
+from mrfpga.hls.layers.mmac import IO_PARALLEL_CONV_MAX_VALUES
+from mrfpga.hls.project.boards import load_board
+from mrfpga.hls.project.convert import convert
 from mrfpga.training.errors import ConversionError
 from mrfpga.training.models import build_cnn
 
@@ -82,7 +82,7 @@ def test_stream_cnn_run_reports_layer_cycles_and_the_interval(tmp_path):
     and interval per resolution, the C-simulated count of each kit layer equal to its estimate, and the design's
     interval (the slowest layer's)."""
     from mrfpga.cli import pipeline
-    from mrfpga.training.config import from_dict
+    from mrfpga.cli.run_config import from_dict
 
     config = from_dict(
         {

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mrfpga.training.config import QuantizationConfig
+from mrfpga.cli.run_config import QuantizationConfig
 from mrfpga.training.data import load_digits
 from mrfpga.training.models import build_mlp
 from mrfpga.training.resolution import resolution_variables
@@ -148,7 +148,7 @@ def test_whole_step_xla_auto_picks_long_runs_of_models_without_switchable_bn():
 
 def test_multires_training_under_xla_learns():
     """``training.jit_compile: true``: the whole teacher/student step compiled with XLA (both batch shapes)."""
-    from mrfpga.training.config import Config
+    from mrfpga.cli.run_config import Config
     from mrfpga.training.methods import train
     from mrfpga.training.steps import accuracy_per_resolution
 

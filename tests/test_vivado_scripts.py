@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mrfpga.hls.boards import load_board
-from mrfpga.hls.vivado_project import vivado_command, write_vivado_scripts
+from mrfpga.hls.project.boards import load_board
+from mrfpga.hls.project.vivado_scripts import vivado_command, write_vivado_scripts
 
 pytestmark = pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh is not on PATH: the stand-ins need it")
 
@@ -196,7 +196,7 @@ def test_stream_ip_the_dma_cannot_drive_is_refused_by_the_script(project, kwargs
 @pytest.mark.parametrize("word_bytes", [4, 8])
 @pytest.mark.parametrize("board_name", BOARDS)
 def test_axis_wrapper_ip_runs_against_the_standins(project, board_name, word_bytes):
-    """The io_stream IP is the AXI-Stream top myproject_axis (mrfpga.hls.axis_wrapper): 32/64-bit words, TLAST."""
+    """The io_stream IP is the AXI-Stream top myproject_axis (hls.project.axis_wrapper): 32/64-bit words, TLAST."""
     board = load_board(board_name)
     top = "myproject_axis"
     fake_export(project, "io_stream", top=top, in_bytes=word_bytes, streams=("in_stream", "out_stream"))

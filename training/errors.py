@@ -1,4 +1,4 @@
-"""The kit's own error class: a problem with the user's input or files that the message explains.
+"""The kit's own error classes: a problem with the user's input or files that the message explains.
 
 The command line prints these (exit status 2); any other exception is a bug
 and keeps its traceback.
@@ -19,3 +19,7 @@ class ConfigError(MrfpgaError, ValueError):
 
 class ConversionError(MrfpgaError, ValueError):
     """A model or setting the HLS conversion cannot take, named with the layer and the reason."""
+
+
+class ToolMissing(MrfpgaError, RuntimeError):
+    """An external tool (Vivado, Vitis, Verilator, Yosys) is not installed; the message says how to get it."""

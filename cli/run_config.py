@@ -1,5 +1,6 @@
-"""The run configuration: data, model, quantization, training and HLS settings (``mrfpga.hls.config``), as
-dataclasses, built from a plain mapping (a YAML file's, ``mrfpga.cli.config.load_config``) and validated.
+"""The run configuration: data, model, quantization, training and HLS settings (``mrfpga.hls.settings``), as
+dataclasses, loaded from a YAML file (``load_config``) or built from a plain mapping (``from_dict``), and
+validated. It spans training and hls, so it lives above both.
 
 Every section and key is checked when the configuration is built, before any
 training: an unknown key, a value of the wrong type, a number that is not
@@ -12,18 +13,20 @@ import math
 import types
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from mrfpga.hls.boards import load_board
-from mrfpga.hls.config import BACKENDS, IO_TYPES, HLSConfig, useful_reuse_factor
+import yaml
 
-from .data import NORMALIZATIONS
-from .errors import ConfigError
-from .models import build_model, load_builder
-from .quantizers.data_term import MAX_INPUT_INTEGER
-from .resolution import n_resolutions
-from .steps import ALPHA, TEMPERATURE
-from .term_encodings import ENCODINGS, n_planes
-from .trainer import DEFAULT_LR_SCHEDULE, LR_SCHEDULES, jit_compile_problem
+from mrfpga.hls.project.boards import load_board
+from mrfpga.hls.settings import BACKENDS, IO_TYPES, HLSConfig, useful_reuse_factor
+from mrfpga.training.data import BUILT_IN, NORMALIZATIONS
+from mrfpga.training.errors import ConfigError
+from mrfpga.training.models import build_model, load_builder
+from mrfpga.training.quantizers.data_term import MAX_INPUT_INTEGER
+from mrfpga.training.resolution import n_resolutions
+from mrfpga.training.steps import ALPHA, TEMPERATURE
+from mrfpga.training.term_encodings import ENCODINGS, n_planes
+from mrfpga.training.trainer import DEFAULT_LR_SCHEDULE, LR_SCHEDULES, jit_compile_problem
 
 # SPEC section 1: (data terms a, weight terms k per group of 16).
 REFERENCE_RESOLUTIONS = [[2, 8], [2, 10], [2, 12], [2, 14], [3, 14], [3, 16], [3, 18], [3, 20]]
@@ -330,3 +333,19 @@ def check_against_data(config, data):
 
 def from_dict(raw):
     return validate(_build(Config, raw, ""))
+
+
+def load_config(path):
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    config = from_dict(raw)
+    if config.data.source not in BUILT_IN:
+        # A relative data path is relative to the config file.
+        data = Path(config.data.source)
+        config.data.source = str(data if data.is_absolute() else (path.parent / data).resolve())
+    return config

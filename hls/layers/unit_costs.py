@@ -1,7 +1,7 @@
 """Unit costs of the mMAC's Verilog twin, measured with Yosys (``bench/bench_units.py`` re-measures them).
 
 Tool: Yosys 0.70 (git sha1 28ba3cb92), ``synth_xilinx -family xc7 -noiopad``, hierarchy kept, on the twin's own
-Verilog (``mrfpga.hls.rtl``) with term tables of random 8-bit weights (NAF, groups of 16). See the section
+Verilog (``mrfpga.hls.twin.verilog``) with term tables of random 8-bit weights (NAF, groups of 16). See the section
 "Measured with Yosys" of docs/estimates.md for the tables these come from.
 """
 

@@ -27,8 +27,8 @@ from .common import (
     kit_quantizer,
     parse_default,
 )
-from .rtl_costs import data_term_resources
 from .streaming import is_stream, pack_loop_cycles, pack_size
+from .unit_costs import data_term_resources
 
 ENCODING_IDS = {"binary": 0, "naf": 1, "hese": 2}  # nnet::term_encoding
 

@@ -5,9 +5,8 @@ from pathlib import Path
 
 import yaml
 
+from mrfpga.hls.package_data import package_dir
 from mrfpga.training.errors import ConversionError
-
-from .resources import package_dir
 
 RESOURCE_KEYS = ("LUT", "FF", "BRAM_18K", "DSP48E1")
 

@@ -14,10 +14,10 @@ from string import Template
 
 import numpy as np
 
+from mrfpga.hls.layers.common import RESOLUTION_PORT
+from mrfpga.hls.package_data import package_dir
+from mrfpga.hls.sim.csim import CsimError, compile_testbench
 from mrfpga.training.errors import ConversionError
-
-from .common import RESOLUTION_PORT
-from .resources import package_dir
 
 TESTBENCH = "tb_axis"
 
@@ -150,8 +150,6 @@ def use_axis_top(project_dir, project_name="myproject"):
 def compile_axis_testbench(project_dir, project_name="myproject", compiler="g++", include_dirs=(), output=TESTBENCH):
     """g++ the wrapper's testbench; ``include_dirs`` go first on the include path (a folder with the vendor's
     ``ap_axi_sdata.h`` makes the wrapper use its ``ap_axiu``)."""
-    from .csim import compile_testbench
-
     sources = [f"{project_name}_axis_test.cpp", f"firmware/{project_name}_axis.cpp"]
     flags = [f"-I{Path(d).resolve()}" for d in include_dirs]
     return compile_testbench(project_dir, project_name, compiler, sources, output, flags)
@@ -160,8 +158,6 @@ def compile_axis_testbench(project_dir, project_name="myproject", compiler="g++"
 def run_axis_testbench(project_dir, n_outputs, samples_per_call=1):
     """Run the compiled wrapper testbench on tb_data (``csim.write_tb_data``); returns the unpacked outputs,
     one row per input line. Raises CsimError if any word differs from the hls4ml top's or TLAST is wrong."""
-    from .csim import CsimError
-
     project_dir = Path(project_dir)
     done = subprocess.run(
         [f"./{TESTBENCH}", str(samples_per_call)], cwd=project_dir, capture_output=True, text=True, timeout=600

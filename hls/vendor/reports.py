@@ -220,7 +220,7 @@ def compare(reports, estimates=None, board=None):
     ``reports``: :func:`read_hls_reports`'s dict. ``estimates``: ``report.json["resources"]["estimated"]``
     (LUT, FF, BRAM_18K, DSP48E1) plus ``estimated_cycles`` (a list, one per resolution) and optionally
     ``clock_period_ns`` -- :func:`estimates_from_report_json` builds it. ``board``: a
-    :class:`mrfpga.hls.boards.Board` (``.resources`` with LUT, FF, BRAM_18K, DSP48E1). Both may be None.
+    :class:`mrfpga.hls.project.boards.Board` (``.resources`` with LUT, FF, BRAM_18K, DSP48E1). Both may be None.
 
     Each row is a dict: ``item``, ``unit``, ``estimate``, ``csynth``, ``vivado_synth``, ``board``, and
     ``ratio`` = measured / estimate and ``utilization`` = measured / board, where measured is the Vivado

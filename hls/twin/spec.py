@@ -2,13 +2,13 @@
 
 A layer's core description (``core_spec()`` of the hls4ml ``DataTerm`` and ``MMACDense`` layers) is a plain
 dict. ``simulate`` runs one layer on integer codes at one resolution and returns its output codes and the
-cycles each sample takes; the Verilog twin (``mrfpga.hls.rtl``) and the C-simulation cycle count are held
+cycles each sample takes; the Verilog twin (``mrfpga.hls.twin.verilog``) and the C-simulation cycle count are held
 to it. Codes are Python/numpy integers: signed values for signed codes, never raw two's-complement bits.
 """
 
 import numpy as np
 
-from mrfpga.hls.common import bits_for
+from mrfpga.hls.layers.common import bits_for
 from mrfpga.training.term_encodings import group_terms, value_terms
 
 DATA_TERM_KEYS = (
@@ -52,6 +52,20 @@ MMAC_DENSE_KEYS = (
     "out_frac",
 )
 MODES = ("term_pair", "weight_term")
+
+TWIN_LAYERS = ("DataTerm", "MMACDense")
+FLAT_LAYERS = ("Input", "Reshape")  # a flatten keeps the values' order: the twin's buses are flat already
+
+
+def twin_specs(hls_model):
+    """The core descriptions of the model's layers when the Verilog twin covers it (a chain of data-term and
+    mMAC Dense layers in io_parallel: the twin is the io_parallel core's schedule), else None."""
+    if hls_model.config.get_config_value("IOType") != "io_parallel":
+        return None
+    layers = [n for n in hls_model.get_layers() if n.class_name not in FLAT_LAYERS]
+    if not layers or any(n.class_name not in TWIN_LAYERS for n in layers):
+        return None
+    return [n.core_spec() for n in layers]
 
 
 def n_resolutions(spec):

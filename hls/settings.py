@@ -1,11 +1,11 @@
 """The HLS settings of a run (``hls:`` in the YAML): board, backend, interface, clock, reuse factor,
 C-simulation samples, whether ``run`` measures the Verilog twin; and how far a model can use a reuse
-factor. Validated with the other sections by ``mrfpga.training.config``."""
+factor. Validated with the other sections by ``mrfpga.cli.run_config``."""
 
 import math
 from dataclasses import dataclass
 
-from .mmac import ONION_GROUP_SIZE
+from mrfpga.hls.layers.mmac import ONION_GROUP_SIZE
 
 BACKENDS = ("Vivado", "Vitis")
 IO_TYPES = ("io_parallel", "io_stream")

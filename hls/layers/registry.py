@@ -1,5 +1,5 @@
-"""Idempotent registration of the kit's layer families with hls4ml: handlers, layers, templates, the
-write-flow pass and the workarounds.
+"""Idempotent registration of the kit's layer families with hls4ml: handlers, layers, templates and the
+workarounds (the project writer's pass: ``mrfpga.hls.project.writer.install``).
 
 Each family module (``data_terms``, ``scale_shift``, ``mmac``, ``rowwise``) holds its Keras handlers, hls4ml
 layers, templates and cost model, under the same names: ``LAYERS``, ``TEMPLATES``, ``KERAS_HANDLERS``
@@ -16,10 +16,10 @@ from hls4ml.converters.keras_v2_to_hls import get_layer_handlers
 from hls4ml.model.layers import layer_map, register_layer
 from hls4ml.model.optimizer.optimizer import optimizer_map
 
+from mrfpga.hls.settings import BACKENDS
+
 from . import data_terms, hls4ml_layers, hls4ml_workarounds, mmac, rowwise, scale_shift
 from .common import KIT_CLASSES
-from .config import BACKENDS
-from .project import WriteKitProject
 
 FAMILIES = (scale_shift, data_terms, mmac, rowwise)
 LAYERS = {name: cls for family in FAMILIES for name, cls in family.LAYERS.items()}
@@ -62,7 +62,3 @@ def install():
             for template_cls in family.TEMPLATES:
                 if f"{backend_name.lower()}:{template_cls().get_name()}" not in optimizer_map:
                     backend.register_template(template_cls)
-        # The kit's part of a project, written by hls4ml's own write flow (so compile() leaves it too).
-        writer = WriteKitProject().name
-        if f"{backend_name.lower()}:{writer}" not in optimizer_map:
-            backend.register_pass(writer, WriteKitProject, flow=f"{backend_name.lower()}:write")

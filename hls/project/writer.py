@@ -3,26 +3,28 @@
 hls4ml's ``write()`` and ``compile()`` run the backend's write flow, so a project they leave is complete:
 the resolution port as a scalar, the testbench's exact output and per-sample cycle log, the top's
 interface (AXI-Lite in io_parallel; the AXI-Stream wrapper top in io_stream) and the Vivado scripts.
-Only models converted by ``mrfpga.hls.convert`` (they carry ``mrfpga_board``) are touched.
+Only models converted by ``mrfpga.hls.project.convert`` (they carry ``mrfpga_board``) are touched.
 """
 
 import re
 import shutil
 from pathlib import Path
 
+from hls4ml.backends import get_backend
 from hls4ml.model.optimizer import ModelOptimizerPass
+from hls4ml.model.optimizer.optimizer import optimizer_map
 
+from mrfpga.hls.layers.common import RESOLUTION_PORT
+from mrfpga.hls.package_data import package_dir
+from mrfpga.hls.settings import BACKENDS
+from mrfpga.hls.sim.csim import CYCLES_LOG, LAYER_CYCLES_LOG
+from mrfpga.hls.sim.precompiled import BUILD_SCRIPT_INCLUDES, KIT_LINE_MARK, library_flags, precompiled_header
 from mrfpga.training.errors import ConversionError
 
 from .axis_wrapper import axis_top, use_axis_top, write_axis_wrapper
-from .common import RESOLUTION_PORT
-from .csim import BUILD_SCRIPT_INCLUDES, KIT_LINE_MARK, library_flags, precompiled_header
-from .resources import package_dir
-from .vivado_project import use_axi_lite_interface, write_vivado_scripts
+from .vivado_scripts import use_axi_lite_interface, write_vivado_scripts
 
 TB_PRECISION = 60  # decimal digits the testbench prints: enough for any exact ap_fixed value here
-CYCLES_LOG = "tb_data/csim_cycles.log"
-LAYER_CYCLES_LOG = "tb_data/csim_layer_cycles.log"  # per call: each kit layer's cycles, in call order
 SOURCES = ("nnet_mmac.h", "nnet_rowwise.h")
 COUNTING_HEADERS = SOURCES  # the kit's layers count their cycles in C simulation
 
@@ -37,6 +39,15 @@ class WriteKitProject(ModelOptimizerPass):
         if getattr(model, "mrfpga_board", None) is not None:
             finish_project(model)
         return True
+
+
+def install():
+    """The kit's part of a project, written by hls4ml's own write flow (so compile() leaves it too)."""
+    for backend_name in BACKENDS:
+        if f"{backend_name.lower()}:{WriteKitProject().name}" not in optimizer_map:
+            get_backend(backend_name).register_pass(
+                WriteKitProject().name, WriteKitProject, flow=f"{backend_name.lower()}:write"
+            )
 
 
 def finish_project(model):
@@ -69,7 +80,7 @@ def _patch(path, transform):
 
 
 def use_precompiled_header(project):
-    """build_lib.sh reads the standard and ap_types headers precompiled (``csim.precompiled_header``, built
+    """build_lib.sh reads the standard and ap_types headers precompiled (``sim.precompiled.precompiled_header``, built
     now if this machine's cache lacks it): the same library in about 60% of the time. The line checks that
     the file is there, so the project still builds plainly anywhere else."""
     header = precompiled_header(project, library_flags(project))

@@ -23,7 +23,7 @@ from .hls4ml_layers import exact_po2_accumulator
 
 
 def is_kit_model(model):
-    """Converted by ``mrfpga.hls.convert`` (its config names the board)."""
+    """Converted by ``mrfpga.hls.project.convert`` (its config names the board)."""
     return model.config.get_config_value(KIT_CONFIG_KEY) is not None
 
 

@@ -27,9 +27,9 @@ The per-layer formulas live with their family (``data_terms``, ``scale_shift``, 
 ``hls4ml_layers``); this module sums them over a model.
 """
 
-from . import hls4ml_layers
-from .registry import FAMILY_OF, LAYERS
-from .streaming import fifo_resources, is_stream, pack_size
+from mrfpga.hls.layers import hls4ml_layers
+from mrfpga.hls.layers.registry import FAMILY_OF, LAYERS
+from mrfpga.hls.layers.streaming import fifo_resources, is_stream, pack_size
 
 # io_stream layers that read their whole input tensor, run the io_parallel core and write the whole output
 # (the others, the mMAC Dense among them, work stream word by stream word, and their families count their own

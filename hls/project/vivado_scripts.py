@@ -4,10 +4,10 @@ import shlex
 from pathlib import Path
 from string import Template
 
+from mrfpga.hls.package_data import package_dir
 from mrfpga.training.errors import ConversionError
 
 from .boards import Board, load_board
-from .resources import package_dir
 
 IO_TYPES = ("io_parallel", "io_stream")
 SCRIPT_NAME = "build_bitstream.tcl"
@@ -60,7 +60,7 @@ def use_axi_lite_interface(project_dir, project_name="myproject", io_type="io_pa
     resolution register, results out); in io_stream the resolution register and control, with the data
     left on AXI-Stream. Synthesis-only pragmas: C simulation is unchanged. Safe to run twice (hls4ml's
     compile() rewrites the file)."""
-    from .common import RESOLUTION_PORT
+    from mrfpga.hls.layers.common import RESOLUTION_PORT
 
     path = Path(project_dir) / "firmware" / f"{project_name}.cpp"
     text = path.read_text()

@@ -36,15 +36,6 @@ from .common import (
     table_function,
 )
 from .data_terms import DataTerm
-from .rtl_costs import (
-    FF_PER_ACC_BIT_PER_ROUND,
-    LAYER_CONTROL_LUT,
-    TERM_PAIR_INPUT,
-    UNIT_STAGE_FF,
-    WEIGHT_TERM_INPUT,
-    mmac_dense_resources,
-    mmac_unit_lut,
-)
 from .streaming import (
     BRAM_MIN_BITS,
     PACK_LOOP_FILL_CYCLES,
@@ -54,6 +45,15 @@ from .streaming import (
     line_buffer_resources,
     pack_size,
     packs,
+)
+from .unit_costs import (
+    FF_PER_ACC_BIT_PER_ROUND,
+    LAYER_CONTROL_LUT,
+    TERM_PAIR_INPUT,
+    UNIT_STAGE_FF,
+    WEIGHT_TERM_INPUT,
+    mmac_dense_resources,
+    mmac_unit_lut,
 )
 
 UNITS = ("term_pair", "weight_term")  # nnet::mmac_unit

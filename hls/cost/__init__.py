@@ -1,0 +1,1 @@
+"""The resource and cycle estimates of a converted model."""

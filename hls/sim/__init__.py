@@ -1,0 +1,1 @@
+"""C simulation with g++, the exact float64 reference, precompiled headers."""

@@ -1,0 +1,1 @@
+"""The Verilog twin: core descriptions shared with the HLS layers, Verilog writers, Verilator and Yosys."""

@@ -1,0 +1,1 @@
+"""Vendor tools: Vivado/Vitis HLS synthesis and parsing of their reports."""
