@@ -20,11 +20,10 @@ install: $(BIN)/python
 demo: install
 	$(BIN)/mrfpga demo --out $(DEMO_OUT) --force
 
-# Three workers on two cores: with two, the cores idled a sixth of the time (g++, Verilator and Yosys
-# subprocesses, TensorFlow's start); three finished a fresh-clone run in 22 min against 25 (pytest 20.5
-# against 24.8). Tests sharing a class's HLS project or a module's model stay on one worker and the longest
-# start first (tests/conftest.py); the slowest tests are listed at the end. A fresh clone of 9f7d4b9
-# (precompiled headers, the demo's test in test-all): 17 min 11 s, pytest 15 min 30 s; at d071fbe 18 min 20 s.
+# Three workers on two cores: a worker often waits on a subprocess (g++, Verilator, Yosys) or on TensorFlow's
+# start, and a third keeps both cores busy. --dist loadgroup keeps the tests that share a class's HLS project
+# or a module's model on one worker, and the longest start first (tests/conftest.py); the slowest tests are
+# listed at the end. A fresh-clone `make test` takes about 8 minutes on two cores.
 test: install
 	$(BIN)/pytest -q -n 3 --dist loadgroup --no-loadscope-reorder --durations=25 -m "not extended"
 

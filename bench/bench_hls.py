@@ -27,9 +27,10 @@ Measured and printed, one table per model (no asserts):
      each layer), term-serial MAC units at 30 LUT / 32 FF, no DSP except one per value for the folded BN;
      for the baseline, the kit's simple model of hls4ml's io_parallel Latency layers: ``multiplier_limit``
      multipliers per Dense/Conv2D/BatchNormalization, each a DSP48E1 when both operands exceed 10 bits, else a
-     LUT multiply-accumulate at SPEC section 5's bit-parallel MAC (127 LUT / 98 FF; pessimistic: Vivado HLS
-     turns constant multiplications into smaller shift-add logic); a Dense ``reuse + 2`` cycles, a Conv2D
-     ``pixels * reuse + 2``, activations and pooling 1.
+     LUT multiply-accumulate at the mMAC paper's 8-bit bit-parallel MAC (127 LUT / 98 FF,
+     docs/algorithms.md#the-multi-resolution-mac-mmac; pessimistic: Vivado HLS turns constant multiplications
+     into smaller shift-add logic); a Dense ``reuse + 2`` cycles, a Conv2D ``pixels * reuse + 2``, activations
+     and pooling 1.
 
 2. g++ compile time of the C simulation: wall time of ``hls_model.compile()`` (which writes the project, then
    runs hls4ml's ``build_lib.sh``: g++ -O3 of the firmware and the bridge into a shared library), same machine,

@@ -11,7 +11,7 @@ weights and the data order, the same for every method of that seed):
    The float model of the same architecture, trained the same way (``post_training``'s float model), is
    the ceiling. With more than three seeds, also each mean's standard error, seeds 0-2's own worst mean,
    and how many of the three-seed subsets fall below -0.5 pp somewhere: how well a mean of three seeds
-   (issue 12's criterion) can be told from noise.
+   (the 0.5 percentage point criterion above) can be told from noise.
 2. Term sharing minus bit sharing at matched cost, per resolution: the meta model above against the same
    multires training with ``quantization.scheme = "bitshare"`` (onion kernels, the same data terms), its
    precisions matched at measured cost as ``mrfpga evaluate`` does (``mrfpga.cli.evaluate.matched_bit_sharing``:
@@ -197,7 +197,7 @@ def meta_minus_individual(runs):
 
 
 def report_three_seed_criterion(q, runs):
-    """How far a mean of three seeds (issue 12's criterion) can be told from noise, from these seeds' gaps."""
+    """How far a mean of three seeds (the 0.5 pp criterion) can be told from noise, from these seeds' gaps."""
     gaps = meta_minus_individual(runs)
     n = len(gaps)
     errors = gaps.std(axis=0, ddof=1) / np.sqrt(n)

@@ -1,4 +1,4 @@
-"""Estimate of the issue's streaming CNN on a pynq-z2 (issue 10, "Streaming CNNs that fit the board").
+"""Estimate of a streaming CNN on a pynq-z2, the shape of examples/digits32_cnn_stream.yaml: does it fit the board.
 
 The model (``mrfpga.training.models.build_cnn``): a 32x32x3 input, 3x3 same-padded term-quantized convolutions of
 16 and 32 filters, each followed by a switchable BN, a data-term ReLU and 2x2 max pooling; Flatten; a term Dense

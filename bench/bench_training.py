@@ -4,14 +4,15 @@ Measures and prints (no asserts), in one process, for two models at batch 64:
 
 - the digits MLP, 64 -> 64 -> 32 -> 10 (``training.models.build_mlp``, the embedded default config), on
   scikit-learn's digits;
-- the CNN of issue 14: 28x28x1 inputs, 3x3 convolutions of 8 and 16 filters, each with BN and 2x2 max pooling,
+- a small CNN: 28x28x1 inputs, 3x3 convolutions of 8 and 16 filters, each with BN and 2x2 max pooling,
   then Dense 10 (``training.models.build_cnn``), on the digits scaled up to 28x28 (nearest neighbour);
 
 and for each model the step of the plain QKeras baseline (``quantized_bits(8, 0, alpha=1)`` kernels,
 ``quantized_relu(8, 3)`` activations; ``SingleStep``), the term model's step at one resolution (the highest:
 ``SingleStep``) and the term model's multires teacher/student step (``TeacherStudentStep`` with the
 distillation loss, a fixed student), each compiled without and with XLA (``jit_compile=True`` on the whole
-step). The term model has the reference resolutions (SPEC section 1), NAF, group size 16. The last lines give
+step). The term model has the reference resolutions (docs/algorithms.md#resolutions-and-the-term-pair-budget),
+NAF, group size 16. The last lines give
 the setting the kit picks by default for a long run (``training.jit_compile: auto``: XLA for a model without
 switchable batch normalization) against QKeras's step, plain (Keras's default on a CPU) and under XLA.
 
@@ -31,13 +32,14 @@ bench widens its regions first (``widen_allocator_regions``) so that no fresh re
 peak moves from step to step with the order TensorFlow's executor runs independent ops in, so the table gives
 the median of several steps and their spread. The multires step holds one model's activations at a time (it
 backpropagates the teacher before it runs the student under a tape) for the MLP and under XLA, the CNN's both
-without XLA (``steps.holds_one_model_at_a_time``); SPEC section 2 reports about twice one model's memory.
+without XLA (``steps.holds_one_model_at_a_time``); the multi-resolution paper reports about twice one model's
+memory.
 Under XLA the whole step is one program whose scratch XLA lays out itself as one allocation, and the allocator
 may hand it a free chunk of up to twice its size left by another program: the table adds the scratch's own
 size from XLA's buffer assignment (``xla_scratch``), and the targets under XLA use it.
 
-The last lines check issue 14's targets: each term step's wall-clock time at most 1.5x (one resolution) or
-2.5x (multires) QKeras's step, and its memory at most 1.5x, under the same compilation.
+The last lines check the kit's targets for its training step: each term step's wall-clock time at most 1.5x
+(one resolution) or 2.5x (multires) QKeras's step, and its memory at most 1.5x, under the same compilation.
 
 Run from the repository root (about 6 minutes on 2 quiet cores; half of it compiling the CNN under XLA):
 
@@ -114,9 +116,9 @@ def make_variant(model_name, kind, jit_compile):
 def widen_allocator_regions(mib=256):
     """Allocates and frees ``mib`` MiB once, so that every later region the BFC allocator adds is at least that
     large. The allocator grows by regions doubling from 2 MiB and hands out a free chunk whole unless it is at
-    least twice the request: XLA's scratch of a CNN step (one allocation of 11.7 MiB) took a whole fresh 16 MiB
-    region and read as 16 MiB, the multires step's (16.5 MiB) as 32 MiB. A free chunk left by an earlier step is
-    still handed out whole when it is less than twice the request (``xla_scratch``)."""
+    least twice the request, so a step's XLA scratch (one allocation) would otherwise read as the whole fresh
+    region it took, up to twice its size. A free chunk left by an earlier step is still handed out whole when it
+    is less than twice the request (``xla_scratch``)."""
     tf.zeros([mib << 18], tf.float32).numpy()
 
 
@@ -127,8 +129,8 @@ def xla_dumps():
 def xla_scratch(paths):
     """Bytes of scratch ("preallocated-temp") of the programs whose buffer assignments XLA dumped to ``paths``
     (the largest): what a step allocates for its temporaries, exactly, whatever free chunk the allocator hands
-    it. The allocator counts a chunk less than twice a request whole, so a step run after a larger program read
-    as that program's (the digits MLP's QKeras step: 122 KiB after the multires step, 80.75 KiB alone)."""
+    it. The allocator counts a chunk less than twice a request whole, so a step run after a larger program would
+    read as that program's."""
     sizes = []
     for path in paths:
         with open(path) as f:
@@ -146,7 +148,7 @@ def step_memory(step):
     return tf.config.experimental.get_memory_info("CPU:0")["peak"] - before
 
 
-# Issue 14's targets: each kind's ratio to QKeras's step under the same compilation.
+# The training step's targets: each kind's ratio to QKeras's step under the same compilation.
 TIME_TARGETS = {"term single": 1.5, "term multires": 2.5}
 MEMORY_TARGET = 1.5
 

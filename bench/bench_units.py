@@ -1,4 +1,4 @@
-"""Measures the mMAC's unit costs with Yosys ``synth_xilinx -family xc7`` (the figures of ``hls/rtl_costs.py``).
+"""Measures the mMAC's unit costs with Yosys ``synth_xilinx -family xc7`` (figures of ``hls/layers/unit_costs.py``).
 
 Every design here is the twin's own Verilog (``mrfpga.hls.twin.verilog``) built from term tables of random 8-bit
 weights (``dense_spec``, NAF terms, fixed seeds), synthesized with its hierarchy kept so each unit and each
@@ -30,7 +30,8 @@ from mrfpga.hls.layers import unit_costs as rtl_costs
 from mrfpga.hls.twin import measure, tools, verilog
 from mrfpga.hls.twin.spec import dense_spec
 
-REFERENCE = [(2, 8), (2, 10), (2, 12), (2, 14), (3, 14), (3, 16), (3, 18), (3, 20)]  # (a, k), SPEC section 1
+# (a, k), the reference resolutions: docs/algorithms.md#resolutions-and-the-term-pair-budget
+REFERENCE = [(2, 8), (2, 10), (2, 12), (2, 14), (3, 14), (3, 16), (3, 18), (3, 20)]
 WEIGHT_BITS = 8  # exponents 0..8: 4 bits; index in a group of 16: 4 bits; entry 10 bits
 DATA_BITS = 9  # an 8-bit data-term code plus the NAF carry bit
 

@@ -1,4 +1,4 @@
-"""Input-specific onion inference (SPEC section 3): a confidence cascade over precisions.
+"""Input-specific onion inference (docs/algorithms.md#onion-bit-sharing): a confidence cascade over precisions.
 
 Each input starts at the lowest precision and moves up while the top
 softmax probability is below the threshold (the highest precision always

@@ -1,4 +1,4 @@
-"""Hessian-aware row assignment for RMSMP (SPEC section 4).
+"""Hessian-aware row assignment for RMSMP (docs/algorithms.md#row-wise-mixed-schemes, "Assignment").
 
 The rows of a kernel (its last axis: a Dense neuron or a Conv filter) that
 the loss is most sensitive to get Fixed-W8. Sensitivity is the largest

@@ -1,4 +1,5 @@
-"""Training methods selected by ``training.method`` (SPEC sections 2, 3, 4), and their baselines.
+"""Training methods selected by ``training.method``, and their baselines (docs/algorithms.md: multi-resolution
+training, onion bit sharing, row-wise mixed schemes).
 
 Each returns named Keras models:
 

@@ -7,7 +7,8 @@ The quantization scheme decides the quantizers:
 - ``onion``: ``quantized_onion`` kernels and activations (one precision per
   resolution);
 - ``rowwise``: ``quantized_rowwise`` kernels, 4-bit fixed-point activations
-  (a data-term quantizer that keeps every term: SPEC section 4's A4);
+  (a data-term quantizer that keeps every term: the A4 of
+  docs/algorithms.md#row-wise-mixed-schemes);
 - ``bitshare``: ``quantized_onion`` kernels (one precision per resolution)
   with the term scheme's data-term activations: the bit-sharing baseline;
 - ``qkeras``: plain QKeras, ``quantized_bits`` (or ``quantized_po2``) kernels

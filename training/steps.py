@@ -1,4 +1,4 @@
-"""Training steps over resolutions (SPEC sections 2 and 3).
+"""Training steps over resolutions (docs/algorithms.md#multi-resolution-training, #onion-bit-sharing).
 
 - ``multires``: each step runs the teacher (highest resolution) and one
   student on the same batch. Students come from a shuffled list of the other
@@ -60,8 +60,8 @@ def cross_entropy(labels, logits):
 
 
 def soft_kl(teacher_logits, student_logits, temperature=TEMPERATURE):
-    # exp(log_softmax), not softmax: oneDNN's softmax kernel cost the digits MLP's multires step 4-13% of its
-    # time on a 64x10 batch (bench/bench_training.py), and the log-probabilities are needed anyway
+    # exp(log_softmax), not softmax: oneDNN's softmax kernel is slow on small batches such as the digits MLP's
+    # 64x10 logits (bench/bench_training.py), and the log-probabilities are needed anyway
     log_t = tf.nn.log_softmax(teacher_logits / temperature)
     kl = tf.exp(log_t) * (log_t - tf.nn.log_softmax(student_logits / temperature))
     return tf.reduce_mean(tf.reduce_sum(kl, axis=-1))
@@ -118,7 +118,7 @@ def _after(x, tensors):
     """``x``, computed only once ``tensors`` are: the next stage of a step waits for the one before. A data
     dependency, ``x * (1 + 0 * sum)``, which is ``x`` bit for bit while the tensors are finite (were they not,
     the update would not be either): XLA drops control dependencies and optimization barriers before it
-    schedules, and then merged the student's two forward passes and held both models' activations."""
+    schedules, and would then merge the student's two forward passes and hold both models' activations."""
     if not tensors:  # e.g. no term-quantized kernels to wait for
         return x
     total = tf.add_n([tf.reduce_sum(tf.cast(t, tf.float32)) for t in tensors])
@@ -140,13 +140,13 @@ def _state_kept(model, variables):
 
 
 def holds_one_model_at_a_time(model, jit_compile=False):
-    """Whether the multires step holds one model's activations at a time (else one tape over both, the step as
-    SPEC section 2 writes it; the updates are equal bit for bit): for a model without convolutions, and for
-    every model under XLA. Measured against QKeras's one-model step (bench/bench_training.py): the digits MLP's
-    peak memory 1.23x against 1.64-1.72x with one tape, at the same time; under XLA, which lays out one scratch
-    for the whole step, the CNN's scratch 1.41x against 1.66x. Without XLA a convolutional model keeps one tape:
-    the second student forward pass costs it a third more time (the CNN: 2.15-2.33x QKeras's step against
-    1.6-1.7x) and its peak, 1.37x, is within bounds."""
+    """Whether the multires step holds one model's activations at a time (else one tape over both, the plain
+    form of the step; the updates are equal bit for bit): for a model without convolutions, and for every model
+    under XLA. There it lowers the step's peak memory well below one tape's, at no cost in time for the MLP,
+    and under XLA, which lays out one scratch for the whole step, for a CNN too. Without XLA a convolutional
+    model keeps one tape: the second student forward pass would cost it about a third more time, and its
+    one-tape peak is already within the memory target (bench/bench_training.py measures both; figures in
+    docs/benchmarks.md#bench_trainingpy)."""
     return jit_compile or not any(
         getattr(layer, "kernel", None) is not None and layer.kernel.shape.rank > 2 for layer in _all_layers(model)
     )
@@ -178,14 +178,14 @@ def _step_one_tape(model, optimizer, loss_fn, teacher, jit_compile):
 
 
 def _step_one_model_at_a_time(model, optimizer, loss_fn, teacher, jit_compile):
-    """One model's activations are held at a time, not both (issue 14: the two-model step's peak memory). The
+    """One model's activations are held at a time, not both, to lower the two-model step's peak memory. The
     student runs first, untaped, for its logits alone; then the teacher under a tape; the loss's gradients at both
     logits are taken; the teacher backpropagates its share and frees its activations; only then does the student
     run again under a tape and backpropagate its own. Each stage waits for the one before (``_after``): left
-    free, TensorFlow's executor interleaved them and the peak moved between 1.3x and 1.5x QKeras's, and XLA
-    merged the student's two forward passes (bench/bench_training.py). The extra cost is one student forward
-    pass; the updates are the one-tape step's (tests/test_training.py checks them bit for bit) and the untaped
-    call leaves the BN statistics as they were.
+    free, TensorFlow's executor interleaves them and the peak varies from step to step, and XLA merges the
+    student's two forward passes. The extra cost is one student forward pass; the updates are the one-tape
+    step's (tests/training/test_training.py checks them bit for bit) and the untaped call leaves the BN
+    statistics as they were.
     """
     variables = resolution_variables(model)
     batch = KernelBatch(model)
@@ -319,7 +319,8 @@ def train_multires(
     alpha=ALPHA, temperature=TEMPERATURE,
 ):  # fmt: skip
     """Train one multi-resolution model; returns the per-epoch mean loss. ``alpha`` and ``temperature``: the
-    distillation's (``multires`` and ``all``; SPEC section 2's 0.1 and 4 by default)."""
+    distillation's (``multires`` and ``all``; 0.1 and 4 by default: docs/algorithms.md#multi-resolution-training).
+    """
     if method not in ("multires", "joint", "all"):
         raise ValueError(f"unknown multi-resolution method {method!r}; known: multires, joint, all")
     tf.keras.utils.set_random_seed(seed)

@@ -1,4 +1,5 @@
-"""Switchable batch normalization (SPEC section 2): one BN per resolution, nothing else per resolution.
+"""Switchable batch normalization (docs/algorithms.md#switchable-batch-normalization): one BN per resolution,
+nothing else per resolution.
 
 The layer holds one ``BatchNormalization`` per resolution and a
 non-trainable resolution index, the same switch as the quantizers':

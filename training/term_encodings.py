@@ -1,4 +1,4 @@
-"""Term encodings and budgeted term selection (SPEC section 1).
+"""Term encodings and budgeted term selection (docs/algorithms.md#term-quantization).
 
 A *term* is one nonzero signed digit ``±2^e`` of an unsigned integer magnitude
 ``q``. Two forms of the selection live here and must agree exactly:

@@ -24,9 +24,9 @@ from .stop_points import stop_point
 from .switchable_bn import SwitchableBatchNormalization
 
 STATE = "trainer_state.json"
-# ``jit_compile: auto`` compiles the whole step with XLA from this many steps on. Measured
-# (bench/bench_training.py): the digits MLP's step runs about 1.5x faster under XLA, 1 to 2 ms
-# saved per step, against 2 to 3 s of compiling per batch shape (a short last batch is a second one).
+# ``jit_compile: auto`` compiles the whole step with XLA from this many steps on: XLA saves the digits MLP
+# 1 to 2 ms a step but costs 2 to 3 s of compiling per batch shape (a short last batch is a second one), so a
+# shorter run would not earn its compile back (bench/bench_training.py measures the step).
 XLA_MIN_STEPS = 5000
 
 
@@ -55,11 +55,9 @@ def whole_step_xla(setting, model, steps):
 
 # ``training.lr_schedule``: Adam's learning rate over the run, the same for every method and model.
 # ``cosine`` decays it from the configured rate to 0 over the run's steps; it reads ``optimizer.iterations``,
-# which the checkpoint holds, so a resumed run continues on the same curve. The default stays ``constant``:
-# measured on digits (bench_methods, 3 seeds), cosine narrowed the MLP's seed-to-seed spread of meta minus
-# individual but not its worst resolution (-0.89 pp against -0.67), and at the CNN's 20 epochs it left every
-# model less trained and the meta model's lowest resolution further behind (-2.52 pp against -1.63; at 40
-# epochs -1.33 against +0.00).
+# which the checkpoint holds, so a resumed run continues on the same curve. The default is ``constant``: on
+# digits, cosine did not narrow the meta model's worst gap to the individual models, and over a short
+# training it left every model less trained (docs/benchmarks.md#mlp-training-variants-20-seeds).
 LR_SCHEDULES = ("constant", "cosine")
 DEFAULT_LR_SCHEDULE = "constant"
 

@@ -6,8 +6,8 @@ layers, templates and cost model, under the same names: ``LAYERS``, ``TEMPLATES`
 (Keras classes of the kit's own), ``kit_parser`` (which QKeras layers marked by ``common.mark_kit_layers``
 it converts), ``cycles`` and ``resources``. ``hls4ml_layers`` takes whatever QKeras layer no family took.
 
-hls4ml raises when a handler or pass is registered twice (SPEC section 7),
-so each step checks what is already there.
+hls4ml raises when a handler or pass is registered twice, so each step
+checks what is already there.
 """
 
 from hls4ml.backends import get_backend

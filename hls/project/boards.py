@@ -1,4 +1,4 @@
-"""Board descriptions from ``board_configs/*.yaml`` (SPEC section 6)."""
+"""Board descriptions from ``board_configs/*.yaml``: part, host, default clock, the part's resources."""
 
 from dataclasses import dataclass
 from pathlib import Path

@@ -77,7 +77,7 @@ def fused(function):
     """``function`` as is when called eagerly; inside a compiled graph (a training step, ``predict``), one
     XLA kernel: the term arithmetic is a long chain of elementwise ops on every activation, which TensorFlow
     runs one full-tensor pass each and XLA fuses into one (bench/bench_training.py). Either way the result
-    is the same, exactly (tests/test_quantizers.py checks)."""
+    is the same, exactly (tests/training/test_quantizers.py checks)."""
     compiled = tf.function(function, jit_compile=True)
 
     def call(*args, **kwargs):

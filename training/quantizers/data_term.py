@@ -1,5 +1,5 @@
-"""Term quantization of activations (SPEC section 1): a fixed-point grid, then the most significant
-power-of-two terms of each value, one budget per resolution; signed, the network's input grid."""
+"""Term quantization of activations (docs/algorithms.md#data-terms): a fixed-point grid, then the most
+significant power-of-two terms of each value, one budget per resolution; signed, the network's input grid."""
 
 from functools import lru_cache
 

@@ -1,10 +1,10 @@
-"""Fixed-point quantizer with the level set of SPEC section 4.
+"""Fixed-point quantizer, the level set of docs/algorithms.md#fixed-point.
 
-Fixed, m bits: ``±alpha * {0, 1/n, 2/n, ..., 1}``, ``n = 2^(m-1) - 1``: the
-2^m - 1 symmetric levels of the SPEC's equation. (Its wording "a grid of
-2^m - 1 steps" after ``h(x) = x/2 + 1/2`` would give 2^m levels without 0;
-the kit follows the level set, which keeps 0 and symmetry.) Rounding is
-half-to-even (``tf.round``).
+Fixed, m bits: ``±alpha * {0, 1/n, 2/n, ..., 1}``, ``n = 2^(m-1) - 1``: 2^m - 1
+symmetric levels. (The row-wise paper also describes "a grid of 2^m - 1
+steps" after ``h(x) = x/2 + 1/2``, which read literally gives 2^m levels
+without 0; the kit follows the level set, which keeps 0 and symmetry.)
+Rounding is half-to-even (``tf.round``).
 
 In hardware-exact mode (the default) alpha is such that the step is a power
 of two, so every value is a fixed-point number and ``fixed_type`` names the

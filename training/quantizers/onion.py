@@ -1,4 +1,4 @@
-"""Onion (bit-sharing) multi-precision quantizer, SPEC section 3.
+"""Onion (bit-sharing) multi-precision quantizer (docs/algorithms.md#onion-bit-sharing).
 
 The ``bits``-bit code of a value is sign-magnitude (``keep_negative``) or
 unsigned; precision ``p`` keeps the top ``p`` bits of that code, so every

@@ -1,4 +1,4 @@
-"""Power-of-two quantizer with the level set of SPEC section 4.
+"""Power-of-two quantizer, the level set of docs/algorithms.md#power-of-two.
 
 Power of two, m bits: ``±alpha * {0, 2^-(2^(m-1)-2), ..., 2^-1, 1}``: the
 clipped magnitude rounds to the nearest power of two in the log domain;

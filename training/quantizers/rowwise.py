@@ -1,4 +1,4 @@
-"""Row-wise mixed schemes and precisions (RMSMP), SPEC section 4.
+"""Row-wise mixed schemes and precisions (RMSMP; docs/algorithms.md#row-wise-mixed-schemes).
 
 Every output row (the last kernel axis: a Dense neuron or a Conv filter)
 uses one of three schemes, each with its own power-of-two scale taken from

@@ -1,5 +1,5 @@
-"""Term quantization of weights (SPEC section 1): budgets of power-of-two terms per group of weights, one
-budget per resolution."""
+"""Term quantization of weights (docs/algorithms.md#term-quantization): budgets of power-of-two terms per
+group of weights, one budget per resolution."""
 
 from contextlib import contextmanager
 
