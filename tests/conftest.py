@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-# Tests build the benchmarks' models (bench/bench_stream_cnn.py: the streaming issue's CNN) with their helpers.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+# The suite's own helpers (the C-simulation test base, model builders, tool stand-ins), importable by name.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
 
 SHARED_SCOPES = ("class", "module", "package", "session")
 

@@ -21,7 +21,7 @@ ALL_SCHEMES = (40, 40, 20)
 
 
 def a4():
-    """SPEC section 4's 4-bit activation: a data term that keeps every term."""
+    """The row-wise scheme's 4-bit activation (A4): a data term that keeps every term."""
     return quantized_data_term(4, 3, [5])
 
 

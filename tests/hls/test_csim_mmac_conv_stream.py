@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import test_csim_mmac_conv as io_parallel_cases  # not its Test names: pytest would collect them twice
-from bench_stream_cnn import spread_switchable_bn
 from csim_base import CsimCase
+from model_builders import spread_switchable_bn
 from qkeras import QActivation, QConv2D, QDense
 from test_csim_mmac_conv import RESOLUTIONS, bias, data_terms, term_kernel
 
@@ -27,13 +27,6 @@ class StreamCase(CsimCase):
     @classmethod
     def inputs(cls):
         return snap_to_input_grid(np.random.default_rng(3).uniform(-1, 9, (24, *cls.input_shape)))
-
-
-def randomize_switchable_bn(model, seed):
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, SwitchableBatchNormalization):
-            spread_switchable_bn(layer, rng)
 
 
 class TestTwoConvBnPoolOddSizes(StreamCase):
@@ -58,7 +51,7 @@ class TestTwoConvBnPoolOddSizes(StreamCase):
         h = QActivation(data_terms())(h)
         h = tf.keras.layers.Flatten()(h)
         model = tf.keras.Model(x, QDense(6, kernel_quantizer=term_kernel(), bias_quantizer=bias())(h))
-        randomize_switchable_bn(model, 12)
+        spread_switchable_bn(model, 12)
         return model
 
 

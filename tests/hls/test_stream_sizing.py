@@ -4,7 +4,7 @@ the project, and what the estimate counts for an io_stream CNN (docs/mmac_core.m
 import re
 
 import pytest
-from bench_stream_cnn import issue_cnn
+from model_builders import stream_cnn
 
 from mrfpga.cli.run_config import QuantizationConfig
 from mrfpga.hls.cost.estimate import estimate, layer_cycles, layer_interval, layer_resources
@@ -110,7 +110,7 @@ def test_the_issues_cnn_fits_the_pynq_z2_at_the_example_reuse(tmp_path):
     """examples/digits32_cnn_stream.yaml's setting (reuse 8) on the issue's CNN, its weights spread as the bench
     does: every estimated resource within the pynq-z2's totals, DSP48E1 at most one per BN channel, cycles per
     frame rising with the resolution; the same model converts for the other boards."""
-    model = issue_cnn()
+    model = stream_cnn()
     hls_model = convert(model, tmp_path / "pynq", board="pynq-z2", io_type="io_stream", reuse_factor=8)
     board = hls_model.mrfpga_board
     figures = estimate(hls_model, 8, board)

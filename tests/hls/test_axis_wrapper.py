@@ -21,7 +21,7 @@ from mrfpga.training.resolution import n_resolutions
 pytestmark = pytest.mark.slow
 
 N_SAMPLES = 24
-HLS_HEADERS = Path(__file__).parent / "hls_headers"  # a stand-in for the vendor's ap_axi_sdata.h
+HLS_HEADERS = Path(__file__).parents[1] / "support" / "hls_headers"  # a stand-in for the vendor's ap_axi_sdata.h
 
 
 class AxisChecks:

@@ -143,7 +143,7 @@ def test_report_command_prints_reports_next_to_estimates(tmp_path, capsys):
     import shutil
 
     run = tmp_path / "run"
-    shutil.copytree(Path(__file__).parent / "data" / "reports" / "vivado_hls_2020.1", run / "hls_project")
+    shutil.copytree(Path(__file__).parents[1] / "data" / "reports" / "vivado_hls_2020.1", run / "hls_project")
     (run / "config.yaml").write_text(yaml.safe_dump(Config().to_dict()))
     assert main(["report", str(run)]) == 0
     out = capsys.readouterr().out

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-GOLDEN = Path(__file__).parent / "data" / "golden_projects.json"
+GOLDEN = Path(__file__).parents[1] / "data" / "golden_projects.json"
 
 # name: (model kind, scheme, io_type, board, backend, reuse factor, mmac unit)
 CASES = {

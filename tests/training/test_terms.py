@@ -1,7 +1,8 @@
-"""Term encodings and budgeted term selection (SPEC section 1), against independent references.
+"""Term encodings and budgeted term selection (docs/algorithms.md#term-quantization), against independent
+references.
 
 Every encoding the library knows (``ENCODINGS``) goes through the generic checks; NAF is also checked for
-minimality, HESE against its run rule (SPEC: shorter than binary, not always minimal, 27 -> 4 terms).
+minimality, HESE against its run rule (never longer than binary, not always minimal: 27 -> 4 terms).
 
 The vectorised TensorFlow forms (``digit_planes``, ``keep_group_terms``, ``truncate_groups``, ``truncate_values``)
 must agree exactly with the sequential Python forms (``encode_value``, ``group_terms``,

@@ -1,4 +1,5 @@
-"""Fixed, power-of-two, onion and row-wise quantizers (SPEC sections 3 and 4), and the QKeras contract of all."""
+"""Fixed, power-of-two, onion and row-wise quantizers (docs/algorithms.md, sections of those names), and the
+QKeras contract of all."""
 
 import numpy as np
 import pytest

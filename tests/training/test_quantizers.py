@@ -1,4 +1,4 @@
-"""Multi-resolution term quantizers in the QKeras contract (SPEC sections 1 and 2).
+"""Multi-resolution term quantizers in the QKeras contract (docs/algorithms.md#term-quantization, #data-terms).
 
 Outputs are checked against references computed here from the definitions (exact power-of-two scale,
 ``min(round(|w|/s), 2^bits - 1)``, top-k terms per group; half-up fixed-point grid, top-a terms per value),

@@ -119,7 +119,7 @@ def test_same_seed_same_model(digits):
 
 @pytest.mark.parametrize("method", ["multires", "all"])
 def test_distillation_settings_reach_the_step(method, digits):
-    """SPEC section 2's alpha 0.1 and T 4 are the defaults; another alpha or T trains another model."""
+    """The distillation's alpha 0.1 and T 4 are the defaults; another alpha or T trains another model."""
 
     def weights(**training):
         return train(small_config(training={"method": method, **training}), digits, verbose=0)[0]["meta"].get_weights()

@@ -20,7 +20,7 @@ from mrfpga.hls.vendor.reports import (
     read_hls_reports,
 )
 
-DATA = Path(__file__).parent / "data" / "reports"
+DATA = Path(__file__).parents[1] / "data" / "reports"
 VIVADO = DATA / "vivado_hls_2020.1"
 VITIS = DATA / "vitis_hls_2023.2"
 XML = Path("myproject_prj/solution1/syn/report/myproject_csynth.xml")

@@ -1,4 +1,4 @@
-"""SPEC section 2: the teacher/student schedule and the distillation loss."""
+"""The teacher/student schedule and the distillation loss (docs/algorithms.md#multi-resolution-training)."""
 
 import numpy as np
 import pytest
@@ -75,7 +75,7 @@ def test_one_step_runs_teacher_and_student_and_updates_shared_weights():
 def test_teacher_student_step_one_model_at_a_time_equals_one_tape(architecture, compiled):
     """Holding one model's activations at a time (the teacher backpropagated before the student runs under a
     tape) changes nothing: the losses, weights, optimizer slots and switchable BN statistics after three steps
-    are exactly those of one tape over both models, the step as SPEC section 2 writes it."""
+    are exactly those of one tape over both models, the plain form of the step."""
     from mrfpga.training.models import build_cnn
     from mrfpga.training.steps import holds_one_model_at_a_time
 

@@ -12,7 +12,7 @@ from mrfpga.hls.project.vivado_scripts import vivado_command, write_vivado_scrip
 
 pytestmark = pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh is not on PATH: the stand-ins need it")
 
-STANDINS = Path(__file__).parent / "tcl_standins"
+STANDINS = Path(__file__).parents[1] / "support" / "tcl_standins"
 BOARDS = ("pynq-z2", "zedboard", "zc706", "vc707")
 IO_TYPES = ("io_parallel", "io_stream")
 

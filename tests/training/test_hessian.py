@@ -1,4 +1,5 @@
-"""SPEC section 4: the rows' Hessian eigenvalues (power iteration) and the Hessian-aware row assignment.
+"""The rows' Hessian eigenvalues (power iteration) and the Hessian-aware row assignment
+(docs/algorithms.md#row-wise-mixed-schemes).
 
 The reference is an explicit Hessian: the full Jacobian of the gradient of an
 independently written loss with respect to the kernel, sliced to each row's
