@@ -383,10 +383,10 @@ def bench_cost(config):
         np.median(multi["wall_s"]) / np.median(single["wall_s"])
         for multi, single in zip(runs["multires"], runs["single"], strict=True)
     ]
-    print(f"multires / single, wall time per epoch: {m['wall'] / s['wall']:.2f}x  (SPEC: about 2x)")
+    print(f"multires / single, wall time per epoch: {m['wall'] / s['wall']:.2f}x  (the method's papers report about 2x)")
     print(f"  per round (median epoch of the round's two processes): {', '.join(f'{x:.2f}x' for x in per_round)}")
     print(f"multires / single, CPU time per epoch:  {m['cpu'] / s['cpu']:.2f}x")
-    print(f"multires / single, training memory:     {m['rise'] / s['rise']:.2f}x  (SPEC: about 2x)")
+    print(f"multires / single, training memory:     {m['rise'] / s['rise']:.2f}x  (the method's papers report about 2x)")
     print(f"multires / single, whole-process peak:  {m['peak'] / s['peak']:.2f}x")
 
 
@@ -396,7 +396,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the config's)")
     parser.add_argument("--model", choices=["mlp", "cnn"], default="mlp", help="the config's MLP or the kit's CNN")
     parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=None, help="default: the config's")
-    parser.add_argument("--alpha", type=float, help="training.distillation_alpha (default: the config's, SPEC's 0.1)")
+    parser.add_argument("--alpha", type=float, help="training.distillation_alpha (default: the config's, 0.1)")
     parser.add_argument("--temperature", type=float, help="training.distillation_temperature (default: 4)")
     parser.add_argument("--no-cost", action="store_true", help="skip part 3 (training cost)")
     parser.add_argument("--plot", type=Path, help="also plot part 1's gaps per resolution to this PNG (a new file)")

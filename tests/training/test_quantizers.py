@@ -208,7 +208,7 @@ def test_scale_is_minimal_at_exact_peaks(e):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="documented limitation (README, quantized_term): SPEC's q <= 2^b - 1 with a scale taken from the "
+    reason="documented limitation (docs/quantizers.md, quantized_term): q <= 2^b - 1 with a scale taken from the "
     "peak; NAF truncation can keep only the +2^bits term of a value (255 = 256 - 1 -> 256), so re-quantizing "
     "picks a twice larger scale and the 1 below is lost",
 )
