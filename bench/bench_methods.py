@@ -383,10 +383,10 @@ def bench_cost(config):
         np.median(multi["wall_s"]) / np.median(single["wall_s"])
         for multi, single in zip(runs["multires"], runs["single"], strict=True)
     ]
-    print(f"multires / single, wall time per epoch: {m['wall'] / s['wall']:.2f}x  (the method's papers report about 2x)")
+    print(f"multires / single, wall time per epoch: {m['wall'] / s['wall']:.2f}x  (published: about 2x)")
     print(f"  per round (median epoch of the round's two processes): {', '.join(f'{x:.2f}x' for x in per_round)}")
     print(f"multires / single, CPU time per epoch:  {m['cpu'] / s['cpu']:.2f}x")
-    print(f"multires / single, training memory:     {m['rise'] / s['rise']:.2f}x  (the method's papers report about 2x)")
+    print(f"multires / single, training memory:     {m['rise'] / s['rise']:.2f}x  (published: about 2x)")
     print(f"multires / single, whole-process peak:  {m['peak'] / s['peak']:.2f}x")
 
 

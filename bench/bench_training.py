@@ -224,7 +224,7 @@ def main():
     print("and highest over the QKeras median. XLA scratch: the compiled step's temporaries from XLA's own buffer")
     print("assignment (exact; the allocator's peak counts whatever free chunk it handed the scratch, up to twice it).")
 
-    print("\nThe training step's targets (wall-clock time and memory ratios to QKeras's step under the same compilation;")
+    print("\nThe step's targets (wall-clock time and memory ratios to QKeras's step under the same compilation;")
     print("memory: the allocator's peak without XLA, the program's scratch under XLA):")
     for model_name, kind, jit in names:
         if kind == "qkeras":
