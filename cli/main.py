@@ -15,6 +15,13 @@ def _quiet():
     warnings.filterwarnings("ignore", message=r".*keras.constraints.serialize\(\)")
 
 
+def _path(text):
+    """A path argument: an empty one would mean the current directory, which no command should guess."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; name the directory")
+    return text
+
+
 def _parser():
     p = argparse.ArgumentParser(prog="mrfpga", description="Multi-resolution term-quantized networks on FPGAs")
     sub = p.add_subparsers(dest="command", required=True)
@@ -24,11 +31,13 @@ def _parser():
         if config:
             s.add_argument("config", help="YAML run configuration (see README)")
         if run_dir:
-            s.add_argument("run_dir", help="run directory written by 'mrfpga train' or 'mrfpga run'")
+            s.add_argument("run_dir", type=_path, help="run directory written by 'mrfpga train' or 'mrfpga run'")
         if out:
-            s.add_argument("--out", required=out is True, default=None if out is True else out, help="output directory")
+            s.add_argument(
+                "--out", type=_path, required=out is True, default=None if out is True else out, help="output directory"
+            )
         if force:
-            s.add_argument("--force", action="store_true", help="replace existing outputs")
+            s.add_argument("--force", action="store_true", help="replace existing outputs (only ones mrfpga wrote)")
         return s
 
     for name, text in (("run", "train, convert, C-simulate and report"), ("train", "train the configured method")):
@@ -47,21 +56,70 @@ def _parser():
     return p
 
 
+def _show_setting_warnings(command):
+    """Print the kit's warnings about a setting as one line each, ``mrfpga COMMAND: warning: ...``, every
+    time; call inside ``warnings.catch_warnings()``, which restores the usual display."""
+    from mrfpga.training.errors import SettingWarning
+
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, SettingWarning):
+            print(f"mrfpga {command}: warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.simplefilter("always", SettingWarning)
+    warnings.showwarning = show
+
+
+def _command_outputs(args):
+    """What a run-directory command writes, for the note after a Ctrl-C."""
+    if not getattr(args, "run_dir", None):
+        return ()
+    run = Path(args.run_dir).resolve()
+    return {
+        "convert": (run / "hls_project",),
+        "csim": (run / "hls_project", run / "report.json", run / "accuracy_cycles.png"),
+        "hw": (run / "report.json",),
+    }.get(args.command, ())
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     _quiet()
+    try:
+        return _main(args)
+    except KeyboardInterrupt:
+        output = sys.modules.get("mrfpga.cli.output")
+        summary = output.stop_summary(_command_outputs(args)) if output else "\nstopped: nothing was written"
+        if summary:  # else the output being written said what it kept
+            print(summary, file=sys.stderr)
+        return 130
+
+
+def _main(args):
     from mrfpga.training.errors import MrfpgaError
 
+    from . import output
     from .run_config import load_config
 
+    output.new_command()
     # Only the kit's own errors are the user's to fix; anything else is a bug and keeps its traceback.
     try:
-        return _dispatch(args, load_config)
+        with warnings.catch_warnings():
+            _show_setting_warnings(args.command)
+            return _dispatch(args, load_config)
     except MrfpgaError as err:
         print(f"mrfpga {args.command}: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # what was kept, and how to continue, is already printed
-        return 130
+    except Exception as err:
+        written = getattr(args, "run_dir", None) or getattr(args, "out", None)
+        full = output.no_space(err, written, guess=False)  # a write that says it had no space
+        if full is None:
+            raise
+        print(f"mrfpga {args.command}: error: {full}", file=sys.stderr)
+        return 2
 
 
 def _check_mismatches(report):
@@ -96,15 +154,16 @@ def _dispatch(args, load_config):
         from .evaluate import evaluate
         from .output import fresh_output
 
-        with fresh_output(args.out, args.force) as out:
-            evaluate(load_config(args.config), out)
+        config = load_config(args.config, all_methods=True)
+        with fresh_output(args.out, args.force, kind="evaluate") as out:
+            evaluate(config, out)
         return 0
-    config = pipeline.load_run_config(args.run_dir)
     if args.command == "report":
-        return _report(args.run_dir, config)
+        return _report(args.run_dir)
     from .output import OutputError, run_lock
 
-    with run_lock(args.run_dir):  # one writer per run directory
+    with run_lock(_existing_run_dir(args.run_dir)):  # one writer per run directory
+        config = _restored_run_config(args.run_dir)
         if args.command == "convert":
             pipeline.convert(config, args.run_dir, force=args.force)
             return 0
@@ -133,7 +192,29 @@ def _dispatch(args, load_config):
     raise AssertionError(args.command)
 
 
-def _report(run_dir, config):
+def _existing_run_dir(run_dir):
+    """``run_dir``, when it, or the copy a killed swap set aside, is there to lock; else the error saying why."""
+    from . import pipeline
+    from .output import previous_path
+
+    path = Path(run_dir)
+    if not path.exists() and not previous_path(path.resolve()).exists():
+        pipeline.load_run_config(run_dir)  # raises, naming what is missing
+    return path
+
+
+def _restored_run_config(run_dir):
+    """The run's configuration, after putting back what a killed swap set aside (the run directory, its HLS
+    project); hold the run directory's lock."""
+    from . import pipeline
+    from .output import restore_set_aside
+
+    restore_set_aside(Path(run_dir).resolve())
+    restore_set_aside(Path(run_dir).resolve() / pipeline.PROJECT)
+    return pipeline.load_run_config(run_dir)
+
+
+def _report(run_dir):
     import json
 
     from mrfpga.hls.project.boards import load_board
@@ -145,8 +226,15 @@ def _report(run_dir, config):
         read_hls_reports,
     )
 
-    from .output import OutputError
+    from .output import OutputError, OutputLocked, run_lock
 
+    try:  # reading only: the lock just to put back what a killed swap set aside
+        with run_lock(_existing_run_dir(run_dir)):
+            config = _restored_run_config(run_dir)
+    except OutputLocked:  # a writer is at work: it puts back what it finds
+        from . import pipeline
+
+        config = pipeline.load_run_config(run_dir)
     try:
         reports = read_hls_reports(run_dir)
     except FileNotFoundError as err:  # no report yet: the user's to fix

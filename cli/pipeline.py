@@ -17,8 +17,18 @@ from mrfpga.training.methods import train as train_method
 from mrfpga.training.models import model_input
 from mrfpga.training.stop_points import stop_point
 
-from .output import OutputError, OutputExists, fresh_output, staging_path
-from .run_config import check_against_data, from_dict
+from .output import (
+    OutputError,
+    OutputExists,
+    check_replaceable,
+    completed,
+    fresh_output,
+    output_kind,
+    staging_path,
+    write_bytes,
+    write_text,
+)
+from .run_config import check_against_data, from_dict, parse_yaml, read_text
 
 PROJECT = "hls_project"
 PROJECT_NAME = "myproject"
@@ -44,13 +54,37 @@ def load_model(run_dir, name="model.h5"):
 
 
 def load_run_config(run_dir):
-    path = Path(run_dir) / "config.yaml"
+    run_dir = Path(run_dir)
+    path = run_dir / "config.yaml"
+    if not run_dir.exists():
+        unfinished = staging_path(run_dir.resolve())
+        if unfinished.is_dir():
+            raise OutputError(
+                f"{run_dir} does not exist yet: its training is unfinished in {unfinished}; continue it with "
+                f"'mrfpga train CONFIG --out {run_dir} --resume' (or 'mrfpga run ... --resume')"
+            )
+        raise OutputError(f"{run_dir} does not exist; train first ('mrfpga train CONFIG --out {run_dir}')")
+    if not run_dir.is_dir():
+        raise OutputError(f"{run_dir} is a file, not a run directory written by 'mrfpga train'")
     if not path.is_file():
         raise OutputError(f"{run_dir} is not a run directory: {path.name} is missing (run 'mrfpga train' first)")
     try:
-        return from_dict(yaml.safe_load(path.read_text()))
-    except (yaml.YAMLError, ConfigError) as err:
+        return from_dict(parse_yaml(read_text(path, "run configuration"), path))
+    except ConfigError as err:
         raise OutputError(f"{path}: not a run configuration the kit wrote: {err}") from None
+
+
+def save_model(model, path):
+    """``model.save(path)`` in HDF5, serialized in memory and then written: on a full disk h5py fails with
+    errors that never name the cause (and may crash the process); a plain write names it (``DiskFull``)."""
+    import io
+
+    import h5py
+
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as h5:
+        model.save(h5)
+    write_bytes(path, buffer.getvalue())
 
 
 def primary(models):
@@ -93,7 +127,7 @@ def train(config, run_dir, verbose=1):
     """Train the configured method into ``run_dir``: ``model.h5`` (converted later), ``models/*.h5`` and
     ``input.json`` (normalization and input grid)."""
     run_dir = Path(run_dir)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    write_text(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
     data = load_data(config)
     check_against_data(config, data)
     stage(
@@ -101,7 +135,7 @@ def train(config, run_dir, verbose=1):
         f"{data.n_classes} classes, scheme {config.quantization.scheme}"
     )
     described = describe_input(config, data)
-    (run_dir / INPUT).write_text(json.dumps(described, indent=2))
+    write_text(run_dir / INPUT, json.dumps(described, indent=2))
     print(f"  input grid: {described['input_grid']}, normalization: {config.data.normalize}", flush=True)
     for warning in described["warnings"]:
         print(f"WARNING: {warning}", flush=True)
@@ -109,13 +143,13 @@ def train(config, run_dir, verbose=1):
     models, histories = train_method(config, data, run_dir / "checkpoints", verbose)
     (run_dir / "models").mkdir(exist_ok=True)
     for name, model in models.items():
-        model.save(run_dir / "models" / f"{name}.h5")
+        save_model(model, run_dir / "models" / f"{name}.h5")
     model = primary(models)
-    model.save(run_dir / "model.h5")
+    save_model(model, run_dir / "model.h5")
     summary = {"loss": histories, "seconds": time.time() - started, "models": sorted(models)}
     # Written last, in one rename: a run directory with training.json has finished training.
     tmp = run_dir / "training.json.partial"
-    tmp.write_text(json.dumps(summary, indent=2))
+    write_text(tmp, json.dumps(summary, indent=2))
     tmp.replace(run_dir / TRAINED)
     return model
 
@@ -136,7 +170,7 @@ def convert(config, run_dir, model=None, force=False):
     model = model or load_model(run_dir)
     h = config.hls
     project = Path(run_dir).resolve() / PROJECT
-    with fresh_output(project, force) as staging:
+    with fresh_output(project, force, kind="hls_project") as staging:
         stage(f"converting to one HLS project for {h.board} ({h.backend}, {h.io_type}) in {project}")
         hls_model = converted(config, model, staging)
         hls_model.write()  # hls4ml's write flow, the kit's pass included, leaves the whole project
@@ -181,7 +215,9 @@ def _test_inputs(config, run_dir, model):
     stored = load_input(run_dir)
     normalization = datasets.Normalization.from_dict(stored["normalization"]) if stored else None
     if normalization is None and config.data.normalize != "none":
-        raise FileNotFoundError(f"{Path(run_dir) / INPUT} is missing: the run's normalization is unknown")
+        raise OutputError(
+            f"{Path(run_dir) / INPUT} is missing: the run's normalization is unknown; train again with --force"
+        )
     data = datasets.load(config.data.source, config.training.seed, normalization=normalization)
     n = config.hls.csim_samples or len(data.x_test)
     return snap_to_input_grid(data.x_test[:n], *input_port_type(model)), data.y_test[:n]
@@ -222,14 +258,24 @@ def csim(config, run_dir, model=None, hls_model=None, force=False):
     estimates = hls_model.estimate()
     add_layer_counts(estimates, hls_model, sim.read_csim_layer_cycles(project), len(x))
     report = build_report(config, hls_model, project, rows, y, estimates, load_input(run_dir))
-    tmp = report_path.with_suffix(".json.partial")
-    tmp.write_text(json.dumps(report, indent=2))
-    tmp.replace(report_path)
-    write_plot(report, run_dir / "accuracy_cycles.png")
+    write_report(report, report_path)
+    plot = run_dir / "accuracy_cycles.png"
+    tmp = plot.with_name("accuracy_cycles.partial.png")
+    write_plot(report, tmp)
+    tmp.replace(plot)
+    completed(plot)
     print_table(report)
     for warning in report["warnings"]:
         print(f"WARNING: {warning}")
     return report
+
+
+def write_report(report, path):
+    """``report.json`` in one rename: the old one or the new one, never half of either."""
+    tmp = path.with_suffix(".json.partial")
+    write_text(tmp, json.dumps(report, indent=2))
+    tmp.replace(path)
+    completed(path)
 
 
 def add_layer_counts(estimates, hls_model, counted, n_samples):
@@ -258,6 +304,8 @@ def training_output(config, run_dir, force, resume, command):
 
     if not resume:
         return fresh_output(run_dir, force, resumable=True)
+    if run_dir.exists() and output_kind(run_dir) is None:
+        check_replaceable(run_dir)  # not the kit's: refused, saying why
     if run_dir.exists() and not staging_path(run_dir).exists() and not force:
         hint = f"; 'mrfpga csim {run_dir}' converts and C-simulates it" if command == "run" else ""
         raise OutputExists(f"{run_dir} has finished training and has no unfinished run to resume{hint}")
@@ -347,8 +395,6 @@ def hw(config, run_dir, model=None, hls_model=None):
     measured["board"] = hls_model.mrfpga_board.resources
     report["measured_resources"] = measured
     report["hardware_seconds"] = round(time.time() - started, 1)
-    tmp = report_path.with_suffix(".json.partial")
-    tmp.write_text(json.dumps(report, indent=2))
-    tmp.replace(report_path)
+    write_report(report, report_path)
     print_hardware(report)
     return report

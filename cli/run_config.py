@@ -10,6 +10,7 @@ allows. ``check_against_data`` adds the checks that need the data's shape.
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -17,8 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from mrfpga.hls.project.boards import load_board
-from mrfpga.hls.settings import BACKENDS, IO_TYPES, HLSConfig, useful_reuse_factor
+from mrfpga.hls.settings import HLSConfig, check_hls_settings, useful_reuse_factor
 from mrfpga.training.data import BUILT_IN, NORMALIZATIONS
 from mrfpga.training.errors import ConfigError
 from mrfpga.training.models import build_model, load_builder
@@ -28,7 +28,8 @@ from mrfpga.training.steps import ALPHA, TEMPERATURE
 from mrfpga.training.term_encodings import ENCODINGS, n_planes
 from mrfpga.training.trainer import DEFAULT_LR_SCHEDULE, LR_SCHEDULES, jit_compile_problem
 
-# SPEC section 1: (data terms a, weight terms k per group of 16).
+# The reference resolutions: (data terms a per value, weight terms k per group of 16), from the cheapest to
+# the richest (docs/algorithms.md#resolutions-and-the-term-pair-budget).
 REFERENCE_RESOLUTIONS = [[2, 8], [2, 10], [2, 12], [2, 14], [3, 14], [3, 16], [3, 18], [3, 20]]
 
 
@@ -84,8 +85,8 @@ class TrainingConfig:
     batch_size: int = 64
     learning_rate: float = 0.003
     lr_schedule: str = DEFAULT_LR_SCHEDULE  # constant | cosine (Adam's rate to 0 over the run)
-    distillation_alpha: float = ALPHA  # multires and all: the KL term's weight (SPEC section 2: 0.1)
-    distillation_temperature: float = TEMPERATURE  # multires and all: T (SPEC section 2: 4)
+    distillation_alpha: float = ALPHA  # multires and all: the KL term's weight (0.1)
+    distillation_temperature: float = TEMPERATURE  # multires and all: the softmax temperature T (4)
     seed: int = 0
     strategy: str = "default"  # default | mirrored | multiworker (tf.distribute)
     jit_compile: bool | str = "auto"  # whole training step under XLA: auto | true | false
@@ -213,8 +214,6 @@ def validate(config):
         raise ConfigError(f"training.distillation_temperature: {t.distillation_temperature} must be above 0")
     if (problem := jit_compile_problem(t.jit_compile, t.strategy != "default")) is not None:
         raise ConfigError(problem)
-    _one_of(h.backend, BACKENDS, "hls.backend")
-    _one_of(h.io_type, IO_TYPES, "hls.io_type")
     _one_of(config.data.normalize, NORMALIZATIONS, "data.normalize")
     if config.data.input_bits is not None and not 1 <= config.data.input_bits <= 16:
         raise ConfigError(f"data.input_bits: {config.data.input_bits} out of range 1..16")
@@ -252,11 +251,8 @@ def validate(config):
     _in_range("training.seed", t.seed, 0, MAX_SEED)
     _in_range("training.reassign_every", t.reassign_every, 1)
     _in_range("training.hessian_iterations", t.hessian_iterations, 1)
-    _in_range("hls.reuse_factor", h.reuse_factor, 1)
     if t.learning_rate <= 0:
         raise ConfigError(f"training.learning_rate: {t.learning_rate} must be positive")
-    if h.clock_period is not None and h.clock_period <= 0:
-        raise ConfigError(f"hls.clock_period: {h.clock_period} must be positive")
     if h.csim_samples is not None:
         _in_range("hls.csim_samples", h.csim_samples, 1)
 
@@ -284,10 +280,7 @@ def validate(config):
             raise ConfigError(f"training.cascade_thresholds: {t.cascade_thresholds} must lie in (0, 1]")
     if len(q.ratio) != 3 or min(q.ratio) < 0 or sum(q.ratio) <= 0:
         raise ConfigError(f"quantization.ratio: {q.ratio} must be three non-negative shares (PoT4, Fixed4, Fixed8)")
-    try:
-        load_board(h.board)
-    except ValueError as err:
-        raise ConfigError(f"hls.board: {err}") from None
+    check_hls_settings(h.board, h.backend, h.io_type, h.clock_period, h.reuse_factor, prefix="hls.")
     return config
 
 
@@ -307,15 +300,49 @@ def resolution_settings(quantization, n_res):
     return settings
 
 
+def _reachable_weight_terms(model):
+    """(terms, layer, fan-in, group) of the term layer whose groups hold the most terms, or None: a layer's
+    groups run along its kernel's fan-in axis (a Dense's inputs, a Conv2D's input channels), so they hold
+    ``min(group_size, fan-in)`` weights of ``weight_bits + 1`` terms each."""
+    from mrfpga.training.quantizers import quantized_term
+
+    best = None
+    for layer in model.layers:
+        quantizer = getattr(layer, "kernel_quantizer_internal", None)
+        if isinstance(quantizer, quantized_term):
+            fan_in = int(layer.kernel.shape[-2])
+            group = min(quantizer.group_size, fan_in)
+            found = (group * n_planes(quantizer.bits), layer, fan_in, group)
+            if best is None or found[0] > best[0]:
+                best = found
+    return best
+
+
+def _check_budgets_reachable(model, q):
+    reach = _reachable_weight_terms(model)
+    if reach is None:
+        return
+    most, layer, fan_in, group = reach
+    inputs = f"{fan_in} input channels" if len(layer.kernel.shape) > 2 else f"{fan_in} inputs"
+    for i, k in enumerate(q.weight_budgets):
+        if k > most:
+            raise ConfigError(
+                f"quantization.resolutions[{i}]: weight terms {k} can never be reached: the most any layer's group "
+                f"holds is {most}, in layer {layer.name} ({inputs}, so groups of {group} weights, "
+                f"{n_planes(q.weight_bits)} terms each at weight_bits {q.weight_bits}); use at most {most}"
+            )
+
+
 def check_against_data(config, data):
-    """The checks that need the data: the model fits its samples, and the reuse factor fits the model."""
+    """The checks that need the data: the model fits its samples, every weight budget fits the groups the
+    model's layers really have, and the reuse factor fits the model."""
     m, q = config.model, config.quantization
     if m.kind == "cnn" and len(data.input_shape) != 3:
         raise ConfigError(
             f"model.kind: a cnn needs image samples (height, width, channels); {data.name}'s samples have shape "
             f"{tuple(data.input_shape)}"
         )
-    if m.kind != "custom" and config.hls.reuse_factor == 1:
+    if m.kind != "custom" and q.scheme != "term" and config.hls.reuse_factor == 1:
         return  # nothing else to check, no model to build
     try:
         model = build_model(m, data.input_shape, data.n_classes, q, config.training.seed)
@@ -323,6 +350,8 @@ def check_against_data(config, data):
         raise ConfigError(f"model.builder: {err}") from None
     if m.kind == "custom":
         resolution_settings(q, n_resolutions(model))  # the builder's model and the configuration agree
+    if q.scheme == "term":
+        _check_budgets_reachable(model, q)
     useful = useful_reuse_factor(model, q)
     if config.hls.reuse_factor > useful:
         raise ConfigError(
@@ -335,17 +364,123 @@ def from_dict(raw):
     return validate(_build(Config, raw, ""))
 
 
-def load_config(path):
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
+# YAML 1.1 reads 1e-3 (no dot) and 1.0e3 (no exponent sign) as strings; a configuration reads them as numbers.
+SCIENTIFIC = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, with scientific notation as floats."""
+
+
+ConfigLoader.add_implicit_resolver("tag:yaml.org,2002:float", SCIENTIFIC, list("-+0123456789."))
+
+
+def _refuse_duplicates(node, where, source):
+    """A key given twice in one mapping (YAML keeps the last one silently) is a ``ConfigError`` naming both lines."""
+    if isinstance(node, yaml.MappingNode):
+        seen = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                line = key.start_mark.line + 1
+                if key.value in seen:
+                    raise ConfigError(
+                        f"{source}: {where}{key.value} is given twice, on lines {seen[key.value]} and {line}; "
+                        "keep one (YAML would silently use the last)"
+                    )
+                seen[key.value] = line
+                _refuse_duplicates(value, f"{where}{key.value}.", source)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _refuse_duplicates(item, f"{where.rstrip('.')}[{i}].", source)
+
+
+def parse_yaml(text, source):
+    """The mapping a configuration's YAML text holds: scientific notation read as numbers, a key given twice
+    refused. ``source`` names the text in errors."""
+    loader = ConfigLoader(text)
     try:
-        raw = yaml.safe_load(path.read_text())
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _refuse_duplicates(node, "", source)
+        return loader.construct_document(node)
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        raise ConfigError(f"{source}: not valid YAML: {err}") from None
+    finally:
+        loader.dispose()
+
+
+def read_text(path, what):
+    """A text file's contents, or a ``ConfigError`` saying why it cannot be read and what to do."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{what} {path} is a directory; give the file itself")
+    if not path.exists():
+        raise ConfigError(f"{what} {path} does not exist")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ConfigError(f"cannot read {what} {path}: {err.strerror}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{what} {path} is not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}); save it as UTF-8"
+        ) from None
+
+
+# Keys a scheme replaces by its own fixed choice: given with another value, they would be ignored without a word.
+SCHEME_OVERRIDES = {
+    "onion": {
+        "group_size": ("the onion scheme's groups are always 8 weights (its mMAC core's)", (8,)),
+        "resolutions": ("the onion scheme's resolutions are quantization.precisions", ()),
+    },
+    "rowwise": {
+        "group_size": ("the rowwise scheme has no term groups (each row is PoT-W4, Fixed-W4 or Fixed-W8)", ()),
+        "resolutions": ("the rowwise scheme has one resolution; its rows follow quantization.ratio", ()),
+        "activation_bits": ("the rowwise scheme's activations are always 4-bit", (4,)),
+    },
+    "qkeras": {
+        "group_size": ("the qkeras scheme has no term groups (plain fixed point)", ()),
+        "resolutions": ("the qkeras scheme has one resolution", ()),
+        "encoding": ("the qkeras scheme has no term encoding (plain fixed point)", ()),
+    },
+}
+
+
+def _refuse_overridden(raw, config):
+    """A quantization key the configured scheme overrides, given with a value of its own: a ``ConfigError``."""
+    given = (raw or {}).get("quantization")
+    if not isinstance(given, dict):
+        return
+    scheme = config.quantization.scheme
+    defaults = QuantizationConfig()
+    for key, (reason, same) in SCHEME_OVERRIDES.get(scheme, {}).items():
+        if key in given:
+            value = getattr(config.quantization, key)
+            if value != getattr(defaults, key) and value not in same:
+                raise ConfigError(
+                    f"quantization.{key}: {value} would have no effect: {reason}; remove the key, or use scheme "
+                    "'term' for a term-quantized model"
+                )
+
+
+def load_config(path, all_methods=False):
+    """The configuration in the YAML file ``path``. ``all_methods`` (``mrfpga evaluate``, which trains every
+    scheme from one file): keys of other schemes than the configured one are used, so none is refused as
+    ignored."""
+    path = Path(path)
+    raw = parse_yaml(read_text(path, "config file"), path)
     config = from_dict(raw)
+    if not all_methods:
+        _refuse_overridden(raw, config)
     if config.data.source not in BUILT_IN:
         # A relative data path is relative to the config file.
         data = Path(config.data.source)
         config.data.source = str(data if data.is_absolute() else (path.parent / data).resolve())
+        if Path(config.data.source).is_dir():
+            raise ConfigError(
+                f"data.source: {config.data.source} is a directory; give the .npz file itself (written with "
+                "numpy.savez)"
+            )
     return config

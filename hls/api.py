@@ -13,29 +13,68 @@
 other attributes pass through) with the resolution as an argument of ``predict``.
 """
 
+import numbers
 from pathlib import Path
 
 import numpy as np
 
 from mrfpga.hls.cost.estimate import counted_cycles, estimate
 from mrfpga.hls.layers.mmac import DEFAULT_UNIT, UNITS
-from mrfpga.hls.project.boards import load_board
 from mrfpga.hls.project.convert import convert
+from mrfpga.hls.settings import check_hls_settings, check_positive_integer
 from mrfpga.hls.sim import csim
 from mrfpga.hls.sim.reference import exact_forward
-from mrfpga.training.errors import ConversionError
+from mrfpga.training.errors import ConfigError
 
 MMAC_CLASSES = ("QDense", "QConv2D")
+DEFAULTS = {"Board": "pynq-z2", "Backend": "Vivado", "IOType": "io_parallel", "ClockPeriod": None}
+CONFIG_KEYS = (*DEFAULTS, "Model", "LayerName")
+LAYER_KEYS = ("ReuseFactor", "MMACUnit")  # per layer and model-wide
+
+
+def _check_unit(unit, key):
+    if unit is not None and unit not in UNITS:
+        raise ConfigError(f"{key}: {unit!r} is not one of {', '.join(UNITS)}")
+
+
+def _check_layer_settings(settings, key):
+    """A ``Model`` or ``LayerName`` entry of an ``hls_config``: only ReuseFactor (an integer of at least 1)
+    and MMACUnit."""
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{key}: expected a dict of {', '.join(LAYER_KEYS)}, got {settings!r}")
+    unknown = sorted(set(settings) - set(LAYER_KEYS))
+    if unknown:
+        raise ConfigError(f"{key}: unknown key {unknown[0]!r}; the kit reads {', '.join(LAYER_KEYS)}")
+    if settings.get("ReuseFactor") is not None:
+        check_positive_integer(settings["ReuseFactor"], f"{key}['ReuseFactor']")
+    _check_unit(settings.get("MMACUnit"), f"{key}['MMACUnit']")
+
+
+def check_hls_config(config):
+    """An ``hls_config`` (``config_from_keras_model``'s shape): its keys and every value, with the checks a
+    run configuration's ``hls:`` section has; a ``ConfigError`` naming the entry otherwise."""
+    if not isinstance(config, dict):
+        raise ConfigError(f"hls_config: expected a dict from config_from_keras_model, got {type(config).__name__}")
+    unknown = sorted(set(config) - set(CONFIG_KEYS))
+    if unknown:
+        raise ConfigError(f"hls_config: unknown key {unknown[0]!r}; the kit reads {', '.join(CONFIG_KEYS)}")
+    _check_layer_settings(config.get("Model", {}), "hls_config['Model']")
+    layers = config.get("LayerName", {})
+    if not isinstance(layers, dict):
+        raise ConfigError(f"hls_config['LayerName']: expected a dict of layer names, got {layers!r}")
+    for name, settings in layers.items():
+        _check_layer_settings(settings, f"hls_config['LayerName'][{name!r}]")
 
 
 def config_from_keras_model(
     model, board="pynq-z2", backend="Vivado", io_type="io_parallel", clock_period=None, reuse_factor=1, mmac_unit=None
 ):
-    """An editable configuration: hls4ml's ``Model`` and ``LayerName`` entries plus the kit's own keys."""
-    load_board(board)  # a clear error for an unknown board, now
-    unit = mmac_unit or DEFAULT_UNIT
-    if unit not in UNITS:
-        raise ConversionError(f"mmac_unit {unit!r} is not one of {', '.join(UNITS)}")
+    """An editable configuration: hls4ml's ``Model`` and ``LayerName`` entries plus the kit's own keys.
+
+    The arguments are checked as a run configuration's ``hls:`` section is (``check_hls_settings``)."""
+    found = check_hls_settings(board, backend, io_type, clock_period, reuse_factor)
+    unit = DEFAULT_UNIT if mmac_unit is None else mmac_unit
+    _check_unit(unit, "mmac_unit")
     layers = {}
     for layer in model.layers:
         if type(layer).__name__ in MMAC_CLASSES:
@@ -44,7 +83,7 @@ def config_from_keras_model(
         "Board": board,
         "Backend": backend,
         "IOType": io_type,
-        "ClockPeriod": clock_period or load_board(board).clock_period_ns,
+        "ClockPeriod": found.clock_period_ns if clock_period is None else float(clock_period),
         "Model": {"ReuseFactor": reuse_factor, "MMACUnit": unit},
         "LayerName": layers,
     }
@@ -61,22 +100,36 @@ def convert_from_keras_model(
     reuse_factor=None,
     project_name="myproject",
 ):
-    """One hls4ml project for every resolution of ``model``; keyword arguments override ``hls_config``."""
-    config = hls_config or config_from_keras_model(
-        model, board or "pynq-z2", backend or "Vivado", io_type or "io_parallel", clock_period, reuse_factor or 1
-    )
-    model_config = config.get("Model", {})
+    """One hls4ml project for every resolution of ``model``; keyword arguments (those not None) override
+    ``hls_config``. Every setting is checked as a run configuration's ``hls:`` section is."""
+    if hls_config is None:
+        hls_config = {}
+    check_hls_config(hls_config)
+    model_config = hls_config.get("Model", {})
+
+    def chosen(argument, key, default):
+        if argument is not None:
+            return argument
+        value = hls_config.get(key)
+        return default if value is None else value
+
+    settings = {
+        "board": chosen(board, "Board", DEFAULTS["Board"]),
+        "backend": chosen(backend, "Backend", DEFAULTS["Backend"]),
+        "io_type": chosen(io_type, "IOType", DEFAULTS["IOType"]),
+        "clock_period": chosen(clock_period, "ClockPeriod", None),
+        "reuse_factor": reuse_factor if reuse_factor is not None else model_config.get("ReuseFactor") or 1,
+    }
+    check_hls_settings(**settings)
+    if not isinstance(project_name, str) or not project_name.isidentifier():
+        raise ConfigError(f"project_name: {project_name!r} must be a C identifier (letters, digits, _)")
     graph = convert(
         model,
         output_dir,
-        board=board or config.get("Board", "pynq-z2"),
-        backend=backend or config.get("Backend", "Vivado"),
-        io_type=io_type or config.get("IOType", "io_parallel"),
-        clock_period=clock_period or config.get("ClockPeriod"),
-        reuse_factor=reuse_factor or model_config.get("ReuseFactor", 1),
+        **settings,
         project_name=project_name,
         mmac_unit=model_config.get("MMACUnit"),
-        layer_config=config.get("LayerName"),
+        layer_config=hls_config.get("LayerName"),
     )
     return MultiResolutionModel(graph)
 
@@ -120,8 +173,20 @@ class MultiResolutionModel:
 
     def snap_to_input_grid(self, x):
         """``x`` on the top function's input grid (round half up, saturate), as the HLS input port takes it."""
+        x = csim.check_input(self.hls4ml_model, x)
         precision = self.hls4ml_model.get_input_variables()[0].type.precision
         return csim.snap_to_input_grid(x, precision.width, precision.integer)
+
+    def resolution_index(self, resolution):
+        """``resolution`` as an index 0..n-1 (None: the highest); a ``ConfigError`` for anything else."""
+        n = self.n_resolutions
+        if resolution is None:
+            return n - 1
+        if isinstance(resolution, bool) or not isinstance(resolution, numbers.Integral):
+            raise ConfigError(f"resolution: {resolution!r} is not an index; give an integer 0..{n - 1}")
+        if not 0 <= resolution < n:
+            raise ConfigError(f"resolution: {resolution} is out of range: the model has {n}, indices 0..{n - 1}")
+        return int(resolution)
 
     def write(self):
         self.hls4ml_model.write()
@@ -130,11 +195,9 @@ class MultiResolutionModel:
         self.hls4ml_model.compile()
 
     def predict(self, x, resolution=None):
-        """g++ C simulation (hls4ml's compiled library) at ``resolution`` (default: the highest)."""
-        r = self.n_resolutions - 1 if resolution is None else int(resolution)
-        if not 0 <= r < self.n_resolutions:
-            raise ConversionError(f"resolution {resolution} is out of range: the model has {self.n_resolutions}")
-        return csim.predict(self.hls4ml_model, x, r)
+        """g++ C simulation (hls4ml's compiled library) at ``resolution`` (default: the highest), an integer
+        index; ``x``: finite samples of the model's input shape (``DataError`` otherwise)."""
+        return csim.predict(self.hls4ml_model, x, self.resolution_index(resolution))
 
     def compare(self, x, keras_model):
         """Per resolution: Keras' output, the exact (float64) reference and the C simulation's, on ``x``

@@ -10,7 +10,7 @@ class MrfpgaError(Exception):
 
 
 class DataError(MrfpgaError, ValueError):
-    """A data set the kit cannot train on, named with the array and the problem."""
+    """Data the kit cannot train on or simulate, named with the array and the problem."""
 
 
 class ConfigError(MrfpgaError, ValueError):
@@ -23,3 +23,8 @@ class ConversionError(MrfpgaError, ValueError):
 
 class ToolMissing(MrfpgaError, RuntimeError):
     """An external tool (Vivado, Vitis, Verilator, Yosys) is not installed; the message says how to get it."""
+
+
+class SettingWarning(UserWarning):
+    """A setting the kit accepts but that likely does not do what the user wants (a clock faster than the
+    board's part can practically run); the command line prints it as ``mrfpga COMMAND: warning: ...``."""

@@ -10,6 +10,12 @@ from mrfpga.training.errors import ConversionError
 
 RESOURCE_KEYS = ("LUT", "FF", "BRAM_18K", "DSP48E1")
 
+# Clock periods (ns). Below PRACTICAL_PERIOD_NS a part's fabric rarely closes timing (7-series: about
+# 450-500 MHz for short paths); below PHYSICAL_PERIOD_NS (1 GHz) no FPGA fabric clocks at all.
+PRACTICAL_PERIOD_NS = {"xc7": 2.0}
+DEFAULT_PRACTICAL_PERIOD_NS = 2.0
+PHYSICAL_PERIOD_NS = 1.0
+
 
 @dataclass(frozen=True)
 class Board:
@@ -19,6 +25,14 @@ class Board:
     arm_host: bool
     clock_period_ns: float
     resources: dict
+
+    @property
+    def practical_period_ns(self):
+        """The shortest clock period (ns) the part's fabric practically reaches."""
+        for prefix, period in PRACTICAL_PERIOD_NS.items():
+            if self.part.startswith(prefix):
+                return period
+        return DEFAULT_PRACTICAL_PERIOD_NS
 
 
 def board_dir():

@@ -130,11 +130,28 @@ def _add_resolution_port(layer_list, input_layers, n_res):
     return list(input_layers) + [RESOLUTION_PORT]
 
 
+# The Keras layer classes the kit converts: its own (the QKeras layers with its quantizers, the switchable
+# BN) and hls4ml's that it passes through or types exactly. The QKeras classes it marks (common.OVERRIDES)
+# name their own limits.
+SUPPORTED_LAYERS = (
+    "InputLayer", "QDense", "QConv2D", "QActivation", "SwitchableBatchNormalization", "Dense", "Conv2D",
+    "Activation", "BatchNormalization", "Flatten", "Reshape", "MaxPooling2D", "Dropout",
+)  # fmt: skip
+
+
 def _check_supported(model_arch):
+    from mrfpga.hls.layers.common import OVERRIDES
+
     if model_arch["class_name"] not in ("Functional", "Model"):
         raise ConversionError(
             "convert a functional Keras model (tf.keras.Model(inputs, outputs)); wrap Sequential models"
         )
+    for layer in model_arch["config"]["layers"]:
+        if layer["class_name"] not in SUPPORTED_LAYERS and layer["class_name"] not in OVERRIDES:
+            raise ConversionError(
+                f"layer {layer['config']['name']}: {layer['class_name']} is not supported by the kit's conversion; "
+                f"it converts {', '.join(SUPPORTED_LAYERS[1:])}"
+            )
 
 
 def convert(

@@ -1,8 +1,9 @@
 """C simulation with g++, both ways: hls4ml's compile/predict and the generated testbench.
 
 Inputs must already be on the HLS input grid for a bit-exact comparison
-(SPEC section 7); ``snap_to_input_grid`` puts them there, and the same
-snapped inputs go to Keras, the exact reference and both simulations.
+(the C simulation reads them on its input port's fixed-point grid);
+``snap_to_input_grid`` puts them there, and the same snapped inputs go to
+Keras, the exact reference and both simulations.
 """
 
 import shutil
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mrfpga.training.errors import MrfpgaError
+from mrfpga.training.errors import DataError, MrfpgaError
 
 from .precompiled import precompiled_header
 
@@ -42,10 +43,37 @@ def resolution_column(n, resolution):
     return np.full((n, 1), resolution, np.float64)
 
 
+def check_input(hls_model, x):
+    """``x`` as float64 samples, one per row (a single sample of the input shape gets its own row), when
+    every sample has the model's input shape (or as many values, flattened) and every value is finite;
+    else a ``DataError`` naming the shape expected."""
+    graph = getattr(hls_model, "hls4ml_model", hls_model)
+    shape = tuple(int(d) for d in graph.get_input_variables()[0].shape)
+    size = int(np.prod(shape))
+    expected = f"each sample of shape {shape}" + (f" (or {size} values, flattened)" if len(shape) > 1 else "")
+    try:
+        array = np.asarray(x, np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"x is not an array of numbers; predict takes {expected}") from None
+    if array.shape == shape or (array.ndim == 1 and array.size == size):
+        array = array.reshape(1, *array.shape)
+    if array.ndim < 2 or array.shape[1:] not in (shape, (size,)):
+        raise DataError(
+            f"x has shape {array.shape}; predict takes an array of shape (samples, {', '.join(map(str, shape))}): "
+            f"{expected}"
+        )
+    if len(array) == 0:
+        raise DataError("x has no samples")
+    bad = int(np.count_nonzero(~np.isfinite(array)))
+    if bad:
+        raise DataError(f"x has {bad} values that are NaN or infinite; predict takes finite numbers")
+    return np.ascontiguousarray(array)
+
+
 def predict(hls_model, x, resolution):
     """hls4ml's g++-compiled predict at one resolution, in double precision (exact for our output types)."""
-    x = np.ascontiguousarray(x, np.float64)
     graph = getattr(hls_model, "hls4ml_model", hls_model)  # hls4ml's ModelGraph, or the kit's model around it
+    x = check_input(graph, x)
     out = graph.predict([x, resolution_column(len(x), resolution)])
     return np.asarray(out, np.float64).reshape(len(x), -1)
 
