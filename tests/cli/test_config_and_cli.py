@@ -37,7 +37,7 @@ def test_embedded_default_is_the_reference_setup():
 def test_kit_data_ships_with_the_install():
     # The suite runs against a plain (non-editable) install: data must be in site-packages.
     assert "site-packages" in str(package_dir("templates"))
-    assert (package_dir("templates") / "nnet_mmac.h").is_file()
+    assert any(package_dir("templates").glob("nnet_*.h"))
     assert set(known_boards()) == {"pynq-z2", "zedboard", "zc706", "vc707"}
 
 
@@ -91,13 +91,21 @@ def test_not_yaml(tmp_path):
 
 
 def test_existing_output_is_refused_without_force(tmp_path, capsys):
+    config = write_config(tmp_path / "c.yaml")
     out = tmp_path / "run"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    config = write_config(tmp_path / "c.yaml")
+    # Not the kit's: refused with or without --force, and no hint to force it.
+    for force in ([], ["--force"]):
+        assert main(["run", str(config), "--out", str(out), *force]) == 2
+        err = capsys.readouterr().err
+        assert "is not an output of mrfpga" in err and "pass --force" not in err
+        assert (out / "keep.txt").read_text() == "mine"
+    (out / "keep.txt").unlink()
+    (out / "config.yaml").write_text(yaml.safe_dump(Config().to_dict()))
+    (out / ".mrfpga-output").write_text("mrfpga output: run\n")
     assert main(["run", str(config), "--out", str(out)]) == 2
     assert "already exists; pass --force" in capsys.readouterr().err
-    assert (out / "keep.txt").read_text() == "mine"
 
 
 def test_failed_run_leaves_nothing_and_restores_what_force_set_aside(tmp_path, capsys):
@@ -109,9 +117,13 @@ def test_failed_run_leaves_nothing_and_restores_what_force_set_aside(tmp_path, c
     assert "missing arrays" in capsys.readouterr().err
     assert not out.exists()
     out.mkdir()
-    (out / "keep.txt").write_text("mine")
+    (out / "config.yaml").write_text("kept: the old run's\n")
+    (out / "model.h5").write_text("the old run's model")
+    (out / ".mrfpga-output").write_text("mrfpga output: run\n")
     assert main(["run", str(config), "--out", str(out), "--force"]) == 2
-    assert (out / "keep.txt").read_text() == "mine"
+    assert "missing arrays" in capsys.readouterr().err
+    assert (out / "config.yaml").read_text() == "kept: the old run's\n"
+    assert (out / "model.h5").read_text() == "the old run's model"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
