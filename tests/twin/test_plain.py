@@ -1,0 +1,193 @@
+"""The plain QKeras baseline's Verilog twin (mrfpga.hls.twin.plain).
+
+Its requantization is held to QKeras's own quantizers on every code of a grid (ties and saturation
+included); its golden model, read from hls4ml's conversion of ``scheme: qkeras`` MLPs, to the exact
+reference of the Keras model; the Verilog, built and run in Verilator, to the golden model (outputs and
+cycles, sample by sample) at two reuse factors, one of them cutting lanes across outputs and padding the
+last lane; Yosys sizes it with no DSP and reports its depth.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from qkeras import quantized_bits, quantized_relu
+
+from mrfpga.cli.run_config import QuantizationConfig
+from mrfpga.hls.project.convert import convert, input_port_type
+from mrfpga.hls.sim.csim import snap_to_input_grid
+from mrfpga.hls.sim.reference import exact_forward
+from mrfpga.hls.twin import plain, tools
+from mrfpga.training.data import InputGrid
+from mrfpga.training.models import build_mlp
+
+SIGNED_GRID = InputGrid(7, 2, True)
+
+
+def plain_mlp(bits, seed, grid=None, n_in=16, hidden=(12,), n_classes=10):
+    """A ``scheme: qkeras`` MLP with spread random weights and biases."""
+    q = QuantizationConfig(scheme="qkeras", weight_bits=bits, activation_bits=bits)
+    model = build_mlp(n_in, n_classes, list(hidden), q, seed=seed, input_grid=grid)
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if layer.weights:
+            kernel, bias = layer.get_weights()
+            layer.set_weights([rng.normal(0, 0.5, kernel.shape), rng.normal(0, 2, bias.shape)])
+    return model
+
+
+def port_inputs(model, n, seed):
+    """Inputs on the input port's grid (as the kit feeds the board) and their codes."""
+    width, integer = input_port_type(model)
+    x = snap_to_input_grid(np.random.default_rng(seed).normal(0, 3, (n, model.input_shape[1])), width, integer)
+    return x, np.round(x.astype(np.float64) * 2.0 ** (width - integer)).astype(np.int64)
+
+
+def converted_specs(model, out_dir, reuse):
+    hls_model = convert(model, out_dir, board="pynq-z2", io_type="io_parallel", reuse_factor=reuse)
+    return plain.from_hls_model(hls_model)
+
+
+@pytest.mark.parametrize(
+    "quantizer, frac, signed",
+    [
+        (quantized_relu(4, 3), 1, False),
+        (quantized_relu(8, 3), 5, False),
+        (quantized_bits(8, 2, keep_negative=True, alpha=1), 5, True),
+    ],
+    ids=["relu4", "relu8", "bits8"],
+)
+def test_requantize_is_qkeras(quantizer, frac, signed):
+    """Every code of a finer grid (4 fraction bits more, ties included) past both ends of the range."""
+    in_frac = frac + 4
+    codes = np.arange(-(1 << (in_frac + 5)), 1 << (in_frac + 5))
+    expected = quantizer(tf.constant(codes / 2.0**in_frac, tf.float32)).numpy().astype(np.float64) * 2.0**frac
+    width = quantizer.bits
+    got = plain.requantize(codes, in_frac - frac, width, signed, relu=not signed)
+    np.testing.assert_array_equal(got, expected)
+    low, high = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
+    half_up = np.clip(np.floor(codes / 16 + 0.5), low, high)
+    assert not np.array_equal(half_up, expected)  # the grid has ties, and QKeras rounds them to even
+
+
+class TestGoldenModel:
+    @pytest.mark.parametrize(
+        "bits, grid", [(4, None), (8, None), (6, SIGNED_GRID)], ids=["4bit", "8bit", "6bit_signed"]
+    )
+    def test_equals_the_exact_reference(self, tmp_path, bits, grid):
+        model = plain_mlp(bits, seed=bits, grid=grid)
+        specs = converted_specs(model, tmp_path / "prj", reuse=4)
+        assert [type(s).__name__ for s in specs] == ["PlainQuant", "PlainDense", "PlainQuant", "PlainDense"]
+        first, dense = specs[0], specs[1]
+        assert (first.in_width, first.in_frac, first.in_signed) == (16, 10, True)  # ap_fixed<16,6> port
+        assert (first.signed, first.relu) == ((True, False) if grid else (False, True))
+        assert (dense.weight_width, dense.weight_frac, dense.bias_frac) == (bits, bits - 1, 8)
+        x, codes = port_inputs(model, 1000, seed=bits)
+        out, cycles = plain.simulate_chain(specs, codes)
+        expected = exact_forward(model, x) * 2.0 ** specs[-1].out_frac
+        np.testing.assert_array_equal(out, expected)
+        assert (cycles == plain.total_cycles(specs)).all() and all(s.float32_exact for s in specs[1::2])
+        # The input grid's ties were exercised: codes exactly half a step between two grid values.
+        assert np.sum(codes % (1 << first.shift) == 1 << (first.shift - 1)) > 0
+
+    def test_refuses_what_it_does_not_cover(self, tmp_path):
+        model = plain_mlp(4, seed=0)
+        hls_model = convert(model, tmp_path / "prj", io_type="io_stream")
+        with pytest.raises(ValueError, match="io_parallel"):
+            plain.from_hls_model(hls_model)
+
+
+def dense(rng, n_in, n_out, reuse, bits=8):
+    return plain.PlainDense.build(
+        "d", rng.integers(-(1 << (bits - 1)), 1 << (bits - 1), (n_in, n_out)), rng.integers(-500, 500, n_out),
+        reuse=reuse, in_width=bits, in_frac=bits - 3, in_signed=False, weight_width=bits, weight_frac=bits - 1,
+        bias_frac=8,
+    )  # fmt: skip
+
+
+class TestSchedule:
+    def test_lanes_cover_every_product_once(self):
+        rng = np.random.default_rng(0)
+        for n_in, n_out, reuse in [(16, 12, 4), (16, 12, 7), (16, 12, 24), (12, 10, 120), (5, 3, 1), (7, 3, 4)]:
+            spec = dense(rng, n_in, n_out, reuse)
+            assert spec.lanes == -(-n_in * n_out // reuse) and spec.steps <= reuse
+            assert spec.cycles() == spec.steps + 4
+            seen = [e[:2] for p in range(spec.lanes) for e in spec.lane_products(p) if e is not None]
+            assert sorted(seen) == [(o, i) for o in range(n_out) for i in range(n_in)]
+            # A segment starts at each lane's first product and wherever its block reaches a new output.
+            for p in range(spec.lanes):
+                outputs = [e[0] for e in spec.lane_products(p) if e is not None]
+                assert spec.lane_segments(p) == sorted(set(outputs))
+
+    def test_hls4ml_reuse_factors_fold_whole_outputs(self):
+        rng = np.random.default_rng(1)
+        specs = plain.with_reuse([dense(rng, 16, 12, 1), dense(rng, 12, 10, 1)], 5, hls4ml_valid=True)
+        assert [s.reuse for s in specs] == [4, 4]  # hls4ml's closest valid factors (12 x 10: 4 and 6 tie)
+        for spec in specs:
+            assert spec.steps == spec.reuse and spec.lanes * spec.reuse == spec.n_products
+            assert all(len(spec.lane_segments(p)) == 1 for p in range(spec.lanes))
+
+    def test_reuse_for_cycles_is_the_closest(self):
+        rng = np.random.default_rng(2)
+        quant = plain.PlainQuant("q", 12, 19, 12, True, 8, 5, False, True)
+        specs = [dense(rng, 16, 12, 1), quant, dense(rng, 12, 10, 1)]
+        by_reuse = {r: plain.total_cycles(plain.with_reuse(specs, r)) for r in range(1, 193)}
+        for target in (5, 11, 40, 57, 200, 10_000):
+            reuse, cycles, chain = plain.reuse_for_cycles(specs, target)
+            assert cycles == plain.total_cycles(chain) == by_reuse[reuse] and chain[0].reuse == reuse
+            assert abs(cycles - target) == min(abs(c - target) for c in by_reuse.values())
+        # 1 + (16 + 4) + (15 + 4): 12 and 8 lanes, as at reuse 17 (the same design).
+        assert plain.reuse_for_cycles(specs, 40)[:2] == (16, 40)
+        assert plain.reuse_for_cycles(specs, 10_000)[0] == 192
+
+    def test_bad_specs_are_named(self):
+        rng = np.random.default_rng(3)
+        spec = dense(rng, 4, 3, 2)
+        with pytest.raises(ValueError, match="plain layer d: reuse 13 outside 1..12"):
+            spec.with_reuse(13)
+        with pytest.raises(ValueError, match="plain layer d: acc_width 5"):
+            dataclasses.replace(spec, acc_width=5)
+        quant = plain.PlainQuant("q", 3, spec.acc_width, spec.acc_frac, True, 4, 1, False, True)
+        with pytest.raises(ValueError, match="plain layer q gives .* but d takes"):
+            plain.check_chain([quant, spec])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "bits, grid, reuse",
+    [(4, None, 4), (8, SIGNED_GRID, 7)],
+    ids=["4bit_reuse4", "8bit_signed_reuse7_cut_lanes"],
+)
+def test_verilator_equals_the_golden_model(tmp_path, bits, grid, reuse):
+    model = plain_mlp(bits, seed=10 + bits, grid=grid)
+    specs = converted_specs(model, tmp_path / "prj", reuse)
+    if reuse == 7:  # lanes cut across outputs (two segments), the last lane padded, signed operands
+        assert any(len(s.lane_segments(p)) == 2 for s in specs[1::2] for p in range(s.lanes))
+        assert all(s.lanes * s.steps > s.n_products for s in specs[1::2]) and specs[1].in_signed
+    x, codes = port_inputs(model, 300, seed=bits)
+    expected, cycles = plain.simulate_chain(specs, codes)
+    result = plain.run_twin(specs, codes, tmp_path / "rtl")
+    np.testing.assert_array_equal(result["outputs"][0], expected)
+    np.testing.assert_array_equal(result["outputs"][0], exact_forward(model, x) * 2.0 ** specs[-1].out_frac)
+    assert result["cycles"][0] == cycles.tolist()
+    assert cycles[0] == sum(s.steps + 4 if isinstance(s, plain.PlainDense) else 1 for s in specs)
+
+
+@pytest.mark.slow
+def test_yosys_sizes_the_twin_without_dsp_and_reports_its_depth(tmp_path):
+    model = plain_mlp(4, seed=3)
+    specs = converted_specs(model, tmp_path / "prj", reuse=4)
+    sized = plain.synthesize(specs, tmp_path / "yosys", lanes_per_stratum=3)
+    assert sized["tool"].startswith("Yosys ") and "-nodsp" in sized["tool"] and "-nodsp" in sized["method"]
+    assert "6 of 78 lanes synthesized" in sized["method"]  # 3 of 48 and of 30, one kind of lane each
+    assert set(sized["layers"]) == {s.name for s in specs}
+    for figures in (sized["total"], *sized["layers"].values()):
+        assert set(tools.RESOURCE_KEYS) <= set(figures)
+        assert figures["LUT"] == sum(figures[f"LUT{n}"] for n in range(1, 7))
+        assert figures["DSP48E1"] == 0 and figures["BRAM_18K"] == 0
+    assert sized["layers"]["dense_0"]["LUT"] > 48 * 10 and sized["total"]["LUT"] > 0
+    depth = sized["depth"]
+    assert depth["logic_levels"] >= depth["lut_levels"] >= 1
+    assert depth["logic_levels"] == sum(depth["cells"].values())
+    assert sized["cycles"] == plain.total_cycles(specs) and plain.lut_cycles(sized) == sized["total"]["LUT"] * 18
