@@ -3,11 +3,11 @@ compared with, in LUT x cycles, in the same flow.
 
 The design is the folded, bit-parallel Dense that hls4ml's Resource strategy describes at a reuse factor R
 (``nnet_dense_resource.h``): the layer's ``n_in * n_out`` products shared by ``P = ceil(n_in * n_out / R)``
-lanes, each a signed b x b multiplier (LUTs, no DSP) with its own accumulator, the weights in a ROM of one
-word a cycle (every lane's weight side by side, as ``ARRAY_RESHAPE block factor=P`` lays them out), the bias
-added once the lanes are done. Each QActivation (quantized_relu, or the input's quantized_bits /
-quantized_relu) is a requantizing stage of one cycle: ReLU, round half to even, saturate, as QKeras and
-hls4ml's ``ap_(u)fixed<.., AP_RND_CONV, AP_SAT>`` do.
+lanes, each a signed b x b multiplier (LUTs, no DSP) with its own accumulator, the weights in ROM read one
+word a cycle (``ARRAY_RESHAPE block factor=P`` puts every lane's weight of a cycle in one word; here each lane
+holds its column of that ROM), the bias added once the lanes are done. Each QActivation (quantized_relu, or
+the input's quantized_bits / quantized_relu) is a requantizing stage of one cycle: ReLU, round half to even,
+saturate, as QKeras and hls4ml's ``ap_(u)fixed<.., AP_RND_CONV, AP_SAT>`` do.
 
 Lane ``p`` computes the products ``f = p * S + c`` (``c = 0 .. S-1``, ``S = ceil(n_in * n_out / P)`` steps,
 products numbered output-major: ``f = o * n_in + i``): one product a cycle from a fixed position of a
@@ -23,8 +23,10 @@ read, the output sum), a requantizing stage 1; the chain, their sum (``PlainDens
 ``from_hls_model`` reads the layers from hls4ml's converted model (its own ``Activation`` and ``Dense``
 nodes), ``simulate_chain`` is the golden model in integers, ``write_verilog`` writes the top (``mrfpga_top``,
 driven by ``templates/rtl/twin_tb.cpp`` unchanged; its resolution input is ignored) with the static
-primitives of ``templates/rtl/mrfpga_plain_*.v`` and one ``$readmemh`` ROM file per Dense layer,
-``run_twin`` simulates it in Verilator and ``synthesize`` sizes it with Yosys.
+primitives of ``templates/rtl/mrfpga_plain_*.v`` (ROM, schedule, rotating operands, multiplier-accumulator,
+requantizer) and one ``$readmemh`` ROM file per lane, ``run_twin`` simulates it in Verilator and
+``synthesize`` sizes it with Yosys (LUT, FF and the longest combinational path). ``reuse_for_cycles`` picks
+the reuse factor whose cycles come closest to a target (a resolution of the multi-resolution design).
 
 Exactness: QKeras's quantizers cast their input to float32; a Dense sum of more than 24 significant bits
 before a QActivation could round there in Keras, not in the twin (``PlainDense.float32_exact``).

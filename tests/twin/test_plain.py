@@ -139,6 +139,10 @@ class TestSchedule:
             assert abs(cycles - target) == min(abs(c - target) for c in by_reuse.values())
         # 1 + (16 + 4) + (15 + 4): 12 and 8 lanes, as at reuse 17 (the same design).
         assert plain.reuse_for_cycles(specs, 40)[:2] == (16, 40)
+        reuse, cycles, chain = plain.reuse_for_cycles(specs, 40, hls4ml_valid=True)
+        # hls4ml's factors: 16 x 12 takes 16, 12 x 10 its closest valid, 12 (37 cycles), from 13 on (the smallest
+        # model-wide factor of that design); from 20 on, 16 and 24 (49 cycles).
+        assert (reuse, [s.reuse for s in chain[::2]], cycles) == (13, [16, 12], 1 + (16 + 4) + (12 + 4))
         assert plain.reuse_for_cycles(specs, 10_000)[0] == 192
 
     def test_bad_specs_are_named(self):
@@ -172,6 +176,41 @@ def test_verilator_equals_the_golden_model(tmp_path, bits, grid, reuse):
     np.testing.assert_array_equal(result["outputs"][0], exact_forward(model, x) * 2.0 ** specs[-1].out_frac)
     assert result["cycles"][0] == cycles.tolist()
     assert cycles[0] == sum(s.steps + 4 if isinstance(s, plain.PlainDense) else 1 for s in specs)
+
+
+def odd_chain(rng):
+    """Corners the MLPs leave out: a stage adding fraction bits (and saturating, signed), a lane with four
+    segments (reuse = all products), a single input (nothing to rotate), a padded lane of two segments."""
+    q0 = plain.PlainQuant("q0", 3, 6, 1, True, 7, 3, True, False)
+    d1 = plain.PlainDense.build(
+        "d1", rng.integers(-16, 16, (3, 4)), rng.integers(-50, 50, 4), reuse=12, in_width=7, in_frac=3,
+        in_signed=True, weight_width=5, weight_frac=4, bias_frac=2,
+    )  # fmt: skip
+    q1 = plain.PlainQuant("q1", 4, d1.acc_width, d1.acc_frac, True, 5, 2, False, True)
+    d2 = plain.PlainDense.build(
+        "d2", rng.integers(-8, 8, (4, 1)), [3], reuse=3, in_width=5, in_frac=2, in_signed=False, weight_width=4,
+        weight_frac=1, bias_frac=0,
+    )  # fmt: skip
+    q2 = plain.PlainQuant("q2", 1, d2.acc_width, d2.acc_frac, True, 4, 0, False, True)
+    d3 = plain.PlainDense.build(
+        "d3", rng.integers(-8, 8, (1, 3)), [-7, 0, 7], reuse=2, in_width=4, in_frac=0, in_signed=False,
+        weight_width=4, weight_frac=0, bias_frac=0,
+    )  # fmt: skip
+    return [q0, d1, q1, d2, q2, d3]
+
+
+@pytest.mark.slow
+def test_verilator_equals_the_golden_model_in_its_corners(tmp_path):
+    rng = np.random.default_rng(6)
+    specs = odd_chain(rng)
+    assert [len(specs[1].lane_segments(0)), specs[3].lanes, len(specs[5].lane_segments(0))] == [4, 2, 2]
+    assert specs[0].shift == -2 and specs[5].lanes * specs[5].steps > specs[5].n_products
+    codes = rng.integers(-32, 32, (200, 3))
+    expected, cycles = plain.simulate_chain(specs, codes)
+    assert len(np.unique(expected, axis=0)) >= 10  # of at most 16 (q2's codes): the chain does not collapse
+    result = plain.run_twin(specs, codes, tmp_path / "rtl")
+    np.testing.assert_array_equal(result["outputs"][0], expected)
+    assert result["cycles"][0] == cycles.tolist() and cycles[0] == 3 + (12 + 4) + (2 + 4) + (2 + 4)
 
 
 @pytest.mark.slow
