@@ -331,7 +331,8 @@ def run(config, run_dir, force=False, verbose=1, resume=False):
         report = csim(config, out, model, hls_model, force=True)
         if twin_specs(hls_model) is None:
             print(
-                "\nThe Verilog twin covers io_parallel data-term and mMAC Dense chains only: no hardware measurement."
+                "\nThe Verilog twin covers io_parallel chains of data-term and weight-term mMAC Dense layers only: no "
+                "hardware measurement."
             )
             return report
         if not config.hls.measure:
@@ -371,18 +372,20 @@ def hw(config, run_dir, model=None, hls_model=None):
         hls_model = converted(config, model, run_dir / PROJECT)
     specs = twin_specs(hls_model)
     if specs is None:
-        raise ConversionError("the Verilog twin covers io_parallel chains of data-term and mMAC Dense layers only")
+        raise ConversionError(
+            "the Verilog twin covers io_parallel chains of data-term and weight-term mMAC Dense layers only"
+        )
     x, _ = _test_inputs(config, run_dir, model)
     x = model_input(model, x)
     first, last = specs[0], specs[-1]
-    codes = np.round(np.reshape(x, (len(x), -1)) * 2.0 ** first["in_frac"]).astype(np.int64)
+    codes = np.round(np.reshape(x, (len(x), -1)) * 2.0**first.in_frac).astype(np.int64)
     n_res = hls_model.n_resolutions
     stage(f"Verilog twin in Verilator: {len(x)} samples at {n_res} resolutions")
     started = time.time()
     out = measure.run_twin(specs, codes, n_res, run_dir / RTL, progress=lambda text: print(f"  {text}", flush=True))
     for r, resolution in enumerate(report["resolutions"]):
         set_resolution(model, r)
-        expected = exact_forward(model, x) * 2.0 ** last["out_frac"]
+        expected = exact_forward(model, x) * 2.0**last.out_frac
         cycles = np.asarray(out["cycles"][r])
         resolution["rtl_mismatches"] = sim.mismatches(out["outputs"][r], expected)
         resolution["rtl_cycles"] = {"mean": float(cycles.mean()), "max": int(cycles.max())}

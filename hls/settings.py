@@ -8,7 +8,6 @@ import numbers
 import warnings
 from dataclasses import dataclass
 
-from mrfpga.hls.layers.mmac import ONION_GROUP_SIZE
 from mrfpga.hls.project.boards import PHYSICAL_PERIOD_NS, load_board
 from mrfpga.training.errors import ConfigError, ConversionError, SettingWarning
 
@@ -93,13 +92,13 @@ def check_hls_settings(board, backend, io_type, clock_period, reuse_factor, pref
 def useful_reuse_factor(model, quantization):
     """The largest reuse factor any layer of ``model`` can use; above it every layer only idles.
 
-    A term or onion layer shares its units over ``n_out * n_groups`` (output, weight group) pairs,
-    a row-wise or plain QKeras layer its multipliers over ``n_in * n_out`` products."""
-    group = {"term": quantization.group_size, "onion": ONION_GROUP_SIZE}.get(quantization.scheme, 1)
+    A term or onion layer's units own whole outputs, so it uses up to ``n_out`` rounds; a row-wise or plain
+    QKeras layer shares its multipliers over ``n_in * n_out`` products."""
+    per_output = quantization.scheme in ("term", "onion")
     largest = 1
     for layer in model.layers:
         kernel = getattr(layer, "kernel", None)
         if kernel is not None:
             n_in, n_out = math.prod(kernel.shape[:-1]), kernel.shape[-1]
-            largest = max(largest, n_out * -(-n_in // group))
+            largest = max(largest, n_out if per_output else n_in * n_out)
     return largest

@@ -1,4 +1,6 @@
-// mrfpga: row-wise mixed schemes and precisions (RMSMP), SPEC section 4.
+// mrfpga: row-wise mixed schemes and precisions (RMSMP): each output row of a kernel keeps one of three
+// schemes, PoT-W4, Fixed-W4 or Fixed-W8, assigned by how much the row matters to the loss and by the spread
+// of its weights (docs/algorithms.md, "Row-wise mixed schemes").
 //
 // Three cores per layer, each over its own scheme's rows (compact tables):
 // PoT-W4 rows multiply by shifting (shift-add in LUTs), Fixed-W4 and Fixed-W8
@@ -10,7 +12,7 @@
 #include "ap_int.h"
 #include "hls_stream.h"
 #include "nnet_common.h"
-#include "nnet_mmac.h" // read_all / write_all for io_stream
+#include "nnet_mmac_common.h" // cycle counters, conv2d_geometry / gather_patch, read_all / write_all
 
 // Binding directives. Vitis HLS defines __VITIS_HLS__ and takes BIND_OP;
 // Vivado HLS takes RESOURCE with its core names (DSP48: a multiplier in a
@@ -174,7 +176,7 @@ Pixels:
 }
 
 // ---------------------------------------------------------------------------
-// io_stream: read the whole input, run the io_parallel layer, write the output (as nnet_mmac.h).
+// io_stream: read the whole input, run the io_parallel layer, write the output.
 
 template <class data_T, class res_T, typename CONFIG_T>
 void rowwise_dense(hls::stream<data_T> &data, hls::stream<res_T> &res,

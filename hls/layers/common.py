@@ -6,14 +6,13 @@ Each family module (``data_terms``, ``scale_shift``, ``mmac``, ``rowwise``, ``hl
 one; this one imports none of them.
 """
 
-import math
-
 import numpy as np
 import tensorflow as tf
 from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 from hls4ml.converters.keras_v2_to_hls import get_weights_data, parse_default_keras_layer
 from qkeras.quantizers import get_quantizer
 
+from mrfpga.hls.twin.spec import bits_for  # noqa: F401 (the families' one definition)
 from mrfpga.training.errors import ConversionError
 from mrfpga.training.quantizers import QUANTIZERS
 from mrfpga.training.quantizers.base import frac_bits_of
@@ -24,13 +23,13 @@ KIT_CONFIG_KEY = "MrfpgaBoard"  # in a converted model's hls4ml config: the kit 
 # Layers whose outputs are some of their inputs' values, unchanged (max pooling too).
 VALUE_PRESERVING = ("Reshape", "Transpose")
 MAX_BIAS_FRAC = 32
-# The kit's nnet_mmac.h: the data-term, scale/shift and mMAC layers.
-mmac_include_list = ["nnet_utils/nnet_mmac.h"]
 
 
-def bits_for(n):
-    """Unsigned bits to hold values 0..n (at least 1)."""
-    return max(1, math.ceil(math.log2(n + 1)))
+def include_lists(parallel, stream=None):
+    """A layer's kit headers by io type, as hls4ml's include lists name them (``nnet_utils/...``): ``parallel``
+    in io_parallel, ``stream`` in io_stream (the same header when the family has one for both). Each header
+    includes what it needs itself."""
+    return {"io_parallel": [f"nnet_utils/{parallel}"], "io_stream": [f"nnet_utils/{stream or parallel}"]}
 
 
 def data_source(node):
@@ -200,15 +199,22 @@ class KitConfigTemplate(LayerConfigTemplate):
 
 class KitFunctionTemplate(FunctionCallTemplate):
     """A kit layer's call: hls4ml's parameters, the names of the layer's ``WEIGHTS`` and the resolution port.
-    Subclasses set ``LAYER`` and ``TEMPLATE`` (and ``INCLUDES``, the kit header that has the function)."""
+    Subclasses set ``LAYER``, ``TEMPLATE`` and ``INCLUDES`` (``include_lists``: the kit header that has the
+    function, by io type)."""
 
-    LAYER = TEMPLATE = None
-    INCLUDES = mmac_include_list
+    LAYER = TEMPLATE = INCLUDES = None
     WEIGHTS = ()
 
     def __init__(self):
-        super().__init__(self.LAYER, include_header=self.INCLUDES)
+        super().__init__(self.LAYER)
         self.template = self.TEMPLATE
+
+    def transform(self, model, node):
+        # hls4ml's include_header is one list for every io type; the kit's layer takes its own io type's, which
+        # hls4ml then collects, with the other layers' lists, into parameters.h.
+        result = super().transform(model, node)
+        node.set_attr("include_header", list(self.INCLUDES[model.config.get_config_value("IOType")]))
+        return result
 
     def format(self, node):
         params = self._default_function_params(node)

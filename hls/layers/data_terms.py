@@ -9,14 +9,17 @@
 
 Here: their Keras handlers, hls4ml layers, config and call templates (``nnet::data_terms``,
 ``nnet::signed_data_terms``) and cost model. Both take a second input, the model's run-time ``resolution``
-port. Precisions are exact by construction (SPEC section 7: an unknown quantizer would otherwise fall back
-to ``ap_fixed<16,6>``).
+port. Precisions are exact by construction: hls4ml would give a quantizer it does not know ``ap_fixed<16,6>``,
+and the C++ would round where Keras does not.
 """
+
+import dataclasses
 
 import numpy as np
 from hls4ml.model.layers import Layer
 from hls4ml.model.types import FixedPrecisionType
 
+from mrfpga.hls.twin.spec import DATA_TERM_LANES, DataTermCore
 from mrfpga.training.errors import ConversionError
 
 from .common import (
@@ -24,6 +27,7 @@ from .common import (
     KitFunctionTemplate,
     activation_class,
     budget_function,
+    include_lists,
     kit_quantizer,
     parse_default,
 )
@@ -57,22 +61,22 @@ class DataTerm(Layer):
         return self.get_attr("bits") - self.get_attr("integer")
 
     def core_spec(self):
-        """The layer as plain data (docs/mmac_core.md): what the Verilog twin is built from."""
+        """The layer's core (docs/mmac_core.md): what the Verilog twin and the cost model are built from."""
         source = self.get_input_variable().type.precision
-        return {
-            "kind": "data_term",
-            "name": self.name,
-            "n_in": self.get_attr("n_in"),
-            "bits": self.get_attr("bits"),
-            "frac": self.frac_bits,
-            "encoding": self.get_attr("encoding"),
-            "budgets": list(self.get_attr("budgets")),
-            "floors": list(self.get_attr("floors")),
-            "round_half_even": bool(self.get_attr("round_half_even")),
-            "in_width": source.width,
-            "in_frac": source.width - source.integer,
-            "in_signed": bool(source.signed),
-        }
+        return DataTermCore(
+            name=self.name,
+            n_in=self.get_attr("n_in"),
+            bits=self.get_attr("bits"),
+            frac=self.frac_bits,
+            encoding=self.get_attr("encoding"),
+            budgets=self.get_attr("budgets"),
+            floors=self.get_attr("floors"),
+            round_half_even=bool(self.get_attr("round_half_even")),
+            in_width=source.width,
+            in_frac=source.width - source.integer,
+            in_signed=bool(source.signed),
+            lanes=lanes(self),
+        )
 
 
 class SignedDataTerm(Layer):
@@ -148,6 +152,7 @@ def kit_parser(keras_class, keras_layer):
 
 data_term_config_template = """struct config{index} : nnet::data_term_config {{
     static const unsigned n_in = {n_in};
+    static const unsigned lanes = {lanes};
     static const unsigned bits = {bits};
     static const int integer = {integer};
     static const unsigned encoding = {encoding_id};
@@ -156,6 +161,8 @@ data_term_config_template = """struct config{index} : nnet::data_term_config {{
     {data_terms_function}
     {low_bits_function}
 }};\n"""
+
+data_term_include_lists = include_lists("nnet_data_terms.h", "nnet_data_terms_stream.h")
 
 data_term_function_template = "nnet::data_terms<{input_t}, {output_t}, {config}>({input}, {output}, {resolution});"
 
@@ -174,13 +181,14 @@ class SignedDataTermConfigTemplate(KitConfigTemplate):
     LAYER, TEMPLATE = SignedDataTerm, signed_data_term_config_template
 
     def params(self, node, params):
+        params["lanes"] = lanes(node)
         params["n_resolutions"] = len(node.get_attr("budgets"))
         params["data_terms_function"] = budget_function("data_terms", node.get_attr("budgets"))
         return params
 
 
 class SignedDataTermFunctionTemplate(KitFunctionTemplate):
-    LAYER, TEMPLATE = SignedDataTerm, signed_data_term_function_template
+    LAYER, TEMPLATE, INCLUDES = SignedDataTerm, signed_data_term_function_template, data_term_include_lists
 
 
 class DataTermConfigTemplate(SignedDataTermConfigTemplate):
@@ -193,7 +201,7 @@ class DataTermConfigTemplate(SignedDataTermConfigTemplate):
 
 
 class DataTermFunctionTemplate(KitFunctionTemplate):
-    LAYER, TEMPLATE = DataTerm, data_term_function_template
+    LAYER, TEMPLATE, INCLUDES = DataTerm, data_term_function_template, data_term_include_lists
 
 
 TEMPLATES = (
@@ -207,16 +215,25 @@ TEMPLATES = (
 # Cost model (docs/estimates.md).
 
 
+def lanes(node):
+    """Values put on the grid per cycle in io_parallel: a group of the mMAC layer that reads them."""
+    return min(DATA_TERM_LANES, node.get_attr("n_in"))
+
+
 def cycles(node, resolution):
-    """One cycle, at every resolution; io_stream: one stream word per cycle, + 1."""
-    return pack_loop_cycles(node) if is_stream(node) else 1
+    """io_parallel: one to latch the resolution, then one per ``lanes`` values; io_stream: one stream word per
+    cycle, + 1."""
+    if is_stream(node):
+        return pack_loop_cycles(node)
+    return 1 + -(-node.get_attr("n_in") // lanes(node))
 
 
 def resources(node):
     # io_stream: the logic of one stream word, used by every word.
     n = pack_size(node.get_input_variable()) if is_stream(node) else node.get_attr("n_in")
     if node.class_name == "DataTerm":
-        # Unit costs measured with Yosys on the Verilog twin (rtl_costs).
-        return data_term_resources({**node.core_spec(), "n_in": n})
+        # Costs measured with Yosys on the Verilog twin (unit_costs); a stream word is processed whole.
+        spec = node.core_spec()
+        return data_term_resources(dataclasses.replace(spec, n_in=n, lanes=n) if is_stream(node) else spec)
     width = node.get_attr("bits") + 2
     return {"LUT": n * width * 2, "FF": n * width}

@@ -19,8 +19,8 @@ import tensorflow as tf
 from hls4ml.model.layers import Layer
 from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 
+from mrfpga.hls.twin.spec import MMAC_FIXED_CYCLES, MMACDenseCore, held_terms, pack_group_terms, unit_table
 from mrfpga.training.errors import ConversionError
-from mrfpga.training.term_encodings import group_terms
 
 from .common import (
     KitConfigTemplate,
@@ -29,6 +29,7 @@ from .common import (
     budget_function,
     data_source,
     exact_bias,
+    include_lists,
     kernel_class,
     kit_quantizer,
     parse_conv2d,
@@ -46,24 +47,16 @@ from .streaming import (
     pack_size,
     packs,
 )
-from .unit_costs import (
-    FF_PER_ACC_BIT_PER_ROUND,
-    LAYER_CONTROL_LUT,
-    TERM_PAIR_INPUT,
-    UNIT_STAGE_FF,
-    WEIGHT_TERM_INPUT,
-    mmac_dense_resources,
-    mmac_unit_lut,
-)
+from .unit_costs import LAYER_CONTROL_LUT, TERM_PAIR_EXTRACTION, mmac_dense_resources, mmac_unit_lut, mux_lut
 
 UNITS = ("term_pair", "weight_term")  # nnet::mmac_unit
-# The weight-term unit has the better measured LUT x cycles, but its cycles ignore the data terms a, so
-# (a=2, k=14) and (a=3, k=14) would cost the same: the term-pair unit's fall at every step (docs/estimates.md).
-DEFAULT_UNIT = "term_pair"
+# The weight-term unit has the lower measured LUT x cycles at every resolution (docs/estimates.md): a step
+# takes a whole weight term, a shift of the value, where a term pair takes one data term of it.
+DEFAULT_UNIT = "weight_term"
 TERM_KERNELS = ("quantized_term", "quantized_pot", "quantized_onion")
 # Onion weights have no term budget; a group only sets how many weights one term-serial unit walks.
 ONION_GROUP_SIZE = 8
-MMAC_FIXED_CYCLES = 3  # nnet::mmac_fixed_cycles: load, the last accumulation, the output sum
+STREAM_DENSE_FIXED_CYCLES = 3  # nnet::stream_dense_fixed_cycles: the group load, the last accumulation, the sums
 # io_parallel holds a convolution's whole input and output frames in registers (and their data terms and BN
 # unrolled over every value): above this many values (input plus output) the conversion refuses it and
 # points to io_stream. About 20 bits a value: 4,096 values are ~80,000 FF, most of a Zynq-7020's 106,400.
@@ -139,51 +132,25 @@ class MMACDense(Layer):
         sign = self.get_attr("weight_signs").reshape(q.shape)
         n_in, n_out = q.shape
         spans = self.group_spans(n_in)
-        n_groups, max_k = len(spans), max(self.get_attr("weight_budgets"))
+        max_k = max(self.get_attr("weight_budgets"))
         index_bits = bits_for(self.get_attr("group_size") - 1)
         exponent_bits = bits_for(self.get_attr("weight_bits"))
-        valid_bit = 1 << (index_bits + exponent_bits + 1)
-        groups = np.zeros((n_out * n_groups, max_k), dtype=np.int64)  # flat group f = output * n_groups + group
-        for o in range(n_out):
-            for j, (start, size) in enumerate(spans):
-                kept = group_terms(q[start : start + size, o], self.get_attr("encoding"))[:max_k]
-                for t, (exp, digit, idx) in enumerate(kept):
-                    negative = (digit < 0) != (sign[start + idx, o] < 0)
-                    groups[o * n_groups + j, t] = (
-                        idx | exp << index_bits | int(negative) << (index_bits + exponent_bits) | valid_bit
-                    )
-        if self.streams_groups():
-            # The streaming Dense: unit u serves output round * n_units + u in every group (docs/mmac_core.md);
-            # at most one round per output.
-            reuse = max(1, min(self.model.config.get_reuse_factor(self), n_out))
-            n_units = -(-n_out // reuse)
-            table = np.zeros((reuse * n_units, n_groups, max_k), dtype=np.int64)  # [output][group][term slot]
-            table[:n_out] = groups.reshape(n_out, n_groups, max_k)
-            table = table.reshape(reuse, n_units, n_groups, max_k).transpose(2, 0, 3, 1)  # [group][round][slot][unit]
-        else:
-            # reuse rounds: unit u serves flat group round * n_units + u (docs/mmac_core.md). A layer uses at
-            # most one round per group: more would only add idle rounds.
-            reuse = max(1, min(self.model.config.get_reuse_factor(self), len(groups)))
-            n_units = -(-len(groups) // reuse)
-            table = np.zeros((reuse * n_units, max_k), dtype=np.int64)
-            table[: len(groups)] = groups
-            table = table.reshape(reuse, n_units, max_k).transpose(0, 2, 1)  # [round][term slot][unit]
-        # Every group walks the same term slots in lock step: per resolution, the fullest group's terms at or
-        # above the exponent floor, at most the budget.
-        valid = (groups & valid_bit).astype(bool)
-        exponents = groups >> index_bits & ((1 << exponent_bits) - 1)
+        entries = pack_group_terms(q, sign, spans, self.get_attr("encoding"), max_k, index_bits, exponent_bits)
+        # Units own whole outputs (docs/mmac_core.md): R rounds of ceil(n_out / R) units; more rounds than outputs
+        # would only idle. The streaming Dense takes the groups as they arrive, the io_parallel core round by round.
+        reuse = max(1, min(self.model.config.get_reuse_factor(self), n_out))
+        table = unit_table(entries, reuse, groups_outer=self.streams_groups())
         self.set_attr(
             "group_terms",
-            [
-                min(k, int((valid & (exponents >= floor)).sum(axis=1).max(initial=0)))
-                for k, floor in zip(self.get_attr("weight_budgets"), self.get_attr("weight_floors"), strict=True)
-            ],
+            held_terms(
+                entries, index_bits, exponent_bits, self.get_attr("weight_budgets"), self.get_attr("weight_floors")
+            ),
         )
         self.set_attr("rounds", reuse)  # the layer's own reuse: hls4ml keeps reuse_factor as configured
-        self.set_attr("n_units", n_units)
+        self.set_attr("n_units", table.shape[1])
         self.set_attr("group_bases", [start for start, _ in spans])
         self.set_attr("patch_size", n_in)
-        self.set_attr("n_groups", n_groups)
+        self.set_attr("n_groups", len(spans))
         self.set_attr("max_weight_terms", max_k)
         self.set_attr("index_bits", index_bits)
         self.set_attr("exponent_bits", exponent_bits)
@@ -202,40 +169,35 @@ class MMACDense(Layer):
         return self.class_name == "MMACDense" and is_stream(self)
 
     def core_spec(self):
-        """The layer's lock-step core as plain data (docs/mmac_core.md): what the Verilog twin is built from
+        """The layer's lock-step core (docs/mmac_core.md): what the Verilog twin and the cost model are built from
         (the io_parallel core; the streaming Dense has its own schedule and no twin)."""
         if self.streams_groups():
             raise ConversionError(f"layer {self.name}: the Verilog twin covers the io_parallel mMAC core only")
-        reuse, n_units, max_k = (self.get_attr(a) for a in ("rounds", "n_units", "max_weight_terms"))
-        table = self.get_weights("terms").data.reshape(reuse * max_k, n_units)
-        return {
-            "kind": "mmac_dense",
-            "name": self.name,
-            "n_in": self.get_attr("patch_size"),
-            "n_out": self.get_attr("n_out"),
-            "group_size": self.get_attr("group_size"),
-            "n_groups": self.get_attr("n_groups"),
-            "group_bases": list(self.get_attr("group_bases")),
-            "reuse": reuse,
-            "n_units": n_units,
-            "max_terms": max_k,
-            "table": table.tolist(),
-            "index_bits": self.get_attr("index_bits"),
-            "exponent_bits": self.get_attr("exponent_bits"),
-            "mode": self.get_attr("unit"),
-            "data_bits": self.get_attr("data_bits"),
-            "data_signed": bool(self.get_attr("data_signed")),
-            "data_frac": self.get_attr("data_frac"),
-            "max_data_terms": max(self.get_attr("data_budgets")),
-            "weight_budgets": list(self.get_attr("weight_budgets")),
-            "weight_floors": list(self.get_attr("weight_floors")),
-            "data_budgets": list(self.get_attr("data_budgets")),
-            "group_terms": list(self.get_attr("group_terms")),
-            "acc_width": self.get_attr("acc_width"),
-            "acc_shift": self.get_attr("acc_shift"),
-            "bias": [int(b) for b in self.get_weights("bias").data],
-            "out_frac": self.get_attr("acc_frac"),
-        }
+        return MMACDenseCore(
+            name=self.name,
+            n_in=self.get_attr("patch_size"),
+            n_out=self.get_attr("n_out"),
+            group_size=self.get_attr("group_size"),
+            group_bases=self.get_attr("group_bases"),
+            reuse=self.get_attr("rounds"),
+            max_terms=self.get_attr("max_weight_terms"),
+            table=self.get_weights("terms").data.reshape(-1, self.get_attr("n_units")),
+            index_bits=self.get_attr("index_bits"),
+            exponent_bits=self.get_attr("exponent_bits"),
+            mode=self.get_attr("unit"),
+            data_bits=self.get_attr("data_bits"),
+            data_signed=bool(self.get_attr("data_signed")),
+            data_frac=self.get_attr("data_frac"),
+            max_data_terms=max(self.get_attr("data_budgets")),
+            weight_budgets=self.get_attr("weight_budgets"),
+            weight_floors=self.get_attr("weight_floors"),
+            data_budgets=self.get_attr("data_budgets"),
+            group_terms=self.get_attr("group_terms"),
+            acc_width=self.get_attr("acc_width"),
+            acc_shift=self.get_attr("acc_shift"),
+            bias=[int(b) for b in self.get_weights("bias").data],
+            out_frac=self.get_attr("acc_frac"),
+        )
 
     def _build_accumulator(self, q):
         # Product grid: 2^(scale_exp - data_frac). The bias may need a finer grid.
@@ -271,9 +233,9 @@ class MMACConv2D(MMACDense):
     frame in registers; io_stream: over the window of a line buffer, docs/mmac_core.md).
 
     The patch is (filter row, filter column, channel), flattened; a group is
-    ``group_size`` consecutive input channels at one kernel position (SPEC
-    section 1), so a position's last group is short when the channel count
-    is not a multiple of the group size.
+    ``group_size`` consecutive input channels at one kernel position, so a
+    position's last group is short when the channel count is not a multiple
+    of the group size.
     """
 
     def initialize(self):
@@ -418,6 +380,8 @@ mmac_dense_config_template = """struct config{index}{suffix} : nnet::mmac_dense_
     {group_base_function}
 }};\n"""
 
+mmac_dense_include_lists = include_lists("nnet_mmac_dense.h", "nnet_mmac_dense_stream.h")
+
 mmac_dense_function_template = (
     "nnet::mmac_dense<{input_t}, {output_t}, {config}>({input}, {output}, {terms}, {bias}, {resolution});"
 )
@@ -446,6 +410,7 @@ class MMACDenseConfigTemplate(KitConfigTemplate):
 
 class MMACDenseFunctionTemplate(KitFunctionTemplate):
     LAYER, TEMPLATE, WEIGHTS = MMACDense, mmac_dense_function_template, ("terms", "bias")
+    INCLUDES = mmac_dense_include_lists
 
 
 mmac_conv2d_config_template = """struct config{index} : nnet::mmac_conv2d_config {{
@@ -464,6 +429,8 @@ mmac_conv2d_config_template = """struct config{index} : nnet::mmac_conv2d_config
     typedef config{index}_mmac dense_config;
 }};\n"""
 
+mmac_conv2d_include_lists = include_lists("nnet_mmac_conv2d.h", "nnet_mmac_conv2d_stream.h")
+
 mmac_conv2d_function_template = (
     "nnet::mmac_conv2d<{input_t}, {output_t}, {config}>({input}, {output}, {terms}, {bias}, {resolution});"
 )
@@ -480,6 +447,7 @@ class MMACConv2DConfigTemplate(KitConfigTemplate):
 
 class MMACConv2DFunctionTemplate(KitFunctionTemplate):
     LAYER, TEMPLATE, WEIGHTS = MMACConv2D, mmac_conv2d_function_template, ("terms", "bias")
+    INCLUDES = mmac_conv2d_include_lists
 
 
 TEMPLATES = (
@@ -493,14 +461,19 @@ TEMPLATES = (
 # Cost model (docs/estimates.md).
 
 
-def mmac_steps(node, resolution):
-    """Lock-step iterations of one mmac_dense call (docs/mmac_core.md): rounds * K * a, or rounds * K for the
-    weight-term unit. A layer with fewer resolutions than the model (one PoT kernel) uses its last for the
-    others, as its C++ budget tables do."""
+def group_steps(node, resolution):
+    """Lock-step iterations per group: rounds * K * a, or rounds * K for the weight-term unit. A layer with
+    fewer resolutions than the model (one PoT kernel) uses its last for the others, as its C++ budget tables
+    do."""
     slots = node.get_attr("group_terms")
     r = min(resolution, len(slots) - 1)
     a = node.get_attr("data_budgets")[r] if node.get_attr("unit") == "term_pair" else 1
     return node.get_attr("rounds") * slots[r] * a
+
+
+def mmac_steps(node, resolution):
+    """Lock-step iterations of one io_parallel mmac_dense call (docs/mmac_core.md): every group, every round."""
+    return node.get_attr("n_groups") * group_steps(node, resolution)
 
 
 def _pixels(node):
@@ -522,13 +495,14 @@ def stream_dense_processes(node, resolution):
     """Cycles of the streaming Dense's two DATAFLOW processes: ``dense_groups`` (its iterations + 1) and
     ``dense_group_steps`` (``n_groups * R * K_r * a_r`` steps, at least one per group, + 3 + the output words)."""
     _, _, iterations = group_schedule(node)
-    steps = mmac_steps(node, resolution) or 1
-    core = node.get_attr("n_groups") * steps + MMAC_FIXED_CYCLES + packs(node.get_output_variable())
+    steps = group_steps(node, resolution) or 1
+    core = node.get_attr("n_groups") * steps + STREAM_DENSE_FIXED_CYCLES + packs(node.get_output_variable())
     return iterations + PACK_LOOP_FILL_CYCLES, core
 
 
 def cycles(node, resolution):
-    """``(rounds * K_r * a_r + 3)`` per output pixel (``rounds * K_r + 3`` for the weight-term unit); a
+    """``(rounds * groups * K_r * a_r + 2)`` per output pixel (``rounds * groups * K_r + 2`` for the weight-term
+    unit); a
     streaming convolution adds its line buffer's walk (one cycle per padded input position, + 1); the streaming
     Dense is its two processes (``stream_dense_processes``)."""
     if node.streams_groups():
@@ -550,17 +524,11 @@ def interval(node, resolution):
     return cycles(node, resolution)
 
 
-def mux_lut(inputs, bits):
-    """A k:1 multiplexer of ``bits`` bits: one LUT6 per 4 inputs per bit (none for a single input)."""
-    return 0 if inputs <= 1 else math.ceil(inputs / 4) * bits
-
-
 def stream_dense_resources(node):
     """The streaming Dense (docs/estimates.md): ``n_units = ceil(n_out / R)`` units at the unit costs measured on
-    the Verilog twin (each selects among one group's values, as the twin's 16:1 select), their ROMs of
-    ``n_groups * R * max_terms`` entries in BRAM_18K from BRAM_MIN_BITS on, data-term extraction for
-    ``group_size`` values, one accumulator per output (no partial sums over the groups, no adder tree), the
-    word window and its per-phase group multiplexers, the FIFO of groups."""
+    the Verilog twin (each selects among one group's values), their ROMs of ``n_groups * R * max_terms`` entries
+    in BRAM_18K from BRAM_MIN_BITS on, one accumulator per round and unit (the groups arrive one after another),
+    the word window and its per-phase group multiplexers, the FIFO of groups."""
     mode, width = node.get_attr("unit"), node.get_attr("acc_width")
     reuse, n_units, size = node.get_attr("rounds"), node.get_attr("n_units"), node.get_attr("group_size")
     entry_bits = node.get_attr("index_bits") + node.get_attr("exponent_bits") + 2
@@ -568,25 +536,24 @@ def stream_dense_resources(node):
     rom_bits = rom_words * entry_bits
     value_bits = node.get_input_variable().type.precision.width
     res = {"LUT": 0, "FF": 0, "BRAM_18K": 0, "DSP48E1": 0}
-    if rom_bits >= BRAM_MIN_BITS:
+    block = rom_bits >= BRAM_MIN_BITS
+    if block:
         res["BRAM_18K"] = n_units * bram_blocks(rom_words, entry_bits)
-        unit_lut = mmac_unit_lut(mode, 0, width)  # the ROM is a block RAM, not LUTs
-    else:
-        unit_lut = mmac_unit_lut(mode, rom_bits, width)
-    per_value = TERM_PAIR_INPUT if mode == "term_pair" else WEIGHT_TERM_INPUT
+    unit_lut = mmac_unit_lut(width, node.get_attr("data_bits"), size, 0 if block else rom_bits)
+    extraction = TERM_PAIR_EXTRACTION if mode == "term_pair" else {"LUT": 0.0, "FF": 0.0}
     pack, _, _ = group_schedule(node)
     window_words = (size - 1 + pack - 1) // pack + 1
     phases = min(pack // math.gcd(pack, size), node.get_attr("n_groups")) + 1  # + the last group's slice
     res["LUT"] = round(
-        n_units * unit_lut
-        + size * per_value["LUT"]
+        n_units * (unit_lut + mux_lut(reuse, width))  # each round's accumulator selected
+        + size * extraction["LUT"]
         + size * mux_lut(phases, value_bits)
         + size * value_bits  # the FIFO of groups: shift registers
         + LAYER_CONTROL_LUT
     )
     res["FF"] = round(
-        n_units * (reuse * width * FF_PER_ACC_BIT_PER_ROUND + UNIT_STAGE_FF[mode])
-        + size * per_value["FF"]
+        n_units * reuse * width
+        + size * extraction["FF"]
         + window_words * pack * value_bits
         + node.get_attr("n_out") * width  # the output register
     )

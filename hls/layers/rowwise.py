@@ -1,5 +1,6 @@
-"""The row-wise family (SPEC section 4): QDense and QConv2D with a ``quantized_rowwise`` kernel, mixed schemes
-and precisions per row, on three cores per layer (``RowwiseDense``, ``RowwiseConv2D``).
+"""The row-wise family (docs/algorithms.md, row-wise mixed precision): QDense and QConv2D with a
+``quantized_rowwise`` kernel, mixed schemes and precisions per row, on three cores per layer (``RowwiseDense``,
+``RowwiseConv2D``).
 
 Keras side: every row (a Dense neuron or a Conv filter) becomes integers: a power-of-two
 step ``2^e_r`` and one integer code per weight, ``w = code_value * 2^e_r``:
@@ -50,6 +51,7 @@ from .common import (
     bits_for,
     data_source,
     exact_bias,
+    include_lists,
     kernel_class,
     kit_quantizer,
     parse_conv2d,
@@ -237,7 +239,7 @@ KERAS_HANDLERS = {}  # no Keras classes of its own: QDense and QConv2D layers ma
 
 # Templates.
 
-rowwise_include_list = ["nnet_utils/nnet_rowwise.h"]
+rowwise_include_lists = include_lists("nnet_rowwise.h")  # one header, both io types
 
 rowwise_core_template = """struct {name} : nnet::rowwise_core_config {{
         static const unsigned n_in = {n_in};
@@ -311,7 +313,7 @@ class RowwiseDenseFunctionTemplate(KitFunctionTemplate):
     LAYER, TEMPLATE, INCLUDES = (
         RowwiseDense,
         rowwise_function_template.format(function="rowwise_dense"),
-        rowwise_include_list,
+        rowwise_include_lists,
     )
     WEIGHTS = (*(f"{name}_weights" for name, _ in CORES), "bias")
 

@@ -11,7 +11,7 @@ from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 from mrfpga.training.errors import ConversionError
 from mrfpga.training.quantizers.base import frac_bits_of
 
-from .common import KitConfigTemplate, KitFunctionTemplate, bits_for, parse_default
+from .common import KitConfigTemplate, KitFunctionTemplate, bits_for, include_lists, parse_default
 from .streaming import is_stream, pack_loop_cycles, pack_size
 
 
@@ -118,6 +118,8 @@ scale_shift_config_template = """struct config{index} : nnet::scale_shift_config
     typedef ap_int<{acc_width}> accum_t;
 }};\n"""
 
+scale_shift_include_lists = include_lists("nnet_scale_shift.h", "nnet_scale_shift_stream.h")
+
 scale_shift_function_template = (
     "nnet::switchable_scale_shift<{input_t}, {output_t}, {config}>({input}, {output}, {scales}, {shifts}, "
     "{resolution});"
@@ -135,6 +137,7 @@ class ScaleShiftConfigTemplate(KitConfigTemplate):
 
 class ScaleShiftFunctionTemplate(KitFunctionTemplate):
     LAYER, TEMPLATE, WEIGHTS = SwitchableScaleShift, scale_shift_function_template, ("scales", "shifts")
+    INCLUDES = scale_shift_include_lists
 
 
 TEMPLATES = (ScaleShiftConfigTemplate, ScaleShiftFunctionTemplate)

@@ -1,84 +1,87 @@
-"""Unit costs of the mMAC's Verilog twin, measured with Yosys (``bench/bench_units.py`` re-measures them).
+"""Costs of the mMAC's Verilog twin, measured with Yosys (``bench/bench_units.py`` re-measures them).
 
-Tool: Yosys 0.70 (git sha1 28ba3cb92), ``synth_xilinx -family xc7 -noiopad``, hierarchy kept, on the twin's own
-Verilog (``mrfpga.hls.twin.verilog``) with term tables of random 8-bit weights (NAF, groups of 16). See the section
-"Measured with Yosys" of docs/estimates.md for the tables these come from.
+Tool: Yosys 0.70, ``synth_xilinx -family xc7 -noiopad``, hierarchy kept, on the twin's own Verilog
+(``mrfpga.hls.twin.verilog``) with term tables of 8-bit weights (NAF, groups of 16); docs/estimates.md has
+the measurements. The structural parts (multiplexers, adders) are counted from the design; the constants
+below are what the measured modules add to them.
 """
 
-TOOL = "Yosys 0.70 (git sha1 28ba3cb92) synth_xilinx -family xc7 -noiopad"
+import math
 
-# One realistic unit: a term ROM of 4 rounds x 20 terms = 80 entries of 10 bits, 16:1 operand selection,
-# a 24-bit accumulator (plus 3 partial sums: reuse 4), predicates; mean of 3 units with different weights.
-UNIT = {
-    "term_pair": {"LUT": 160.0, "FF": 103.0, "CARRY4": 14.0},
-    "weight_term": {"LUT": 180.7, "FF": 111.0, "CARRY4": 12.0},
-}
-UNIT_ROM_BITS = 800
-UNIT_ACC_WIDTH = 24
-UNIT_REUSE = 4
+TOOL = "Yosys 0.70 synth_xilinx -family xc7 -noiopad"
 
-# Fits over units of the term-pair design (least squares, bench part (b)).
-LUT_PER_ROM_BIT = 0.0373  # ROMs of 200, 400, 800, 1600 bits: 111, 129, 160, 166 LUT
-LUT_PER_ACC_BIT = 3.19  # accumulators of 16, 24, 32 bits: 115, 160, 166 LUT
-FF_PER_ACC_BIT_PER_ROUND = 1.0  # the accumulator and reuse - 1 partial sums, plus pipeline stage 1:
-UNIT_STAGE_FF = {"term_pair": 7, "weight_term": 15}  # valid, sign, exponent (and the 9-bit code)
+# One weight-term unit: the 16:1 operand select of 9-bit values, the shift of up to 15 places into a 24-bit
+# accumulator, the add or subtract, the valid and floor predicates; its term ROM in block RAM.
+UNIT_LUT = 155.0
+UNIT_DATA_BITS, UNIT_ACC_WIDTH, UNIT_GROUP = 9, 24, 16
+UNIT_FF_STAGE = 2  # the valid and sign registers beside the ROM's output register (in the block RAM)
+LUT_PER_ROM_BIT = 0.0373  # a term ROM below ROM_BLOCK_BITS is distributed: LUTs per stored bit
+# A layer: its step counters, the resolution's step count and floor, the done pulse.
+LAYER_CONTROL_LUT = 60.0
+# The term-pair unit of the HLS C++ (no twin): one data term per step of the value's, extracted once per group.
+TERM_PAIR_EXTRACTION = {"LUT": 66.0, "FF": 28.0}  # per value of a group
 
-# Per input of a term-pair layer: NAF masks saved at load, the working mask, leading-digit detection
-# (a 9-bit data-term code). The weight-term layer only latches the code: no LUT per input.
-TERM_PAIR_INPUT = {"LUT": 66.0, "FF": 28.0, "CARRY4": 3.0}
-WEIGHT_TERM_INPUT = {"LUT": 0.0, "FF": 9.0}
-
-# Output sums (bias + one partial sum per group): the constant bias rides on the carry chain; each further
-# group adds an adder per output, and a layer with two groups or more pays once for the tree's wiring.
-# Fitted per output and accumulator bit on 8 outputs x 24 bits at 1 / 2 / 4 groups (38 / 413 / 935 LUT,
-# control included) and on the streaming CNN's convolution cores at 9 groups (16 x 22 bits: 3914 LUT;
-# 32 x 25 bits: 9039 LUT; docs/estimates.md).
-LUT_PER_OUTPUT_GROUP_BIT = 1.4
-LUT_PER_OUTPUT_TREE_BIT = 0.55
-LAYER_CONTROL_LUT = 38.0
-
-# A data-term layer, per value of 8 bits (grid, saturation, NAF, top-a thermometer), registered.
-DATA_TERM_VALUE = {"LUT": 46.0, "FF": 9.0, "CARRY4": 10.0}
+# A data-term lane, per value of 8 bits: the grid (rounding, saturation), dropped bits, NAF, top-a thermometer.
+DATA_TERM_LANE_LUT = 48.0
+DATA_TERM_CONTROL_LUT = 20.0
 
 
-def mmac_unit_lut(mode, rom_bits, acc_width):
-    """LUT of one unit of ``mode`` with a ROM of ``rom_bits`` and a ``acc_width``-bit accumulator."""
+def mux_lut(inputs, bits):
+    """A k:1 multiplexer of ``bits`` bits: one LUT6 per 4 inputs per bit (none for a single input)."""
+    return 0 if inputs <= 1 else math.ceil(inputs / 4) * bits
+
+
+def pack_select_lut(packs, bits):
+    """The selection of a pack's inputs by the pack counter, per lane bit: Yosys' k:1 multiplexers of registered
+    values measured at about k / 4 + 1.5 LUT (8:1, 16:1)."""
+    return 0 if packs <= 1 else (packs / 4 + 1.5) * bits
+
+
+def mmac_unit_lut(acc_width, data_bits, group_size, rom_bits=0):
+    """LUT of one weight-term unit: the measured unit, scaled by its operand select, shift and accumulator; a
+    distributed ROM adds its bits."""
     return (
-        UNIT[mode]["LUT"]
-        + LUT_PER_ROM_BIT * (rom_bits - UNIT_ROM_BITS)
-        + LUT_PER_ACC_BIT * (acc_width - UNIT_ACC_WIDTH)
+        UNIT_LUT
+        + mux_lut(group_size, data_bits)
+        - mux_lut(UNIT_GROUP, UNIT_DATA_BITS)
+        + 3 * (acc_width - UNIT_ACC_WIDTH)  # a shifter stage pair and an adder bit per accumulator bit
+        + LUT_PER_ROM_BIT * rom_bits
     )
 
 
-def output_sums_lut(n_out, n_groups, width):
-    """LUT of a layer's output sums beyond the first group's (bias plus one partial sum per group)."""
-    if n_groups < 2:
-        return 0.0
-    return n_out * width * (LUT_PER_OUTPUT_GROUP_BIT * (n_groups - 1) + LUT_PER_OUTPUT_TREE_BIT)
-
-
-def mmac_dense_resources(spec):
-    """LUT/FF of an mMAC Dense layer from its core description (``core_spec()``), from the figures above."""
-    mode, width, reuse = spec["mode"], spec["acc_width"], spec["reuse"]
-    rom_bits = reuse * spec["max_terms"] * (spec["index_bits"] + spec["exponent_bits"] + 2)
-    per_input = TERM_PAIR_INPUT if mode == "term_pair" else WEIGHT_TERM_INPUT
+def mmac_dense_resources(spec, rom_block_bits=1024):
+    """LUT/FF/BRAM of an io_parallel mMAC Dense layer from its core (``MMACDenseCore``): the units, the group
+    select shared by the units, each unit's next-bias select, the output registers, the control."""
+    width, units, group = spec.acc_width, spec.n_units, spec.group_size
+    depth = spec.reuse * spec.n_groups * spec.max_terms
+    entry_bits = spec.index_bits + spec.exponent_bits + 2
+    block = depth * entry_bits >= rom_block_bits
+    unit = mmac_unit_lut(width, spec.data_bits, group, 0 if block else depth * entry_bits)
     lut = (
-        spec["n_units"] * mmac_unit_lut(mode, rom_bits, width)
-        + spec["n_in"] * per_input["LUT"]
-        + output_sums_lut(spec["n_out"], spec["n_groups"], width)
+        units * unit
+        + mux_lut(spec.n_groups, group * spec.data_bits)
+        + (units * width / 4 if spec.reuse > 1 else 0)  # the next round's bias: a constant per round
         + LAYER_CONTROL_LUT
     )
-    unit_ff = reuse * width * FF_PER_ACC_BIT_PER_ROUND + UNIT_STAGE_FF[mode]
-    ff = spec["n_units"] * unit_ff + spec["n_in"] * per_input["FF"] + spec["n_out"] * width
-    return {"LUT": round(lut), "FF": round(ff), "DSP48E1": 0, "BRAM_18K": 0}
+    ff = units * (width + entry_bits * (not block) + UNIT_FF_STAGE) + group * spec.data_bits + spec.n_out * width
+    if spec.mode == "term_pair":
+        lut += group * TERM_PAIR_EXTRACTION["LUT"]
+        ff += group * TERM_PAIR_EXTRACTION["FF"]
+    return {
+        "LUT": round(lut),
+        "FF": round(ff),
+        "DSP48E1": 0,
+        "BRAM_18K": units * math.ceil(depth * entry_bits / 18432) if block else 0,
+    }
 
 
 def data_term_resources(spec):
-    """LUT/FF of a data-term layer (per value figures measured at 8 bits, scaled by the width)."""
-    scale = spec["bits"] / 8
-    return {
-        "LUT": round(spec["n_in"] * DATA_TERM_VALUE["LUT"] * scale),
-        "FF": spec["n_in"] * (spec["bits"] + 1),
-        "DSP48E1": 0,
-        "BRAM_18K": 0,
-    }
+    """LUT/FF of a data-term layer (``DataTermCore``): ``lanes`` copies of a value's logic (scaled by its width),
+    the selection of each pack's inputs, the output registers."""
+    n, lanes, packs = spec.n_in, spec.lanes, spec.n_packs
+    lut = (
+        lanes * DATA_TERM_LANE_LUT * spec.bits / 8
+        + pack_select_lut(packs, lanes * spec.in_width)
+        + DATA_TERM_CONTROL_LUT
+    )
+    return {"LUT": round(lut), "FF": n * (spec.bits + 1), "DSP48E1": 0, "BRAM_18K": 0}

@@ -25,8 +25,22 @@ from .axis_wrapper import axis_top, use_axis_top, write_axis_wrapper
 from .vivado_scripts import use_axi_lite_interface, write_vivado_scripts
 
 TB_PRECISION = 60  # decimal digits the testbench prints: enough for any exact ap_fixed value here
-SOURCES = ("nnet_mmac.h", "nnet_rowwise.h")
+# Every kit header goes into every kit project: a layer's include list names its own family's header, which
+# includes the shared ones.
+SOURCES = (
+    "nnet_mmac_common.h",
+    "nnet_data_terms.h",
+    "nnet_data_terms_stream.h",
+    "nnet_scale_shift.h",
+    "nnet_scale_shift_stream.h",
+    "nnet_mmac_dense.h",
+    "nnet_mmac_dense_stream.h",
+    "nnet_mmac_conv2d.h",
+    "nnet_mmac_conv2d_stream.h",
+    "nnet_rowwise.h",
+)
 COUNTING_HEADERS = SOURCES  # the kit's layers count their cycles in C simulation
+CYCLE_COUNTERS_HEADER = "nnet_mmac_common.h"  # nnet::csim_cycles(), read by the testbench
 
 
 class WriteKitProject(ModelOptimizerPass):
@@ -87,7 +101,8 @@ def use_precompiled_header(project):
     if header is None or any(c.isspace() or c in '"$`\\' for c in str(header)):  # the script would split it
         return
     line = (
-        f"{KIT_LINE_MARK} headers precompiled once on the machine that wrote this project (mrfpga.hls.csim)\n"
+        f"{KIT_LINE_MARK} headers precompiled once on the machine that wrote this project"
+        " (mrfpga.hls.sim.precompiled)\n"
         f'if [ -f "{header}.gch" ]; then CFLAGS+=" -include {header}"; fi\n'
     )
     _patch(
@@ -135,7 +150,7 @@ def patch_testbench(project, name):
         )
         include = f'#include "firmware/{name}.h"\n'
         text = text.replace(
-            include, f'{include}#include "firmware/nnet_utils/nnet_mmac.h"  // nnet::csim_cycles()\n', 1
+            include, f'{include}#include "firmware/nnet_utils/{CYCLE_COUNTERS_HEADER}"  // nnet::csim_cycles()\n', 1
         )
         call = re.compile(rf"^(\s*){name}\(.*\);\n", re.M)
         text = call.sub(

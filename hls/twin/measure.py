@@ -10,7 +10,7 @@ import numpy as np
 from mrfpga.hls.package_data import package_dir
 from mrfpga.training.errors import ToolMissing
 
-from .spec import in_width, n_inputs, n_outputs, out_signed, out_width, to_signed
+from .spec import to_signed
 from .tools import hierarchy_cells, resources_of_cells, run_logged, synthesize_verilog, verilator_command, yosys_version
 from .verilog import TOP, module_name, resolution_bits, write_verilog
 
@@ -64,33 +64,31 @@ def run_twin(specs, codes_in, resolutions, out_dir, progress=None):
         resolutions = list(range(resolutions))
     codes_in = np.asarray(codes_in, np.int64)
     first, last = specs[0], specs[-1]
-    if codes_in.ndim != 2 or codes_in.shape[1] != n_inputs(first):
-        raise ValueError(f"input codes of shape {codes_in.shape}, expected (samples, {n_inputs(first)})")
-    if max(in_width(first), out_width(last)) > 64:
+    if codes_in.ndim != 2 or codes_in.shape[1] != first.n_in:
+        raise ValueError(f"input codes of shape {codes_in.shape}, expected (samples, {first.n_in})")
+    if max(first.in_width, last.out_width) > 64:
         raise ValueError("the testbench moves codes of at most 64 bits")
     rb = resolution_bits(specs)
     if any(not 0 <= r < 1 << rb for r in resolutions):
         raise ValueError(f"resolutions {resolutions} do not fit the {rb}-bit resolution input")
     out_dir = Path(out_dir)
     binary = build_twin(specs, out_dir, progress)
-    raw_in = codes_in & ((1 << in_width(first)) - 1)
-    header = (
-        f"{len(codes_in)} {n_inputs(first)} {in_width(first)} {n_outputs(last)} {out_width(last)} {len(resolutions)}"
-    )
+    raw_in = codes_in & ((1 << first.in_width) - 1)
+    header = f"{len(codes_in)} {first.n_in} {first.in_width} {last.n_outputs} {last.out_width} {len(resolutions)}"
     with open(out_dir / "twin_in.txt", "w") as f:
         f.write(header + "\n" + " ".join(map(str, resolutions)) + "\n")
         np.savetxt(f, raw_in, fmt="%d")
     start = time.monotonic()
     run_logged([str(binary), "twin_in.txt", "twin_out.txt"], out_dir, out_dir / "twin_run.log", "Verilator twin", 3600)
     rows = np.loadtxt(out_dir / "twin_out.txt", dtype=np.uint64, ndmin=2)
-    if rows.shape != (len(resolutions) * len(codes_in), 3 + n_outputs(last)):
+    if rows.shape != (len(resolutions) * len(codes_in), 3 + last.n_outputs):
         raise RuntimeError(f"twin output of shape {rows.shape}: the testbench stopped early (see twin_run.log)")
     rows = rows.astype(np.int64)  # codes of at most 52 bits
     outputs, cycles = [], []
     for n, _ in enumerate(resolutions):
         block = rows[n * len(codes_in) : (n + 1) * len(codes_in)]
         raw = block[:, 3:]
-        outputs.append(to_signed(raw, out_width(last)) if out_signed(last) else raw)
+        outputs.append(to_signed(raw, last.out_width) if last.out_signed else raw)
         cycles.append(block[:, 2].tolist())
     if progress:
         progress(
@@ -102,7 +100,7 @@ def run_twin(specs, codes_in, resolutions, out_dir, progress=None):
 
 def sampled_units(spec, units_per_layer):
     """Indices of the units synthesized for an mMAC layer: all, or ``units_per_layer`` spread evenly."""
-    n = spec["n_units"]
+    n = spec.n_units
     if units_per_layer is None or n <= units_per_layer:
         return list(range(n))
     return sorted({round(m * (n - 1) / (units_per_layer - 1)) for m in range(units_per_layer)})
@@ -117,33 +115,33 @@ def synthesize(specs, out_dir, units_per_layer=4, progress=None):
     ``None`` synthesizes every unit.
     """
     out_dir = Path(out_dir)
-    verilog = write_verilog(specs, out_dir)
+    verilog = write_verilog(specs, out_dir / "yosys")  # the ROM files beside it, where Yosys runs
     tool = f"{yosys_version()} synth_xilinx xc7"
     boxes, stand_ins, sampled_total, n_units = [], {}, 0, 0
     unit_figures = {}  # layer -> sampled unit modules
     for spec in specs:
-        if spec["kind"] != "mmac_dense":
+        if spec.kind != "mmac_dense":
             continue
         kept = sampled_units(spec, units_per_layer)
-        unit_figures[spec["name"]] = [f"{module_name(spec)}_u{u}" for u in kept]
-        boxes += [f"{module_name(spec)}_u{u}" for u in range(spec["n_units"]) if u not in kept]
+        unit_figures[spec.name] = [f"{module_name(spec)}_u{u}" for u in kept]
+        boxes += [f"{module_name(spec)}_u{u}" for u in range(spec.n_units) if u not in kept]
         sampled_total += len(kept)
-        n_units += spec["n_units"]
+        n_units += spec.n_units
     start = time.monotonic()
     stat = synthesize_verilog(verilog, TOP, out_dir / "yosys", black_boxes=boxes)
     seconds = time.monotonic() - start
     # A black-boxed unit counts as its layer's mean sampled unit: a stand-in module with the mean figures.
     modules = stat["modules"]
     for spec in specs:
-        if spec["kind"] != "mmac_dense":
+        if spec.kind != "mmac_dense":
             continue
-        sampled = [hierarchy_cells(stat, name)[name] for name in unit_figures[spec["name"]]]
+        sampled = [hierarchy_cells(stat, name)[name] for name in unit_figures[spec.name]]
         kinds = {cell for cells in sampled for cell in cells}
         mean_name = f"{module_name(spec)}_mean_unit"
         modules[mean_name] = {
             "num_cells_by_type": {cell: sum(c.get(cell, 0) for c in sampled) / len(sampled) for cell in kinds}
         }
-        for u in range(spec["n_units"]):
+        for u in range(spec.n_units):
             if f"{module_name(spec)}_u{u}" in boxes:
                 stand_ins[f"{module_name(spec)}_u{u}"] = mean_name
     cells = hierarchy_cells(stat, TOP, stand_ins)
@@ -165,5 +163,5 @@ def synthesize(specs, out_dir, units_per_layer=4, progress=None):
         "method": method,
         "seconds": round(seconds, 1),
         "total": rounded(cells[TOP]),
-        "layers": {spec["name"]: rounded(cells[module_name(spec)]) for spec in specs},
+        "layers": {spec.name: rounded(cells[module_name(spec)]) for spec in specs},
     }

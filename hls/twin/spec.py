@@ -1,151 +1,348 @@
-"""Golden model of the lock-step mMAC schedule (docs/mmac_core.md), on the layers' core descriptions.
+"""The cores' descriptions, shared by the HLS layers and the Verilog twin, and their golden model
+(docs/mmac_core.md).
 
-A layer's core description (``core_spec()`` of the hls4ml ``DataTerm`` and ``MMACDense`` layers) is a plain
-dict. ``simulate`` runs one layer on integer codes at one resolution and returns its output codes and the
-cycles each sample takes; the Verilog twin (``mrfpga.hls.twin.verilog``) and the C-simulation cycle count are held
-to it. Codes are Python/numpy integers: signed values for signed codes, never raw two's-complement bits.
+A ``DataTermCore`` or ``MMACDenseCore`` is what ``core_spec()`` of the hls4ml ``DataTerm`` and ``MMACDense``
+layers returns, and what ``dense_core`` builds from integer weights for tests and measurements: one typed
+description, checked when it is made. The term entries are packed by ``pack_group_terms`` and laid out by
+``unit_table`` for the HLS weight memory and the twin's ROMs alike. ``simulate`` runs one layer on integer codes
+at one resolution and returns its output codes and the cycles each sample takes; the twin and the C-simulation
+cycle count are held to it. Codes are Python/numpy integers: signed values for signed codes, never raw
+two's-complement bits.
 """
+
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
-from mrfpga.hls.layers.common import bits_for
 from mrfpga.training.term_encodings import group_terms, value_terms
 
-DATA_TERM_KEYS = (
-    "name",
-    "n_in",
-    "bits",
-    "frac",
-    "encoding",
-    "budgets",
-    "floors",
-    "round_half_even",
-    "in_width",
-    "in_frac",
-    "in_signed",
-)
-MMAC_DENSE_KEYS = (
-    "name",
-    "n_in",
-    "n_out",
-    "group_size",
-    "n_groups",
-    "group_bases",
-    "reuse",
-    "n_units",
-    "max_terms",
-    "table",
-    "index_bits",
-    "exponent_bits",
-    "mode",
-    "data_bits",
-    "data_signed",
-    "data_frac",
-    "max_data_terms",
-    "weight_budgets",
-    "weight_floors",
-    "data_budgets",
-    "group_terms",
-    "acc_width",
-    "acc_shift",
-    "bias",
-    "out_frac",
-)
 MODES = ("term_pair", "weight_term")
+ENCODINGS = ("naf", "binary", "hese")
+# Values a data-term layer puts on its grid per cycle. Its values are read a group of 16 per several cycles;
+# four lanes cost a quarter of sixteen for a few cycles more (docs/estimates.md).
+DATA_TERM_LANES = 4
+# Cycles of an mMAC Dense around its steps: one to latch the resolution's step counts, one for the last step's
+# accumulation into the output register.
+MMAC_FIXED_CYCLES = 2
 
 TWIN_LAYERS = ("DataTerm", "MMACDense")
 FLAT_LAYERS = ("Input", "Reshape")  # a flatten keeps the values' order: the twin's buses are flat already
 
 
+def bits_for(n):
+    """Bits of an unsigned integer holding 0..n (at least 1)."""
+    return max(1, int(n).bit_length())
+
+
+def _check(condition, name, problem):
+    if not condition:
+        raise ValueError(f"core spec {name}: {problem}")
+
+
+@dataclass(frozen=True)
+class DataTermCore:
+    """An unsigned data-term layer: each value put on the ap_ufixed<bits, bits - frac> grid (round half up, or
+    half to even; saturate), the resolution's low bits dropped, its top ``budgets[r]`` terms kept; ``lanes``
+    values a cycle."""
+
+    kind: ClassVar[str] = "data_term"
+    name: str
+    n_in: int
+    bits: int
+    frac: int
+    encoding: str
+    budgets: tuple
+    floors: tuple
+    round_half_even: bool
+    in_width: int
+    in_frac: int
+    in_signed: bool
+    lanes: int = DATA_TERM_LANES
+
+    def __post_init__(self):
+        object.__setattr__(self, "budgets", tuple(int(b) for b in self.budgets))
+        object.__setattr__(self, "floors", tuple(int(f) for f in self.floors))
+        object.__setattr__(self, "lanes", max(1, min(int(self.lanes), self.n_in)))
+        _check(
+            len(self.floors) == len(self.budgets), self.name, f"{len(self.floors)} floors, {len(self.budgets)} budgets"
+        )
+        _check(self.encoding in ENCODINGS, self.name, f"unknown encoding {self.encoding!r}")
+
+    @property
+    def n_resolutions(self):
+        return len(self.budgets)
+
+    @property
+    def n_outputs(self):
+        return self.n_in
+
+    @property
+    def out_width(self):
+        return self.bits + 1  # a kept term may round the value up to 2^bits
+
+    out_signed = False
+
+    @property
+    def n_packs(self):
+        return -(-self.n_in // self.lanes)
+
+    def cycles(self, r):
+        """One to latch the resolution, then one per pack of ``lanes`` values."""
+        return 1 + self.n_packs
+
+
+@dataclass(frozen=True)
+class MMACDenseCore:
+    """An mMAC Dense layer (each pixel of a convolution). ``n_units`` units in lock step, unit ``u`` owning outputs
+    ``j * n_units + u`` (round ``j`` of ``reuse``); every unit walks the groups one after another, ``group_terms[r]``
+    term slots each (times ``data_budgets[r]`` data terms for the term-pair unit). ``table`` has one column per
+    unit (its ROM), row ``(j * n_groups + g) * max_terms + t``; an entry is, least significant bit first,
+    ``[index in group][exponent][negative][valid]``."""
+
+    kind: ClassVar[str] = "mmac_dense"
+    name: str
+    n_in: int
+    n_out: int
+    group_size: int
+    group_bases: tuple
+    reuse: int
+    max_terms: int
+    table: np.ndarray = field(repr=False, compare=False)
+    index_bits: int
+    exponent_bits: int
+    mode: str
+    data_bits: int
+    data_signed: bool
+    data_frac: int
+    max_data_terms: int
+    weight_budgets: tuple
+    weight_floors: tuple
+    data_budgets: tuple
+    group_terms: tuple
+    acc_width: int
+    acc_shift: int
+    bias: tuple
+    out_frac: int
+
+    def __post_init__(self):
+        for key in ("group_bases", "weight_budgets", "weight_floors", "data_budgets", "group_terms", "bias"):
+            object.__setattr__(self, key, tuple(int(v) for v in getattr(self, key)))
+        object.__setattr__(self, "table", np.asarray(self.table, np.int64))
+        name, n_res = self.name, len(self.weight_budgets)
+        _check(self.mode in MODES, name, f"unknown mode {self.mode!r} ({' or '.join(MODES)})")
+        for key in ("weight_floors", "data_budgets", "group_terms"):
+            _check(len(getattr(self, key)) == n_res, name, f"{len(getattr(self, key))} {key} for {n_res} resolutions")
+        _check(1 <= self.reuse <= self.n_out, name, f"reuse {self.reuse} outside 1..n_out ({self.n_out})")
+        expected = (self.reuse * self.n_groups * self.max_terms, self.n_units)
+        _check(self.table.shape == expected, name, f"table shape {self.table.shape}, expected {expected}")
+        _check(len(self.bias) == self.n_out, name, f"{len(self.bias)} biases for {self.n_out} outputs")
+        _check(max(self.group_terms) <= self.max_terms, name, f"group_terms past max_terms {self.max_terms}")
+        _check(not (self.mode == "term_pair" and self.data_signed), name, "term_pair mode takes unsigned codes")
+        _check(self.acc_width <= 52, name, f"accumulator of {self.acc_width} bits, more than 52")
+
+    @property
+    def n_groups(self):
+        return len(self.group_bases)
+
+    @property
+    def n_units(self):
+        return -(-self.n_out // self.reuse)
+
+    @property
+    def n_resolutions(self):
+        return len(self.weight_budgets)
+
+    @property
+    def n_outputs(self):
+        return self.n_out
+
+    @property
+    def out_width(self):
+        return self.acc_width
+
+    out_signed = True
+
+    @property
+    def in_width(self):
+        return self.data_bits
+
+    @property
+    def in_signed(self):
+        return self.data_signed
+
+    def group_size_of(self, g):
+        end = self.group_bases[g + 1] if g + 1 < self.n_groups else self.n_in
+        return end - self.group_bases[g]
+
+    def steps(self, r):
+        """Lock-step iterations at resolution ``r``: every round walks every group's term slots (and, for the
+        term-pair unit, each slot's data terms)."""
+        r = min(r, self.n_resolutions - 1)
+        per_group = self.group_terms[r] * (self.data_budgets[r] if self.mode == "term_pair" else 1)
+        return self.reuse * self.n_groups * per_group
+
+    def cycles(self, r):
+        return self.steps(r) + MMAC_FIXED_CYCLES
+
+
+def in_width(spec):
+    return spec.in_width
+
+
+def in_signed(spec):
+    return spec.in_signed
+
+
+def out_width(spec):
+    return spec.out_width
+
+
+def out_signed(spec):
+    return spec.out_signed
+
+
+def n_inputs(spec):
+    return spec.n_in
+
+
+def n_outputs(spec):
+    return spec.n_outputs
+
+
+def n_resolutions(spec):
+    return spec.n_resolutions
+
+
+def layer_cycles(spec, r):
+    """Cycles one sample takes in the layer at resolution ``r`` (docs/mmac_core.md, Cycles)."""
+    return spec.cycles(min(r, spec.n_resolutions - 1))
+
+
 def twin_specs(hls_model):
     """The core descriptions of the model's layers when the Verilog twin covers it (a chain of data-term and
-    mMAC Dense layers in io_parallel: the twin is the io_parallel core's schedule), else None."""
+    weight-term mMAC Dense layers in io_parallel: the twin is the io_parallel core's schedule), else None."""
     if hls_model.config.get_config_value("IOType") != "io_parallel":
         return None
     layers = [n for n in hls_model.get_layers() if n.class_name not in FLAT_LAYERS]
     if not layers or any(n.class_name not in TWIN_LAYERS for n in layers):
         return None
-    return [n.core_spec() for n in layers]
+    specs = [n.core_spec() for n in layers]
+    if any(spec.kind == "mmac_dense" and spec.mode != "weight_term" for spec in specs):
+        return None
+    return specs
 
 
-def n_resolutions(spec):
-    return len(spec["budgets"] if spec["kind"] == "data_term" else spec["weight_budgets"])
+# ---------------------------------------------------------------------------
+# Term entries, packed once for the HLS weight memory and the twin's ROMs
 
 
-def check_spec(spec):
-    """Raise ValueError naming the problem when ``spec`` is not a complete, consistent core description."""
-    kind = spec.get("kind")
-    keys = {"data_term": DATA_TERM_KEYS, "mmac_dense": MMAC_DENSE_KEYS}.get(kind)
-    if keys is None:
-        raise ValueError(f"core spec {spec.get('name', '?')}: unknown kind {kind!r} (data_term or mmac_dense)")
-    missing = [key for key in keys if key not in spec]
-    if missing:
-        raise ValueError(f"core spec {spec['name'] if 'name' in spec else '?'}: missing {', '.join(missing)}")
-    name = spec["name"]
-    if kind == "data_term":
-        if len(spec["floors"]) != len(spec["budgets"]):
-            raise ValueError(f"core spec {name}: {len(spec['floors'])} floors for {len(spec['budgets'])} budgets")
-        if spec["encoding"] not in ("naf", "binary", "hese"):
-            raise ValueError(f"core spec {name}: unknown encoding {spec['encoding']!r}")
-        return
-    if spec["mode"] not in MODES:
-        raise ValueError(f"core spec {name}: unknown mode {spec['mode']!r} ({' or '.join(MODES)})")
-    n_res = len(spec["weight_budgets"])
-    for key in ("weight_floors", "data_budgets", "group_terms"):
-        if len(spec[key]) != n_res:
-            raise ValueError(f"core spec {name}: {len(spec[key])} {key} for {n_res} resolutions")
-    n_flat = spec["n_out"] * spec["n_groups"]
-    if spec["n_units"] != -(-n_flat // spec["reuse"]):
-        raise ValueError(f"core spec {name}: n_units {spec['n_units']} != ceil({n_flat} groups / reuse)")
-    table = np.asarray(spec["table"])
-    if table.shape != (spec["reuse"] * spec["max_terms"], spec["n_units"]):
-        raise ValueError(
-            f"core spec {name}: table shape {table.shape}, expected (reuse * max_terms, n_units) = "
-            f"({spec['reuse'] * spec['max_terms']}, {spec['n_units']})"
-        )
-    if len(spec["group_bases"]) != spec["n_groups"] or len(spec["bias"]) != spec["n_out"]:
-        raise ValueError(f"core spec {name}: group_bases/bias lengths disagree with n_groups/n_out")
-    if max(spec["group_terms"]) > spec["max_terms"]:
-        raise ValueError(f"core spec {name}: group_terms {spec['group_terms']} past max_terms {spec['max_terms']}")
-    if spec["mode"] == "term_pair" and spec["data_signed"]:
-        raise ValueError(f"core spec {name}: term_pair mode takes unsigned data-term codes")
-    if spec["acc_width"] > 52:
-        raise ValueError(f"core spec {name}: accumulator of {spec['acc_width']} bits, more than 52")
+def group_spans(n_in, group_size):
+    """(first input, size) of each group along the fan-in; the last may be short."""
+    return [(start, min(group_size, n_in - start)) for start in range(0, n_in, group_size)]
 
 
-def in_width(spec):
-    return spec["in_width"] if spec["kind"] == "data_term" else spec["data_bits"]
+def pack_group_terms(magnitudes, signs, spans, encoding, max_terms, index_bits, exponent_bits):
+    """Entries ``[output][group][term slot]`` of integer weights (magnitudes and signs, shape (n_in, n_out)): each
+    group's terms in ``encoding``, most significant first, at most ``max_terms``; empty slots are 0 (invalid)."""
+    magnitudes = np.asarray(magnitudes, np.int64)
+    n_out = magnitudes.shape[1]
+    valid = 1 << (index_bits + exponent_bits + 1)
+    entries = np.zeros((n_out, len(spans), max_terms), np.int64)
+    for o in range(n_out):
+        for g, (start, size) in enumerate(spans):
+            kept = group_terms(magnitudes[start : start + size, o], encoding)[:max_terms]
+            for t, (exp, digit, idx) in enumerate(kept):
+                negative = (digit < 0) != (signs[start + idx, o] < 0)
+                entries[o, g, t] = idx | exp << index_bits | int(negative) << (index_bits + exponent_bits) | valid
+    return entries
 
 
-def in_signed(spec):
-    return spec["in_signed"] if spec["kind"] == "data_term" else spec["data_signed"]
+def held_terms(entries, index_bits, exponent_bits, budgets, floors):
+    """Term slots every group walks in lock step, per resolution: the fullest group's terms at or above the
+    exponent floor, at most the budget."""
+    valid = (entries >> (index_bits + exponent_bits + 1) & 1).astype(bool)
+    exponents = entries >> index_bits & ((1 << exponent_bits) - 1)
+    return [
+        min(int(k), int((valid & (exponents >= floor)).sum(axis=-1).max(initial=0)))
+        for k, floor in zip(budgets, floors, strict=True)
+    ]
 
 
-def out_width(spec):
-    return spec["bits"] + 1 if spec["kind"] == "data_term" else spec["acc_width"]
+def unit_table(entries, reuse, groups_outer=False):
+    """The entries laid out for ``ceil(n_out / reuse)`` units, unit ``u`` owning outputs ``j * n_units + u``:
+    rows ``[round][group][term slot]`` (``[group][round][term slot]`` for the streaming Dense, which takes the
+    groups as they arrive), one column per unit."""
+    n_out, n_groups, max_terms = entries.shape
+    n_units = -(-n_out // reuse)
+    padded = np.zeros((reuse * n_units, n_groups, max_terms), np.int64)
+    padded[:n_out] = entries
+    by_unit = padded.reshape(reuse, n_units, n_groups, max_terms)
+    order = (2, 0, 3, 1) if groups_outer else (0, 2, 3, 1)
+    return by_unit.transpose(order).reshape(-1, n_units)
 
 
-def out_signed(spec):
-    return spec["kind"] == "mmac_dense"
+def dense_core(
+    name,
+    magnitudes,
+    signs,
+    bias,
+    *,
+    group_size,
+    reuse,
+    weight_bits,
+    weight_budgets,
+    mode,
+    data_bits,
+    data_budgets,
+    weight_floors=None,
+    data_signed=False,
+    data_frac=0,
+    acc_shift=0,
+    encoding="naf",
+):
+    """The core of integer weights (magnitudes and signs, shape (n_in, n_out)), packed as the layers pack theirs:
+    for tests and measurements beside the hls4ml layers' own ``core_spec()``."""
+    magnitudes = np.asarray(magnitudes, np.int64)
+    n_in, n_out = magnitudes.shape
+    spans = group_spans(n_in, group_size)
+    max_terms = max(weight_budgets)
+    index_bits, exponent_bits = bits_for(group_size - 1), bits_for(weight_bits)
+    weight_floors = list(weight_floors or [0] * len(weight_budgets))
+    entries = pack_group_terms(magnitudes, signs, spans, encoding, max_terms, index_bits, exponent_bits)
+    reuse = min(reuse, n_out)
+    bias = [int(b) for b in bias]
+    # Every term pair at its largest, from every input, plus the bias.
+    bound = (int(np.abs(magnitudes).sum(axis=0).max(initial=0)) * 2 + 1) << (data_bits + acc_shift)
+    return MMACDenseCore(
+        name=name,
+        n_in=n_in,
+        n_out=n_out,
+        group_size=group_size,
+        group_bases=[start for start, _ in spans],
+        reuse=reuse,
+        max_terms=max_terms,
+        table=unit_table(entries, reuse),
+        index_bits=index_bits,
+        exponent_bits=exponent_bits,
+        mode=mode,
+        data_bits=data_bits,
+        data_signed=data_signed,
+        data_frac=data_frac,
+        max_data_terms=(data_bits + 2) // 2 if mode == "term_pair" else 1,
+        weight_budgets=weight_budgets,
+        weight_floors=weight_floors,
+        data_budgets=data_budgets,
+        group_terms=held_terms(entries, index_bits, exponent_bits, weight_budgets, weight_floors),
+        acc_width=bits_for(bound + max((abs(b) for b in bias), default=0)) + 1,
+        acc_shift=acc_shift,
+        bias=bias,
+        out_frac=data_frac + acc_shift,
+    )
 
 
-def n_inputs(spec):
-    return spec["n_in"]
-
-
-def n_outputs(spec):
-    return spec["n_in"] if spec["kind"] == "data_term" else spec["n_out"]
-
-
-def layer_cycles(spec, r):
-    """Cycles one sample takes in the layer at resolution ``r`` (docs/mmac_core.md, Cycles)."""
-    if spec["kind"] == "data_term":
-        return 1
-    r = min(r, n_resolutions(spec) - 1)
-    steps_per_round = spec["group_terms"][r]
-    if spec["mode"] == "term_pair":
-        steps_per_round *= spec["data_budgets"][r]
-    return spec["reuse"] * steps_per_round + 3
+# ---------------------------------------------------------------------------
+# The golden model
 
 
 def to_signed(raw, width):
@@ -156,30 +353,31 @@ def to_signed(raw, width):
 
 def _on_grid(x, spec):
     """The input value on ap_ufixed<bits, bits - frac, AP_RND or AP_RND_CONV, AP_SAT>: its unsigned code."""
-    shift = spec["in_frac"] - spec["frac"]
+    shift = spec.in_frac - spec.frac
     if shift > 0:
         q, rem = divmod(x, 1 << shift)
         half = 1 << (shift - 1)
-        if spec["round_half_even"]:
+        if spec.round_half_even:
             q += rem > half or (rem == half and q & 1)
         else:
             q += rem >= half
     else:
         q = x << -shift
-    return min(max(q, 0), (1 << spec["bits"]) - 1)
+    return min(max(q, 0), (1 << spec.bits) - 1)
 
 
-def _data_term_value(x, spec, r):
+def data_term_value(x, spec, r):
+    """One value through the data-term layer at resolution ``r``: its output code."""
     code = _on_grid(int(x), spec)
-    dropped = spec["floors"][r]
+    dropped = spec.floors[r]
     code = code >> dropped << dropped
-    kept = value_terms(code, spec["encoding"])[: spec["budgets"][r]]
+    kept = value_terms(code, spec.encoding)[: spec.budgets[r]]
     return sum(digit << exp for exp, digit in kept)
 
 
 def _simulate_data_term(spec, codes, r):
     values, inverse = np.unique(codes, return_inverse=True)
-    out = np.array([_data_term_value(x, spec, r) for x in values], np.int64)
+    out = np.array([data_term_value(x, spec, r) for x in values], np.int64)
     return out[inverse].reshape(codes.shape)
 
 
@@ -205,49 +403,39 @@ def _shifted(x, shift, mask, width):
 
 
 def _simulate_mmac_dense(spec, codes, r):
-    width, mask = spec["acc_width"], (1 << spec["acc_width"]) - 1
-    n_samples = codes.shape[0]
-    k, floor = spec["weight_budgets"][r], spec["weight_floors"][r]
-    a, n_steps = spec["data_budgets"][r], spec["group_terms"][r]
-    reuse, n_units, max_terms = spec["reuse"], spec["n_units"], spec["max_terms"]
-    index_bits, exponent_bits = spec["index_bits"], spec["exponent_bits"]
-    table = np.asarray(spec["table"], np.int64).reshape(reuse, max_terms, n_units)
-    term_pair = spec["mode"] == "term_pair"
+    width, mask = spec.acc_width, (1 << spec.acc_width) - 1
+    k, floor, a, slots = spec.weight_budgets[r], spec.weight_floors[r], spec.data_budgets[r], spec.group_terms[r]
+    ib, eb, n_units = spec.index_bits, spec.exponent_bits, spec.n_units
+    table = spec.table.reshape(spec.reuse, spec.n_groups, spec.max_terms, n_units)
+    term_pair = spec.mode == "term_pair"
     if term_pair:
-        max_data = spec["max_data_terms"]
-        data_exp, data_neg, data_count = _data_terms(codes, spec["data_bits"], max_data)
+        max_data = spec.max_data_terms
+        data_exp, data_neg, data_count = _data_terms(codes, spec.data_bits, max_data)
     else:
         x_mod = codes.astype(np.int64) & mask
-    n_flat = spec["n_out"] * spec["n_groups"]
-    partial = np.zeros((n_samples, n_flat), np.int64)
-    for j in range(reuse):
-        for u in range(n_units):
-            f = j * n_units + u
-            if f >= n_flat:
-                continue
-            base = spec["group_bases"][f % spec["n_groups"]]
-            acc = np.zeros(n_samples, np.int64)
-            for t in range(n_steps):
-                entry = int(table[j, t, u])
-                valid = entry >> (index_bits + exponent_bits + 1) & 1
-                exp = entry >> index_bits & ((1 << exponent_bits) - 1)
-                negative = entry >> (index_bits + exponent_bits) & 1
-                if not valid or exp < floor or t >= k:
+    out = np.zeros((codes.shape[0], spec.n_out), np.int64)
+    for o in range(spec.n_out):
+        j, u = divmod(o, n_units)
+        acc = np.full(codes.shape[0], spec.bias[o] & mask, np.int64)
+        for g, base in enumerate(spec.group_bases):
+            for t in range(slots):
+                entry = int(table[j, g, t, u])
+                exp = entry >> ib & ((1 << eb) - 1)
+                negative = entry >> (ib + eb) & 1
+                if not entry >> (ib + eb + 1) & 1 or exp < floor or t >= k:
                     continue
-                i = base + (entry & ((1 << index_bits) - 1))
+                i = base + (entry & ((1 << ib) - 1))
                 if term_pair:
                     for d in range(min(a, max_data)):
                         on = d < data_count[:, i]
-                        shift = exp + data_exp[:, i, d] + spec["acc_shift"]
+                        shift = exp + data_exp[:, i, d] + spec.acc_shift
                         product = np.where(on & (shift < width), np.left_shift(1, np.minimum(shift, 62)), 0)
                         subtract = data_neg[:, i, d] != bool(negative)
                         acc = np.where(subtract, acc - product, acc + product) & mask
                 else:
-                    product = _shifted(x_mod[:, i], exp + spec["acc_shift"], mask, width)
+                    product = _shifted(x_mod[:, i], exp + spec.acc_shift, mask, width)
                     acc = (acc - product if negative else acc + product) & mask
-            partial[:, f] = acc
-    bias = np.asarray(spec["bias"], np.int64) & mask
-    out = (partial.reshape(n_samples, spec["n_out"], spec["n_groups"]).sum(axis=2) + bias) & mask
+        out[:, o] = acc
     return to_signed(out, width)
 
 
@@ -256,35 +444,31 @@ def simulate(spec, codes, r):
 
     ``r`` past the last resolution means the last one, as in the HLS core.
     """
-    check_spec(spec)
     codes = np.asarray(codes, np.int64)
-    if codes.ndim != 2 or codes.shape[1] != spec["n_in"]:
-        raise ValueError(f"layer {spec['name']}: codes of shape {codes.shape}, expected (samples, {spec['n_in']})")
-    width, signed = in_width(spec), in_signed(spec)
+    if codes.ndim != 2 or codes.shape[1] != spec.n_in:
+        raise ValueError(f"layer {spec.name}: codes of shape {codes.shape}, expected (samples, {spec.n_in})")
+    width, signed = spec.in_width, spec.in_signed
     low, high = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
     if codes.size and (codes.min() < low or codes.max() > high):
         raise ValueError(
-            f"layer {spec['name']}: input codes span {codes.min()}..{codes.max()}, "
+            f"layer {spec.name}: input codes span {codes.min()}..{codes.max()}, "
             f"outside the {width}-bit {'signed' if signed else 'unsigned'} range {low}..{high}"
         )
-    r = min(r, n_resolutions(spec) - 1)
-    run = _simulate_data_term if spec["kind"] == "data_term" else _simulate_mmac_dense
-    out = run(spec, codes, r)
-    return out, np.full(codes.shape[0], layer_cycles(spec, r), np.int64)
+    r = min(r, spec.n_resolutions - 1)
+    run = _simulate_data_term if spec.kind == "data_term" else _simulate_mmac_dense
+    return run(spec, codes, r), np.full(codes.shape[0], spec.cycles(r), np.int64)
 
 
 def check_chain(specs):
     """Raise ValueError unless each layer's output feeds the next one's input exactly (count, width, signedness)."""
     if not specs:
         raise ValueError("no layers to chain")
-    for spec in specs:
-        check_spec(spec)
     for before, after in zip(specs, specs[1:], strict=False):
-        produced = (n_outputs(before), out_width(before), out_signed(before))
-        expected = (n_inputs(after), in_width(after), in_signed(after))
+        produced = (before.n_outputs, before.out_width, before.out_signed)
+        expected = (after.n_in, after.in_width, after.in_signed)
         if produced != expected:
             raise ValueError(
-                f"layer {before['name']} gives (values, width, signed) {produced}, but {after['name']} takes {expected}"
+                f"layer {before.name} gives (values, width, signed) {produced}, but {after.name} takes {expected}"
             )
 
 
@@ -297,81 +481,3 @@ def simulate_chain(specs, codes, r):
         codes, layer = simulate(spec, codes, r)
         cycles += layer
     return codes, cycles
-
-
-def dense_spec(
-    name,
-    magnitudes,
-    signs,
-    bias,
-    *,
-    group_size,
-    reuse,
-    weight_bits,
-    weight_budgets,
-    mode,
-    data_bits,
-    data_budgets,
-    weight_floors=None,
-    data_signed=False,
-    data_frac=0,
-    acc_shift=0,
-    encoding="naf",
-):
-    """A core description built from integer weights (magnitudes and signs, shape (n_in, n_out)) as the layers do.
-
-    For tests and measurements before (and beside) the hls4ml layers' own ``core_spec()``: the same term table
-    layout (docs/mmac_core.md), the group terms of the weights in ``encoding``, most significant first.
-    """
-    magnitudes = np.asarray(magnitudes, np.int64)
-    n_in, n_out = magnitudes.shape
-    spans = [(start, min(group_size, n_in - start)) for start in range(0, n_in, group_size)]
-    n_groups = len(spans)
-    max_terms = max(weight_budgets)
-    index_bits, exponent_bits = bits_for(group_size - 1), bits_for(weight_bits)
-    n_units = -(-n_out * n_groups // reuse)
-    weight_floors = list(weight_floors or [0] * len(weight_budgets))
-    table = np.zeros((reuse * max_terms, n_units), np.int64)
-    held = np.zeros((len(weight_budgets), n_out * n_groups), np.int64)  # terms at or above each floor
-    for o in range(n_out):
-        for g, (start, size) in enumerate(spans):
-            j, u = divmod(o * n_groups + g, n_units)
-            kept = group_terms(magnitudes[start : start + size, o], encoding)[:max_terms]
-            for t, (exp, digit, idx) in enumerate(kept):
-                negative = (digit < 0) != (signs[start + idx, o] < 0)
-                entry = idx | exp << index_bits | int(negative) << (index_bits + exponent_bits)
-                table[j * max_terms + t, u] = entry | 1 << (index_bits + exponent_bits + 1)
-            for r, floor in enumerate(weight_floors):
-                held[r, o * n_groups + g] = sum(exp >= floor for exp, _, _ in kept)
-    bias = [int(b) for b in bias]
-    # Every term pair at its largest, from every input, plus the bias.
-    bound = (int(np.abs(magnitudes).sum(axis=0).max(initial=0)) * 2 + 1) << (data_bits + acc_shift)
-    acc_width = bits_for(bound + max((abs(b) for b in bias), default=0)) + 1
-    return {
-        "kind": "mmac_dense",
-        "name": name,
-        "n_in": n_in,
-        "n_out": n_out,
-        "group_size": group_size,
-        "n_groups": n_groups,
-        "group_bases": [start for start, _ in spans],
-        "reuse": reuse,
-        "n_units": n_units,
-        "max_terms": max_terms,
-        "table": table.tolist(),
-        "index_bits": index_bits,
-        "exponent_bits": exponent_bits,
-        "mode": mode,
-        "data_bits": data_bits,
-        "data_signed": data_signed,
-        "data_frac": data_frac,
-        "max_data_terms": (data_bits + 2) // 2 if mode == "term_pair" else 1,
-        "weight_budgets": list(weight_budgets),
-        "weight_floors": weight_floors,
-        "data_budgets": list(data_budgets),
-        "group_terms": [min(k, int(held[r].max(initial=0))) for r, k in enumerate(weight_budgets)],
-        "acc_width": acc_width,
-        "acc_shift": acc_shift,
-        "bias": bias,
-        "out_frac": data_frac + acc_shift,
-    }

@@ -129,8 +129,8 @@ class TestDigitsShapeStream(TestDigitsShape):
 
 
 class TestReuseFolding(CsimCase):
-    """Reuse 3: 24 x 4 and 10 x 2 groups on 32 and 7 units, not multiples of the groups per output, so a
-    unit serves a different group index each round; fan-in 50 leaves a short last group."""
+    """Reuse 3: 24 and 10 outputs on 8 and 4 units (the second layer's last round has idle units); fan-in 50
+    leaves a short last group."""
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -143,13 +143,14 @@ class TestReuseFolding(CsimCase):
         return 3
 
 
-class TestWeightTermUnit(CsimCase):
-    """The weight-term unit after data-term layers: each step shifts the whole (already truncated) input."""
+class TestTermPairUnit(CsimCase):
+    """The term-pair unit after data-term layers: each step one (weight term, data term) pair of the group's
+    values, whose data terms are extracted when the group is loaded."""
 
     @pytest.fixture(scope="class")
     @classmethod
     def mmac_unit(cls):
-        return "weight_term"
+        return "term_pair"
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -157,8 +158,8 @@ class TestWeightTermUnit(CsimCase):
         return 4
 
 
-class TestReuseAboveGroups(CsimCase):
-    """A reuse factor above a layer's group count: that layer takes one round per group, no idle rounds."""
+class TestReuseAboveOutputs(CsimCase):
+    """A reuse factor above a layer's output count: that layer takes one round per output, no idle rounds."""
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -175,11 +176,11 @@ class TestReuseAboveGroups(CsimCase):
     def reuse_factor(cls):
         return 64
 
-    def test_layers_fold_to_their_group_count(self, project):
+    def test_layers_fold_to_their_output_count(self, project):
         for node in project.get_layers():
             if node.class_name == "MMACDense":
                 assert node.get_attr("n_units") == 1
-                assert node.get_attr("rounds") == node.get_attr("n_out") * node.get_attr("n_groups")
+                assert node.get_attr("rounds") == node.get_attr("n_out")
 
 
 class TestReuseFoldingStream(TestReuseFolding):
@@ -195,5 +196,5 @@ class TestReuseFoldingStream(TestReuseFolding):
         assert [node.get_attr("n_groups") for node in dense] == [4, 2]
 
 
-class TestWeightTermUnitStream(TestWeightTermUnit):
-    io = "io_stream"  # the same case through io_stream: the streaming Dense's weight-term unit
+class TestTermPairUnitStream(TestTermPairUnit):
+    io = "io_stream"  # the same case through io_stream: the streaming Dense's term-pair unit

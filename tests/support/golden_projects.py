@@ -19,7 +19,7 @@ GOLDEN = Path(__file__).parents[1] / "data" / "golden_projects.json"
 CASES = {
     "term_mlp_parallel": ("mlp", "term", "io_parallel", "pynq-z2", "Vivado", 1, None),
     "term_mlp_reuse4": ("mlp", "term", "io_parallel", "pynq-z2", "Vivado", 4, None),
-    "term_mlp_weight_term": ("mlp", "term", "io_parallel", "zedboard", "Vivado", 2, "weight_term"),
+    "term_mlp_term_pair": ("mlp", "term", "io_parallel", "zedboard", "Vivado", 2, "term_pair"),
     "term_mlp_stream": ("mlp", "term", "io_stream", "pynq-z2", "Vivado", 1, None),
     "term_mlp_vitis_zc706": ("mlp", "term", "io_parallel", "zc706", "Vitis", 1, None),
     "term_mlp_vc707": ("mlp", "term", "io_stream", "vc707", "Vivado", 2, None),

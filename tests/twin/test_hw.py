@@ -40,10 +40,10 @@ def mlp(n_in, widths, seed):
 @pytest.mark.parametrize(
     "n_in, widths, reuse, unit",
     [
-        (40, [24, 10], 2, "term_pair"),
+        (40, [24, 10], 2, "weight_term"),
         pytest.param(33, [16, 5], 1, "weight_term", marks=pytest.mark.extended),  # make test-all
     ],
-    ids=["40-24-10_reuse2_term_pair", "33-16-5_reuse1_weight_term"],
+    ids=["40-24-10_reuse2", "33-16-5_reuse1"],
 )
 def test_estimate_is_within_25_percent_of_yosys(tmp_path, n_in, widths, reuse, unit):
     model = mlp(n_in, widths, seed=len(widths) + n_in)
@@ -76,5 +76,5 @@ def test_conv_core_estimate_is_within_25_percent_of_yosys(tmp_path):
     spec = node.core_spec()
     measured = measure.synthesize([spec], tmp_path / "yosys")["total"]
     estimated = mmac_dense_resources(spec)
-    assert measured["DSP48E1"] == 0 and spec["n_groups"] == 9
+    assert measured["DSP48E1"] == 0 and spec.n_groups == 9
     assert abs(estimated["LUT"] - measured["LUT"]) <= 0.25 * measured["LUT"], (estimated, measured)

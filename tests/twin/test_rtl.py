@@ -1,127 +1,91 @@
 """The Verilog twin (mrfpga.hls.twin.verilog) and its golden model of docs/mmac_core.md (mrfpga.hls.twin.spec).
 
 The golden model is held to definitions written out here (a dense layer with every term kept is the plain
-integer dot product; the data-term grid is ap_ufixed rounding and saturation); the twin, built and run in
-Verilator, must equal the golden model exactly, outputs and cycles, sample by sample, in both unit modes,
-at several resolutions, with short last groups, reuse 1 and more, and unit counts that are not a multiple
-of the groups per output. Yosys sizes a small design and its statistics parse.
+integer dot product in both unit modes; the data-term grid is ap_ufixed rounding and saturation); the twin,
+built and run in Verilator, must equal the golden model exactly, outputs and cycles, sample by sample, at
+several resolutions, with short last groups, reuse 1 and more, outputs that do not fill the last round, data
+terms a pack at a time. Yosys sizes a small design and its statistics parse.
 """
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
-from mrfpga.hls.twin import measure, tools
-from mrfpga.hls.twin.spec import (
-    check_chain,
-    check_spec,
-    dense_spec,
-    layer_cycles,
-    simulate,
-    simulate_chain,
-)
+from mrfpga.hls.twin import measure, tools, verilog
+from mrfpga.hls.twin.spec import DataTermCore, check_chain, dense_core, layer_cycles, simulate, simulate_chain
 
 
-def data_term_spec(
-    name, n_in, *, bits, frac, budgets, floors=None, in_width, in_frac, in_signed, half_even=False, encoding="naf"
-):
-    return {
-        "kind": "data_term",
-        "name": name,
-        "n_in": n_in,
-        "bits": bits,
-        "frac": frac,
-        "encoding": encoding,
-        "budgets": budgets,
-        "floors": floors or [0] * len(budgets),
-        "round_half_even": half_even,
-        "in_width": in_width,
-        "in_frac": in_frac,
-        "in_signed": in_signed,
-    }
+def data_term_spec(name, n_in, *, bits, frac, budgets, floors=None, half_even=False, encoding="naf", lanes=16, **grid):
+    return DataTermCore(
+        name=name, n_in=n_in, bits=bits, frac=frac, encoding=encoding, budgets=budgets,
+        floors=floors or [0] * len(budgets), round_half_even=half_even, lanes=lanes, **grid,
+    )  # fmt: skip
 
 
-def random_dense(rng, name, n_in, n_out, *, group_size, reuse, weight_bits, mode, data_bits, data_budgets, **kw):
+def random_dense(rng, name, n_in, n_out, *, weight_bits, **kw):
     magnitudes = rng.integers(0, 1 << weight_bits, (n_in, n_out))
     magnitudes[rng.random(magnitudes.shape) < 0.2] = 0
     signs = rng.choice([-1, 1], (n_in, n_out))
     bias = rng.integers(-300, 300, n_out)
-    return dense_spec(
-        name,
-        magnitudes,
-        signs,
-        bias,
-        group_size=group_size,
-        reuse=reuse,
-        weight_bits=weight_bits,
-        mode=mode,
-        data_bits=data_bits,
-        data_budgets=data_budgets,
-        **kw,
-    ), (magnitudes * signs)
-
-
-def term_pair_chain(rng):
-    """HESE data terms -> mMAC (reuse 3, 15 groups on 5 units: not a multiple of 3 groups per output, short last
-    group) -> onion data term (binary, round half even, dropped bits) -> mMAC (reuse 1, weight floors)."""
-    first = data_term_spec(
-        "dt_in", 21, bits=6, frac=4, budgets=[1, 2, 3], in_width=10, in_frac=6, in_signed=True, encoding="hese"
-    )
-    dense_a, _ = random_dense(
-        rng, "dense_a", 21, 5, group_size=8, reuse=3, weight_bits=5, mode="term_pair", data_bits=7,
-        weight_budgets=[2, 4, 7], data_budgets=[1, 2, 3], data_frac=4, acc_shift=1,
-    )  # fmt: skip
-    onion = data_term_spec(
-        "dt_mid", 5, bits=5, frac=dense_a["out_frac"] - 7, budgets=[2, 3, 6], floors=[2, 1, 0], half_even=True,
-        encoding="binary",
-        in_width=dense_a["acc_width"], in_frac=dense_a["out_frac"], in_signed=True,
-    )  # fmt: skip
-    dense_b, _ = random_dense(
-        rng, "dense_b", 5, 3, group_size=4, reuse=1, weight_bits=4, mode="term_pair", data_bits=6,
-        weight_budgets=[2, 3, 5], weight_floors=[2, 1, 0], data_budgets=[2, 3, 6],
-    )  # fmt: skip
-    return [first, dense_a, onion, dense_b]
+    return dense_core(name, magnitudes, signs, bias, weight_bits=weight_bits, **kw), magnitudes * signs
 
 
 def weight_term_chain(rng):
-    """mMAC on signed codes (reuse 2, 9 groups on 5 units) -> mMAC on its signed outputs (reuse 4, short groups)."""
+    """HESE data terms, 8 a cycle -> mMAC (reuse 2: 3 units own 5 outputs; groups of 8, the last short) -> onion
+    data term (binary, round half even, dropped bits) -> mMAC (reuse 1, weight floors) -> mMAC on signed outputs
+    (reuse 3 on 4 outputs)."""
+    first = data_term_spec(
+        "dt_in", 21, bits=6, frac=4, budgets=[1, 2, 3], in_width=10, in_frac=6, in_signed=True, encoding="hese",
+        lanes=8,
+    )  # fmt: skip
     dense_a, _ = random_dense(
-        rng, "shift_a", 18, 3, group_size=6, reuse=2, weight_bits=4, mode="weight_term", data_bits=8,
-        data_signed=True, weight_budgets=[1, 3, 6], data_budgets=[1, 1, 1],
+        rng, "dense_a", 21, 5, group_size=8, reuse=2, weight_bits=5, mode="weight_term", data_bits=7,
+        weight_budgets=[2, 4, 7], data_budgets=[1, 2, 3], data_frac=4, acc_shift=1,
+    )  # fmt: skip
+    onion = data_term_spec(
+        "dt_mid", 5, bits=5, frac=dense_a.out_frac - 7, budgets=[2, 3, 6], floors=[2, 1, 0], half_even=True,
+        encoding="binary", in_width=dense_a.acc_width, in_frac=dense_a.out_frac, in_signed=True, lanes=2,
     )  # fmt: skip
     dense_b, _ = random_dense(
-        rng, "shift_b", 3, 8, group_size=2, reuse=4, weight_bits=3, mode="weight_term",
-        data_bits=dense_a["acc_width"], data_signed=True, weight_budgets=[1, 2, 3], data_budgets=[1, 1, 1],
+        rng, "dense_b", 5, 3, group_size=4, reuse=1, weight_bits=4, mode="weight_term", data_bits=6,
+        weight_budgets=[2, 3, 5], weight_floors=[2, 1, 0], data_budgets=[1, 1, 1],
     )  # fmt: skip
-    return [dense_a, dense_b]
+    dense_c, _ = random_dense(
+        rng, "dense_c", 3, 4, group_size=2, reuse=3, weight_bits=3, mode="weight_term", data_bits=dense_b.acc_width,
+        data_signed=True, weight_budgets=[1, 2, 3], data_budgets=[1, 1, 1],
+    )  # fmt: skip
+    return [first, dense_a, onion, dense_b, dense_c]
 
 
 class TestGoldenModel:
-    def test_every_term_kept_is_the_integer_dot_product(self):
+    @pytest.mark.parametrize(
+        "mode, reuse", [("term_pair", 1), ("term_pair", 3), ("weight_term", 2), ("weight_term", 4)]
+    )
+    def test_every_term_kept_is_the_integer_dot_product(self, mode, reuse):
         rng = np.random.default_rng(1)
-        for mode, reuse in (("term_pair", 1), ("term_pair", 3), ("weight_term", 2)):
-            spec, weights = random_dense(
-                rng, "d", 19, 4, group_size=8, reuse=reuse, weight_bits=5, mode=mode, data_bits=7,
-                weight_budgets=[3, 40], data_budgets=[1, 8], acc_shift=2,
-            )  # fmt: skip
-            codes = rng.integers(0, 1 << 7, (25, 19))
-            out, cycles = simulate(spec, codes, 1)
-            expected = (codes @ weights) * 4 + np.asarray(spec["bias"])
-            np.testing.assert_array_equal(out, expected)
-            per_round = spec["group_terms"][1] * (8 if mode == "term_pair" else 1)
-            assert (cycles == reuse * per_round + 3).all()
-            # Fewer terms: a different, still exact-width result, and fewer cycles.
-            low, low_cycles = simulate(spec, codes, 0)
-            assert (low_cycles < cycles).all() and not np.array_equal(low, out)
+        spec, weights = random_dense(
+            rng, "d", 19, 4, group_size=8, reuse=reuse, weight_bits=5, mode=mode, data_bits=7,
+            weight_budgets=[3, 40], data_budgets=[1, 8], acc_shift=2,
+        )  # fmt: skip
+        codes = rng.integers(0, 1 << 7, (25, 19))
+        out, cycles = simulate(spec, codes, 1)
+        np.testing.assert_array_equal(out, (codes @ weights) * 4 + np.asarray(spec.bias))
+        per_group = spec.group_terms[1] * (8 if mode == "term_pair" else 1)
+        assert spec.n_units == -(-4 // reuse) and (cycles == reuse * 3 * per_group + 2).all()  # 3 groups
+        # Fewer terms: a different, still exact-width result, and fewer cycles.
+        low, low_cycles = simulate(spec, codes, 0)
+        assert (low_cycles < cycles).all() and not np.array_equal(low, out)
 
     def test_data_term_grid_rounds_and_saturates_like_ap_ufixed(self):
         # 3 fraction bits in, 1 out: steps of 0.25 round to 0.5; 11 bits unsigned after the grid.
-        spec = data_term_spec("dt", 1, bits=4, frac=1, budgets=[5], in_width=8, in_frac=3, in_signed=True)
+        grid = {"in_width": 8, "in_frac": 3, "in_signed": True}
+        spec = data_term_spec("dt", 1, bits=4, frac=1, budgets=[5], **grid)
         codes = np.array([[-9], [-2], [1], [2], [3], [6], [10], [127]])  # -1.125 .. 15.875
         half_up, _ = simulate(spec, codes, 0)
         assert half_up[:, 0].tolist() == [0, 0, 0, 1, 1, 2, 3, 15]
-        half_even, _ = simulate({**spec, "round_half_even": True}, codes, 0)
+        half_even, _ = simulate(data_term_spec("dt", 1, bits=4, frac=1, budgets=[5], half_even=True, **grid), codes, 0)
         assert half_even[:, 0].tolist() == [0, 0, 0, 0, 1, 2, 2, 15]
 
     def test_data_term_keeps_the_top_terms_above_the_floor(self):
@@ -135,20 +99,26 @@ class TestGoldenModel:
         with pytest.raises(ValueError, match=r"dt: input codes span 0..128, outside the 7-bit unsigned range 0..127"):
             simulate(spec, np.array([[0], [128]]), 0)
 
+    def test_a_data_term_layer_takes_a_cycle_per_pack(self):
+        spec = data_term_spec("dt", 37, bits=4, frac=0, budgets=[2], in_width=6, in_frac=0, in_signed=False)
+        assert spec.n_packs == 3 and layer_cycles(spec, 0) == 4
+
     def test_bad_specs_are_named(self):
         rng = np.random.default_rng(0)
-        spec, _ = random_dense(rng, "bad", 8, 2, group_size=4, reuse=1, weight_bits=3, mode="term_pair",
+        spec, _ = random_dense(rng, "bad", 8, 2, group_size=4, reuse=1, weight_bits=3, mode="weight_term",
                                data_bits=5, weight_budgets=[2], data_budgets=[1])  # fmt: skip
         with pytest.raises(ValueError, match="bad: table shape"):
-            check_spec({**spec, "table": spec["table"][1:]})
+            dataclasses.replace(spec, table=spec.table[1:])
         with pytest.raises(ValueError, match="bad: unknown mode"):
-            check_spec({**spec, "mode": "bit_serial"})
-        with pytest.raises(ValueError, match="bad: missing acc_width"):
-            check_spec({key: value for key, value in spec.items() if key != "acc_width"})
+            dataclasses.replace(spec, mode="bit_serial")
+        with pytest.raises(ValueError, match="bad: reuse 3 outside 1..n_out"):
+            dataclasses.replace(spec, reuse=3)
         with pytest.raises(ValueError, match="bad gives .* but dt takes"):
             check_chain([spec, data_term_spec("dt", 2, bits=4, frac=0, budgets=[2], in_width=9, in_frac=0,
                                                in_signed=True)])  # fmt: skip
-        assert layer_cycles(spec, 0) == spec["group_terms"][0] + 3
+        assert layer_cycles(spec, 0) == 2 * spec.group_terms[0] + 2
+        with pytest.raises(ValueError, match="bad: the twin models the weight-term unit"):
+            verilog.mmac_dense_verilog(dataclasses.replace(spec, mode="term_pair"), 1)
 
 
 class TestYosysStatistics:
@@ -190,28 +160,22 @@ def check_twin_equals_golden(specs, codes, resolutions, out_dir):
 
 
 @pytest.mark.slow
-class TestTwin:
-    def test_term_pair_chain_equals_the_golden_model(self, tmp_path):
-        rng = np.random.default_rng(7)
-        specs = term_pair_chain(rng)
-        codes = rng.integers(-512, 512, (40, 21))
-        result = check_twin_equals_golden(specs, codes, [0, 1, 2, 3], tmp_path)
-        # Resolution 3 is past the last: the layers read the last.
-        np.testing.assert_array_equal(result["outputs"][3], result["outputs"][2])
-        assert len(set(result["cycles"][0])) == 1 and result["cycles"][0][0] < result["cycles"][2][0]
-
-    def test_weight_term_chain_equals_the_golden_model(self, tmp_path):
-        rng = np.random.default_rng(8)
-        specs = weight_term_chain(rng)
-        codes = rng.integers(-128, 128, (40, 18))
-        check_twin_equals_golden(specs, codes, [0, 1, 2], tmp_path)
+def test_twin_equals_the_golden_model(tmp_path):
+    rng = np.random.default_rng(7)
+    specs = weight_term_chain(rng)
+    codes = rng.integers(-512, 512, (40, 21))
+    result = check_twin_equals_golden(specs, codes, [0, 1, 2, 3], tmp_path)
+    # Resolution 3 is past the last: the layers read the last.
+    np.testing.assert_array_equal(result["outputs"][3], result["outputs"][2])
+    assert len(set(result["cycles"][0])) == 1 and result["cycles"][0][0] < result["cycles"][2][0]
+    assert (tmp_path / "mrfpga_dense_a_u2.mem").is_file()  # each unit's ROM in a $readmemh file
 
 
 @pytest.mark.slow
 def test_yosys_sizes_a_small_design(tmp_path):
     rng = np.random.default_rng(3)
     dense, _ = random_dense(
-        rng, "dense_s", 12, 3, group_size=6, reuse=2, weight_bits=4, mode="term_pair", data_bits=5,
+        rng, "dense_s", 12, 3, group_size=6, reuse=1, weight_bits=4, mode="weight_term", data_bits=5,
         weight_budgets=[2, 5], data_budgets=[1, 2],
     )  # fmt: skip
     first = data_term_spec("dt_s", 12, bits=4, frac=2, budgets=[1, 2], in_width=6, in_frac=3, in_signed=True)

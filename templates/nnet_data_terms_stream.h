@@ -1,0 +1,26 @@
+// mrfpga: data-term layers, io_stream: the io_parallel layers' per-value operations, pack by pack (one pixel
+// per cycle, one data-term unit per value of a pack).
+#ifndef NNET_DATA_TERMS_STREAM_H_
+#define NNET_DATA_TERMS_STREAM_H_
+
+#include "hls_stream.h"
+#include "nnet_data_terms.h"
+#include "nnet_mmac_common.h"
+
+namespace nnet {
+
+template <class data_T, class res_T, typename CONFIG_T>
+void data_terms(hls::stream<data_T> &data, hls::stream<res_T> &res, const unsigned resolution) {
+    #pragma HLS INLINE off
+    apply_to_packs<data_T, res_T, CONFIG_T::n_in>(data, res, data_term_op<CONFIG_T>(resolution));
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void signed_data_terms(hls::stream<data_T> &data, hls::stream<res_T> &res, const unsigned resolution) {
+    #pragma HLS INLINE off
+    apply_to_packs<data_T, res_T, CONFIG_T::n_in>(data, res, signed_data_term_op<CONFIG_T>(resolution));
+}
+
+} // namespace nnet
+
+#endif

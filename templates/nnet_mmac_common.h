@@ -1,0 +1,232 @@
+// mrfpga: what the kit's layer families share: the cycle counters of C simulation, the signed digits of a
+// code and its most significant terms, the loops of the elementwise layers (all values at once, or pack by
+// pack), reading and writing a whole vector as packs, and the zero-padded patch of a convolution's output
+// pixel.
+#ifndef NNET_MMAC_COMMON_H_
+#define NNET_MMAC_COMMON_H_
+
+#include "ap_int.h"
+#include "hls_stream.h"
+#include "nnet_common.h"
+#ifndef __SYNTHESIS__
+#include <vector>
+#endif
+
+namespace nnet {
+
+#ifndef __SYNTHESIS__
+// C simulation only: the cycles the schedules of the kit's layers take for the current sample.
+inline unsigned long &csim_cycles() {
+    static unsigned long cycles = 0;
+    return cycles;
+}
+#define MRFPGA_COUNT_CYCLES(n) (nnet::csim_cycles() += (n))
+// Per layer: the generated top calls MRFPGA_LAYER_DONE() after each kit layer, which records the cycles
+// counted since the previous one (the testbench clears the list before each sample; at most
+// csim_max_layers are kept, so hls4ml's predict, which never clears it, stays bounded).
+static const unsigned csim_max_layers = 1024;
+inline std::vector<unsigned long> &csim_layer_cycles() {
+    static std::vector<unsigned long> cycles;
+    return cycles;
+}
+inline unsigned long &csim_layer_mark() {
+    static unsigned long mark = 0;
+    return mark;
+}
+inline void csim_layer_done() {
+    if (csim_layer_cycles().size() < csim_max_layers) {
+        csim_layer_cycles().push_back(csim_cycles() - csim_layer_mark());
+    }
+    csim_layer_mark() = csim_cycles();
+}
+#define MRFPGA_LAYER_DONE() nnet::csim_layer_done()
+#else
+#define MRFPGA_COUNT_CYCLES(n)
+#define MRFPGA_LAYER_DONE()
+#endif
+
+// ceil(log2(n)): the depth of an adder tree over n values.
+constexpr unsigned ceil_log2(unsigned n, unsigned p = 0) { return (1u << p) >= n ? p : ceil_log2(n, p + 1); }
+
+// An unsigned type that holds 0..N, no wider.
+template <unsigned N> struct uint_upto {
+    typedef ap_uint<(ceil_log2(N + 1) > 0 ? ceil_log2(N + 1) : 1)> type;
+};
+
+enum term_encoding { binary_terms = 0, naf_terms = 1, hese_terms = 2 };
+
+// Signed digits of x as +/- bit masks (the same bit arithmetic as the Python side).
+template <unsigned BITS, unsigned ENCODING>
+void signed_digits(ap_uint<BITS> x, ap_uint<BITS + 1> &pos, ap_uint<BITS + 1> &neg) {
+    #pragma HLS INLINE
+    ap_uint<BITS + 2> q = x;
+    if (ENCODING == naf_terms) {
+        ap_uint<BITS + 2> half = q >> 1;
+        ap_uint<BITS + 2> x3 = q + half;
+        ap_uint<BITS + 2> carry = half ^ x3;
+        pos = (x3 & carry).range(BITS, 0);
+        neg = (half & carry).range(BITS, 0);
+    } else if (ENCODING == hese_terms) {
+        // A run of two or more ones, bits m..n, becomes 2^(n+1) - 2^m; a lone one stays.
+        ap_uint<BITS + 2> run_start = q & ~(q << 1);
+        ap_uint<BITS + 2> above_run = ~q & (q << 1);
+        ap_uint<BITS + 2> lone = run_start & ~(q >> 1);
+        neg = (run_start & (q >> 1)).range(BITS, 0);
+        pos = (lone | (above_run & (q << 2))).range(BITS, 0);
+    } else {
+        pos = q.range(BITS, 0);
+        neg = 0;
+    }
+}
+
+// Keep the `budget` most significant terms of `x`, as +/- bit masks.
+template <unsigned BITS, unsigned ENCODING>
+void top_terms(ap_uint<BITS> x, unsigned budget, ap_uint<BITS + 1> &pos, ap_uint<BITS + 1> &neg) {
+    #pragma HLS INLINE
+    ap_uint<BITS + 1> all_pos, all_neg;
+    signed_digits<BITS, ENCODING>(x, all_pos, all_neg);
+    pos = 0;
+    neg = 0;
+    unsigned kept = 0;
+Planes:
+    for (int p = BITS; p >= 0; p--) {
+        #pragma HLS UNROLL
+        if (kept < budget && (all_pos[p] || all_neg[p])) {
+            pos[p] = all_pos[p];
+            neg[p] = all_neg[p];
+            kept++;
+        }
+    }
+}
+
+// The per-value operation of an elementwise layer at one resolution is a policy object (a `value_op` with
+// `apply<res_T>(x)`), so one loop below serves every such layer, in each io style.
+
+// LANES values a cycle, pack after pack: the rate an mMAC layer reads a group, from LANES copies of the
+// operation. One cycle latches the resolution's parameters (the policy object), then one cycle per pack.
+template <class data_T, class res_T, unsigned N, unsigned LANES, class value_op>
+void apply_to_lanes(const data_T data[N], res_T res[N], const value_op &op) {
+    #pragma HLS INLINE
+    static const unsigned n_packs = (N + LANES - 1) / LANES;
+Packs:
+    for (unsigned p = 0; p < n_packs; p++) {
+        #pragma HLS PIPELINE II = 1
+    Lanes:
+        for (unsigned l = 0; l < LANES; l++) {
+            #pragma HLS UNROLL
+            const unsigned i = p * LANES + l;
+            if (i < N)
+                res[i] = op.template apply<res_T>(data[i]);
+        }
+    }
+    MRFPGA_COUNT_CYCLES(1 + n_packs);
+}
+
+// ---------------------------------------------------------------------------
+// io_stream (channels last): a stream word ("pack") holds data_T::size values, the channels of one pixel for
+// an image, the whole vector for a Dense's input. The elementwise layers work pack by pack (one pixel per
+// cycle, the pack's values unrolled: one data-term unit or BN multiplier per channel, shared by all pixels).
+// The resolution is a scalar every layer reads.
+
+// Cycles of a pipelined pack-by-pack loop: one pack per cycle, plus its one registered stage.
+static const unsigned pack_loop_fill_cycles = 1;
+
+// Pack by pack: one pack per cycle, its values unrolled (one data-term unit per value of a pack).
+template <class data_T, class res_T, unsigned N, class value_op>
+void apply_to_packs(hls::stream<data_T> &data, hls::stream<res_T> &res, const value_op &op) {
+    #pragma HLS INLINE
+    static_assert(res_T::size == data_T::size, "data terms keep the stream's packing");
+    static const unsigned n_packs = N / data_T::size;
+Packs:
+    for (unsigned p = 0; p < n_packs; p++) {
+        #pragma HLS PIPELINE II = 1
+        const data_T in = data.read();
+        res_T out;
+        PRAGMA_DATA_PACK(out)
+        for (unsigned j = 0; j < data_T::size; j++) {
+            #pragma HLS UNROLL
+            out[j] = op.template apply<typename res_T::value_type>(in[j]);
+        }
+        res.write(out);
+    }
+    MRFPGA_COUNT_CYCLES(n_packs + pack_loop_fill_cycles);
+}
+
+// A layer that needs its whole input vector at once (the row-wise Dense) reads it pack by pack; the mMAC layers
+// write their outputs pack by pack.
+template <class pack_T, unsigned N> void read_all(hls::stream<pack_T> &in, typename pack_T::value_type out[N]) {
+    #pragma HLS INLINE
+ReadPacks:
+    for (unsigned i = 0; i < N / pack_T::size; i++) {
+        #pragma HLS PIPELINE II = 1
+        pack_T pack = in.read();
+        for (unsigned j = 0; j < pack_T::size; j++) {
+            #pragma HLS UNROLL
+            out[i * pack_T::size + j] = pack[j];
+        }
+    }
+    MRFPGA_COUNT_CYCLES(N / pack_T::size);
+}
+
+template <class pack_T, unsigned N> void write_all(const typename pack_T::value_type in[N], hls::stream<pack_T> &out) {
+    #pragma HLS INLINE
+WritePacks:
+    for (unsigned i = 0; i < N / pack_T::size; i++) {
+        #pragma HLS PIPELINE II = 1
+        pack_T pack;
+        PRAGMA_DATA_PACK(pack)
+        for (unsigned j = 0; j < pack_T::size; j++) {
+            #pragma HLS UNROLL
+            pack[j] = in[i * pack_T::size + j];
+        }
+        out.write(pack);
+    }
+    MRFPGA_COUNT_CYCLES(N / pack_T::size);
+}
+
+// ---------------------------------------------------------------------------
+// Convolutions (io_parallel, channels last): every output pixel is a Dense over its zero-padded input patch,
+// flattened (filter row, filter column, channel) like the kernel. The mMAC and the row-wise Conv2D both work
+// so, on the same geometry.
+
+// The geometry of the kit's convolutions (channels last, undilated).
+struct conv2d_geometry {
+    static const unsigned in_height = 8;
+    static const unsigned in_width = 8;
+    static const unsigned n_chan = 1;
+    static const unsigned out_height = 6;
+    static const unsigned out_width = 6;
+    static const unsigned n_filt = 4;
+    static const unsigned filt_height = 3;
+    static const unsigned filt_width = 3;
+    static const unsigned stride_height = 1;
+    static const unsigned stride_width = 1;
+    static const unsigned pad_top = 0;
+    static const unsigned pad_left = 0;
+};
+
+// The zero-padded input patch of output pixel (oh, ow), flattened (filter row, filter column, channel)
+// like the kernel, so a Dense over the patch computes the pixel.
+template <class data_T, typename CONFIG_T>
+void gather_patch(const data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
+                  data_T patch[CONFIG_T::filt_height * CONFIG_T::filt_width * CONFIG_T::n_chan], unsigned oh,
+                  unsigned ow) {
+    #pragma HLS INLINE
+Patch:
+    for (unsigned fh = 0; fh < CONFIG_T::filt_height; fh++) {
+        for (unsigned fw = 0; fw < CONFIG_T::filt_width; fw++) {
+            const int ih = int(oh * CONFIG_T::stride_height + fh) - int(CONFIG_T::pad_top);
+            const int iw = int(ow * CONFIG_T::stride_width + fw) - int(CONFIG_T::pad_left);
+            const bool inside = ih >= 0 && ih < int(CONFIG_T::in_height) && iw >= 0 && iw < int(CONFIG_T::in_width);
+            for (unsigned c = 0; c < CONFIG_T::n_chan; c++) {
+                #pragma HLS UNROLL
+                patch[(fh * CONFIG_T::filt_width + fw) * CONFIG_T::n_chan + c] =
+                    inside ? data[(ih * CONFIG_T::in_width + iw) * CONFIG_T::n_chan + c] : data_T(0);
+            }
+        }
+    }
+}
+
+} // namespace nnet
+
+#endif

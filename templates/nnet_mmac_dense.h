@@ -1,0 +1,230 @@
+// mrfpga: the multi-resolution term MAC (mMAC) Dense, io_parallel, and its lock-step core.
+//
+// One design serves every resolution: the resolution index selects how many
+// data terms (a) and weight terms per group (k) are used. Weight terms are
+// stored per group, most significant first, so budget k reads a prefix.
+// Products are shifts of powers of two: no multiplier touches data or weights.
+//
+// The other mMAC headers build on this one: the streaming Dense steps with mmac_core; both convolutions
+// call mmac_dense per output pixel with an mmac_dense_config.
+#ifndef NNET_MMAC_DENSE_H_
+#define NNET_MMAC_DENSE_H_
+
+#include "ap_int.h"
+#include "nnet_mmac_common.h"
+
+namespace nnet {
+
+// mMAC Dense in lock step (docs/mmac_core.md). n_units = ceil(n_out / reuse_factor) units; unit u owns output
+// round * n_units + u in each of reuse_factor rounds, so it sums whole outputs: no partial sums, no adder tree.
+// Every unit walks the same group at the same step: the group's values are selected once, for all units. One
+// pipelined loop runs over the run-time number of steps, the units unrolled inside it, each predicated by a
+// valid bit: no per-unit break, so every unit advances one step per cycle.
+// Entry layout of the term table, least significant bit first:
+// [index in group : index_bits][exponent : exponent_bits][negative : 1][valid : 1]
+// Table layout: [round][group][term slot][unit], so that unit u reads partition u (its own ROM).
+
+// term_pair: one (weight term, data term) pair per step; weight_term: one weight term per step, a shift
+// of the whole input (a data-term input or any fixed-point input).
+enum mmac_unit { term_pair_unit = 0, weight_term_unit = 1 };
+
+struct mmac_dense_config {
+    static const unsigned n_in = 10;
+    static const unsigned n_out = 10;
+    static const unsigned group_size = 16;
+    static const unsigned n_groups = 1;
+    static const unsigned max_weight_terms = 1;  // entries stored per group
+    static const unsigned max_data_terms = 1;
+    static const unsigned data_bits = 9;  // width of the input code
+    static const unsigned unit = term_pair_unit;
+    typedef ap_int<9> data_int_t;  // the input's raw code, signed or not
+    static const unsigned index_bits = 4;
+    static const unsigned exponent_bits = 4;
+    static const unsigned acc_shift = 0;  // accumulator grid below the product grid
+    static const unsigned reuse_factor = 1;
+    static const unsigned n_units = n_out;  // ceil(n_out / reuse_factor): each unit owns reuse_factor outputs
+    static const unsigned n_resolutions = 1;
+    typedef ap_uint<10> term_t;
+    typedef ap_int<32> accum_t;
+    typedef ap_int<32> bias_t;
+    static unsigned weight_terms(unsigned resolution) { return max_weight_terms; }
+    // Onion kernels: terms below this exponent are the code's dropped low bits.
+    static unsigned weight_floor(unsigned resolution) { return 0; }
+    static unsigned data_terms(unsigned resolution) { return max_data_terms; }
+    // Term slots every group walks at this resolution: min(k, the fullest group's terms above the floor).
+    static unsigned group_terms(unsigned resolution) { return max_weight_terms; }
+    static unsigned group_base(unsigned group) { return group * group_size; }  // first input of a group
+};
+
+// Fixed stages of mmac_dense around its steps: load (the resolution's step counts), the last step's
+// accumulation into the output.
+static const unsigned mmac_fixed_cycles = 2;
+
+// What a lock-step unit does, shared by the io_parallel core and the streaming Dense: extract the data terms
+// of the values it reads, and one unit's step (decode its entry, valid bit, product, accumulate).
+template <typename CONFIG_T> struct mmac_core {
+    typedef typename CONFIG_T::accum_t accum_t;
+    static const bool term_pairs = CONFIG_T::unit == term_pair_unit;
+    static const unsigned max_data = term_pairs ? CONFIG_T::max_data_terms : 1;
+    typedef typename uint_upto<CONFIG_T::data_bits>::type exp_t; // a data term's exponent
+    typedef typename uint_upto<max_data>::type count_t;          // data terms of a value
+
+    // Each value's data terms, most significant first (exponent, sign). The data-term layer already kept `a`
+    // terms of its own encoding; the NAF of that value is minimal, so it has at most `a` terms and sums exactly.
+    template <unsigned N, class value_T>
+    static void data_terms(const value_T values[N], const unsigned a, exp_t data_exp[N][max_data],
+                           bool data_neg[N][max_data], count_t data_count[N]) {
+        #pragma HLS INLINE
+    DataTerms:
+        for (unsigned i = 0; i < N; i++) {
+            #pragma HLS UNROLL
+            ap_uint<CONFIG_T::data_bits> code = values[i].range(CONFIG_T::data_bits - 1, 0);
+            ap_uint<CONFIG_T::data_bits + 1> pos, neg;
+            top_terms<CONFIG_T::data_bits, naf_terms>(code, a, pos, neg);
+            for (unsigned n = 0; n < max_data; n++) {
+                #pragma HLS UNROLL
+                data_exp[i][n] = 0;
+                data_neg[i][n] = false;
+            }
+            unsigned n = 0;
+            for (int p = CONFIG_T::data_bits; p >= 0; p--) {
+                #pragma HLS UNROLL
+                if ((pos[p] || neg[p]) && n < max_data) {
+                    data_exp[i][n] = p;
+                    data_neg[i][n] = neg[p];
+                    n++;
+                }
+            }
+            data_count[i] = n;
+        }
+    }
+
+    // One unit's step: its table entry against input i (index `base` + the entry's index) and data term d;
+    // returns the accumulator plus the product when the step is valid. `live` is false on a step that walks
+    // no term slot (the streaming Dense's one step per group when a resolution has none).
+    template <unsigned N, class value_T>
+    static accum_t step(const typename CONFIG_T::term_t entry, const unsigned w_floor, const unsigned base,
+                        const unsigned d, const bool live, const value_T values[N],
+                        const exp_t data_exp[N][max_data], const bool data_neg[N][max_data],
+                        const count_t data_count[N], const accum_t acc) {
+        #pragma HLS INLINE
+        const unsigned idx = entry.range(CONFIG_T::index_bits - 1, 0);
+        const unsigned w_exp = entry.range(CONFIG_T::index_bits + CONFIG_T::exponent_bits - 1, CONFIG_T::index_bits);
+        bool negative = entry[CONFIG_T::index_bits + CONFIG_T::exponent_bits];
+        bool valid = live && entry[CONFIG_T::index_bits + CONFIG_T::exponent_bits + 1] && w_exp >= w_floor;
+        const unsigned i = base + idx;
+        accum_t product;
+        if (term_pairs) {
+            valid = valid && d < data_count[i];
+            negative = negative != data_neg[i][d];
+            product = accum_t(1) << (w_exp + unsigned(data_exp[i][d]) + CONFIG_T::acc_shift);
+        } else {
+            typename CONFIG_T::data_int_t x;
+            x.range() = values[i].range();
+            product = accum_t(x) << (w_exp + CONFIG_T::acc_shift);
+        }
+        return valid ? accum_t(negative ? acc - product : acc + product) : acc;
+    }
+};
+
+template <class data_T, class res_T, typename CONFIG_T>
+void mmac_dense(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
+                const typename CONFIG_T::term_t terms[CONFIG_T::reuse_factor * CONFIG_T::n_groups *
+                                                      CONFIG_T::max_weight_terms * CONFIG_T::n_units],
+                const typename CONFIG_T::bias_t biases[CONFIG_T::n_out], const unsigned resolution) {
+    #pragma HLS INLINE off
+    #pragma HLS ARRAY_PARTITION variable = terms cyclic factor = CONFIG_T::n_units
+    typedef mmac_core<CONFIG_T> core;
+    typedef typename CONFIG_T::accum_t accum_t;
+    static const unsigned group_size = CONFIG_T::group_size;
+    static const unsigned max_data = core::max_data;
+    const unsigned w_floor = CONFIG_T::weight_floor(resolution);
+    const unsigned a = core::term_pairs ? CONFIG_T::data_terms(resolution) : 1;
+    const unsigned slots = CONFIG_T::group_terms(resolution);
+
+    // The group all units read in this step and, for term pairs, its values' data terms.
+    data_T group[group_size];
+    typename core::exp_t data_exp[group_size][max_data];
+    bool data_neg[group_size][max_data];
+    typename core::count_t data_count[group_size];
+    #pragma HLS ARRAY_PARTITION variable = group complete
+    #pragma HLS ARRAY_PARTITION variable = data_exp complete dim = 0
+    #pragma HLS ARRAY_PARTITION variable = data_neg complete dim = 0
+    #pragma HLS ARRAY_PARTITION variable = data_count complete dim = 0
+
+    // Each unit starts from its first output's bias; a round's end hands it the next one's.
+    accum_t acc[CONFIG_T::n_units];
+    #pragma HLS ARRAY_PARTITION variable = acc complete
+Start:
+    for (unsigned u = 0; u < CONFIG_T::n_units; u++) {
+        #pragma HLS UNROLL
+        acc[u] = biases[u];
+    }
+
+    const unsigned n_steps = CONFIG_T::reuse_factor * CONFIG_T::n_groups * slots * a;
+    unsigned round = 0, g = 0, slot = 0, d = 0;
+Steps:
+    for (unsigned step = 0; step < n_steps; step++) {
+        #pragma HLS PIPELINE II = 1
+        #pragma HLS LOOP_TRIPCOUNT min = CONFIG_T::reuse_factor * CONFIG_T::n_groups max = CONFIG_T::reuse_factor * CONFIG_T::n_groups * CONFIG_T::max_weight_terms * max_data
+        if (slot == 0 && d == 0) {
+        Group:
+            for (unsigned i = 0; i < group_size; i++) {
+                #pragma HLS UNROLL
+                const unsigned input = CONFIG_T::group_base(g) + i;
+                group[i] = input < CONFIG_T::n_in ? data[input] : data_T(0);
+            }
+            if (core::term_pairs) {
+                core::template data_terms<group_size>(group, a, data_exp, data_neg, data_count);
+            }
+        }
+        const bool round_ends = g + 1 == CONFIG_T::n_groups && slot + 1 == slots && d + 1 == a;
+    Units:
+        for (unsigned u = 0; u < CONFIG_T::n_units; u++) {
+            #pragma HLS UNROLL
+            const typename CONFIG_T::term_t entry =
+                terms[((round * CONFIG_T::n_groups + g) * CONFIG_T::max_weight_terms + slot) * CONFIG_T::n_units + u];
+            const accum_t sum = core::template step<group_size>(entry, w_floor, 0, d, true, group, data_exp,
+                                                                 data_neg, data_count, acc[u]);
+            if (round_ends) {
+                // The accumulator is an integer on the output's grid: copy its bits.
+                const unsigned o = round * CONFIG_T::n_units + u;
+                if (o < CONFIG_T::n_out)
+                    res[o].range() = sum.range(res_T::width - 1, 0);
+                const unsigned next = o + CONFIG_T::n_units;
+                acc[u] = next < CONFIG_T::n_out ? accum_t(biases[next]) : accum_t(0);
+            } else {
+                acc[u] = sum;
+            }
+        }
+        // The step counter (round, group, slot, d), d fastest: counters, not divisions.
+        if (d + 1 < a) {
+            d++;
+        } else {
+            d = 0;
+            if (slot + 1 < slots) {
+                slot++;
+            } else {
+                slot = 0;
+                if (g + 1 < CONFIG_T::n_groups) {
+                    g++;
+                } else {
+                    g = 0;
+                    round++;
+                }
+            }
+        }
+    }
+    if (n_steps == 0) {
+    Biases:
+        for (unsigned o = 0; o < CONFIG_T::n_out; o++) {
+            #pragma HLS UNROLL
+            res[o].range() = accum_t(biases[o]).range(res_T::width - 1, 0);
+        }
+    }
+    MRFPGA_COUNT_CYCLES(n_steps + mmac_fixed_cycles);
+}
+
+} // namespace nnet
+
+#endif

@@ -1,0 +1,70 @@
+// One weight-term mMAC unit (docs/mmac_core.md): its own term ROM, read one cycle ahead (stage A), then the
+// operand selected by the entry's index among the group's registered values, shifted by the weight term's
+// exponent and added to or subtracted from the accumulator (stage B). The layer owns the schedule: which
+// row to read, when a round starts (the accumulator takes the next output's bias) and when it ends.
+module mrfpga_mmac_unit #(
+  parameter ROM_FILE = "",
+  parameter DEPTH = 1,
+  parameter ADDR_BITS = 1,
+  parameter INDEX_BITS = 4,
+  parameter EXP_BITS = 4,
+  parameter GROUP = 16,
+  parameter DATA_BITS = 8,
+  parameter DATA_SIGNED = 0,
+  parameter ACC_WIDTH = 24,
+  parameter ACC_SHIFT = 0,
+  parameter FLOOR_BITS = 1,
+  parameter ROM_BLOCK = 0                       // 1: the ROM in block RAM (large tables)
+) (
+  input wire clk,
+  input wire read,                              // stage A: fetch row addr
+  input wire [ADDR_BITS-1:0] addr,
+  input wire [GROUP*DATA_BITS-1:0] group_values, // stage B: the group's values, registered by the layer
+  input wire [FLOOR_BITS-1:0] floor_q,          // terms below this exponent are dropped (onion precisions)
+  input wire step,                              // stage B holds a step
+  input wire restart,                           // accumulator <= init (a round starts)
+  input wire [ACC_WIDTH-1:0] init,
+  output wire [ACC_WIDTH-1:0] acc_next          // the accumulator with stage B's product
+);
+  /*verilator no_inline_module*/
+  localparam ENTRY_BITS = INDEX_BITS + EXP_BITS + 2;
+  localparam SHIFT_BITS = $clog2((1 << EXP_BITS) + ACC_SHIFT + 1);
+
+  reg [ENTRY_BITS-1:0] entry;
+  generate
+    if (ROM_BLOCK) begin : block
+      (* rom_style = "block", ram_style = "block" *) reg [ENTRY_BITS-1:0] rom [0:DEPTH-1];
+      if (ROM_FILE != "") begin : contents  // the module without its instance's parameters reads no file
+        initial $readmemh(ROM_FILE, rom);
+      end
+      always @(posedge clk) if (read) entry <= rom[addr];
+    end else begin : distributed
+      reg [ENTRY_BITS-1:0] rom [0:DEPTH-1];
+      if (ROM_FILE != "") begin : contents
+        initial $readmemh(ROM_FILE, rom);
+      end
+      always @(posedge clk) if (read) entry <= rom[addr];
+    end
+  endgenerate
+
+  wire [INDEX_BITS-1:0] index = entry[INDEX_BITS-1:0];
+  wire [EXP_BITS-1:0] exponent = entry[INDEX_BITS+EXP_BITS-1:INDEX_BITS];
+  wire negative = entry[INDEX_BITS+EXP_BITS];
+  wire valid = entry[INDEX_BITS+EXP_BITS+1] && exponent >= floor_q;
+
+  wire [DATA_BITS-1:0] operand = group_values[index*DATA_BITS +: DATA_BITS];
+  wire [ACC_WIDTH-1:0] extended;
+  generate
+    if (DATA_BITS >= ACC_WIDTH) assign extended = operand[ACC_WIDTH-1:0];
+    else if (DATA_SIGNED) assign extended = {{(ACC_WIDTH-DATA_BITS){operand[DATA_BITS-1]}}, operand};
+    else assign extended = {{(ACC_WIDTH-DATA_BITS){1'b0}}, operand};
+  endgenerate
+  wire [SHIFT_BITS-1:0] shift = exponent + ACC_SHIFT;
+  wire [ACC_WIDTH-1:0] product = valid ? extended << shift : {ACC_WIDTH{1'b0}};
+
+  reg [ACC_WIDTH-1:0] acc;
+  assign acc_next = negative ? acc - product : acc + product;
+  always @(posedge clk)
+    if (restart) acc <= init;
+    else if (step) acc <= acc_next;
+endmodule
