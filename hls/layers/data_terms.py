@@ -16,6 +16,7 @@ and the C++ would round where Keras does not.
 import dataclasses
 
 import numpy as np
+from hls4ml.model.attributes import Attribute, ChoiceAttribute
 from hls4ml.model.layers import Layer
 from hls4ml.model.types import FixedPrecisionType
 
@@ -44,6 +45,16 @@ class DataTerm(Layer):
     are dropped at resolution r (the top bits of one code), and the grid
     rounds half to even as ``tf.round`` does (data terms round half up).
     """
+
+    _expected_attributes = [
+        Attribute("n_in"),
+        Attribute("bits"),
+        Attribute("integer"),
+        Attribute("budgets", value_type=list),
+        Attribute("floors", value_type=list),
+        ChoiceAttribute("encoding", list(ENCODING_IDS), configurable=False),
+        Attribute("round_half_even", value_type=bool, default=False),
+    ]
 
     def initialize(self):
         bits, integer = self.get_attr("bits"), self.get_attr("integer")
@@ -83,6 +94,14 @@ class SignedDataTerm(Layer):
     """Sign and magnitude: the magnitude on the unsigned ``bits``/``integer`` grid (round half up,
     saturate), its ``a`` most significant terms kept, the sign put back. A NAF top term can round a
     magnitude up to ``2^bits``: sign, one extra bit, ``bits``."""
+
+    _expected_attributes = [
+        Attribute("n_in"),
+        Attribute("bits"),
+        Attribute("integer"),
+        Attribute("budgets", value_type=list),
+        ChoiceAttribute("encoding", list(ENCODING_IDS), configurable=False),
+    ]
 
     def initialize(self):
         bits, integer = self.get_attr("bits"), self.get_attr("integer")

@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 import tensorflow as tf
+from hls4ml.model.attributes import Attribute, ChoiceAttribute, WeightAttribute
 from hls4ml.model.layers import Layer
 from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 
@@ -73,6 +74,25 @@ class MMACDense(Layer):
     activation. Output = the sum plus the bias, as an integer on the grid
     ``2^-acc_frac``, exactly.
     """
+
+    _expected_attributes = [
+        Attribute("n_out"),
+        Attribute("group_size"),
+        Attribute("weight_bits"),
+        Attribute("weight_budgets", value_type=list),
+        Attribute("weight_floors", value_type=list),
+        Attribute("encoding", value_type=str),
+        ChoiceAttribute("unit", UNITS, configurable=False),
+        Attribute("data_bits"),
+        Attribute("data_budgets", value_type=list),
+        Attribute("rounds"),
+        Attribute("n_units"),
+        Attribute("n_groups"),
+        Attribute("group_terms", value_type=list),
+        Attribute("acc_width"),
+        WeightAttribute("terms"),
+        WeightAttribute("bias"),
+    ]
 
     def data_source(self):
         """The layer that sets this layer's input values, looking through value-preserving layers."""

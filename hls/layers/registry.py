@@ -20,8 +20,9 @@ from mrfpga.hls.settings import BACKENDS
 
 from . import data_terms, hls4ml_layers, hls4ml_workarounds, mmac, rowwise, scale_shift
 from .common import KIT_CLASSES
+from .protocol import LayerFamily
 
-FAMILIES = (scale_shift, data_terms, mmac, rowwise)
+FAMILIES: tuple[LayerFamily, ...] = (scale_shift, data_terms, mmac, rowwise)
 LAYERS = {name: cls for family in FAMILIES for name, cls in family.LAYERS.items()}
 FAMILY_OF = {name: family for family in FAMILIES for name in family.LAYERS}
 

@@ -38,6 +38,7 @@ import math
 
 import numpy as np
 import tensorflow as tf
+from hls4ml.model.attributes import Attribute
 from hls4ml.model.layers import Layer
 from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 
@@ -72,6 +73,15 @@ def code_magnitudes(codes, scheme):
 
 class RowwiseDense(Layer):
     """Dense layer on three row-wise cores; output = the exact sum plus the bias, on one fixed-point grid."""
+
+    _expected_attributes = [
+        Attribute("n_out"),
+        Attribute("weight_codes", value_type=None),  # integer codes, (fan-in, n_out)
+        Attribute("row_schemes", value_type=None),  # per row: PoT4, Fixed4 or Fixed8
+        Attribute("row_exponents", value_type=None),  # per row: its step's exponent (None: a row of zeros)
+        Attribute("data_bits"),
+        Attribute("acc_width"),
+    ]
 
     def initialize(self):
         # Look through flatten/max pooling: their output types are only inferred later.

@@ -5,6 +5,7 @@ Here: its Keras handler, hls4ml layer, config and call templates and cost model.
 """
 
 import numpy as np
+from hls4ml.model.attributes import Attribute
 from hls4ml.model.layers import Layer
 from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 
@@ -22,6 +23,11 @@ class SwitchableScaleShift(Layer):
     hardware-exact inference); here they become integer tables on one grid
     per kind, and the output type holds every product and sum exactly.
     """
+
+    _expected_attributes = [
+        Attribute("scales", value_type=None),  # (n_res, n_chan), float64 on power-of-two grids
+        Attribute("shifts", value_type=None),
+    ]
 
     def initialize(self):
         precision = self.get_input_variable().type.precision

@@ -94,8 +94,9 @@ def main():
         print(f"wrote {GOLDEN}: {len(found)} projects, {sum(map(len, found.values()))} files")
         return 0
     golden = json.loads(GOLDEN.read_text())
-    changed = {n: sorted(f for f in set(golden[n]) | set(found[n]) if golden[n].get(f) != found[n].get(f))
-               for n in golden}  # fmt: skip
+    changed = {n: sorted(f for f in set(golden.get(n, {})) | set(found.get(n, {}))
+                         if golden.get(n, {}).get(f) != found.get(n, {}).get(f))
+               for n in set(golden) | set(found)}  # fmt: skip
     changed = {n: f for n, f in changed.items() if f}
     print(json.dumps(changed, indent=1) if changed else "every file as in the golden digests")
     return 1 if changed else 0
