@@ -43,6 +43,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from mrfpga.hls.layers.common import RESOLUTION_PORT
 from mrfpga.hls.package_data import package_dir
 
 from .tools import (
@@ -409,7 +410,7 @@ def from_hls_model(hls_model, reuse=None):
     for node in graph.get_layers():
         kind = node.class_name
         if kind == "Input":
-            if current is None and node.name != "resolution":
+            if current is None and node.name != RESOLUTION_PORT:
                 width, frac, signed = _fixed(node.get_output_variable().type.precision, node.name)
                 current = (int(np.prod(node.get_output_variable().shape)), width, frac, signed)
             continue
@@ -438,14 +439,16 @@ def from_hls_model(hls_model, reuse=None):
             if n_in != n:
                 raise ValueError(f"{node.name}: {n_in} inputs after {n} values")
             weight, bias = node.weights["weight"], node.weights["bias"]
+            if np.shape(weight.data) != (n_in, n_out):
+                raise ValueError(f"{node.name}: weights of shape {np.shape(weight.data)}, not ({n_in}, {n_out})")
             w_width, w_frac, _ = _fixed(weight.type.precision, f"{node.name} weights")
             _, b_frac, _ = _fixed(bias.type.precision, f"{node.name} bias")
-            layer_reuse = reuse if reuse is not None else int(node.get_attr("reuse_factor", 1))
+            asked = reuse if reuse is not None else int(node.get_attr("reuse_factor", 1))
             spec = PlainDense.build(
                 node.name,
                 _codes(weight.data, w_frac, f"{node.name} weights").reshape(n_in, n_out),
                 _codes(bias.data, b_frac, f"{node.name} bias").reshape(n_out),
-                reuse=min(layer_reuse, n_in * n_out), in_width=width, in_frac=frac, in_signed=signed,
+                reuse=min(asked, n_in * n_out), in_width=width, in_frac=frac, in_signed=signed,
                 weight_width=w_width, weight_frac=w_frac, bias_frac=b_frac,
             )  # fmt: skip
         else:
