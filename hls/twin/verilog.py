@@ -145,6 +145,7 @@ endmodule
     )
     layer = f"""
 // Data terms of {spec.name}: {n} values, {lanes} a cycle. Cycles: 1 (the resolution latched) + {n_packs} packs.
+(* keep_hierarchy *)
 module {name} (
   input wire clk,
   input wire rst,
@@ -205,6 +206,7 @@ def mmac_dense_verilog(spec, res_bits):
         roms[rom] = _rom_text(spec.table[:, u], entry_bits)
         modules.append(
             f"""
+(* keep_hierarchy *)
 module {name}_u{u} (
   input wire clk, input wire read, input wire [{ab_addr - 1}:0] addr,
   input wire [{group * db - 1}:0] group_values, input wire [{floor_bits - 1}:0] floor_q,
@@ -254,6 +256,7 @@ endmodule
     layer = f"""
 // {spec.name}: mMAC Dense, {n_in} -> {n_out}, {n_groups} groups of {group}, {units} weight-term units, each
 // owning {reuse} output(s) one round after another. Cycles: 1 (load) + rounds * groups * slots + 1.
+(* keep_hierarchy *)
 module {name} (
   input wire clk,
   input wire rst,
