@@ -1,4 +1,4 @@
-"""io_stream: what the streaming C++ (templates/nnet_mmac.h, docs/mmac_core.md) spends, and the FIFOs between
+"""io_stream: what the streaming C++ (templates/nnet_*_stream.h, docs/mmac_core.md) spends, and the FIFOs between
 layers.
 
 - Pack-by-pack layers (data terms, switchable BN): a loop pipelined at II = 1 over the input's stream words,

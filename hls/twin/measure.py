@@ -1,24 +1,21 @@
 """The twin measured: Verilator simulation on given input codes at every resolution (outputs and cycles per
 sample) and Yosys ``synth_xilinx`` sizing of the whole design."""
 
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
 from mrfpga.hls.package_data import package_dir
-from mrfpga.training.errors import ToolMissing
 
-from .spec import to_signed
 from .tools import (
     SYNTH_OPTIONS,
     hierarchy_cells,
     mean_stand_ins,
     rounded_resources,
-    run_logged,
+    run_testbench,
     synthesize_sources,
-    verilator_command,
+    verilator_build,
     yosys_version,
 )
 from .verilog import TOP, module_name, resolution_bits, write_verilog
@@ -28,38 +25,11 @@ TESTBENCH = package_dir("templates") / "rtl" / "twin_tb.cpp"
 
 def build_twin(specs, out_dir, progress=None, timeout=1800):
     """Write the Verilog and build the Verilator testbench in ``out_dir/obj_dir``; return the executable."""
-    for tool in ("perl", "make", "g++"):
-        if shutil.which(tool) is None:
-            raise ToolMissing(f"Verilator needs {tool} on PATH")
-    out_dir = Path(out_dir)
-    verilog = write_verilog(specs, out_dir)
-    cmd = verilator_command() + [
-        "--cc",
-        str(verilog),
-        "--top-module",
-        TOP,
-        "--exe",
-        str(TESTBENCH),
-        "--build",
-        "-Wno-fatal",
-        # The wheel's verilated.mk leaves the precompiled-header include flag empty: give it.
-        "-MAKEFLAGS",
-        "CFG_CXXFLAGS_PCH_I=-include",
-        # Light optimization: the build, not the short simulation, is what takes time.
-        "-MAKEFLAGS",
-        "OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O0",
-        "-j",
-        "2",
-        "--Mdir",
-        str(out_dir / "obj_dir"),
-        "-o",
-        "twin",
-    ]
     start = time.monotonic()
-    run_logged(cmd, out_dir, out_dir / "verilator.log", "Verilator build", timeout)
+    binary = verilator_build([write_verilog(specs, out_dir)], TOP, TESTBENCH, out_dir, timeout=timeout)
     if progress:
         progress(f"rtl: Verilator built the twin in {time.monotonic() - start:.0f} s")
-    return out_dir / "obj_dir" / "twin"
+    return binary
 
 
 def run_twin(specs, codes_in, resolutions, out_dir, progress=None):
@@ -75,30 +45,15 @@ def run_twin(specs, codes_in, resolutions, out_dir, progress=None):
     first, last = specs[0], specs[-1]
     if codes_in.ndim != 2 or codes_in.shape[1] != first.n_in:
         raise ValueError(f"input codes of shape {codes_in.shape}, expected (samples, {first.n_in})")
-    if max(first.in_width, last.out_width) > 64:
-        raise ValueError("the testbench moves codes of at most 64 bits")
     rb = resolution_bits(specs)
     if any(not 0 <= r < 1 << rb for r in resolutions):
         raise ValueError(f"resolutions {resolutions} do not fit the {rb}-bit resolution input")
     out_dir = Path(out_dir)
     binary = build_twin(specs, out_dir, progress)
-    raw_in = codes_in & ((1 << first.in_width) - 1)
-    header = f"{len(codes_in)} {first.n_in} {first.in_width} {last.n_outputs} {last.out_width} {len(resolutions)}"
-    with open(out_dir / "twin_in.txt", "w") as f:
-        f.write(header + "\n" + " ".join(map(str, resolutions)) + "\n")
-        np.savetxt(f, raw_in, fmt="%d")
     start = time.monotonic()
-    run_logged([str(binary), "twin_in.txt", "twin_out.txt"], out_dir, out_dir / "twin_run.log", "Verilator twin", 3600)
-    rows = np.loadtxt(out_dir / "twin_out.txt", dtype=np.uint64, ndmin=2)
-    if rows.shape != (len(resolutions) * len(codes_in), 3 + last.n_outputs):
-        raise RuntimeError(f"twin output of shape {rows.shape}: the testbench stopped early (see twin_run.log)")
-    rows = rows.astype(np.int64)  # codes of at most 52 bits
-    outputs, cycles = [], []
-    for n, _ in enumerate(resolutions):
-        block = rows[n * len(codes_in) : (n + 1) * len(codes_in)]
-        raw = block[:, 3:]
-        outputs.append(to_signed(raw, last.out_width) if last.out_signed else raw)
-        cycles.append(block[:, 2].tolist())
+    outputs, cycles = run_testbench(
+        binary, codes_in, first.in_width, last.n_outputs, last.out_width, last.out_signed, resolutions, out_dir
+    )
     if progress:
         progress(
             f"rtl: simulated {len(codes_in)} samples at {len(resolutions)} resolutions "
