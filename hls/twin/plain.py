@@ -25,8 +25,12 @@ nodes), ``simulate_chain`` is the golden model in integers, ``write_verilog`` wr
 driven by ``templates/rtl/twin_tb.cpp`` unchanged; its resolution input is ignored) with the static
 primitives of ``templates/rtl/mrfpga_plain_*.v`` (ROM, schedule, rotating operands, multiplier-accumulator,
 requantizer) and one ``$readmemh`` ROM file per lane, ``run_twin`` simulates it in Verilator and
-``synthesize`` sizes it with Yosys (LUT, FF and the longest combinational path). ``reuse_for_cycles`` picks
-the reuse factor whose cycles come closest to a target (a resolution of the multi-resolution design).
+``synthesize`` sizes it with Yosys (LUT, FF, CARRY4, BRAM_18K and the longest combinational path) with the
+multi-resolution twin's own command (``tools.SYNTH_OPTIONS``: no DSP48E1, the multipliers in LUTs; no LUT RAM)
+and its ROM rule: a lane's ROM of ``verilog.ROM_BLOCK_BITS`` (1,024) bits or more is marked for block RAM, as
+hls4ml's Resource strategy puts a large weight array in BRAM, and counts in BRAM_18K beside the LUTs; a smaller
+one is logic of the address. ``reuse_for_cycles`` picks the reuse factor whose cycles come closest
+to a target (a resolution of the multi-resolution design).
 
 Exactness: QKeras's quantizers cast their input to float32; a Dense sum of more than 24 significant bits
 before a QActivation could round there in Keras, not in the twin (``PlainDense.float32_exact``).
@@ -47,6 +51,7 @@ from mrfpga.hls.layers.common import RESOLUTION_PORT
 from mrfpga.hls.package_data import package_dir
 
 from .tools import (
+    SYNTH_OPTIONS,
     hierarchy_cells,
     mean_stand_ins,
     rounded_resources,
@@ -55,6 +60,7 @@ from .tools import (
     verilator_build,
     yosys_version,
 )
+from .verilog import ROM_BLOCK_BITS
 
 TOP = "mrfpga_top"
 RTL_DIR = package_dir("templates") / "rtl"
@@ -68,10 +74,9 @@ PRIMITIVES = (
 )
 DENSE_OVERHEAD = 4  # load, product and accumulate stages of the last ROM read, the output sum
 QUANT_CYCLES = 1
-# LUTs only, as the multi-resolution design: no DSP for the multipliers, no block or LUT RAM for the ROMs.
-# -flatten dissolves the primitives into the modules marked keep_hierarchy (each lane, each layer): a lane's
-# ROM constants reach its multiplier, and lanes and layers are counted one by one.
-SYNTH_OPTIONS = "-nodsp -nobram -nolutram -flatten"
+# Synthesis: tools.SYNTH_OPTIONS, the multi-resolution twin's command (no DSP48E1 for the multipliers, no LUT
+# RAM; -flatten dissolves the primitives into the modules marked keep_hierarchy, each lane and each layer: a
+# small ROM's constants reach its lane's multiplier, and lanes and layers are counted one by one).
 MAX_ACC_WIDTH = 62  # the golden model's int64 and the testbench's 64-bit codes
 FLOAT32_BITS = 24  # significant bits a float32 holds
 
@@ -593,11 +598,18 @@ def write_roms(spec, out_dir):
         (Path(out_dir) / rom_file(spec, p)).write_text(text)
 
 
+def rom_block(spec):
+    """Whether a lane's ROM (``steps`` words of ``weight_width + 1`` bits) goes to block RAM: from
+    ``ROM_BLOCK_BITS`` on, the rule of the multi-resolution twin's term ROMs (``verilog.ROM_BLOCK_BITS``)."""
+    return spec.steps * (spec.weight_width + 1) >= ROM_BLOCK_BITS
+
+
 def lane_verilog(spec, p):
     """Lane ``p``: its weight ROM and its multiplier-accumulator (a module of its own: Yosys sizes lanes
     one by one, and may sample them)."""
     xw, ww, ab = spec.in_width, spec.weight_width, _bits_for(spec.steps - 1)
     k, lw = len(spec.lane_segments(p)), spec.lane_width
+    block = int(rom_block(spec))
     return f"""
 (* keep_hierarchy *)
 module {lane_name(spec, p)} (
@@ -608,8 +620,8 @@ module {lane_name(spec, p)} (
   output wire [{k * lw - 1}:0] sums
 );
   wire [{ww}:0] word;
-  mrfpga_plain_rom #(.FILE("{rom_file(spec, p)}"), .WIDTH({ww + 1}), .DEPTH({spec.steps}), .ADDR_BITS({ab}))
-    weights (.clk(clk), .addr(addr), .data(word));
+  mrfpga_plain_rom #(.FILE("{rom_file(spec, p)}"), .WIDTH({ww + 1}), .DEPTH({spec.steps}), .ADDR_BITS({ab}),
+    .ROM_BLOCK({block})) weights (.clk(clk), .addr(addr), .data(word));
   mrfpga_plain_mac #(.XW({xw}), .X_SIGNED({int(spec.in_signed)}), .WW({ww}), .AW({lw}), .SEGS({k})) mac (
     .clk(clk), .acc_en(acc_en), .x(x), .w(word[{ww - 1}:0]), .restart(word[{ww}]), .sums(sums));
 endmodule
@@ -776,8 +788,9 @@ def synthesize(specs, out_dir, lanes_per_stratum=8, progress=None, depth=True):
     """Size the chain with Yosys: ``{"tool", "method", "seconds", "total", "layers": {name: {...}}, "depth",
     "cycles"}``, ``depth`` the longest combinational path of the design (``tools.read_depth``).
 
-    One Yosys run; each lane is a module (its ROM flattened into its multiplier-accumulator) and so is each
-    layer. Lanes of a kind (``lane_strata``: as many segments, or the padded last lane) differ only in their
+    One Yosys run (``tools.SYNTH_OPTIONS``, the multi-resolution twin's too); each lane is a module (its ROM
+    flattened into its multiplier-accumulator; in block RAM from ``ROM_BLOCK_BITS``, ``rom_block``) and so is
+    each layer. Lanes of a kind (``lane_strata``: as many segments, or the padded last lane) differ only in their
     weights: with ``lanes_per_stratum`` set, that many lanes of each kind (spread evenly) are synthesized and
     every other lane counts as the mean of its kind's sampled lanes; ``None`` synthesizes every lane. The
     depth is then the longest path through the synthesized lanes and the layers.
@@ -806,10 +819,18 @@ def synthesize(specs, out_dir, lanes_per_stratum=8, progress=None, depth=True):
         else f"{n_sampled} of {n_lanes} lanes synthesized, each other lane counted as the mean sampled lane of its "
         "layer and kind (segments)"
     )
+    denses = [spec for spec in specs if isinstance(spec, PlainDense)]
+    block = [spec.name for spec in denses if rom_block(spec)]
+    roms = f"weight ROMs of {ROM_BLOCK_BITS} bits or more in block RAM, smaller ones in logic: " + (
+        "every lane's in logic"
+        if not block
+        else "every lane's in block RAM"
+        if len(block) == len(denses)
+        else f"the lanes' of {', '.join(block)} in block RAM"
+    )
     method = (
         f"whole design, a module per layer and per lane (ROM and multiplier-accumulator flattened into it); "
-        f"{sampling}; LUT logic only: multipliers without DSP48E1 (-nodsp), weight ROMs without block or LUT RAM "
-        "(-nobram -nolutram)"
+        f"{sampling}; multipliers in LUTs without DSP48E1 (-nodsp), no LUT RAM (-nolutram); {roms}"
         + ("; depth: the longest path of the flattened netlist between registers (ltp)" if depth else "")
     )
     if progress:

@@ -1,18 +1,32 @@
 // A lane's weight ROM in the plain twin (hls4ml's Resource strategy keeps the weights in a ROM read one word
 // a cycle): DEPTH words, read synchronously like the block RAM HLS would use; the contents come from FILE
-// ($readmemh: one word a line, hexadecimal). Synthesized without block or LUT RAM, the ROM is logic of the
-// address (constants for DEPTH 1).
+// ($readmemh: one word a line, hexadecimal). ROM_BLOCK 1 (a ROM of 1,024 bits or more, the rule of the mMAC
+// unit's term ROM) asks for block RAM; otherwise, synthesized without LUT RAM, the ROM is logic of the address
+// (constants for DEPTH 1).
 module mrfpga_plain_rom #(
   parameter FILE = "",
   parameter WIDTH = 8,
   parameter DEPTH = 1,
-  parameter ADDR_BITS = 1
+  parameter ADDR_BITS = 1,
+  parameter ROM_BLOCK = 0                       // 1: the ROM in block RAM (large ROMs)
 ) (
   input wire clk,
   input wire [ADDR_BITS-1:0] addr,
   output reg [WIDTH-1:0] data
 );
-  reg [WIDTH-1:0] rom [0:DEPTH-1];
-  initial $readmemh(FILE, rom);
-  always @(posedge clk) data <= rom[addr];
+  generate
+    if (ROM_BLOCK) begin : block
+      (* rom_style = "block", ram_style = "block" *) reg [WIDTH-1:0] rom [0:DEPTH-1];
+      if (FILE != "") begin : contents  // the module without its instance's parameters reads no file
+        initial $readmemh(FILE, rom);
+      end
+      always @(posedge clk) data <= rom[addr];
+    end else begin : distributed
+      reg [WIDTH-1:0] rom [0:DEPTH-1];
+      if (FILE != "") begin : contents
+        initial $readmemh(FILE, rom);
+      end
+      always @(posedge clk) data <= rom[addr];
+    end
+  endgenerate
 endmodule

@@ -4,7 +4,8 @@ Its requantization is held to QKeras's own quantizers on every code of a grid (t
 included); its golden model, read from hls4ml's conversion of ``scheme: qkeras`` MLPs, to the exact
 reference of the Keras model; the Verilog, built and run in Verilator, to the golden model (outputs and
 cycles, sample by sample) at two reuse factors, one of them cutting lanes across outputs and padding the
-last lane; Yosys sizes it with no DSP and reports its depth.
+last lane; Yosys sizes it with no DSP and reports its depth, a lane's ROM in block RAM from 1,024 bits (the
+multi-resolution twin's rule).
 """
 
 import dataclasses
@@ -230,3 +231,23 @@ def test_yosys_sizes_the_twin_without_dsp_and_reports_its_depth(tmp_path):
     assert depth["logic_levels"] >= depth["lut_levels"] >= 1
     assert depth["logic_levels"] == sum(depth["cells"].values())
     assert sized["cycles"] == plain.total_cycles(specs) and plain.lut_cycles(sized) == sized["total"]["LUT"] * 18
+
+
+def test_a_lane_rom_goes_to_block_ram_from_1024_bits():
+    """The multi-resolution twin's rule (``verilog.ROM_BLOCK_BITS``): steps x (weight bits + 1)."""
+    rng = np.random.default_rng(7)
+    assert plain.ROM_BLOCK_BITS == 1024
+    shapes = [(16, 8, 64), (113, 1, 113), (114, 1, 114), (16, 8, 128)]  # 64, 113, 114, 128 steps of 9 bits
+    assert [plain.rom_block(dense(rng, *shape)) for shape in shapes] == [False, False, True, True]
+    assert plain.rom_block(dense(rng, 16, 8, 128, bits=3)) is False  # 128 x 4 bits
+
+
+@pytest.mark.slow
+def test_yosys_puts_a_large_lane_rom_in_block_ram(tmp_path):
+    rng = np.random.default_rng(8)
+    small, large = dense(rng, 16, 8, 64), dense(rng, 16, 8, 128)  # 64 x 9 bits (2 lanes), 128 x 9 bits (1 lane)
+    sized = plain.synthesize([large], tmp_path / "yosys")
+    assert sized["total"]["BRAM_18K"] == 1 and sized["total"]["DSP48E1"] == 0 and tools.SYNTH_OPTIONS in sized["tool"]
+    assert "every lane's in block RAM" in sized["method"] and sized["depth"]["logic_levels"] >= 1
+    assert "ROM_BLOCK(1)" in (tmp_path / "yosys" / "mrfpga_top.v").read_text()
+    assert "ROM_BLOCK(0)" in plain.lane_verilog(small, 0)
