@@ -73,16 +73,23 @@ def _show_setting_warnings(command):
     warnings.showwarning = show
 
 
-def _command_outputs(args):
-    """What a run-directory command writes, for the note after a Ctrl-C."""
+def _stop_note(args):
+    """What a run-directory command leaves when a Ctrl-C stops it: its outputs (for ``output.stop_summary``)
+    and what its own work in progress means."""
     if not getattr(args, "run_dir", None):
-        return ()
+        return (), ""
     run = Path(args.run_dir).resolve()
-    return {
+    outputs = {
         "convert": (run / "hls_project",),
         "csim": (run / "hls_project", run / "report.json", run / "accuracy_cycles.png"),
         "hw": (run / "report.json",),
     }.get(args.command, ())
+    notes = {
+        "hw": f"; {run / 'rtl'} may hold a partial build of the twin, which 'mrfpga hw {args.run_dir}' redoes",
+        "synth": f"; the vendor tools' files in {run / 'hls_project'} are incomplete: run 'mrfpga synth "
+        f"{args.run_dir}' again",
+    }
+    return outputs, notes.get(args.command, "")
 
 
 def main(argv=None):
@@ -92,9 +99,10 @@ def main(argv=None):
         return _main(args)
     except KeyboardInterrupt:
         output = sys.modules.get("mrfpga.cli.output")
-        summary = output.stop_summary(_command_outputs(args)) if output else "\nstopped: nothing was written"
+        outputs, note = _stop_note(args)
+        summary = output.stop_summary(outputs) if output else "\nstopped: nothing was written"
         if summary:  # else the output being written said what it kept
-            print(summary, file=sys.stderr)
+            print(summary + note, file=sys.stderr)
         return 130
 
 
@@ -226,14 +234,13 @@ def _report(run_dir):
         read_hls_reports,
     )
 
-    from .output import OutputError, OutputLocked, run_lock
+    from . import pipeline
+    from .output import OutputError, run_lock
 
     try:  # reading only: the lock just to put back what a killed swap set aside
         with run_lock(_existing_run_dir(run_dir)):
             config = _restored_run_config(run_dir)
-    except OutputLocked:  # a writer is at work: it puts back what it finds
-        from . import pipeline
-
+    except OutputError:  # locked by a writer at work (it puts back what it finds), or a read-only place
         config = pipeline.load_run_config(run_dir)
     try:
         reports = read_hls_reports(run_dir)

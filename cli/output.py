@@ -414,6 +414,8 @@ def fresh_output(path, force, resumable=False, resume=None, kind="run"):
         restore_set_aside(path)
         staging = staging_path(path)
         if resume is not None and staging.is_dir():
+            if path.exists() or path.is_symlink():
+                check_replaceable(path)  # the finished run will replace it
             resume(staging)
             if not (staging / MARKER).exists():
                 write_marker(staging, kind)
@@ -430,6 +432,8 @@ def fresh_output(path, force, resumable=False, resume=None, kind="run"):
             _prepare_staging(staging, kind)
         try:
             yield staging
+            if path.exists() or path.is_symlink():
+                check_replaceable(path)  # again: the user may have put files in it meanwhile
             _swap_in(staging, path)
         except BaseException as err:
             if path.exists() and not staging.exists():  # swapped in: the command's stop note says so

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from mrfpga.cli.main import main
-from mrfpga.cli.output import MARKER, previous_path, staging_path
+from mrfpga.cli.output import MARKER, NotKitOutput, fresh_output, previous_path, staging_path
 from mrfpga.cli.run_config import Config, load_config
 from mrfpga.training.errors import ConfigError, ConversionError, DataError, SettingWarning
 
@@ -129,6 +129,22 @@ def test_force_refuses_a_kit_output_that_holds_user_files(tmp_path, capsys):
     assert main(["train", str(config), "--out", str(run), "--force"]) == 2
     assert f"{run} holds mine, notes.txt, which mrfpga did not write; move them out" in capsys.readouterr().err
     assert still_there(run, files) and all((run / name).read_bytes() == data for name, data in kit.items())
+
+
+def test_files_put_in_an_output_while_it_is_rewritten_survive(tmp_path, capsys):
+    run = kit_run_dir(tmp_path / "run")
+    with pytest.raises(NotKitOutput, match="holds notes.txt, which mrfpga did not write"):
+        with fresh_output(run, force=True) as staging:
+            (staging / "model.h5").write_text("the new model")
+            (run / "notes.txt").write_text("mine")  # while the new output is being written
+    assert (run / "notes.txt").read_text() == "mine" and (run / "model.h5").read_bytes() == b"not trained here"
+    assert not staging_path(run).exists() and not previous_path(run).exists()
+    # An unfinished run resumed into a directory that holds the user's files: refused before it goes on.
+    config = write_config(tmp_path / "c.yaml")
+    shutil.copytree(run, staging_path(run), ignore=shutil.ignore_patterns("notes.txt", "training.json"))
+    assert main(["train", str(config), "--out", str(run), "--resume"]) == 2
+    assert f"{run} holds notes.txt, which mrfpga did not write" in capsys.readouterr().err
+    assert (run / "notes.txt").read_text() == "mine" and staging_path(run).is_dir()
 
 
 def test_force_refuses_a_file_and_what_a_link_points_to(tmp_path, capsys):

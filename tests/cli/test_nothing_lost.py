@@ -114,11 +114,11 @@ def test_term_scheme_takes_any_weight_width_the_onion_precisions_do_not_limit_it
 
 
 def test_reuse_factor_above_what_the_model_can_use_is_refused_before_training(tmp_path, capsys):
-    # The widest layer, 64 inputs -> 16 units, has 16 * 64/16 = 64 (unit, weight group) pairs to share out.
-    config = write_config(tmp_path / "c.yaml", hls={"reuse_factor": 65})
+    # A term layer's units own whole outputs: the widest layer, 64 inputs -> 16 units, uses up to 16 rounds.
+    config = write_config(tmp_path / "c.yaml", hls={"reuse_factor": 17})
     assert main(["train", str(config), "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
-    assert "hls.reuse_factor: 65 out of range 1..64" in err
+    assert "hls.reuse_factor: 17 out of range 1..16" in err
     assert not (tmp_path / "run").exists() and not staging_path(tmp_path / "run").exists()
 
 
