@@ -102,8 +102,9 @@ Planes:
 // The per-value operation of an elementwise layer at one resolution is a policy object (a `value_op` with
 // `apply<res_T>(x)`), so one loop below serves every such layer, in each io style.
 
-// LANES values a cycle, pack after pack: the rate an mMAC layer reads a group, from LANES copies of the
-// operation. One cycle latches the resolution's parameters (the policy object), then one cycle per pack.
+// LANES values a cycle, pack after pack, from LANES copies of the operation, pipelined in two stages (the value
+// on its grid, then its terms). One cycle latches the resolution's parameters (the policy object), one cycle per
+// pack, one to drain the pipeline.
 template <class data_T, class res_T, unsigned N, unsigned LANES, class value_op>
 void apply_to_lanes(const data_T data[N], res_T res[N], const value_op &op) {
     #pragma HLS INLINE
@@ -119,7 +120,7 @@ Packs:
                 res[i] = op.template apply<res_T>(data[i]);
         }
     }
-    MRFPGA_COUNT_CYCLES(1 + n_packs);
+    MRFPGA_COUNT_CYCLES(2 + n_packs);
 }
 
 // ---------------------------------------------------------------------------

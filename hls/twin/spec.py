@@ -88,8 +88,9 @@ class DataTermCore:
         return -(-self.n_in // self.lanes)
 
     def cycles(self, r):
-        """One to latch the resolution, then one per pack of ``lanes`` values."""
-        return 1 + self.n_packs
+        """One to latch the resolution, one per pack of ``lanes`` values, one for the second stage of the last
+        pack (the grid is registered before the terms are kept: a shorter path)."""
+        return 2 + self.n_packs
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,8 @@ def _signed_digits(code, width, encoding, pos, neg):
 
 
 def data_term_verilog(spec, res_bits):
-    """One DataTerm layer: fixed-point grid, dropped low bits, the top budget terms; one registered stage."""
+    """One DataTerm layer, ``lanes`` values a cycle in two stages: the grid and dropped low bits, registered; then
+    the top budget terms."""
     n, iw, bits = spec.n_in, spec.in_width, spec.bits
     ow = bits + 1
     shift = spec.in_frac - spec.frac
@@ -95,6 +96,8 @@ def data_term_verilog(spec, res_bits):
 // One value of {spec.name}: ap_ufixed<{bits}, {bits - spec.frac}, \
 {"AP_RND_CONV" if spec.round_half_even else "AP_RND"}, AP_SAT> grid, dropped low bits, top {spec.encoding} terms.
 module {name}_value (
+  input wire clk,
+  input wire step,
   input wire [{iw - 1}:0] x,
   input wire [{positions}:0] budget_sel,
   input wire [{bits_for(max(spec.floors)) - 1}:0] dropped,
@@ -102,7 +105,7 @@ module {name}_value (
 );
   /*verilator no_inline_module*/
   reg signed [{ww - 1}:0] v, q;
-  reg [{bits - 1}:0] on_grid;
+  reg [{bits - 1}:0] on_grid, on_grid_q;
   reg [{bits + 1}:0] wide, half, x3, carry, run_start, above_run;
   reg [{bits}:0] all_pos, all_neg, pos, neg;
   reg [{positions}:0] kept;  // thermometer: bit n set once n terms are kept
@@ -113,7 +116,10 @@ module {name}_value (
     else if (q > {ww}'sd{(1 << bits) - 1}) on_grid = {{{bits}{{1'b1}}}};
     else on_grid = q[{bits - 1}:0];
     on_grid = (on_grid >> dropped) << dropped;
-    wide = {{2'b00, on_grid}};
+  end
+  always @(posedge clk) if (step) on_grid_q <= on_grid;  // the stage between the grid and the terms
+  always @* begin
+    wide = {{2'b00, on_grid_q}};
 {_signed_digits("wide", bits, spec.encoding, "all_pos", "all_neg")}    pos = 0; neg = 0; kept = 1;
     for (p = {bits}; p >= 0; p = p - 1)
       if (all_pos[p] || all_neg[p]) begin
@@ -137,14 +143,15 @@ endmodule
         lane_inputs.append(
             f"  reg [{iw - 1}:0] x_{lane};\n  wire [{ow - 1}:0] code_{lane};\n"
             f"  always @* begin\n{_case_rows('pack', rows, default)}\n  end\n"
-            f"  {name}_value lane_{lane} (.x(x_{lane}), .budget_sel(budget_q), .dropped(dropped_q), "
-            f".code(code_{lane}));\n"
+            f"  {name}_value lane_{lane} (.clk(clk), .step(busy), .x(x_{lane}), .budget_sel(budget_q), "
+            f".dropped(dropped_q), .code(code_{lane}));\n"
         )
     writes = "".join(
-        f"      if (pack == {pb}'d{v // lanes}) out_data[{v * ow} +: {ow}] <= code_{v % lanes};\n" for v in range(n)
+        f"      if (pack_b == {pb}'d{v // lanes}) out_data[{v * ow} +: {ow}] <= code_{v % lanes};\n" for v in range(n)
     )
     layer = f"""
-// Data terms of {spec.name}: {n} values, {lanes} a cycle. Cycles: 1 (the resolution latched) + {n_packs} packs.
+// Data terms of {spec.name}: {n} values, {lanes} a cycle, in two stages. Cycles: 1 (the resolution latched)
+// + {n_packs} packs + 1 (the second stage of the last pack).
 (* keep_hierarchy *)
 module {name} (
   input wire clk,
@@ -157,16 +164,22 @@ module {name} (
 );
 {table}  reg [{positions}:0] budget_q;
   reg [{bits_for(max(spec.floors)) - 1}:0] dropped_q;
-  reg busy;
-  reg [{pb - 1}:0] pack;
+  reg busy, busy_b, last_b;
+  reg [{pb - 1}:0] pack, pack_b;
 {"".join(lane_inputs)}  always @(posedge clk) begin
     done <= 1'b0;
-    if (rst) busy <= 1'b0;
+    busy_b <= busy;
+    pack_b <= pack;
+    last_b <= busy && pack == {pb}'d{n_packs - 1};
+    if (busy_b) begin
+{writes}      if (last_b) done <= 1'b1;
+    end
+    if (rst) begin busy <= 1'b0; busy_b <= 1'b0; end
     else if (start) begin
       busy <= 1'b1; pack <= 0; budget_q <= budget_sel; dropped_q <= dropped;
     end else if (busy) begin
-{writes}      pack <= pack + 1'b1;
-      if (pack == {pb}'d{n_packs - 1}) begin busy <= 1'b0; done <= 1'b1; end
+      pack <= pack + 1'b1;
+      if (pack == {pb}'d{n_packs - 1}) busy <= 1'b0;
     end
   end
 endmodule

@@ -101,7 +101,7 @@ class TestGoldenModel:
 
     def test_a_data_term_layer_takes_a_cycle_per_pack(self):
         spec = data_term_spec("dt", 37, bits=4, frac=0, budgets=[2], in_width=6, in_frac=0, in_signed=False)
-        assert spec.n_packs == 3 and layer_cycles(spec, 0) == 4
+        assert spec.n_packs == 3 and layer_cycles(spec, 0) == 5
 
     def test_bad_specs_are_named(self):
         rng = np.random.default_rng(0)
