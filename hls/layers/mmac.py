@@ -521,9 +521,8 @@ def stream_dense_processes(node, resolution):
 
 
 def cycles(node, resolution):
-    """``(rounds * groups * K_r * a_r + 2)`` per output pixel (``rounds * groups * K_r + 2`` for the weight-term
-    unit); a
-    streaming convolution adds its line buffer's walk (one cycle per padded input position, + 1); the streaming
+    """``(rounds * groups * K_r * a_r + 3)`` per output pixel (``rounds * groups * K_r + 3`` for the weight-term
+    unit); a streaming convolution adds its line buffer's walk (one cycle per padded input position, + 1); the streaming
     Dense is its two processes (``stream_dense_processes``)."""
     if node.streams_groups():
         return sum(stream_dense_processes(node, resolution))

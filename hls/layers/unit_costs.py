@@ -14,7 +14,7 @@ TOOL = "Yosys 0.70 synth_xilinx -family xc7 -noiopad"
 # accumulator, the add or subtract, the valid and floor predicates; its term ROM in block RAM.
 UNIT_LUT = 155.0
 UNIT_DATA_BITS, UNIT_ACC_WIDTH, UNIT_GROUP = 9, 24, 16
-UNIT_FF_STAGE = 2  # the valid and sign registers beside the ROM's output register (in the block RAM)
+UNIT_FF_STAGE = 3  # the sign register and the predicates beside the registered product
 LUT_PER_ROM_BIT = 0.0373  # a term ROM below ROM_BLOCK_BITS is distributed: LUTs per stored bit
 # A layer: its step counters, the resolution's step count and floor, the done pulse.
 LAYER_CONTROL_LUT = 60.0
@@ -63,7 +63,8 @@ def mmac_dense_resources(spec, rom_block_bits=1024):
         + (units * width / 4 if spec.reuse > 1 else 0)  # the next round's bias: a constant per round
         + LAYER_CONTROL_LUT
     )
-    ff = units * (width + entry_bits * (not block) + UNIT_FF_STAGE) + group * spec.data_bits + spec.n_out * width
+    # A unit's accumulator and registered product (and a distributed ROM's output register).
+    ff = units * (2 * width + entry_bits * (not block) + UNIT_FF_STAGE) + group * spec.data_bits + spec.n_out * width
     if spec.mode == "term_pair":
         lut += group * TERM_PAIR_EXTRACTION["LUT"]
         ff += group * TERM_PAIR_EXTRACTION["FF"]

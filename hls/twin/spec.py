@@ -22,9 +22,9 @@ ENCODINGS = ("naf", "binary", "hese")
 # Values a data-term layer puts on its grid per cycle. Its values are read a group of 16 per several cycles;
 # four lanes cost a quarter of sixteen for a few cycles more (docs/estimates.md).
 DATA_TERM_LANES = 4
-# Cycles of an mMAC Dense around its steps: one to latch the resolution's step counts, one for the last step's
-# accumulation into the output register.
-MMAC_FIXED_CYCLES = 2
+# Cycles of an mMAC Dense around its steps: one to latch the resolution's step counts, two for the last step's
+# product and its accumulation into the output (the product is registered: a shorter path).
+MMAC_FIXED_CYCLES = 3
 
 TWIN_LAYERS = ("DataTerm", "MMACDense")
 FLAT_LAYERS = ("Input", "Reshape")  # a flatten keeps the values' order: the twin's buses are flat already

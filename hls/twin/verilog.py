@@ -223,13 +223,14 @@ def mmac_dense_verilog(spec, res_bits):
 module {name}_u{u} (
   input wire clk, input wire read, input wire [{ab_addr - 1}:0] addr,
   input wire [{group * db - 1}:0] group_values, input wire [{floor_bits - 1}:0] floor_q,
-  input wire step, input wire restart, input wire [{ab - 1}:0] init, output wire [{ab - 1}:0] acc_next
+  input wire step, input wire accumulate, input wire restart, input wire [{ab - 1}:0] init,
+  output wire [{ab - 1}:0] acc_next
 );
   mrfpga_mmac_unit #(.ROM_FILE("{rom}"), .DEPTH({depth}), .ADDR_BITS({ab_addr}), .INDEX_BITS({spec.index_bits}),
     .EXP_BITS({spec.exponent_bits}), .GROUP({group}), .DATA_BITS({db}), .DATA_SIGNED({int(spec.data_signed)}),
     .ACC_WIDTH({ab}), .ACC_SHIFT({spec.acc_shift}), .FLOOR_BITS({floor_bits}), .ROM_BLOCK({rom_block})) unit (
     .clk(clk), .read(read), .addr(addr), .group_values(group_values), .floor_q(floor_q), .step(step),
-    .restart(restart), .init(init), .acc_next(acc_next));
+    .accumulate(accumulate), .restart(restart), .init(init), .acc_next(acc_next));
 endmodule
 """
         )
@@ -243,12 +244,13 @@ endmodule
             init = f"init_{u}"
             instances.append(
                 f"  reg [{ab - 1}:0] init_{u};\n  always @* begin\n    if (load) init_{u} = {ab}'d{bias[0]};\n"
-                f"    else begin\n{_case_rows('round_b', rows, f'init_{u} = 0;')}\n    end\n  end\n"
+                f"    else begin\n{_case_rows('round_c', rows, f'init_{u} = 0;')}\n    end\n  end\n"
             )
         instances.append(
             f"  wire [{ab - 1}:0] acc_{u};\n"
             f"  {name}_u{u} unit_{u} (.clk(clk), .read(issue), .addr(addr), .group_values(group_q), "
-            f".floor_q(floor_q), .step(step_b), .restart(load | round_end_b), .init({init}), .acc_next(acc_{u}));\n"
+            f".floor_q(floor_q), .step(step_b), .accumulate(step_c), .restart(load | round_end_c), .init({init}), "
+            f".acc_next(acc_{u}));\n"
         )
     # The group's values: a shared selection over the groups, registered with the ROM read (stage A).
     lanes = []
@@ -260,7 +262,7 @@ endmodule
         ]
         lanes.append(_case_rows("g", rows, f"group_a[{lane * db} +: {db}] = {db}'d0;"))
     writes = "".join(
-        f"      if (round_end_b && round_b == {jb}'d{o // units}) out_data[{o * ab} +: {ab}] <= acc_{o % units};\n"
+        f"      if (round_end_c && round_c == {jb}'d{o // units}) out_data[{o * ab} +: {ab}] <= acc_{o % units};\n"
         for o in range(n_out)
     )
     empty_outputs = "".join(
@@ -268,7 +270,8 @@ endmodule
     )
     layer = f"""
 // {spec.name}: mMAC Dense, {n_in} -> {n_out}, {n_groups} groups of {group}, {units} weight-term units, each
-// owning {reuse} output(s) one round after another. Cycles: 1 (load) + rounds * groups * slots + 1.
+// owning {reuse} output(s) one round after another. Cycles: 1 (load) + rounds * groups * slots + 2 (the last
+// step's product and accumulation).
 (* keep_hierarchy *)
 module {name} (
   input wire clk,
@@ -281,8 +284,8 @@ module {name} (
 );
 {table}  reg [{slot_bits - 1}:0] slots_q;
   reg [{floor_bits - 1}:0] floor_q;
-  reg issuing, step_b, round_end_b, last_b, flush;
-  reg [{jb - 1}:0] j, round_b;
+  reg issuing, step_b, round_end_b, last_b, step_c, round_end_c, last_c, flush, flush_b;
+  reg [{jb - 1}:0] j, round_b, round_c;
   reg [{gb - 1}:0] g;
   reg [{tb - 1}:0] t;
   reg [{group * db - 1}:0] group_a, group_q;
@@ -298,13 +301,18 @@ module {name} (
   always @(posedge clk) begin
     done <= 1'b0;
     flush <= 1'b0;
+    flush_b <= flush;
     if (rst) begin
-      issuing <= 1'b0; step_b <= 1'b0; round_end_b <= 1'b0;
+      issuing <= 1'b0; step_b <= 1'b0; round_end_b <= 1'b0; step_c <= 1'b0; round_end_c <= 1'b0;
     end else begin
       step_b <= issuing;
       round_end_b <= issuing && slot_last && group_last;
       last_b <= issuing && slot_last && group_last && round_last;
       round_b <= j;
+      step_c <= step_b;
+      round_end_c <= round_end_b;
+      last_c <= last_b;
+      round_c <= round_b;
       if (issuing) group_q <= group_a;
       if (load) begin
         slots_q <= slots; floor_q <= floor;
@@ -319,14 +327,14 @@ module {name} (
           else begin g <= 0; j <= j + 1'b1; if (round_last) issuing <= 1'b0; end
         end
       end
-      if (step_b && last_b) done <= 1'b1;
-      if (flush) done <= 1'b1;
+      if (step_c && last_c) done <= 1'b1;
+      if (flush_b) done <= 1'b1;
     end
   end
 
 {"".join(instances)}
   always @(posedge clk) begin
-    if (flush) begin
+    if (flush_b) begin
 {empty_outputs}    end else begin
 {writes}    end
   end

@@ -1,7 +1,8 @@
-// One weight-term mMAC unit (docs/mmac_core.md): its own term ROM, read one cycle ahead (stage A), then the
-// operand selected by the entry's index among the group's registered values, shifted by the weight term's
-// exponent and added to or subtracted from the accumulator (stage B). The layer owns the schedule: which
-// row to read, when a round starts (the accumulator takes the next output's bias) and when it ends.
+// One weight-term mMAC unit (docs/mmac_core.md), three stages: its own term ROM read (A); the operand selected
+// by the entry's index among the group's registered values and shifted by the weight term's exponent, the
+// product registered (B); the product added to or subtracted from the accumulator (C). The layer owns the
+// schedule: which row to read, when a round starts (the accumulator takes the next output's bias) and when it
+// ends.
 module mrfpga_mmac_unit #(
   parameter ROM_FILE = "",
   parameter DEPTH = 1,
@@ -21,14 +22,14 @@ module mrfpga_mmac_unit #(
   input wire [ADDR_BITS-1:0] addr,
   input wire [GROUP*DATA_BITS-1:0] group_values, // stage B: the group's values, registered by the layer
   input wire [FLOOR_BITS-1:0] floor_q,          // terms below this exponent are dropped (onion precisions)
-  input wire step,                              // stage B holds a step
+  input wire step,                              // stage B holds a step: register its product
+  input wire accumulate,                        // stage C holds a step: accumulate its product
   input wire restart,                           // accumulator <= init (a round starts)
   input wire [ACC_WIDTH-1:0] init,
-  output wire [ACC_WIDTH-1:0] acc_next          // the accumulator with stage B's product
+  output wire [ACC_WIDTH-1:0] acc_next          // the accumulator with stage C's product
 );
   /*verilator no_inline_module*/
   localparam ENTRY_BITS = INDEX_BITS + EXP_BITS + 2;
-  localparam SHIFT_BITS = $clog2((1 << EXP_BITS) + ACC_SHIFT + 1);
 
   reg [ENTRY_BITS-1:0] entry;
   generate
@@ -59,12 +60,19 @@ module mrfpga_mmac_unit #(
     else if (DATA_SIGNED) assign extended = {{(ACC_WIDTH-DATA_BITS){operand[DATA_BITS-1]}}, operand};
     else assign extended = {{(ACC_WIDTH-DATA_BITS){1'b0}}, operand};
   endgenerate
-  wire [SHIFT_BITS-1:0] shift = exponent + ACC_SHIFT;
-  wire [ACC_WIDTH-1:0] product = valid ? extended << shift : {ACC_WIDTH{1'b0}};
+  // The grid's constant shift is wiring; only the exponent shifts.
+  wire [ACC_WIDTH-1:0] aligned = extended << ACC_SHIFT;
+  reg [ACC_WIDTH-1:0] product;
+  reg subtract;
+  always @(posedge clk)
+    if (step) begin
+      product <= valid ? aligned << exponent : {ACC_WIDTH{1'b0}};
+      subtract <= negative;
+    end
 
   reg [ACC_WIDTH-1:0] acc;
-  assign acc_next = negative ? acc - product : acc + product;
+  assign acc_next = subtract ? acc - product : acc + product;
   always @(posedge clk)
     if (restart) acc <= init;
-    else if (step) acc <= acc_next;
+    else if (accumulate) acc <= acc_next;
 endmodule
