@@ -10,16 +10,18 @@ allows. ``check_against_data`` adds the checks that need the data's shape.
 
 import dataclasses
 import math
+import os
 import re
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from mrfpga.hls.settings import HLSConfig, check_hls_settings, useful_reuse_factor
-from mrfpga.training.data import BUILT_IN, NORMALIZATIONS
+from mrfpga.training.data import BUILT_IN, NORMALIZATIONS, Dataset
 from mrfpga.training.errors import ConfigError
 from mrfpga.training.models import build_model, load_builder
 from mrfpga.training.quantizers.data_term import MAX_INPUT_INTEGER
@@ -70,11 +72,11 @@ class QuantizationConfig:
     qkeras_kernel: str = "quantized_bits"  # qkeras (plain baseline): quantized_bits | quantized_po2
 
     @property
-    def data_budgets(self):
+    def data_budgets(self) -> list[int]:
         return [a for a, _ in self.resolutions]
 
     @property
-    def weight_budgets(self):
+    def weight_budgets(self) -> list[int]:
         return [k for _, k in self.resolutions]
 
 
@@ -103,7 +105,7 @@ class Config:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     hls: HLSConfig = field(default_factory=HLSConfig)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
@@ -196,7 +198,7 @@ def _strictly_increasing(key, values, what):
             )
 
 
-def validate(config):
+def validate(config: Config) -> Config:
     q, t, h, m = config.quantization, config.training, config.hls, config.model
     _one_of(q.scheme, SCHEMES, "quantization.scheme")
     _one_of(q.encoding, ENCODINGS, "quantization.encoding")
@@ -284,7 +286,7 @@ def validate(config):
     return config
 
 
-def resolution_settings(quantization, n_res):
+def resolution_settings(quantization: QuantizationConfig, n_res: int) -> list[dict[str, Any]]:
     """What each resolution of the model means, and the cost axis it is plotted on."""
     q = quantization
     if q.scheme == "term":
@@ -333,7 +335,7 @@ def _check_budgets_reachable(model, q):
             )
 
 
-def check_against_data(config, data):
+def check_against_data(config: Config, data: Dataset) -> None:
     """The checks that need the data: the model fits its samples, every weight budget fits the groups the
     model's layers really have, and the reuse factor fits the model."""
     m, q = config.model, config.quantization
@@ -360,7 +362,7 @@ def check_against_data(config, data):
         )
 
 
-def from_dict(raw):
+def from_dict(raw: dict[str, Any] | None) -> Config:
     return validate(_build(Config, raw, ""))
 
 
@@ -394,7 +396,7 @@ def _refuse_duplicates(node, where, source):
             _refuse_duplicates(item, f"{where.rstrip('.')}[{i}].", source)
 
 
-def parse_yaml(text, source):
+def parse_yaml(text: str, source: str | os.PathLike[str]) -> Any:
     """The mapping a configuration's YAML text holds: scientific notation read as numbers, a key given twice
     refused. ``source`` names the text in errors."""
     loader = ConfigLoader(text)
@@ -410,7 +412,7 @@ def parse_yaml(text, source):
         loader.dispose()
 
 
-def read_text(path, what):
+def read_text(path: str | os.PathLike[str], what: str) -> str:
     """A text file's contents, or a ``ConfigError`` saying why it cannot be read and what to do."""
     path = Path(path)
     if path.is_dir():
@@ -465,7 +467,7 @@ def _refuse_overridden(raw, config):
                 )
 
 
-def load_config(path, all_methods=False):
+def load_config(path: str | os.PathLike[str], all_methods: bool = False) -> Config:
     """The configuration in the YAML file ``path``. ``all_methods`` (``mrfpga evaluate``, which trains every
     scheme from one file): keys of other schemes than the configured one are used, so none is refused as
     ignored."""

@@ -14,9 +14,15 @@ other attributes pass through) with the resolution as an argument of ``predict``
 """
 
 import numbers
+import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+import tensorflow as tf
+from hls4ml.model import ModelGraph
 
 from mrfpga.hls.cost.estimate import counted_cycles, estimate
 from mrfpga.hls.layers.mmac import DEFAULT_UNIT, UNITS
@@ -67,8 +73,14 @@ def check_hls_config(config):
 
 
 def config_from_keras_model(
-    model, board="pynq-z2", backend="Vivado", io_type="io_parallel", clock_period=None, reuse_factor=1, mmac_unit=None
-):
+    model: tf.keras.Model,
+    board: str = "pynq-z2",
+    backend: str = "Vivado",
+    io_type: str = "io_parallel",
+    clock_period: float | None = None,
+    reuse_factor: int = 1,
+    mmac_unit: str | None = None,
+) -> dict[str, Any]:
     """An editable configuration: hls4ml's ``Model`` and ``LayerName`` entries plus the kit's own keys.
 
     The arguments are checked as a run configuration's ``hls:`` section is (``check_hls_settings``)."""
@@ -90,16 +102,16 @@ def config_from_keras_model(
 
 
 def convert_from_keras_model(
-    model,
-    output_dir,
-    hls_config=None,
-    board=None,
-    backend=None,
-    io_type=None,
-    clock_period=None,
-    reuse_factor=None,
-    project_name="myproject",
-):
+    model: tf.keras.Model,
+    output_dir: str | os.PathLike[str],
+    hls_config: dict[str, Any] | None = None,
+    board: str | None = None,
+    backend: str | None = None,
+    io_type: str | None = None,
+    clock_period: float | None = None,
+    reuse_factor: int | None = None,
+    project_name: str = "myproject",
+) -> "MultiResolutionModel":
     """One hls4ml project for every resolution of ``model``; keyword arguments (those not None) override
     ``hls_config``. Every setting is checked as a run configuration's ``hls:`` section is."""
     if hls_config is None:
@@ -137,22 +149,22 @@ def convert_from_keras_model(
 class MultiResolutionModel:
     """hls4ml's ModelGraph of a multi-resolution model, with the resolution chosen per call."""
 
-    def __init__(self, graph):
+    def __init__(self, graph: ModelGraph) -> None:
         self.hls4ml_model = graph
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self.hls4ml_model, name)
 
     @property
-    def output_dir(self):
+    def output_dir(self) -> Path:
         return Path(self.hls4ml_model.config.get_output_dir())
 
     @property
-    def n_resolutions(self):
+    def n_resolutions(self) -> int:
         return self.hls4ml_model.mrfpga_resolutions
 
     @property
-    def resolutions(self):
+    def resolutions(self) -> list[dict[str, int]]:
         """What each resolution index means in the first mMAC layer: data terms a, weight terms k per group,
         the exponent floor (onion precisions), and the term slots every group walks (K)."""
         mmac = [n for n in self.hls4ml_model.get_layers() if n.class_name in ("MMACDense", "MMACConv2D")]
@@ -171,13 +183,13 @@ class MultiResolutionModel:
             for r in range(self.n_resolutions)
         ]
 
-    def snap_to_input_grid(self, x):
+    def snap_to_input_grid(self, x: npt.ArrayLike) -> np.ndarray:
         """``x`` on the top function's input grid (round half up, saturate), as the HLS input port takes it."""
         x = csim.check_input(self.hls4ml_model, x)
         precision = self.hls4ml_model.get_input_variables()[0].type.precision
         return csim.snap_to_input_grid(x, precision.width, precision.integer)
 
-    def resolution_index(self, resolution):
+    def resolution_index(self, resolution: int | None) -> int:
         """``resolution`` as an index 0..n-1 (None: the highest); a ``ConfigError`` for anything else."""
         n = self.n_resolutions
         if resolution is None:
@@ -188,18 +200,18 @@ class MultiResolutionModel:
             raise ConfigError(f"resolution: {resolution} is out of range: the model has {n}, indices 0..{n - 1}")
         return int(resolution)
 
-    def write(self):
+    def write(self) -> None:
         self.hls4ml_model.write()
 
-    def compile(self):
+    def compile(self) -> None:
         self.hls4ml_model.compile()
 
-    def predict(self, x, resolution=None):
+    def predict(self, x: npt.ArrayLike, resolution: int | None = None) -> np.ndarray:
         """g++ C simulation (hls4ml's compiled library) at ``resolution`` (default: the highest), an integer
         index; ``x``: finite samples of the model's input shape (``DataError`` otherwise)."""
         return csim.predict(self.hls4ml_model, x, self.resolution_index(resolution))
 
-    def compare(self, x, keras_model):
+    def compare(self, x: npt.ArrayLike, keras_model: tf.keras.Model) -> list[dict[str, np.ndarray]]:
         """Per resolution: Keras' output, the exact (float64) reference and the C simulation's, on ``x``
         snapped to the input grid first."""
         from mrfpga.training.resolution import set_resolution
@@ -220,11 +232,13 @@ class MultiResolutionModel:
             set_resolution(keras_model, self.n_resolutions - 1)
         return rows
 
-    def verify(self, x, keras_model):
+    def verify(self, x: npt.ArrayLike, keras_model: tf.keras.Model) -> dict[int, int]:
         """Mismatching samples per resolution, C simulation against the exact Keras reference (``==``)."""
         return {r: csim.mismatches(row["predict"], row["exact"]) for r, row in enumerate(self.compare(x, keras_model))}
 
-    def testbench(self, x, expected):
+    def testbench(
+        self, x: npt.ArrayLike, expected: Sequence[npt.ArrayLike]
+    ) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
         """The generated testbench (g++) on ``x`` at every resolution: its outputs per resolution and the
         cycles the kit's layers counted per sample (None without a counting layer)."""
         x = self.snap_to_input_grid(x)
@@ -238,14 +252,14 @@ class MultiResolutionModel:
         cycles = None if counted is None else [counted[r * n : (r + 1) * n] for r in range(self.n_resolutions)]
         return outputs, cycles
 
-    def estimate(self):
+    def estimate(self) -> dict[str, Any]:
         """The cost model's figures (estimates, not measurements): cycles per resolution, resources."""
         figures = estimate(self.hls4ml_model, self.n_resolutions, self.hls4ml_model.mrfpga_board)
         figures["counted_cycles"] = [counted_cycles(self.hls4ml_model, r) for r in range(self.n_resolutions)]
         figures["source"] = "estimate (docs/estimates.md)"
         return figures
 
-    def build(self, bitstream=False):
+    def build(self, bitstream: bool = False) -> int:
         """C simulation and synthesis with the vendor tools when they are on PATH (``mrfpga synth``); without
         them, ``ToolMissing`` names the tool and the exact commands."""
         from mrfpga.hls.vendor.synth import run_synthesis

@@ -17,11 +17,13 @@
   float and row-wise models).
 """
 
+import os
 from functools import partial
 
 import numpy as np
 import tensorflow as tf
 
+from .data import Dataset
 from .models import model_input
 from .quantizers.term import KernelBatch
 from .resolution import _all_layers, n_resolutions, resolution_variables, set_resolution
@@ -315,9 +317,10 @@ def step_factory(method, seed=0, precisions=None, alpha=ALPHA, temperature=TEMPE
 
 
 def train_multires(
-    model, data, epochs, batch_size, learning_rate, seed=0, method="multires", verbose=1, checkpoint_dir=None,
-    alpha=ALPHA, temperature=TEMPERATURE,
-):  # fmt: skip
+    model: tf.keras.Model, data: Dataset, epochs: int, batch_size: int, learning_rate: float, seed: int = 0,
+    method: str = "multires", verbose: int = 1, checkpoint_dir: str | os.PathLike[str] | None = None,
+    alpha: float = ALPHA, temperature: float = TEMPERATURE,
+) -> list[float]:  # fmt: skip
     """Train one multi-resolution model; returns the per-epoch mean loss. ``alpha`` and ``temperature``: the
     distillation's (``multires`` and ``all``; 0.1 and 4 by default: docs/algorithms.md#multi-resolution-training).
     """

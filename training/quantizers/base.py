@@ -1,6 +1,8 @@
 """What every quantizer of the kit shares: the QKeras contract, scales, run-time resolutions."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -159,7 +161,13 @@ class ClipScale:
     gradient of that rounding straight through.
     """
 
-    def __init__(self, alpha=None, learnable_alpha=False, hardware_exact=True, keep_axes=None):
+    def __init__(
+        self,
+        alpha: float | None = None,
+        learnable_alpha: bool = False,
+        hardware_exact: bool = True,
+        keep_axes: Sequence[int] | None = None,
+    ) -> None:
         self.alpha = None if alpha is None else float(alpha)
         self.learnable_alpha = bool(learnable_alpha)
         self.hardware_exact = bool(hardware_exact)
@@ -248,6 +256,14 @@ class KitQuantizer(BaseQuantizer):
     def min(self):
         return -self.max() if self.keep_negative else 0.0
 
+    def config_of(self, *names: str, **values: Any) -> dict[str, Any]:
+        """``get_config``'s dict: the attributes ``names`` (a tuple as a list), then ``values``, in order."""
+        config = {}
+        for name in names:
+            value = getattr(self, name)
+            config[name] = list(value) if isinstance(value, tuple) else value
+        return {**config, **values}
+
     @classmethod
     def from_config(cls, config):
         return cls(**config)
@@ -255,11 +271,13 @@ class KitQuantizer(BaseQuantizer):
 
 class ClippedQuantizer(KitQuantizer):
     """``bits`` bits, signed, on a clipping scale (``ClipScale``): the fixed-point and power-of-two
-    quantizers. Subclasses set ``max_bits``."""
+    quantizers. Subclasses set ``max_bits``; their docstrings say what each argument means for them."""
 
     max_bits = None
 
-    def __init__(self, bits=4, alpha=None, learnable_alpha=False, hardware_exact=True):
+    def __init__(
+        self, bits: int = 4, alpha: float | None = None, learnable_alpha: bool = False, hardware_exact: bool = True
+    ) -> None:
         super().__init__()
         if not 2 <= int(bits) <= self.max_bits:
             raise ValueError(f"{type(self).__name__}: bits {bits} out of range 2..{self.max_bits}")

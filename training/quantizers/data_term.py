@@ -1,6 +1,7 @@
 """Term quantization of activations (docs/algorithms.md#data-terms): a fixed-point grid, then the most
 significant power-of-two terms of each value, one budget per resolution; signed, the network's input grid."""
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -102,11 +103,23 @@ class quantized_data_term(KitQuantizer):  # noqa: N801 (QKeras naming)
     2^bits - 1)) * 2^-f``: symmetric, rounding half away from zero, saturating
     at ``±(2^bits - 1) * 2^-f``. ``integer`` may be negative or above ``bits``
     (an input grid follows its data's range).
+
+    Attributes:
+        bits: bits of a value's grid code (of its magnitude's when ``signed``), 1..16 (default 8).
+        integer: integer bits of the grid, whose step is 2^(integer - bits); -40..40 (default 3).
+        budgets: terms kept per value, one budget per resolution, each 1..bits + 1; bits + 1 keeps every term,
+            plain fixed point (default ``REFERENCE_DATA_BUDGETS``: 2, 2, 2, 2, 3, 3, 3, 3).
+        encoding: the signed-digit form whose terms are counted: "naf", "binary" or "hese" (default "naf").
+        learnable_alpha: if true, the clip is a trainable variable started at the grid's top, its step kept a
+            power of two (default False; not with ``signed``).
+        signed: if true, sign and magnitude, for a network's input; if false, negative inputs become 0
+            (default False).
     """
 
     def __init__(
-        self, bits=8, integer=3, budgets=REFERENCE_DATA_BUDGETS, encoding="naf", learnable_alpha=False, signed=False
-    ):
+        self, bits: int = 8, integer: int = 3, budgets: Sequence[int] = REFERENCE_DATA_BUDGETS, encoding: str = "naf",
+        learnable_alpha: bool = False, signed: bool = False,
+    ) -> None:  # fmt: skip
         super().__init__()
         if not 1 <= int(bits) <= 16:
             raise ValueError(f"quantized_data_term: bits {bits} out of range 1..16")
@@ -173,11 +186,6 @@ class quantized_data_term(KitQuantizer):  # noqa: N801 (QKeras naming)
         return f"quantized_data_term({self.bits},{self.integer},{list(self.budgets)},'{self.encoding}'{signed})"
 
     def get_config(self):
-        return {
-            "bits": self.bits,
-            "integer": self.integer,
-            "budgets": list(self.budgets),
-            "encoding": self.encoding,
-            "learnable_alpha": self.clip is not None,
-            "signed": self.signed,
-        }
+        return self.config_of(
+            "bits", "integer", "budgets", "encoding", learnable_alpha=self.clip is not None, signed=self.signed
+        )

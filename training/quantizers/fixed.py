@@ -24,7 +24,15 @@ def fixed_levels(x, bits, step):
 
 
 class quantized_fixed(ClippedQuantizer):  # noqa: N801 (QKeras naming)
-    """Symmetric fixed point, ``bits`` bits: ``±alpha * {0, 1/n, ..., 1}``, ``n = 2^(bits-1) - 1``."""
+    """Symmetric fixed point, ``bits`` bits: ``±alpha * {0, 1/n, ..., 1}``, ``n = 2^(bits-1) - 1``.
+
+    Attributes:
+        bits: bits of a value, the sign's included, 2..24 (default 4): 2^bits - 1 levels, 0 among them.
+        alpha: the clipping scale, the top level, rounded up so that the step ``alpha / n`` is a power of two in
+            hardware-exact mode; None takes max|w| at every call (default None).
+        learnable_alpha: if true, alpha is a trainable variable started at ``alpha`` (or 1.0) (default False).
+        hardware_exact: if true, the step is a power of two, so every value is fixed point (default True).
+    """
 
     max_bits = 24
 

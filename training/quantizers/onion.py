@@ -11,15 +11,35 @@ to round). Truncation biases magnitudes toward zero by at most one kept
 step; precision-specific batch normalization absorbs the shift (training).
 """
 
+from collections.abc import Sequence
+
 import tensorflow as tf
 
 from .base import ClipScale, FixedType, KitQuantizer, straight_through
 
 
 class quantized_onion(KitQuantizer):  # noqa: N801 (QKeras naming)
-    """Nested precisions: precision ``precisions[r]`` at resolution ``r`` keeps the top bits of one code."""
+    """Nested precisions: precision ``precisions[r]`` at resolution ``r`` keeps the top bits of one code.
 
-    def __init__(self, bits=8, precisions=(2, 4, 6, 8), alpha=None, keep_negative=True, learnable_alpha=False):
+    Attributes:
+        bits: bits of the full code, the sign's included when ``keep_negative``; 2..24 (1..24 unsigned)
+            (default 8).
+        precisions: top bits of the code kept, one precision per resolution, increasing, each up to ``bits``
+            (default (2, 4, 6, 8)).
+        alpha: the clipping scale, the step ``alpha / (2^m - 1)`` (m magnitude bits) rounded up to a power of
+            two; None takes max|w| at every call; required when ``keep_negative`` is false (default None).
+        keep_negative: if true, sign and magnitude (weights); if false, unsigned (activations) (default True).
+        learnable_alpha: if true, alpha is a trainable variable started at ``alpha`` (or 1.0) (default False).
+    """
+
+    def __init__(
+        self,
+        bits: int = 8,
+        precisions: Sequence[int] = (2, 4, 6, 8),
+        alpha: float | None = None,
+        keep_negative: bool = True,
+        learnable_alpha: bool = False,
+    ) -> None:
         super().__init__()
         self.bits = int(bits)
         self.keep_negative = bool(keep_negative)
@@ -72,10 +92,11 @@ class quantized_onion(KitQuantizer):  # noqa: N801 (QKeras naming)
         return f"quantized_onion({self.bits},{self.precisions},{self.clip.alpha})"
 
     def get_config(self):
-        return {
-            "bits": self.bits,
-            "precisions": self.precisions,
-            "alpha": self.clip.alpha,
-            "keep_negative": self.keep_negative,
-            "learnable_alpha": self.clip.learnable_alpha,
-        }
+        clip = self.clip
+        return self.config_of(
+            "bits",
+            "precisions",
+            alpha=clip.alpha,
+            keep_negative=self.keep_negative,
+            learnable_alpha=clip.learnable_alpha,
+        )

@@ -27,7 +27,16 @@ def _pot_exponent_range(bits):
 
 
 class quantized_pot(ClippedQuantizer):  # noqa: N801 (QKeras naming)
-    """Power of two, ``bits`` bits: ``±alpha * {0, 2^-(2^(bits-1)-2), ..., 2^-1, 1}``."""
+    """Power of two, ``bits`` bits: ``±alpha * {0, 2^-(2^(bits-1)-2), ..., 2^-1, 1}``.
+
+    Attributes:
+        bits: bits of a value, the sign's and the zero's included, 2..6 (default 4): 2^(bits-1) - 1 powers of
+            two on either side of 0.
+        alpha: the clipping scale, the largest magnitude, rounded up to a power of two in hardware-exact mode;
+            None takes max|w| at every call (default None).
+        learnable_alpha: if true, alpha is a trainable variable started at ``alpha`` (or 1.0) (default False).
+        hardware_exact: if true, alpha is a power of two, so every weight is one shift (default True).
+    """
 
     max_bits = 6
 

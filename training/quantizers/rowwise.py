@@ -18,6 +18,8 @@ gets ``floor(ratio * n_rows)`` rows, and the rows left over go, one each,
 to the schemes with the largest fractional parts (ties: the larger ratio).
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 import tensorflow as tf
 
@@ -63,9 +65,23 @@ def default_assignment(kernel, ratio, importance=None):
 
 
 class quantized_rowwise(KitQuantizer):  # noqa: N801 (QKeras naming)
-    """Per output row one of PoT-W4, Fixed-W4, Fixed-W8, in the ratio ``ratio`` (percent)."""
+    """Per output row one of PoT-W4, Fixed-W4, Fixed-W8, in the ratio ``ratio`` (percent).
 
-    def __init__(self, ratio=(65, 30, 5), assignment=None, learnable_alpha=False):
+    Attributes:
+        ratio: the shares of the rows for PoT-W4, Fixed-W4 and Fixed-W8, non-negative, met exactly in every
+            layer by largest remainders (default (65, 30, 5)).
+        assignment: the scheme code of every output row (0 PoT-W4, 1 Fixed-W4, 2 Fixed-W8); None: Fixed-W8 to
+            the rows of largest variance, then PoT-W4 to those of smallest, until ``assign`` sets it
+            (default None).
+        learnable_alpha: if true, every row learns its own clip, started at its largest weight (default False).
+    """
+
+    def __init__(
+        self,
+        ratio: Sequence[float] = (65, 30, 5),
+        assignment: Sequence[int] | np.ndarray | None = None,
+        learnable_alpha: bool = False,
+    ) -> None:
         super().__init__()
         row_counts(1, ratio)  # validates
         self.ratio = tuple(float(r) for r in ratio)

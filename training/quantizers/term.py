@@ -1,6 +1,7 @@
 """Term quantization of weights (docs/algorithms.md#term-quantization): budgets of power-of-two terms per
 group of weights, one budget per resolution."""
 
+from collections.abc import Sequence
 from contextlib import contextmanager
 
 import tensorflow as tf
@@ -100,17 +101,27 @@ class quantized_term(KitQuantizer):  # noqa: N801 (QKeras naming)
     of two (the smallest with ``alpha <= s * (2^bits - 1)``, alpha = max|w| by
     default), ``T_k`` keeping the ``k`` most significant terms of every group
     of ``group_size`` consecutive inputs (axis -2 of Dense and Conv kernels).
+
+    Attributes:
+        bits: magnitude bits of a weight's code, 2..16 (default 8): levels 0..2^bits - 1 on either side of 0.
+        group_size: consecutive weights along the fan-in that share a budget, at least 1 (default 16).
+        budgets: terms kept per group, one budget per resolution, each 1..group_size * (bits + 1) (default
+            ``REFERENCE_WEIGHT_BUDGETS``: 8, 10, 12, 14, 14, 16, 18, 20).
+        encoding: the signed-digit form whose terms are counted: "naf", "binary" or "hese" (default "naf").
+        alpha: the clipping scale, rounded up to ``s * (2^bits - 1)``; None takes max|w| at every call
+            (default None).
+        learnable_alpha: if true, alpha is a trainable variable started at ``alpha`` (or 1.0) (default False).
     """
 
     def __init__(
         self,
-        bits=8,
-        group_size=16,
-        budgets=REFERENCE_WEIGHT_BUDGETS,
-        encoding="naf",
-        alpha=None,
-        learnable_alpha=False,
-    ):
+        bits: int = 8,
+        group_size: int = 16,
+        budgets: Sequence[int] = REFERENCE_WEIGHT_BUDGETS,
+        encoding: str = "naf",
+        alpha: float | None = None,
+        learnable_alpha: bool = False,
+    ) -> None:
         super().__init__()
         if not 2 <= int(bits) <= 16:
             raise ValueError(f"quantized_term: bits {bits} out of range 2..16")
@@ -165,11 +176,7 @@ class quantized_term(KitQuantizer):  # noqa: N801 (QKeras naming)
         return f"quantized_term({self.bits},{self.group_size},{list(self.budgets)},'{self.encoding}')"
 
     def get_config(self):
-        return {
-            "bits": self.bits,
-            "group_size": self.group_size,
-            "budgets": list(self.budgets),
-            "encoding": self.encoding,
-            "alpha": self.clip.alpha,
-            "learnable_alpha": self.clip.learnable_alpha,
-        }
+        clip = self.clip
+        return self.config_of(
+            "bits", "group_size", "budgets", "encoding", alpha=clip.alpha, learnable_alpha=clip.learnable_alpha
+        )
