@@ -23,13 +23,14 @@ Measured and printed, one table per model (no asserts):
    ESTIMATES on both sides, not synthesis results (no Vivado here), and the two come from different models:
 
    - both from the kit's ``mrfpga.hls.cost.estimate.estimate(hls_model, n_resolutions, board)`` (docs/estimates.md):
-     for ours, cycles per resolution from the mMAC loop structure (term pairs per group, the fullest group of
-     each layer), term-serial MAC units at 30 LUT / 32 FF, no DSP except one per value for the folded BN;
-     for the baseline, the kit's simple model of hls4ml's io_parallel Latency layers: ``multiplier_limit``
-     multipliers per Dense/Conv2D/BatchNormalization, each a DSP48E1 when both operands exceed 10 bits, else a
-     LUT multiply-accumulate at the mMAC paper's 8-bit bit-parallel MAC (127 LUT / 98 FF,
-     docs/algorithms.md#the-multi-resolution-mac-mmac; pessimistic: Vivado HLS turns constant multiplications
-     into smaller shift-add logic); a Dense ``reuse + 2`` cycles, a Conv2D ``pixels * reuse + 2``, activations
+     for ours, cycles per resolution from the lock-step mMAC schedule (a Dense ``R * n_groups * K_r + 3`` with
+     its weight-term units, ``K_r`` the fullest group's terms; a data-term layer ``2 + ceil(n / 4)``), the
+     ``ceil(n_out / R)`` units and the layers at the costs measured with Yosys on the Verilog twin
+     (``hls/layers/unit_costs.py``), term ROMs of 1,024 bits or more in block RAM, no DSP except one per value
+     for the folded BN; for the baseline, the kit's simple model of hls4ml's io_parallel Latency layers:
+     ``multiplier_limit`` multipliers per Dense/Conv2D/BatchNormalization, each a DSP48E1 when both operands
+     exceed 10 bits, else a product by a constant in LUTs (``7.43 * w - 4.2`` LUT for a ``w``-bit weight, fitted
+     to Yosys, docs/estimates.md); a Dense ``reuse + 2`` cycles, a Conv2D ``pixels * reuse + 2``, activations
      and pooling 1.
 
 2. g++ compile time of the C simulation: wall time of ``hls_model.compile()`` (which writes the project, then
@@ -178,11 +179,9 @@ def baseline_estimate(hls_model, board):
 
 
 def mac_units(hls_model):
-    """Term-serial MAC units of our mMAC layers: ceil(n_out * n_groups / reuse_factor) each."""
+    """The units of our mMAC layers: ceil(n_out / R) each, every unit owning R outputs (R the reuse factor)."""
     return sum(
-        -(-node.get_attr("n_out") * node.get_attr("n_groups") // node.get_attr("reuse_factor"))
-        for node in hls_model.get_layers()
-        if node.class_name in ("MMACDense", "MMACConv2D")
+        node.get_attr("n_units") for node in hls_model.get_layers() if node.class_name in ("MMACDense", "MMACConv2D")
     )
 
 
@@ -261,8 +260,11 @@ def measure_twin(ours_model, hls_model, x, board, tmp):
     from mrfpga.hls.twin.spec import twin_specs
 
     specs = twin_specs(hls_model)
+    if specs is None:
+        print("\nthe Verilog twin covers io_parallel chains of data-term and weight-term mMAC Dense layers only")
+        return
     n_res = n_resolutions(ours_model)
-    codes = np.round(x * 2.0 ** specs[0]["in_frac"]).astype(np.int64)
+    codes = np.round(np.reshape(x, (len(x), -1)) * 2.0 ** specs[0].in_frac).astype(np.int64)
     run = measure.run_twin(specs, codes, n_res, Path(tmp) / "twin")
     measured = measure.synthesize(specs, Path(tmp) / "yosys")
     total = measured["total"]
@@ -334,7 +336,7 @@ def bench_model(title, ours_model, base_model, q, data, board, tmp, reuse_factor
     row("est. BRAM_18K", "blocks", res["BRAM_18K"], "0 (not modelled)")
     units = mac_units(ours)
     operands = ", ".join(f"{w}x{a} bit" for w, a in base_est["widths"])
-    row("term-serial MAC units / multipliers", "count", units, f"{base_est['multipliers']} ({operands})")
+    row("mMAC units / multipliers", "count", units, f"{base_est['multipliers']} ({operands})")
     lut_total = board.resources["LUT"]
     row(
         f"est. LUT share of {board.name} ({lut_total} LUTs)", "%", f"{100 * res['LUT'] / lut_total:.1f}",

