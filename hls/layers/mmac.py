@@ -69,10 +69,10 @@ class MMACDense(Layer):
 
     The term table stores, per (output, group), up to ``max(budgets)`` terms
     sorted by significance; resolution r reads the first ``budgets[r]``.
-    After a ``DataTerm`` layer, products are term pairs ``±2^(w_exp + d_exp)``;
-    after any other layer (shift mode) each weight term shifts the whole
-    activation. Output = the sum plus the bias, as an integer on the grid
-    ``2^-acc_frac``, exactly.
+    Each weight term shifts the whole activation (the weight-term unit, the
+    default); the term-pair unit takes ``±2^(w_exp + d_exp)`` after a
+    ``DataTerm`` layer. Output = the sum plus the bias, as an integer on the
+    grid ``2^-acc_frac``, exactly.
     """
 
     _expected_attributes = [
