@@ -251,3 +251,39 @@ def test_yosys_puts_a_large_lane_rom_in_block_ram(tmp_path):
     assert "every lane's in block RAM" in sized["method"] and sized["depth"]["logic_levels"] >= 1
     assert "ROM_BLOCK(1)" in (tmp_path / "yosys" / "mrfpga_top.v").read_text()
     assert "ROM_BLOCK(0)" in plain.lane_verilog(small, 0)
+
+
+@pytest.mark.slow
+def test_several_designs_in_one_yosys_run(tmp_path):
+    """A baseline at several reuse factors: each distinct layer synthesized once. One design alone gives what
+    ``synthesize`` gives; with two, the layers they share have the same figures in both, and each design's total
+    is its layers' sum with its own cycles and depth (a layer's figures can move by a few percent with the
+    netlist synthesized before it: ABC's mapping depends on the order Yosys hands it the cells)."""
+    model = plain_mlp(4, seed=5)
+    specs = converted_specs(model, tmp_path / "prj", reuse=1)
+    chains = {f"r{r}": plain.with_reuse(specs, r, hls4ml_valid=True) for r in (4, 16)}
+    assert [s.reuse for s in chains["r16"][1::2]] == [16, 12]
+    alone = plain.synthesize(chains["r4"], tmp_path / "alone", lanes_per_stratum=2)
+    one = plain.synthesize_designs({"r4": chains["r4"]}, tmp_path / "one", lanes_per_stratum=2)["r4"]
+    assert (one["total"], one["layers"], one["depth"], one["cycles"]) == (
+        alone["total"], alone["layers"], alone["depth"], alone["cycles"],
+    )  # fmt: skip
+    both = plain.synthesize_designs(chains, tmp_path / "both", lanes_per_stratum=2)
+    text = (tmp_path / "both" / "mrfpga_designs.v").read_text()
+    assert text.count("module mrfpga_plain_layer_input_terms (") == 1  # shared, written once
+    assert "module mrfpga_plain_layer_dense_0_r4 (" in text and "module mrfpga_plain_layer_dense_0_r16 (" in text
+    for label, chain in chains.items():
+        sized = both[label]
+        assert (
+            sized["cycles"] == plain.total_cycles(chain) and "one Yosys run for the designs r4, r16" in sized["method"]
+        )
+        assert set(sized["layers"]) == {s.name for s in specs}
+        # Each primitive's mean count rounded in the total and in each layer: they may differ by a LUT a layer.
+        assert abs(sized["total"]["LUT"] - sum(layer["LUT"] for layer in sized["layers"].values())) <= len(specs)
+        assert sized["depth"]["logic_levels"] >= sized["depth"]["lut_levels"] >= 1
+    for name in ("input_terms", "terms_0"):
+        assert both["r4"]["layers"][name] == both["r16"]["layers"][name]
+    with pytest.raises(ValueError, match="not one model"):
+        plain.write_designs(
+            {"a": specs, "b": converted_specs(plain_mlp(4, seed=6), tmp_path / "p6", 1)}, tmp_path / "x"
+        )
