@@ -242,12 +242,19 @@ def _report(run_dir):
             config = _restored_run_config(run_dir)
     except OutputError:  # locked by a writer at work (it puts back what it finds), or a read-only place
         config = pipeline.load_run_config(run_dir)
+    report_json = Path(run_dir) / "report.json"
+    report = json.loads(report_json.read_text()) if report_json.is_file() else None
+    if report is not None and any("hardware" in r for r in report.get("resolutions", [])):
+        from .report import print_comparison
+
+        print("The Verilog twin, measured by 'mrfpga hw' (report.json), beside the plain baseline:")
+        print_comparison(report)  # before the vendor reports, which may not be there
+        print()
     try:
         reports = read_hls_reports(run_dir)
     except FileNotFoundError as err:  # no report yet: the user's to fix
         raise OutputError(str(err)) from None
-    report_json = Path(run_dir) / "report.json"
-    estimates = estimates_from_report_json(json.loads(report_json.read_text())) if report_json.is_file() else None
+    estimates = estimates_from_report_json(report) if report is not None else None
     print(describe(reports))
     print(format_comparison(compare(reports, estimates, load_board(config.hls.board))))
     return 0

@@ -1,7 +1,8 @@
-"""The main job in stages: train -> convert -> C-simulate and report.
+"""The main job in stages: train -> convert -> C-simulate and report -> measure the Verilog twin beside a
+plain baseline.
 
 A run directory holds ``config.yaml``, ``model.h5``, ``training.json``,
-``hls_project/``, ``report.json`` and ``accuracy_cycles.png``.
+``hls_project/``, ``report.json`` and ``accuracy_cycles.png``; ``mrfpga hw`` (and ``run``) add ``rtl/``.
 """
 
 import json
@@ -382,7 +383,7 @@ def hw(config, run_dir, model=None, hls_model=None):
     n_res = hls_model.n_resolutions
     stage(f"Verilog twin in Verilator: {len(x)} samples at {n_res} resolutions")
     started = time.time()
-    out = measure.run_twin(specs, codes, n_res, run_dir / RTL, progress=lambda text: print(f"  {text}", flush=True))
+    out = measure.run_twin(specs, codes, n_res, run_dir / RTL, progress=progress)
     for r, resolution in enumerate(report["resolutions"]):
         set_resolution(model, r)
         expected = exact_forward(model, x) * 2.0**last.out_frac
@@ -394,10 +395,232 @@ def hw(config, run_dir, model=None, hls_model=None):
             resolution["rtl_cycles_equal_csim"] = bool(np.array_equal(cycles, csim_cycles))
     set_resolution(model, n_res - 1)
     stage("Yosys synthesis of the Verilog twin (synth_xilinx, xc7)")
-    measured = measure.synthesize(specs, run_dir / RTL / "yosys", progress=lambda text: print(f"  {text}", flush=True))
+    measured = measure.synthesize(specs, run_dir / RTL / "yosys", progress=progress)
     measured["board"] = hls_model.mrfpga_board.resources
     report["measured_resources"] = measured
+    samples = report["resolutions"][0]["samples"] if report["resolutions"] else len(x)
+    for resolution in report["resolutions"]:
+        resolution["hardware"] = design_figures(resolution, measured, samples)
+    report.pop("baseline", None)
+    for resolution in report["resolutions"]:
+        resolution.pop("baseline", None)
+        resolution.pop("vs_baseline", None)
+    if config.hls.baseline:
+        add_baseline(config, run_dir, report)
     report["hardware_seconds"] = round(time.time() - started, 1)
     write_report(report, report_path)
     print_hardware(report)
     return report
+
+
+def progress(text):
+    print(f"  {text}", flush=True)
+
+
+# -- the figures of a resolution, and the plain baseline beside them ------------------------------------------
+
+FIGURES = ("accuracy", "cycles", "LUT", "FF", "CARRY4", "BRAM_18K", "DSP48E1", "lut_x_cycles", "depth")
+DEPTH_KEYS = ("logic_levels", "lut_levels", "CARRY4", "MUXF7", "MUXF8")
+BASELINE_BITS = 8
+# Lanes of a kind synthesized in the run's baseline (the others counted as their mean): the fewest the plain
+# twin samples, to keep 'mrfpga run' short; bench/bench_designs.py can sample more.
+BASELINE_LANES = 2
+
+
+def figures(accuracy, cycles, sized, sources):
+    """A design's figures at one resolution: accuracy, cycles (latency and interval: an io_parallel chain takes
+    a new input when it is done, so they are equal), Yosys' resources and depth, LUT x cycles, and under
+    ``sources`` where each comes from."""
+    total = sized["total"]
+    resources = f"Yosys: {sized['tool']} ({sized['method']})"
+    return {
+        "accuracy": accuracy,
+        "cycles": {"latency": int(cycles), "interval": int(cycles)},
+        **{key: total[key] for key in ("LUT", "FF", "CARRY4", "BRAM_18K", "DSP48E1")},
+        "lut_x_cycles": int(total["LUT"] * cycles),
+        "depth": {key: sized["depth"][key] for key in DEPTH_KEYS} if sized.get("depth") else None,
+        "sources": {
+            "accuracy": sources["accuracy"],
+            "cycles": sources["cycles"],
+            **dict.fromkeys(("LUT", "FF", "CARRY4", "BRAM_18K", "DSP48E1"), resources),
+            "lut_x_cycles": f"Yosys' LUT x the cycles ({sources['cycles']})",
+            "depth": "Yosys' longest combinational path between registers (ltp): logic levels (LUT, CARRY4, MUXF7/8 "
+            "one each, as Vivado counts them) and the LUTs among them",
+        },
+    }
+
+
+def design_figures(resolution, measured, samples):
+    """The multi-resolution design's figures at ``resolution`` (a report row with the twin's cycles)."""
+    same = resolution.get("rtl_cycles_equal_csim")
+    check = {
+        True: "; equal to the C-simulation count sample by sample",
+        False: "; DIFFERENT from the C-simulation count",
+    }
+    return figures(
+        resolution["keras_accuracy"],
+        resolution["rtl_cycles"]["max"],
+        measured,
+        {
+            "accuracy": f"Keras, on the {samples} test samples C-simulated",
+            "cycles": f"Verilator on the Verilog twin, the most over {samples} samples{check.get(same, '')}",
+        },
+    )
+
+
+def baseline_config(config, bits=BASELINE_BITS):
+    """The plain QKeras baseline of a run: the run's data, model, training settings and board, with scheme and
+    method ``qkeras``, ``bits``-bit weights (``quantized_bits``) and activations (``quantized_relu``), the
+    activations' integer bits capped at ``bits - 1`` (a fraction bit left: at ``bits`` integer bits QKeras's
+    ``quantized_relu`` converts to an integer type that neither rounds nor saturates), the run's bias."""
+    raw = config.to_dict()
+    q = raw["quantization"]
+    q.update(
+        scheme="qkeras", weight_bits=bits, activation_bits=bits, qkeras_kernel="quantized_bits",
+        activation_integer=min(q["activation_integer"], bits - 1), resolutions=[[1, 1]],
+    )  # fmt: skip
+    raw["training"]["method"] = "qkeras"
+    raw["hls"].update(reuse_factor=1, baseline=False)
+    return from_dict(raw)
+
+
+def train_baseline(config, data, bits=BASELINE_BITS):
+    """``(its configuration, the trained model)`` of the run's plain baseline at ``bits`` (``baseline_config``)."""
+    baseline = baseline_config(config, bits)
+    models, _ = train_method(baseline, data, None, verbose=0)
+    return baseline, models["qkeras"]
+
+
+def keras_accuracy(model, x, y):
+    """Keras' test accuracy of ``model`` on ``x`` (the inputs as the kit feeds the board) and labels ``y``."""
+    logits = model.predict(model_input(model, x), verbose=0, batch_size=1024)
+    return float(np.mean(np.argmax(np.reshape(logits, (len(y), -1)), axis=1) == y))
+
+
+def plain_chain(config, model, output_dir, layer_reuse=None):
+    """The plain twin's chain (``mrfpga.hls.twin.plain``) of a plain QKeras ``model``, converted as ``config``
+    says with each Dense layer at its reuse factor in ``layer_reuse`` ({layer name: reuse factor}; None: the
+    configuration's). Nothing is written."""
+    from mrfpga.hls import convert_from_keras_model
+    from mrfpga.hls.twin import plain
+
+    h = config.hls
+    layers = {name: {"ReuseFactor": int(reuse)} for name, reuse in (layer_reuse or {}).items()}
+    hls_model = convert_from_keras_model(
+        model, output_dir, hls_config={"LayerName": layers}, board=h.board, backend=h.backend, io_type="io_parallel",
+        clock_period=h.clock_period, reuse_factor=h.reuse_factor, project_name=PROJECT_NAME,
+    )  # fmt: skip
+    return plain.from_hls_model(hls_model)
+
+
+def matched_designs(config, model, targets, output_dir, hls4ml_valid=True):
+    """For each target (cycles), the reuse factor of the plain ``model`` whose cycles come closest
+    (``plain.reuse_for_cycles``; with ``hls4ml_valid``, over hls4ml's valid reuse factors, the ones its Resource
+    strategy builds): ``{target: reuse}`` and ``{reuse: chain}``, each chain converted at its layers' reuse
+    factors (its cycles checked against the fold's)."""
+    from mrfpga.hls.twin import plain
+
+    folded = plain_chain(config, model, output_dir)
+    matched, chains = {}, {}
+    for target in targets:
+        reuse, cycles, chain = plain.reuse_for_cycles(folded, target, hls4ml_valid=hls4ml_valid)
+        matched[target] = reuse
+        if reuse not in chains:
+            layer_reuse = {s.name: s.reuse for s in chain if isinstance(s, plain.PlainDense)}
+            converted_chain = plain_chain(config, model, output_dir, layer_reuse)
+            if plain.total_cycles(converted_chain) != cycles or converted_chain != chain:
+                raise AssertionError(f"reuse {reuse}: the converted baseline differs from the fold ({cycles} cycles)")
+            chains[reuse] = converted_chain
+    return matched, chains
+
+
+def size_designs(chains, output_dir, lanes_per_stratum=BASELINE_LANES, cache=None):
+    """Yosys figures of each chain (``{reuse: chain}`` of one model), in one run (``plain.synthesize_designs``);
+    ``cache`` ({reuse: figures}) holds those sized before and takes the new ones."""
+    from mrfpga.hls.twin import plain
+
+    cache = {} if cache is None else cache
+    todo = {reuse: chain for reuse, chain in chains.items() if reuse not in cache}
+    if todo:
+        sized = plain.synthesize_designs(
+            {f"r{reuse}": chain for reuse, chain in todo.items()}, output_dir, lanes_per_stratum, progress=progress
+        )
+        cache.update({reuse: sized[f"r{reuse}"] for reuse in todo})
+    return {reuse: cache[reuse] for reuse in chains}
+
+
+def ratios(ours, baseline):
+    """Ours over the baseline's, figure by figure (None where the baseline's is 0)."""
+    out = {}
+    for key in ("LUT", "FF", "BRAM_18K", "lut_x_cycles"):
+        out[key] = round(ours[key] / baseline[key], 4) if baseline[key] else None
+    out["cycles"] = round(ours["cycles"]["latency"] / baseline["cycles"]["latency"], 4)
+    return out
+
+
+def add_baseline(config, run_dir, report):
+    """The plain 8-bit baseline beside each resolution: trained now on the run's data with its training
+    settings, its Keras accuracy on the same test samples, converted and sized at the reuse factor whose cycles
+    come closest to the resolution's (one Yosys run for them all); ``report["baseline"]`` says what it is."""
+    from mrfpga.hls.twin import plain
+
+    rows = report["resolutions"]
+    if config.model.kind != "mlp":
+        report["baseline"] = {"skipped": f"the plain baseline is built for MLPs, not a {config.model.kind} model"}
+        print(f"\nNo plain baseline: {report['baseline']['skipped']}")
+        return
+    bits = BASELINE_BITS
+    stage(f"the plain baseline: a {bits}-bit QKeras model of the same architecture, trained on the same data")
+    started = time.time()
+    data = load_data(config)
+    baseline, model = train_baseline(config, data, bits)
+    trained = time.time() - started
+    out = Path(run_dir) / RTL / "baseline"
+    out.mkdir(parents=True, exist_ok=True)
+    save_model(model, out / "model.h5")
+    x, y = _test_inputs(baseline, run_dir, model)
+    accuracy = keras_accuracy(model, x, y)
+    q = baseline.quantization
+    print(f"  trained in {trained:.0f} s; Keras accuracy {accuracy:.4f} on {len(y)} test samples", flush=True)
+    targets = sorted({row["hardware"]["cycles"]["latency"] for row in rows})
+    matched, chains = matched_designs(baseline, model, targets, out / "hls")
+    stage(f"Yosys synthesis of the baseline at reuse factors {sorted(chains)} (the closest cycles)")
+    sized = size_designs(chains, out)
+    source_accuracy = f"Keras, on the same {len(y)} test samples"
+    for row in rows:
+        reuse = matched[row["hardware"]["cycles"]["latency"]]
+        chain, figures_of = chains[reuse], sized[reuse]
+        cycles = plain.total_cycles(chain)
+        entry = figures(
+            accuracy, cycles, figures_of,
+            {"accuracy": source_accuracy, "cycles": "the plain twin's golden model (plain.total_cycles; its Verilog "
+             "counts them in Verilator in tests/twin/test_plain.py), not simulated in this run"},
+        )  # fmt: skip
+        entry["reuse_factor"] = reuse
+        entry["layer_reuse"] = {s.name: s.reuse for s in chain if isinstance(s, plain.PlainDense)}
+        entry["width"] = bits
+        row["baseline"] = entry
+        row["vs_baseline"] = ratios(row["hardware"], entry)
+    report["baseline"] = {
+        "width": bits,
+        "scheme": "qkeras",
+        "accuracy": accuracy,
+        "samples": len(y),
+        "source": f"a plain QKeras model of the run's architecture, {bits}-bit weights (quantized_bits) and "
+        f"activations (quantized_relu({bits}, {q.activation_integer})), bias quantized_bits({q.bias_bits}, "
+        f"{q.bias_integer}), trained in this run on the same data with the run's training settings "
+        f"({baseline.training.epochs} epochs, method qkeras); accuracy: {source_accuracy}",
+        "design": "the plain twin (mrfpga.hls.twin.plain): hls4ml's Resource-strategy Dense, folded at a reuse factor, "
+        "bit-parallel LUT multipliers, weight ROMs in block RAM from 1,024 bits",
+        "matching": "per resolution, the model-wide reuse factor whose cycles come closest to the resolution's, among "
+        "hls4ml's valid reuse factors (plain.reuse_for_cycles, hls4ml_valid)",
+        "training_seconds": round(trained, 1),
+        "sized": {
+            str(reuse): {
+                "layer_reuse": {s.name: s.reuse for s in chains[reuse] if isinstance(s, plain.PlainDense)},
+                "cycles": plain.total_cycles(chains[reuse]),
+                **{key: sized[reuse][key] for key in ("total", "layers", "depth", "tool", "method", "seconds")},
+            }
+            for reuse in sorted(chains)
+        },
+    }

@@ -1,5 +1,7 @@
 """report.json, the per-resolution table and the accuracy/cycles plot."""
 
+import re
+
 import numpy as np
 
 from mrfpga.cli.run_config import resolution_settings
@@ -153,3 +155,58 @@ def print_hardware(report):
             print(f"{name:>14} {f['LUT']:>8} {f['FF']:>8} {f['CARRY4']:>7} {f['DSP48E1']:>8} {f['BRAM_18K']:>9}")
         print(f"{'estimate':>14} {est['LUT']:>8} {est['FF']:>8} {'':>7} {est['DSP48E1']:>8} {est['BRAM_18K']:>9}")
         print(f"{'board':>14} {board['LUT']:>8} {board['FF']:>8} {'':>7} {board['DSP48E1']:>8} {board['BRAM_18K']:>9}")
+    print_comparison(report)
+
+
+def _depth(figures):
+    depth = figures.get("depth")
+    return f"{depth['logic_levels']} ({depth['lut_levels']})" if depth else "-"
+
+
+def print_comparison(report):
+    """Per resolution, the design's figures (``hardware``) and the matched plain baseline's (``baseline``) with
+    the ratio of LUT x cycles, then where each figure comes from; nothing when the report has no such figures."""
+    rows = [r for r in report.get("resolutions", []) if "hardware" in r]
+    if not rows:
+        return
+    base = report.get("baseline") or {}
+    with_base = all("baseline" in r for r in rows)
+    ours_head = f"{'accuracy':>8} {'cycles':>6} {'LUT':>6} {'BRAM':>4} {'LUT x cyc':>10} {'depth':>6}"
+    head = f"{'res':>3} {'setting':>12} {ours_head}"
+    if with_base:
+        head += (
+            f" | {'reuse':>5} {'cycles':>6} {'LUT':>6} {'BRAM':>4} {'LUT x cyc':>10} {'depth':>6} | {'LUT x cyc':>9}"
+        )
+    title = "the design (ours)"
+    if with_base:
+        title += f" | the {base['width']}-bit plain baseline at the closest cycles | ours / baseline"
+    print(f"\n{title}\n{head}\n{'-' * len(head)}")
+    for r in rows:
+        h = r["hardware"]
+        line = (
+            f"{r['index']:>3} {r['label']:>12} {h['accuracy']:>8.4f} {h['cycles']['latency']:>6} {h['LUT']:>6} "
+            f"{h['BRAM_18K']:>4} {h['lut_x_cycles']:>10,} {_depth(h):>6}"
+        )
+        if with_base:
+            b, ratio = r["baseline"], r["vs_baseline"]["lut_x_cycles"]
+            line += (
+                f" | {b['reuse_factor']:>5} {b['cycles']['latency']:>6} {b['LUT']:>6} {b['BRAM_18K']:>4} "
+                f"{b['lut_x_cycles']:>10,} {_depth(b):>6} | {ratio:>9.2f}"
+            )
+        print(line)
+    sources = rows[0]["hardware"]["sources"]
+    print(f"accuracy: {sources['accuracy']}")
+    print(f"cycles (latency = interval): {sources['cycles']}")
+    print("LUT, BRAM (BRAM_18K), LUT x cycles: Yosys (above); depth: logic levels (the LUTs among them) on the "
+          "longest combinational path between registers (Yosys ltp)")  # fmt: skip
+    if with_base:
+        b = rows[0]["baseline"]["sources"]
+        print(f"baseline: {base['source']}; accuracy {base['accuracy']:.4f}")
+        print(f"baseline cycles: {b['cycles']}; reuse: {base['matching']}")
+        first, *others = base["sized"].items()
+        print(f"baseline resources at reuse {first[0]}: {first[1]['tool']} ({first[1]['method']})")
+        for reuse, sized in others:  # the same method but for the weight ROMs
+            roms = re.search(r"smaller ones in logic: ([^;]*)", sized["method"])
+            print(f"  at reuse {reuse}: the same; weight ROMs: {roms.group(1) if roms else sized['method']}")
+    elif base.get("skipped"):
+        print(f"no baseline: {base['skipped']}")

@@ -24,6 +24,7 @@ class HLSConfig:
     reuse_factor: int = 1
     csim_samples: int | None = None  # None: the whole test set
     measure: bool = True  # run and demo measure the Verilog twin (Verilator, Yosys); False: 'mrfpga hw' later
+    baseline: bool = True  # the twin's figures beside a plain 8-bit QKeras baseline's (trained, sized with Yosys)
 
 
 def _mhz(period_ns):
