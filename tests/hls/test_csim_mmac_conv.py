@@ -1,12 +1,11 @@
 """mMAC Conv2D (term and power-of-two kernels) through conversion and g++ C simulation."""
 
-import numpy as np
-import pytest
-import tensorflow as tf
-from csim_base import CsimCase
-from qkeras import QActivation, QConv2D, QDense, quantized_bits
+from functools import partial
 
-from mrfpga.hls.sim.csim import snap_to_input_grid
+import pytest
+from csim_base import DigitsCase, ImageCase
+from model_builders import conv, conv_model, digits_cnn_config, train_digits
+
 from mrfpga.training import quantized_data_term, quantized_pot, quantized_term
 
 pytestmark = pytest.mark.slow
@@ -22,36 +21,24 @@ def term_kernel(group_size=16):
     return quantized_term(8, group_size, [k for _, k in RESOLUTIONS])
 
 
-def bias():
-    return quantized_bits(12, 5, alpha=1)
+# The term convolutional stacks: data-term activations, term kernels (groups of 16 unless a block says).
+term_conv_model = partial(conv_model, activation=data_terms, kernel=term_kernel)
 
 
-class ConvCase(CsimCase):
-    input_shape = (8, 8, 1)
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def inputs(cls):
-        return snap_to_input_grid(np.random.default_rng(3).uniform(-1, 9, (48, *cls.input_shape)))
+def pot_kernel():
+    return quantized_pot(4)
 
 
-class TestTermConvDigitsShape(ConvCase):
+class TestTermConvDigitsShape(ImageCase):
     """One input channel: a group per kernel position; then max pooling and a term Dense."""
 
     @pytest.fixture(scope="class")
     @classmethod
     def model(cls):
-        tf.keras.utils.set_random_seed(7)
-        x = tf.keras.Input(cls.input_shape, name="features")
-        h = QActivation(data_terms())(x)
-        h = QConv2D(4, 3, kernel_quantizer=term_kernel(), bias_quantizer=bias())(h)
-        h = QActivation(data_terms())(h)
-        h = tf.keras.layers.MaxPooling2D(2)(h)
-        h = tf.keras.layers.Flatten()(h)
-        return tf.keras.Model(x, QDense(10, kernel_quantizer=term_kernel(), bias_quantizer=bias())(h))
+        return term_conv_model(cls.input_shape, [conv(4, 3, pool=True)], 10, seed=7)
 
 
-class TestTermConvShortChannelGroups(ConvCase):
+class TestTermConvShortChannelGroups(ImageCase):
     """20 channels in groups of 8: 8 + 8 + 4 at every kernel position; same padding; a single output."""
 
     input_shape = (5, 5, 20)
@@ -59,16 +46,10 @@ class TestTermConvShortChannelGroups(ConvCase):
     @pytest.fixture(scope="class")
     @classmethod
     def model(cls):
-        tf.keras.utils.set_random_seed(8)
-        x = tf.keras.Input(cls.input_shape, name="features")
-        h = QActivation(data_terms())(x)
-        h = QConv2D(3, 3, padding="same", kernel_quantizer=term_kernel(8), bias_quantizer=bias())(h)
-        h = QActivation(data_terms())(h)
-        h = tf.keras.layers.Flatten()(h)
-        return tf.keras.Model(x, QDense(1, kernel_quantizer=term_kernel(8), bias_quantizer=bias())(h))
+        return term_conv_model(cls.input_shape, [conv(3, 3, padding="same")], 1, seed=8, kernel=partial(term_kernel, 8))
 
 
-class TestPotConvOnRawInput(ConvCase):
+class TestPotConvOnRawInput(ImageCase):
     """Power-of-two 1x1 and strided convolutions reading the raw, signed input (shift mode)."""
 
     input_shape = (6, 6, 3)
@@ -76,41 +57,17 @@ class TestPotConvOnRawInput(ConvCase):
     @pytest.fixture(scope="class")
     @classmethod
     def model(cls):
-        tf.keras.utils.set_random_seed(9)
-        x = tf.keras.Input(cls.input_shape, name="features")
-        h = QConv2D(4, 1, kernel_quantizer=quantized_pot(4), bias_quantizer=bias())(x)
-        h = QActivation(data_terms())(h)
-        h = QConv2D(2, 3, strides=2, padding="same", kernel_quantizer=quantized_pot(4), bias_quantizer=bias())(h)
-        h = QActivation(data_terms())(h)
-        h = tf.keras.layers.Flatten()(h)
-        return tf.keras.Model(x, QDense(5, kernel_quantizer=term_kernel(), bias_quantizer=bias())(h))
+        blocks = [conv(4, 1, kernel=pot_kernel), conv(2, 3, kernel=pot_kernel, strides=2, padding="same")]
+        return term_conv_model(cls.input_shape, blocks, 5, seed=9, input_activation=False)
 
 
-class TestMetaCnnWithSwitchableBatchNorm(ConvCase):
+class TestMetaCnnWithSwitchableBatchNorm(DigitsCase):
     """The digits CNN of the kit, trained briefly as a meta model: BN folds per resolution into scale/shift."""
 
     @pytest.fixture(scope="class")
     @classmethod
     def model(cls):
-        from mrfpga.cli.run_config import from_dict
-        from mrfpga.training.data import load_digits
-        from mrfpga.training.methods import train
-
-        config = from_dict(
-            {
-                "model": {"kind": "cnn", "filters": [4, 6]},
-                "quantization": {"resolutions": [list(r) for r in RESOLUTIONS]},
-                "training": {"epochs": 2},
-            }
-        )
-        return train(config, load_digits(), verbose=0)[0]["meta"]
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def inputs(cls):
-        from mrfpga.training.data import load_digits
-
-        return snap_to_input_grid(load_digits().x_test[:48].reshape(-1, 8, 8, 1))
+        return train_digits(digits_cnn_config({"resolutions": [list(r) for r in RESOLUTIONS]}))["meta"]
 
 
 class TestMetaCnnStream(TestMetaCnnWithSwitchableBatchNorm):
@@ -121,11 +78,7 @@ class TestTermConvShortChannelGroupsStream(TestTermConvShortChannelGroups):
     io = "io_stream"  # the same case through io_stream
 
 
-QKERAS_CNN = {
-    "model": {"kind": "cnn", "filters": [4, 6]},
-    "quantization": {"scheme": "qkeras"},
-    "training": {"method": "qkeras", "epochs": 2},
-}
+QKERAS_CNN = digits_cnn_config({"scheme": "qkeras"}, {"method": "qkeras"})
 
 
 class TestQKerasCnn(TestMetaCnnWithSwitchableBatchNorm):
@@ -137,11 +90,8 @@ class TestQKerasCnn(TestMetaCnnWithSwitchableBatchNorm):
     @classmethod
     def model(cls):
         from mrfpga.cli.pipeline import primary
-        from mrfpga.cli.run_config import from_dict
-        from mrfpga.training.data import load_digits
-        from mrfpga.training.methods import train
 
-        return primary(train(from_dict(QKERAS_CNN), load_digits(), verbose=0)[0])
+        return primary(train_digits(QKERAS_CNN))
 
     @pytest.fixture(scope="class")
     @classmethod

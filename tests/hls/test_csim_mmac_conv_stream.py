@@ -2,31 +2,20 @@
 simulation: same and valid padding, odd sizes, strides, two convolutions with switchable BN and pooling.
 
 Every case checks both hls4ml's predict and the generated testbench bit for bit at every resolution, and the
-cycles C simulation counts against the estimate's formula (tests/csim_base.py)."""
+cycles C simulation counts against the estimate's formula (tests/support/csim_base.py)."""
 
-import numpy as np
 import pytest
-import tensorflow as tf
 import test_csim_mmac_conv as io_parallel_cases  # not its Test names: pytest would collect them twice
-from csim_base import CsimCase
-from model_builders import spread_switchable_bn
-from qkeras import QActivation, QConv2D, QDense
-from test_csim_mmac_conv import RESOLUTIONS, bias, data_terms, term_kernel
-
-from mrfpga.hls.sim.csim import snap_to_input_grid
-from mrfpga.training.switchable_bn import SwitchableBatchNormalization
+from csim_base import ImageCase
+from model_builders import conv, spread_switchable_bn
+from test_csim_mmac_conv import RESOLUTIONS, term_conv_model
 
 pytestmark = pytest.mark.slow
 
 
-class StreamCase(CsimCase):
-    input_shape = (8, 8, 1)
+class StreamCase(ImageCase):
     io = "io_stream"
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def inputs(cls):
-        return snap_to_input_grid(np.random.default_rng(3).uniform(-1, 9, (24, *cls.input_shape)))
+    n_images = 24
 
 
 class TestTwoConvBnPoolOddSizes(StreamCase):
@@ -38,19 +27,12 @@ class TestTwoConvBnPoolOddSizes(StreamCase):
     @pytest.fixture(scope="class")
     @classmethod
     def model(cls):
-        tf.keras.utils.set_random_seed(11)
         n_res = len(RESOLUTIONS)
-        x = tf.keras.Input(cls.input_shape, name="features")
-        h = QActivation(data_terms())(x)
-        h = QConv2D(5, 3, padding="same", kernel_quantizer=term_kernel(), use_bias=False, name="conv_0")(h)
-        h = SwitchableBatchNormalization(n_res, name="bn_0")(h)
-        h = QActivation(data_terms())(h)
-        h = tf.keras.layers.MaxPooling2D(2)(h)
-        h = QConv2D(4, 3, padding="same", kernel_quantizer=term_kernel(), use_bias=False, name="conv_1")(h)
-        h = SwitchableBatchNormalization(n_res, name="bn_1")(h)
-        h = QActivation(data_terms())(h)
-        h = tf.keras.layers.Flatten()(h)
-        model = tf.keras.Model(x, QDense(6, kernel_quantizer=term_kernel(), bias_quantizer=bias())(h))
+        blocks = [
+            conv(5, 3, padding="same", name="conv_0", switchable_bn=n_res, pool=True),
+            conv(4, 3, padding="same", name="conv_1", switchable_bn=n_res),
+        ]
+        model = term_conv_model(cls.input_shape, blocks, 6, seed=11)
         spread_switchable_bn(model, 12)
         return model
 
@@ -63,14 +45,7 @@ class TestSamePaddedEvenKernelStrided(StreamCase):
     @pytest.fixture(scope="class")
     @classmethod
     def model(cls):
-        tf.keras.utils.set_random_seed(13)
-        x = tf.keras.Input(cls.input_shape, name="features")
-        h = QActivation(data_terms())(x)
-        h = QConv2D(3, (2, 4), strides=(2, 3), padding="same", kernel_quantizer=term_kernel(),
-                    bias_quantizer=bias())(h)  # fmt: skip
-        h = QActivation(data_terms())(h)
-        h = tf.keras.layers.Flatten()(h)
-        return tf.keras.Model(x, QDense(4, kernel_quantizer=term_kernel(), bias_quantizer=bias())(h))
+        return term_conv_model(cls.input_shape, [conv(3, (2, 4), strides=(2, 3), padding="same")], 4, seed=13)
 
 
 class TestValidStridedLeavesColumns(StreamCase):
@@ -81,13 +56,7 @@ class TestValidStridedLeavesColumns(StreamCase):
     @pytest.fixture(scope="class")
     @classmethod
     def model(cls):
-        tf.keras.utils.set_random_seed(14)
-        x = tf.keras.Input(cls.input_shape, name="features")
-        h = QActivation(data_terms())(x)
-        h = QConv2D(3, 3, strides=2, kernel_quantizer=term_kernel(), bias_quantizer=bias())(h)
-        h = QActivation(data_terms())(h)
-        h = tf.keras.layers.Flatten()(h)
-        return tf.keras.Model(x, QDense(3, kernel_quantizer=term_kernel(), bias_quantizer=bias())(h))
+        return term_conv_model(cls.input_shape, [conv(3, 3, strides=2)], 3, seed=14)
 
 
 class TestTermConvDigitsShapeStream(io_parallel_cases.TestTermConvDigitsShape):

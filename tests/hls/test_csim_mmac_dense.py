@@ -5,7 +5,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from csim_base import PROJECT_NAME, CsimCase
+from csim_base import PROJECT_NAME, CsimCase, value_fixture
 
 from mrfpga.cli.run_config import QuantizationConfig
 from mrfpga.hls.sim import csim, precompiled
@@ -38,78 +38,47 @@ class TestDigitsShape(CsimCase):
 class TestShortLastGroup(CsimCase):
     """Fan-ins 20 and 12: neither a multiple of the group size."""
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def n_inputs(cls):
-        return 20
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def hidden(cls):
-        return [12]
+    n_inputs = value_fixture(20)
+    hidden = value_fixture([12])
 
 
 class TestSingleOutput(CsimCase):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def n_outputs(cls):
-        return 1
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def hidden(cls):
-        return [5]
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def quantization(cls):
-        return QuantizationConfig(group_size=8, resolutions=[[1, 2], [2, 6], [3, 12]])
+    n_outputs = value_fixture(1)
+    hidden = value_fixture([5])
+    quantization = value_fixture(QuantizationConfig(group_size=8, resolutions=[[1, 2], [2, 6], [3, 12]]))
 
 
 class TestBinaryEncoding(CsimCase):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def quantization(cls):
-        return QuantizationConfig(encoding="binary", group_size=8, resolutions=[[1, 4], [2, 8], [4, 16]])
+    quantization = value_fixture(
+        QuantizationConfig(encoding="binary", group_size=8, resolutions=[[1, 4], [2, 8], [4, 16]])
+    )
 
 
 class TestWideGrid(CsimCase):
     """Finer activation grid and wider weights: longer shifts, wider accumulators."""
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def n_inputs(cls):
-        return 33
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def quantization(cls):
-        return QuantizationConfig(
+    n_inputs = value_fixture(33)
+    quantization = value_fixture(
+        QuantizationConfig(
             weight_bits=10, activation_bits=10, activation_integer=2, group_size=4, resolutions=[[2, 3], [5, 9]]
         )
+    )
 
 
 class TestOneResolution(CsimCase):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def quantization(cls):
-        return QuantizationConfig(resolutions=[[3, 20]])
+    quantization = value_fixture(QuantizationConfig(resolutions=[[3, 20]]))
 
 
 class TestHeseEncoding(CsimCase):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def quantization(cls):
-        return QuantizationConfig(encoding="hese", group_size=8, resolutions=[[1, 3], [2, 7], [3, 14]])
+    quantization = value_fixture(
+        QuantizationConfig(encoding="hese", group_size=8, resolutions=[[1, 3], [2, 7], [3, 14]])
+    )
 
 
 class TestShiftMode(CsimCase):
     """The first mMAC reads the raw, signed input: each weight term shifts the whole activation."""
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def input_activation(cls):
-        return False
+    input_activation = value_fixture(False)
 
 
 class TestLearnedDataClip(CsimCase):
@@ -132,49 +101,24 @@ class TestReuseFolding(CsimCase):
     """Reuse 3: 24 and 10 outputs on 8 and 4 units (the second layer's last round has idle units); fan-in 50
     leaves a short last group."""
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def n_inputs(cls):
-        return 50
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def reuse_factor(cls):
-        return 3
+    n_inputs = value_fixture(50)
+    reuse_factor = value_fixture(3)
 
 
 class TestTermPairUnit(CsimCase):
     """The term-pair unit after data-term layers: each step one (weight term, data term) pair of the group's
     values, whose data terms are extracted when the group is loaded."""
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def mmac_unit(cls):
-        return "term_pair"
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def reuse_factor(cls):
-        return 4
+    mmac_unit = value_fixture("term_pair")
+    reuse_factor = value_fixture(4)
 
 
 class TestReuseAboveOutputs(CsimCase):
     """A reuse factor above a layer's output count: that layer takes one round per output, no idle rounds."""
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def hidden(cls):
-        return [3]
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def n_outputs(cls):
-        return 2
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def reuse_factor(cls):
-        return 64
+    hidden = value_fixture([3])
+    n_outputs = value_fixture(2)
+    reuse_factor = value_fixture(64)
 
     def test_layers_fold_to_their_output_count(self, project):
         for node in project.get_layers():

@@ -7,10 +7,10 @@ kernels, data-term activations) goes through the same layers.
 """
 
 import pytest
-from csim_base import CsimCase
+from csim_base import CsimCase, DigitsCase, value_fixture
+from model_builders import digits_cnn_config, train_digits
 
 from mrfpga.cli.run_config import QuantizationConfig
-from mrfpga.hls.sim.csim import snap_to_input_grid
 from mrfpga.training import quantized_data_term, quantized_onion
 
 pytestmark = pytest.mark.slow
@@ -23,15 +23,8 @@ def onion_activation():
 
 
 class TestOnionDense(CsimCase):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def kernel(cls):
-        return lambda: quantized_onion(8, PRECISIONS)
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def activation(cls):
-        return onion_activation
+    kernel = value_fixture(lambda: quantized_onion(8, PRECISIONS))
+    activation = value_fixture(onion_activation)
 
 
 @pytest.mark.extended
@@ -42,66 +35,28 @@ class TestOnionDenseStream(TestOnionDense):
 class TestOnionDenseOnRawInput(TestOnionDense):
     """The first layer shifts the raw, signed input by each kept weight term; odd fan-in, one output."""
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def n_inputs(cls):
-        return 13
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def n_outputs(cls):
-        return 1
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def input_activation(cls):
-        return False
+    n_inputs = value_fixture(13)
+    n_outputs = value_fixture(1)
+    input_activation = value_fixture(False)
 
 
 class TestBitshareDense(CsimCase):
     """The bit-sharing baseline: onion kernels, data-term activations, one budget per precision."""
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def kernel(cls):
-        return lambda: quantized_onion(6, [3, 4, 5, 6])
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def activation(cls):
-        return lambda: quantized_data_term(8, 3, [1, 2, 3, 4])
+    kernel = value_fixture(lambda: quantized_onion(6, [3, 4, 5, 6]))
+    activation = value_fixture(lambda: quantized_data_term(8, 3, [1, 2, 3, 4]))
 
 
-class TestOnionMetaCnn(CsimCase):
+class TestOnionMetaCnn(DigitsCase):
     """The kit's digits CNN as an onion model (precision-specific BN), trained briefly."""
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def quantization(cls):
-        return QuantizationConfig(scheme="onion")
+    quantization = value_fixture(QuantizationConfig(scheme="onion"))
 
     @pytest.fixture(scope="class")
     @classmethod
     def model(cls):
-        from mrfpga.cli.run_config import from_dict
-        from mrfpga.training.data import load_digits
-        from mrfpga.training.methods import train
-
-        config = from_dict(
-            {
-                "model": {"kind": "cnn", "filters": [4, 6]},
-                "quantization": {"scheme": "onion", "precisions": PRECISIONS},
-                "training": {"method": "onion", "epochs": 2},
-            }
-        )
-        return train(config, load_digits(), verbose=0)[0]["onion"]
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def inputs(cls):
-        from mrfpga.training.data import load_digits
-
-        return snap_to_input_grid(load_digits().x_test[:48].reshape(-1, 8, 8, 1))
+        config = digits_cnn_config({"scheme": "onion", "precisions": PRECISIONS}, {"method": "onion"})
+        return train_digits(config)["onion"]
 
 
 @pytest.mark.extended  # make test: the term CNN's stream twins run the same stream convolution

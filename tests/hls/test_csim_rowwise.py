@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from csim_base import CsimCase
-from qkeras import QActivation, QConv2D, QDense, quantized_bits
+from csim_base import CsimCase, ImageCase, value_fixture
+from model_builders import conv, conv_model, small_bias
+from qkeras import QConv2D, QDense
 
 from mrfpga.cli.run_config import QuantizationConfig
 from mrfpga.hls.cost.estimate import estimate
@@ -25,10 +26,6 @@ def a4():
     return quantized_data_term(4, 3, [5])
 
 
-def bias():
-    return quantized_bits(12, 5, alpha=1)
-
-
 def spread_weights(model, seed):
     """Untrained weights are too uniform: spread them (BN variances stay positive)."""
     rng = np.random.default_rng(seed)
@@ -39,16 +36,13 @@ def spread_weights(model, seed):
                 w.assign(np.abs(value) + 0.5 if "variance" in w.name else value)
 
 
-class RowwiseCase(CsimCase):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def kernel(cls):
-        return lambda: quantized_rowwise(ALL_SCHEMES)
+def all_schemes():
+    return quantized_rowwise(ALL_SCHEMES)
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def activation(cls):
-        return a4
+
+class RowwiseCase(CsimCase):
+    kernel = value_fixture(all_schemes)
+    activation = value_fixture(a4)
 
     def test_rows_in_their_cores(self, project, model):
         """Every row-wise Keras layer became a row-wise node whose cores hold the live assignment's rows."""
@@ -82,15 +76,8 @@ class RowwiseCase(CsimCase):
 class TestRowwiseDense(RowwiseCase):
     """An odd fan-in (37), all three schemes in both layers, the A4 activation."""
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def n_inputs(cls):
-        return 37
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def hidden(cls):
-        return [13]
+    n_inputs = value_fixture(37)
+    hidden = value_fixture([13])
 
 
 @pytest.mark.extended
@@ -101,34 +88,16 @@ class TestRowwiseDenseStream(TestRowwiseDense):
 class TestRowwiseSingleRowAllPot(RowwiseCase):
     """Only PoT rows (the fixed cores are empty); the last layer has a single row."""
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def kernel(cls):
-        return lambda: quantized_rowwise((100, 0, 0))
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def hidden(cls):
-        return [7]
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def n_outputs(cls):
-        return 1
+    kernel = value_fixture(lambda: quantized_rowwise((100, 0, 0)))
+    hidden = value_fixture([7])
+    n_outputs = value_fixture(1)
 
 
 class TestRowwiseNoPotOnRawInput(RowwiseCase):
     """No PoT rows; the first layer reads the raw, signed ap_fixed<16,6> input."""
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def kernel(cls):
-        return lambda: quantized_rowwise((0, 50, 50))
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def input_activation(cls):
-        return False
+    kernel = value_fixture(lambda: quantized_rowwise((0, 50, 50)))
+    input_activation = value_fixture(False)
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -138,13 +107,9 @@ class TestRowwiseNoPotOnRawInput(RowwiseCase):
         return snap_to_input_grid(np.round(x * 4) / 4)
 
 
-class ConvCase(RowwiseCase):
+class ConvCase(ImageCase, RowwiseCase):
     input_shape = (6, 6, 1)
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def inputs(cls):
-        return snap_to_input_grid(np.random.default_rng(3).uniform(-1, 9, (32, *cls.input_shape)))
+    n_images = 32
 
 
 class TestRowwiseConv(ConvCase):
@@ -153,17 +118,8 @@ class TestRowwiseConv(ConvCase):
     @pytest.fixture(scope="class")
     @classmethod
     def model(cls):
-        tf.keras.utils.set_random_seed(11)
-        x = tf.keras.Input(cls.input_shape, name="features")
-        h = QActivation(a4())(x)
-        h = QConv2D(5, 3, padding="same", kernel_quantizer=quantized_rowwise(ALL_SCHEMES), bias_quantizer=bias())(h)
-        h = QActivation(a4())(h)
-        h = QConv2D(
-            6, 1, strides=2, kernel_quantizer=quantized_rowwise((50, 0, 50)), bias_quantizer=bias()
-        )(h)  # fmt: skip
-        h = QActivation(a4())(h)
-        h = tf.keras.layers.Flatten()(h)
-        model = tf.keras.Model(x, QDense(5, kernel_quantizer=quantized_rowwise(ALL_SCHEMES), bias_quantizer=bias())(h))
+        blocks = [conv(5, 3, padding="same"), conv(6, 1, kernel=lambda: quantized_rowwise((50, 0, 50)), strides=2)]
+        model = conv_model(cls.input_shape, blocks, 5, seed=11, activation=a4, kernel=all_schemes)
         spread_weights(model, 12)
         return model
 
@@ -228,7 +184,7 @@ class TestBuildCnn(ConvCase):
 )
 def test_refuses_unsupported_convolutions(conv_args, message, tmp_path):
     x = tf.keras.Input((6, 6, 6))  # either data format
-    h = QConv2D(3, 3, kernel_quantizer=quantized_rowwise(ALL_SCHEMES), bias_quantizer=bias(), **conv_args)(x)
+    h = QConv2D(3, 3, kernel_quantizer=all_schemes(), bias_quantizer=small_bias(), **conv_args)(x)
     with pytest.raises(ValueError, match=message):
         convert(tf.keras.Model(x, h), tmp_path)
 
@@ -236,7 +192,7 @@ def test_refuses_unsupported_convolutions(conv_args, message, tmp_path):
 def test_refuses_outputs_a_double_cannot_hold(tmp_path):
     """A row whose weights span 2^40 (a PoT row and a Fixed row far apart) needs a grid wider than 52 bits."""
     x = tf.keras.Input((4,), name="features")
-    layer = QDense(2, kernel_quantizer=quantized_rowwise((50, 50, 0), assignment=[0, 1]), bias_quantizer=bias())
+    layer = QDense(2, kernel_quantizer=quantized_rowwise((50, 50, 0), assignment=[0, 1]), bias_quantizer=small_bias())
     model = tf.keras.Model(x, layer(x))
     layer.set_weights([np.array([[2.0**20, 2.0**-20]] * 4, np.float32), np.zeros(2, np.float32)])
     with pytest.raises(ValueError, match="more than a double holds exactly"):

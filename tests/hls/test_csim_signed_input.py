@@ -3,7 +3,7 @@ simulation: the mMAC after them runs in shift mode; every resolution, both io ty
 
 import numpy as np
 import pytest
-from csim_base import N_SAMPLES, CsimCase
+from csim_base import N_SAMPLES, CsimCase, value_fixture
 from qkeras import quantized_bits
 
 from mrfpga.cli.run_config import QuantizationConfig
@@ -17,10 +17,7 @@ pytestmark = pytest.mark.slow
 class TestSignedInput(CsimCase):
     """Reference resolutions; the input keeps a = 2 or 3 terms of its magnitude."""
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def grid(cls):
-        return 8, 3  # magnitude bits, integer bits
+    grid = value_fixture((8, 3))  # magnitude bits, integer bits
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -57,28 +54,21 @@ class TestSignedInputStream(TestSignedInput):
 class TestSignedInputEveryTerm(TestSignedInput):
     """A budget of bits + 1 keeps every term: a plain symmetric fixed-point input; binary encoding."""
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def quantization(cls):
-        return QuantizationConfig(encoding="binary", group_size=8, resolutions=[[1, 4], [3, 8], [9, 16]])
+    quantization = value_fixture(
+        QuantizationConfig(encoding="binary", group_size=8, resolutions=[[1, 4], [3, 8], [9, 16]])
+    )
 
 
 class TestSignedInputFineGrid(TestSignedInput):
     """Small features: integer bits below zero (a step of 2^-11)."""
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def grid(cls):
-        return 8, -3
+    grid = value_fixture((8, -3))
 
 
 class TestSignedInputWideRange(TestSignedInput):
     """Large features (up to about 4000): a step of 2^4, a wider input port."""
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def grid(cls):
-        return 8, 12
+    grid = value_fixture((8, 12))
 
     def test_port_widened(self, model):
         assert input_port_type(model) == (25, 15)
@@ -87,10 +77,7 @@ class TestSignedInputWideRange(TestSignedInput):
 class TestUnsignedWideRange(TestSignedInput):
     """An unsigned input grid chosen for large features (integer bits above the width: step 2^4)."""
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def grid(cls):
-        return 8, 12
+    grid = value_fixture((8, 12))
 
     @pytest.fixture(scope="class")
     @classmethod

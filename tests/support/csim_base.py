@@ -1,9 +1,10 @@
 """One parametrized base for every C-simulation test, in the style of HGQ2's tests/base.py.
 
 A case is a small term-quantized model; subclasses override fixtures only
-(shape, quantization). Every case goes through Keras serialization, hls4ml
-conversion, g++ C simulation both ways (hls4ml's compile/predict and the
-generated testbench) and an exact comparison at every resolution.
+(shape, quantization), a constant one as ``n_inputs = value_fixture(20)``.
+Every case goes through Keras serialization, hls4ml conversion, g++ C
+simulation both ways (hls4ml's compile/predict and the generated testbench)
+and an exact comparison at every resolution.
 """
 
 import numpy as np
@@ -18,34 +19,31 @@ from mrfpga.hls.layers.registry import LAYERS
 from mrfpga.hls.project.convert import convert, input_port_type
 from mrfpga.hls.sim import csim
 from mrfpga.hls.sim.reference import exact_forward
+from mrfpga.training.data import load_digits
 from mrfpga.training.models import bias_quantizer, data_term_quantizer, weight_term_quantizer
 from mrfpga.training.resolution import n_resolutions, set_resolution
 
 N_SAMPLES = 64
 
 
+def value_fixture(value):
+    """A class-scoped fixture that is ``value``: ``hidden = value_fixture([12])`` in a case's body overrides the
+    base's ``hidden``."""
+
+    @pytest.fixture(scope="class")
+    def fixture(self):
+        return value
+
+    return fixture
+
+
 class CsimCase:
     io = "io_parallel"  # the io_type fixture; a stream variant of a case sets "io_stream"
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def n_inputs(cls):
-        return 64
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def hidden(cls):
-        return [24]
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def n_outputs(cls):
-        return 10
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def quantization(cls):
-        return QuantizationConfig()
+    n_inputs = value_fixture(64)
+    hidden = value_fixture([24])
+    n_outputs = value_fixture(10)
+    quantization = value_fixture(QuantizationConfig())
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -71,11 +69,8 @@ class CsimCase:
         """Makes the quantizer of the input QActivation (the activations' by default)."""
         return activation
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def input_activation(cls):
-        """Whether the input goes through a QActivation first (False: the first layer reads the raw input)."""
-        return True
+    # Whether the input goes through a QActivation first (False: the first layer reads the raw input).
+    input_activation = value_fixture(True)
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -108,16 +103,8 @@ class CsimCase:
     def io_type(cls):
         return cls.io
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def reuse_factor(cls):
-        return 1
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def mmac_unit(cls):
-        """The mMAC unit after data-term layers; None: the kit's default."""
-        return None
+    reuse_factor = value_fixture(1)
+    mmac_unit = value_fixture(None)  # the mMAC unit after data-term layers; None: the kit's default
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -198,3 +185,25 @@ class CsimCase:
                 assert node.get_output_variable().type.precision.definition_cpp() != "ap_fixed<16,6>"
             for weight in node.get_weights():
                 assert weight.type.precision.definition_cpp() != "ap_fixed<16,6>", weight.name
+
+
+class ImageCase(CsimCase):
+    """A convolutional case: ``n_images`` samples of ``input_shape``, uniform in [-1, 9) on the input grid (past
+    both ends of the activations' grid)."""
+
+    input_shape = (8, 8, 1)
+    n_images = 48
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def inputs(cls):
+        return csim.snap_to_input_grid(np.random.default_rng(3).uniform(-1, 9, (cls.n_images, *cls.input_shape)))
+
+
+class DigitsCase(CsimCase):
+    """A case on the first 48 test samples of the digits, 8x8x1 images (a digits CNN of the kit's)."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def inputs(cls):
+        return csim.snap_to_input_grid(load_digits().x_test[:48].reshape(-1, 8, 8, 1))

@@ -1,9 +1,14 @@
-"""Untrained models for the tests, their weights and batch-norm statistics spread so that every resolution
-differs (an untrained switchable BN is the identity at every resolution)."""
+"""Models for the tests: untrained ones, their weights and batch-norm statistics spread so that every resolution
+differs (an untrained switchable BN is the identity at every resolution); small convolutional stacks
+(``conv_model``); the kit's digits CNN trained briefly (``train_digits``)."""
 
 import numpy as np
+import tensorflow as tf
+from qkeras import QActivation, QConv2D, QDense, quantized_bits
 
-from mrfpga.cli.run_config import QuantizationConfig
+from mrfpga.cli.run_config import QuantizationConfig, from_dict
+from mrfpga.training.data import load_digits
+from mrfpga.training.methods import train
 from mrfpga.training.models import build_cnn
 from mrfpga.training.switchable_bn import SwitchableBatchNormalization
 
@@ -35,3 +40,53 @@ def stream_cnn(seed=0):
         elif layer.weights:
             layer.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in layer.get_weights()])
     return model
+
+
+def small_bias():
+    """The convolutional tests' bias quantizer: QKeras's ``quantized_bits(12, 5, alpha=1)``."""
+    return quantized_bits(12, 5, alpha=1)
+
+
+def conv(filters, kernel_size, *, kernel=None, switchable_bn=0, pool=False, **options):
+    """One block of ``conv_model``: ``QConv2D(filters, kernel_size, **options)`` quantized by ``kernel()`` (None:
+    the model's), a ``SwitchableBatchNormalization`` of ``switchable_bn`` resolutions after it if not 0 (the
+    convolution then has no bias), the activation, and 2x2 max pooling if ``pool``."""
+    return {"layer": (filters, kernel_size), "kernel": kernel, "bn": switchable_bn, "pool": pool, "options": options}
+
+
+def conv_model(input_shape, blocks, n_outputs, *, seed, activation, kernel, bias=small_bias, dense_kernel=None,
+               input_activation=True):  # fmt: skip
+    """Seeded by ``seed``: the input ``features`` (through a ``QActivation`` if ``input_activation``), the ``conv``
+    blocks in order, each followed by a ``QActivation``, then Flatten and a ``QDense`` of ``n_outputs``.
+    ``activation()``, ``kernel()`` and ``bias()`` make the quantizers, ``dense_kernel()`` the Dense's kernel's
+    (``kernel()`` by default)."""
+    tf.keras.utils.set_random_seed(seed)
+    x = tf.keras.Input(input_shape, name="features")
+    h = QActivation(activation())(x) if input_activation else x
+    for i, block in enumerate(blocks):
+        kernel_quantizer = (block["kernel"] or kernel)()
+        bias_args = {"use_bias": False} if block["bn"] else {"bias_quantizer": bias()}
+        h = QConv2D(*block["layer"], kernel_quantizer=kernel_quantizer, **bias_args, **block["options"])(h)
+        if block["bn"]:
+            h = SwitchableBatchNormalization(block["bn"], name=f"bn_{i}")(h)
+        h = QActivation(activation())(h)
+        if block["pool"]:
+            h = tf.keras.layers.MaxPooling2D(2)(h)
+    h = tf.keras.layers.Flatten()(h)
+    return tf.keras.Model(x, QDense(n_outputs, kernel_quantizer=(dense_kernel or kernel)(), bias_quantizer=bias())(h))
+
+
+def digits_cnn_config(quantization, training=None):
+    """A run configuration (a mapping) of the kit's digits CNN, 3x3 convolutions of 4 and 6 filters, with the
+    given ``quantization`` and ``training`` keys, trained for 2 epochs."""
+    return {
+        "model": {"kind": "cnn", "filters": [4, 6]},
+        "quantization": quantization,
+        "training": {"epochs": 2, **(training or {})},
+    }
+
+
+def train_digits(config):
+    """The models ``training.methods.train`` makes of the run configuration ``config`` (a mapping) on the digits,
+    by name."""
+    return train(from_dict(config), load_digits(), verbose=0)[0]

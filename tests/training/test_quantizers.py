@@ -278,14 +278,20 @@ def data_cases(draw, on_grid):
     return x, n, bits, integer, budgets, encoding, draw(st.integers(0, len(budgets) - 1))
 
 
+def data_term_output(case):
+    """The case's ``quantized_data_term`` at the case's resolution, and its output on the case's ``x``."""
+    x, _, bits, integer, budgets, encoding, resolution = case
+    dq = quantized_data_term(bits, integer, budgets, encoding)
+    dq.set_resolution(resolution)
+    return dq, dq(x).numpy()
+
+
 @SETTINGS
 @given(data_cases(on_grid=True))
 def test_quantized_data_term_matches_definition(case):
-    x, n, bits, integer, budgets, encoding, resolution = case
-    dq = quantized_data_term(bits, integer, budgets, encoding)
-    dq.set_resolution(resolution)
+    _, n, bits, integer, budgets, encoding, resolution = case
     f = bits - integer
-    out = dq(x).numpy()
+    _, out = data_term_output(case)
     # floor(x * 2^f + 1/2) = floor((n + 4) / 8), clipped to the unsigned b-bit grid, then top-a terms.
     grid = np.clip((n + 4) // 8, 0, 2**bits - 1)
     expected = [top_terms_value(v, budgets[resolution], encoding) * 2.0**-f for v in grid]
@@ -296,9 +302,7 @@ def test_quantized_data_term_matches_definition(case):
 @given(data_cases(on_grid=False))
 def test_quantized_data_term_outputs_are_budgeted_codes(case):
     x, _, bits, integer, budgets, encoding, resolution = case
-    dq = quantized_data_term(bits, integer, budgets, encoding)
-    dq.set_resolution(resolution)
-    out = dq(x).numpy()
+    dq, out = data_term_output(case)
     codes = out * 2.0 ** (bits - integer)
     assert (codes == np.round(codes)).all()  # multiples of 2^-(bits - integer)
     assert (codes >= 0).all() and (codes <= 2**bits).all()
