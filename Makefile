@@ -35,10 +35,11 @@ lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 # Figures, not pass/fail: spine (~1 min), quantizers (~0.5 min), HLS vs hls4ml and the demo's twin (~8 min),
-# methods over 3 seeds (~7 min), training steps vs QKeras (~10 min), unit costs with Yosys (~12 min).
+# methods over 3 seeds (~7 min), training steps vs QKeras (~10 min), unit costs with Yosys (~12 min), the design
+# against plain QKeras baselines with Yosys (~15 min).
 bench: install
 	for script in bench/bench_spine.py bench/bench_quantizers.py bench/bench_hls.py bench/bench_methods.py \
-			bench/bench_training.py bench/bench_units.py; do \
+			bench/bench_training.py bench/bench_units.py bench/bench_designs.py; do \
 		$(BIN)/python $$script || exit 1; \
 	done
 
