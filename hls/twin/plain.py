@@ -53,6 +53,7 @@ import numpy as np
 from mrfpga.hls.layers.common import RESOLUTION_PORT
 from mrfpga.hls.package_data import package_dir
 
+from .spec import bits_for, check_codes, require, run_chain
 from .tools import (
     SYNTH_OPTIONS,
     depth_commands,
@@ -67,7 +68,7 @@ from .tools import (
     yosys_command,
     yosys_version,
 )
-from .verilog import ROM_BLOCK_BITS
+from .verilog import ROM_BLOCK_BITS, chain_lines
 
 TOP = "mrfpga_top"
 RTL_DIR = package_dir("templates") / "rtl"
@@ -88,11 +89,6 @@ MAX_ACC_WIDTH = 62  # the golden model's int64 and the testbench's 64-bit codes
 FLOAT32_BITS = 24  # significant bits a float32 holds
 
 
-def _bits_for(n):
-    """Unsigned bits to hold values 0..n (at least 1)."""
-    return max(1, int(n).bit_length())
-
-
 def _magnitude(width, signed):
     """The largest magnitude of a ``width``-bit code."""
     return 1 << (width - 1) if signed else (1 << width) - 1
@@ -106,8 +102,7 @@ def _sum_bound(weights, bias, top, product_shift, bias_shift):
 
 
 def _check(condition, name, problem):
-    if not condition:
-        raise ValueError(f"plain layer {name}: {problem}")
+    require(condition, name, problem, what="plain layer")
 
 
 @dataclass(frozen=True)
@@ -201,9 +196,9 @@ class PlainDense:
             f"acc_frac {self.acc_frac} below the products' {self.product_frac} or the bias's {self.bias_frac}",
         )
         _check(
-            _bits_for(self.bound) + 1 <= self.acc_width <= MAX_ACC_WIDTH,
+            bits_for(self.bound) + 1 <= self.acc_width <= MAX_ACC_WIDTH,
             name,
-            f"acc_width {self.acc_width}: the sums need {_bits_for(self.bound) + 1} bits (at most {MAX_ACC_WIDTH})",
+            f"acc_width {self.acc_width}: the sums need {bits_for(self.bound) + 1} bits (at most {MAX_ACC_WIDTH})",
         )
 
     @classmethod
@@ -221,7 +216,7 @@ class PlainDense:
         )  # fmt: skip
         shifts = (acc_frac - in_frac - weight_frac, acc_frac - bias_frac)
         bound = _sum_bound(weights, bias, _magnitude(in_width, in_signed), *shifts)
-        return cls(**spec, acc_width=_bits_for(bound) + 1)
+        return cls(**spec, acc_width=bits_for(bound) + 1)
 
     def with_reuse(self, reuse):
         return dataclasses.replace(self, reuse=reuse)
@@ -265,13 +260,13 @@ class PlainDense:
     @property
     def float32_exact(self):
         """Whether Keras's float32 holds every sum exactly (QKeras's quantizers cast their input to float32)."""
-        return _bits_for(self.bound) <= FLOAT32_BITS
+        return bits_for(self.bound) <= FLOAT32_BITS
 
     @property
     def lane_width(self):
         """A lane's accumulator: S products at their largest, but no wider than the sum needs past the
         products' alignment (sums are taken mod 2^acc_width)."""
-        need = _bits_for(self.steps * _magnitude(self.in_width, self.in_signed) * (1 << (self.weight_width - 1))) + 1
+        need = bits_for(self.steps * _magnitude(self.in_width, self.in_signed) * (1 << (self.weight_width - 1))) + 1
         return max(1, min(need, self.acc_width - self.product_shift))
 
     @property
@@ -360,16 +355,7 @@ def requantize(x, shift, width, signed, relu):
 def simulate(spec, codes):
     """One layer on ``codes`` (samples, n_in), signed values: (output codes (samples, n_out), cycles per
     sample)."""
-    codes = np.asarray(codes, np.int64)
-    if codes.ndim != 2 or codes.shape[1] != spec.n_in:
-        raise ValueError(f"plain layer {spec.name}: codes of shape {codes.shape}, expected (samples, {spec.n_in})")
-    w, signed = spec.in_width, spec.in_signed
-    low, high = (-(1 << (w - 1)), (1 << (w - 1)) - 1) if signed else (0, (1 << w) - 1)
-    if codes.size and (codes.min() < low or codes.max() > high):
-        raise ValueError(
-            f"plain layer {spec.name}: input codes span {codes.min()}..{codes.max()}, outside the {w}-bit "
-            f"{'signed' if signed else 'unsigned'} range {low}..{high}"
-        )
+    codes = check_codes(spec, codes, what="plain layer")
     if isinstance(spec, PlainQuant):
         out = requantize(codes, spec.shift, spec.width, spec.signed, spec.relu)
     else:
@@ -383,12 +369,7 @@ def simulate(spec, codes):
 def simulate_chain(specs, codes):
     """The layers one after another: (output codes of the last, cycles per sample of the whole chain)."""
     check_chain(specs)
-    codes = np.asarray(codes, np.int64)
-    cycles = np.zeros(codes.shape[0], np.int64)
-    for spec in specs:
-        codes, layer = simulate(spec, codes)
-        cycles += layer
-    return codes, cycles
+    return run_chain(specs, codes, simulate)
 
 
 # -- from hls4ml's model ----------------------------------------------------------------------------------
@@ -614,7 +595,7 @@ def rom_block(spec):
 def lane_verilog(spec, p):
     """Lane ``p``: its weight ROM and its multiplier-accumulator (a module of its own: Yosys sizes lanes
     one by one, and may sample them)."""
-    xw, ww, ab = spec.in_width, spec.weight_width, _bits_for(spec.steps - 1)
+    xw, ww, ab = spec.in_width, spec.weight_width, bits_for(spec.steps - 1)
     k, lw = len(spec.lane_segments(p)), spec.lane_width
     block = int(rom_block(spec))
     return f"""
@@ -639,7 +620,7 @@ def dense_verilog(spec):
     """The lanes' modules, then the layer: schedule, rotating operands, lanes, the output sums."""
     n_in, n_out, xw, ww = spec.n_in, spec.n_out, spec.in_width, spec.weight_width
     aw, lw, lanes, steps = spec.acc_width, spec.lane_width, spec.lanes, spec.steps
-    ab = _bits_for(steps - 1)
+    ab = bits_for(steps - 1)
     comment = (
         f"{spec.name}: Dense {n_in} -> {n_out} at reuse {spec.reuse}: {lanes} lanes of {xw} x {ww} bits, "
         f"{steps} steps; {spec.cycles()} cycles."
@@ -702,18 +683,8 @@ def top_verilog(specs, top=TOP, keep=False):
         "  output wire done,",
         f"  output wire [{last.n_outputs * last.out_width - 1}:0] out_data",
         ");",
-        "  wire start_0 = start;",
-        f"  wire [{first.n_in * first.in_width - 1}:0] data_0 = in_data;",
     ]
-    for n, spec in enumerate(specs):
-        lines.append(f"  wire start_{n + 1};")
-        lines.append(f"  wire [{spec.n_outputs * spec.out_width - 1}:0] data_{n + 1};")
-        lines.append(
-            f"  {module_name(spec)} layer_{n} (.clk(clk), .rst(rst), .start(start_{n}), .in_data(data_{n}), "
-            f".done(start_{n + 1}), .out_data(data_{n + 1}));"
-        )
-    lines += [f"  assign done = start_{len(specs)};", f"  assign out_data = data_{len(specs)};", "endmodule", ""]
-    return "\n".join(lines)
+    return "\n".join(lines + chain_lines(specs, module_name))
 
 
 def _copy_primitives(out_dir):

@@ -35,9 +35,36 @@ def bits_for(n):
     return max(1, int(n).bit_length())
 
 
-def _check(condition, name, problem):
+def require(condition, name, problem, what="core spec"):
+    """Raise ValueError naming ``what`` ``name`` and the problem unless ``condition``."""
     if not condition:
-        raise ValueError(f"core spec {name}: {problem}")
+        raise ValueError(f"{what} {name}: {problem}")
+
+
+def check_codes(spec, codes, what="layer"):
+    """``codes`` as int64, checked to be (samples, n_in) and inside the layer's input range."""
+    codes = np.asarray(codes, np.int64)
+    if codes.ndim != 2 or codes.shape[1] != spec.n_in:
+        raise ValueError(f"{what} {spec.name}: codes of shape {codes.shape}, expected (samples, {spec.n_in})")
+    width, signed = spec.in_width, spec.in_signed
+    low, high = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
+    if codes.size and (codes.min() < low or codes.max() > high):
+        raise ValueError(
+            f"{what} {spec.name}: input codes span {codes.min()}..{codes.max()}, "
+            f"outside the {width}-bit {'signed' if signed else 'unsigned'} range {low}..{high}"
+        )
+    return codes
+
+
+def run_chain(specs, codes, simulate_layer):
+    """The layers one after another, each by ``simulate_layer(spec, codes) -> (codes, cycles per sample)``:
+    (output codes of the last, cycles per sample of the whole chain)."""
+    codes = np.asarray(codes, np.int64)
+    cycles = np.zeros(codes.shape[0], np.int64)
+    for spec in specs:
+        codes, layer = simulate_layer(spec, codes)
+        cycles += layer
+    return codes, cycles
 
 
 @dataclass(frozen=True)
@@ -64,10 +91,10 @@ class DataTermCore:
         object.__setattr__(self, "budgets", tuple(int(b) for b in self.budgets))
         object.__setattr__(self, "floors", tuple(int(f) for f in self.floors))
         object.__setattr__(self, "lanes", max(1, min(int(self.lanes), self.n_in)))
-        _check(
+        require(
             len(self.floors) == len(self.budgets), self.name, f"{len(self.floors)} floors, {len(self.budgets)} budgets"
         )
-        _check(self.encoding in ENCODINGS, self.name, f"unknown encoding {self.encoding!r}")
+        require(self.encoding in ENCODINGS, self.name, f"unknown encoding {self.encoding!r}")
 
     @property
     def n_resolutions(self):
@@ -131,16 +158,16 @@ class MMACDenseCore:
             object.__setattr__(self, key, tuple(int(v) for v in getattr(self, key)))
         object.__setattr__(self, "table", np.asarray(self.table, np.int64))
         name, n_res = self.name, len(self.weight_budgets)
-        _check(self.mode in MODES, name, f"unknown mode {self.mode!r} ({' or '.join(MODES)})")
+        require(self.mode in MODES, name, f"unknown mode {self.mode!r} ({' or '.join(MODES)})")
         for key in ("weight_floors", "data_budgets", "group_terms"):
-            _check(len(getattr(self, key)) == n_res, name, f"{len(getattr(self, key))} {key} for {n_res} resolutions")
-        _check(1 <= self.reuse <= self.n_out, name, f"reuse {self.reuse} outside 1..n_out ({self.n_out})")
+            require(len(getattr(self, key)) == n_res, name, f"{len(getattr(self, key))} {key} for {n_res} resolutions")
+        require(1 <= self.reuse <= self.n_out, name, f"reuse {self.reuse} outside 1..n_out ({self.n_out})")
         expected = (self.reuse * self.n_groups * self.max_terms, self.n_units)
-        _check(self.table.shape == expected, name, f"table shape {self.table.shape}, expected {expected}")
-        _check(len(self.bias) == self.n_out, name, f"{len(self.bias)} biases for {self.n_out} outputs")
-        _check(max(self.group_terms) <= self.max_terms, name, f"group_terms past max_terms {self.max_terms}")
-        _check(not (self.mode == "term_pair" and self.data_signed), name, "term_pair mode takes unsigned codes")
-        _check(self.acc_width <= 52, name, f"accumulator of {self.acc_width} bits, more than 52")
+        require(self.table.shape == expected, name, f"table shape {self.table.shape}, expected {expected}")
+        require(len(self.bias) == self.n_out, name, f"{len(self.bias)} biases for {self.n_out} outputs")
+        require(max(self.group_terms) <= self.max_terms, name, f"group_terms past max_terms {self.max_terms}")
+        require(not (self.mode == "term_pair" and self.data_signed), name, "term_pair mode takes unsigned codes")
+        require(self.acc_width <= 52, name, f"accumulator of {self.acc_width} bits, more than 52")
 
     @property
     def n_groups(self):
@@ -185,34 +212,6 @@ class MMACDenseCore:
 
     def cycles(self, r):
         return self.steps(r) + MMAC_FIXED_CYCLES
-
-
-def in_width(spec):
-    return spec.in_width
-
-
-def in_signed(spec):
-    return spec.in_signed
-
-
-def out_width(spec):
-    return spec.out_width
-
-
-def out_signed(spec):
-    return spec.out_signed
-
-
-def n_inputs(spec):
-    return spec.n_in
-
-
-def n_outputs(spec):
-    return spec.n_outputs
-
-
-def n_resolutions(spec):
-    return spec.n_resolutions
 
 
 def layer_cycles(spec, r):
@@ -445,16 +444,7 @@ def simulate(spec, codes, r):
 
     ``r`` past the last resolution means the last one, as in the HLS core.
     """
-    codes = np.asarray(codes, np.int64)
-    if codes.ndim != 2 or codes.shape[1] != spec.n_in:
-        raise ValueError(f"layer {spec.name}: codes of shape {codes.shape}, expected (samples, {spec.n_in})")
-    width, signed = spec.in_width, spec.in_signed
-    low, high = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
-    if codes.size and (codes.min() < low or codes.max() > high):
-        raise ValueError(
-            f"layer {spec.name}: input codes span {codes.min()}..{codes.max()}, "
-            f"outside the {width}-bit {'signed' if signed else 'unsigned'} range {low}..{high}"
-        )
+    codes = check_codes(spec, codes)
     r = min(r, spec.n_resolutions - 1)
     run = _simulate_data_term if spec.kind == "data_term" else _simulate_mmac_dense
     return run(spec, codes, r), np.full(codes.shape[0], spec.cycles(r), np.int64)
@@ -476,9 +466,4 @@ def check_chain(specs):
 def simulate_chain(specs, codes, r):
     """The layers one after another: (output codes of the last, cycles per sample of the whole chain)."""
     check_chain(specs)
-    codes = np.asarray(codes, np.int64)
-    cycles = np.zeros(codes.shape[0], np.int64)
-    for spec in specs:
-        codes, layer = simulate(spec, codes, r)
-        cycles += layer
-    return codes, cycles
+    return run_chain(specs, codes, lambda spec, layer_codes: simulate(spec, layer_codes, r))

@@ -14,6 +14,8 @@ import numpy as np
 
 from mrfpga.training.errors import ToolMissing
 
+from .spec import to_signed
+
 # Both twins, the multi-resolution design and the plain baseline, are sized by the same command: LUT logic, no
 # DSP48E1 (a multiplier is LUTs), no LUT RAM (a small ROM is logic, counted as LUTs), a ROM from 1,024 bits in
 # block RAM (the designs mark theirs), the modules kept with keep_hierarchy counted one by one.
@@ -271,12 +273,6 @@ def verilator_build(sources, top, testbench, out_dir, binary="twin", timeout=180
     return out_dir / "obj_dir" / binary
 
 
-def signed_codes(raw, width):
-    """Two's-complement bits (non-negative ints) -> signed values."""
-    raw = np.asarray(raw, np.int64) & ((1 << width) - 1)
-    return np.where(raw >> (width - 1) & 1, raw - (1 << width), raw)
-
-
 def run_testbench(binary, codes_in, in_width, n_out, out_width, out_signed, resolutions, out_dir, timeout=3600):
     """Run a twin testbench (``templates/rtl/twin_tb.cpp``) built by ``verilator_build`` on ``codes_in``
     (samples, n_in) at each of ``resolutions``: ``(outputs, cycles)``, per resolution the output codes
@@ -299,6 +295,6 @@ def run_testbench(binary, codes_in, in_width, n_out, out_width, out_signed, reso
     for n in range(len(resolutions)):
         block = rows[n * len(codes_in) : (n + 1) * len(codes_in)]
         raw = block[:, 3:].astype(np.int64)
-        outputs.append(signed_codes(raw, out_width) if out_signed else raw)
+        outputs.append(to_signed(raw, out_width) if out_signed else raw)
         cycles.append(block[:, 2].astype(np.int64).tolist())
     return outputs, cycles

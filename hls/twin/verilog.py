@@ -152,17 +152,7 @@ endmodule
     layer = f"""
 // Data terms of {spec.name}: {n} values, {lanes} a cycle, in two stages. Cycles: 1 (the resolution latched)
 // + {n_packs} packs + 1 (the second stage of the last pack).
-(* keep_hierarchy *)
-module {name} (
-  input wire clk,
-  input wire rst,
-  input wire start,
-  input wire [{res_bits - 1}:0] resolution,
-  input wire [{n * iw - 1}:0] in_data,
-  output reg done,
-  output reg [{n * ow - 1}:0] out_data
-);
-{table}  reg [{positions}:0] budget_q;
+{_layer_header(name, res_bits, n * iw, n * ow)}{table}  reg [{positions}:0] budget_q;
   reg [{bits_for(max(spec.floors)) - 1}:0] dropped_q;
   reg busy, busy_b, last_b;
   reg [{pb - 1}:0] pack, pack_b;
@@ -185,6 +175,21 @@ module {name} (
 endmodule
 """
     return value + layer
+
+
+def _layer_header(name, res_bits, in_bits, out_bits):
+    """A layer module's ports: the handshake, the resolution, the input and output buses."""
+    return f"""(* keep_hierarchy *)
+module {name} (
+  input wire clk,
+  input wire rst,
+  input wire start,
+  input wire [{res_bits - 1}:0] resolution,
+  input wire [{in_bits - 1}:0] in_data,
+  output reg done,
+  output reg [{out_bits - 1}:0] out_data
+);
+"""
 
 
 def _rom_text(column, entry_bits):
@@ -272,17 +277,7 @@ endmodule
 // {spec.name}: mMAC Dense, {n_in} -> {n_out}, {n_groups} groups of {group}, {units} weight-term units, each
 // owning {reuse} output(s) one round after another. Cycles: 1 (load) + rounds * groups * slots + 2 (the last
 // step's product and accumulation).
-(* keep_hierarchy *)
-module {name} (
-  input wire clk,
-  input wire rst,
-  input wire start,
-  input wire [{res_bits - 1}:0] resolution,
-  input wire [{n_in * db - 1}:0] in_data,
-  output reg done,
-  output reg [{n_out * ab - 1}:0] out_data
-);
-{table}  reg [{slot_bits - 1}:0] slots_q;
+{_layer_header(name, res_bits, n_in * db, n_out * ab)}{table}  reg [{slot_bits - 1}:0] slots_q;
   reg [{floor_bits - 1}:0] floor_q;
   reg issuing, step_b, round_end_b, last_b, step_c, round_end_c, last_c, flush, flush_b;
   reg [{jb - 1}:0] j, round_b, round_c;
@@ -365,18 +360,24 @@ def top_verilog(specs):
         f"  reg [{rb - 1}:0] resolution_q;",
         "  always @(posedge clk) if (start) resolution_q <= resolution;",
         f"  wire [{rb - 1}:0] resolution_now = start ? resolution : resolution_q;",
-        "  wire start_0 = start;",
-        f"  wire [{first.n_in * first.in_width - 1}:0] data_0 = in_data;",
     ]
+    return "\n".join(lines + chain_lines(specs, module_name, "resolution_now"))
+
+
+def chain_lines(specs, name_of, resolution=None):
+    """The body of a top that chains ``specs``: each layer (module ``name_of(spec)``) starts on the previous one's
+    done and reads its data; ``resolution``: the signal each layer's resolution port takes (None: no port)."""
+    first = specs[0]
+    lines = ["  wire start_0 = start;", f"  wire [{first.n_in * first.in_width - 1}:0] data_0 = in_data;"]
+    port = f".resolution({resolution}), " if resolution else ""
     for n, spec in enumerate(specs):
         lines.append(f"  wire start_{n + 1};")
         lines.append(f"  wire [{spec.n_outputs * spec.out_width - 1}:0] data_{n + 1};")
         lines.append(
-            f"  {module_name(spec)} layer_{n} (.clk(clk), .rst(rst), .start(start_{n}), "
-            f".resolution(resolution_now), .in_data(data_{n}), .done(start_{n + 1}), .out_data(data_{n + 1}));"
+            f"  {name_of(spec)} layer_{n} (.clk(clk), .rst(rst), .start(start_{n}), {port}.in_data(data_{n}), "
+            f".done(start_{n + 1}), .out_data(data_{n + 1}));"
         )
-    lines += [f"  assign done = start_{len(specs)};", f"  assign out_data = data_{len(specs)};", "endmodule", ""]
-    return "\n".join(lines)
+    return lines + [f"  assign done = start_{len(specs)};", f"  assign out_data = data_{len(specs)};", "endmodule", ""]
 
 
 def layer_verilog(spec, res_bits):

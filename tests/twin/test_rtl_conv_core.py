@@ -1,7 +1,8 @@
 """The Verilog twin of a streaming convolution's per-pixel core: the converted layer's ``core_spec()`` (the
 ``mmac_dense`` that ``conv_pixels`` runs over each window), built in Verilator and fed the real windows of a
 frame (zero-padded patches of the exact data-term codes, flattened like the line buffer's window), equals the
-exact reference convolution pixel for pixel at every resolution, and takes the golden model's cycles."""
+exact reference convolution pixel for pixel at every resolution (fed that resolution's codes, as the layer
+before hands them over), and takes the golden model's cycles."""
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from mrfpga.hls.sim.csim import snap_to_input_grid
 from mrfpga.hls.sim.reference import _layer
 from mrfpga.hls.twin import measure
 from mrfpga.hls.twin.spec import simulate
+from mrfpga.hls.twin.tools import run_testbench
 from mrfpga.training import quantized_data_term, quantized_term
 from mrfpga.training.resolution import set_resolution
 
@@ -53,23 +55,23 @@ def test_twin_of_the_conv_core_equals_the_exact_convolution(tmp_path):
     hls_model = convert(model, tmp_path / "prj", io_type="io_stream")
     node = next(n for n in hls_model.get_layers() if n.class_name == "MMACConv2D")
     spec = node.core_spec()
+    results = []
     terms_layer, conv = model.get_layer("terms_in"), model.get_layer("conv")
-    patches, expected = None, []
+    binary = measure.build_twin([spec], tmp_path / "twin")
     for r in range(len(RESOLUTIONS)):
         set_resolution(model, r)
         h = _layer(terms_layer, tf.constant(x.astype(np.float64)))
-        codes = np.round(h.numpy() * 2.0 ** spec["data_frac"]).astype(np.int64)
-        if r == len(RESOLUTIONS) - 1:
-            patches = windows(codes, node)  # the top resolution's codes hold every lower one's terms
-        out = _layer(conv, h).numpy() * 2.0 ** spec["out_frac"]
+        patches = windows(np.round(h.numpy() * 2.0**spec.data_frac).astype(np.int64), node)
+        out = _layer(conv, h).numpy() * 2.0**spec.out_frac
         assert np.array_equal(out, np.round(out))
-        expected.append(out.reshape(-1, spec["n_out"]).astype(np.int64))
-    result = measure.run_twin([spec], patches, list(range(len(RESOLUTIONS))), tmp_path / "twin")
-    for r, exact in enumerate(expected):
-        # The core keeps a terms of each code itself (docs/mmac_core.md), so the top codes serve every r.
-        np.testing.assert_array_equal(result["outputs"][r], exact, err_msg=f"resolution {r}")
-        golden, cycles = simulate(spec, patches, r)
+        exact = out.reshape(-1, spec.n_out).astype(np.int64)
+        # The weight-term unit takes each resolution's data-term codes as the layer before hands them over.
+        outputs, cycles = run_testbench(binary, patches, spec.in_width, spec.n_outputs, spec.out_width,
+                                        spec.out_signed, [r], tmp_path / "twin")  # fmt: skip
+        np.testing.assert_array_equal(outputs[0], exact, err_msg=f"resolution {r}")
+        golden, golden_cycles = simulate(spec, patches, r)
         np.testing.assert_array_equal(golden, exact)
-        assert result["cycles"][r] == cycles.tolist()
-    assert result["cycles"][0][0] < result["cycles"][-1][0]
-    assert not np.array_equal(expected[0], expected[-1])
+        assert cycles[0] == golden_cycles.tolist()
+        results.append((exact, cycles[0][0]))
+    assert results[0][1] < results[-1][1]
+    assert not np.array_equal(results[0][0], results[-1][0])
