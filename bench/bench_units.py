@@ -276,7 +276,7 @@ def print_data_terms(figures, specs):
         spec = specs[name]
         rest = rows[name]["LUT"] - spec.lanes * lane
         bits = spec.lanes * spec.in_width
-        model = costs.pack_select_lut(spec.n_packs, bits) + costs.DATA_TERM_CONTROL_LUT
+        model = costs.mux_lut(spec.n_packs, bits) + costs.DATA_TERM_CONTROL_LUT
         print(
             f"  {spec.n_packs:>2} packs: the layer less its lanes (pack selection, output writes, control) {rest:.0f} "
             f"LUT, {rest / bits:.2f} a lane input bit (the model: {model:.0f}, {model / bits:.2f})"

@@ -1,18 +1,19 @@
 """Costs of the mMAC's Verilog twin, measured with Yosys (``bench/bench_units.py`` re-measures them).
 
-Tool: Yosys 0.70, ``synth_xilinx -family xc7 -noiopad``, hierarchy kept, on the twin's own Verilog
-(``mrfpga.hls.twin.verilog``) with term tables of 8-bit weights (NAF, groups of 16); docs/estimates.md has
-the measurements. The structural parts (multiplexers, adders) are counted from the design; the constants
-below are what the measured modules add to them.
+Tool: Yosys 0.70, ``synth_xilinx -family xc7 -noiopad -nodsp -nolutram -flatten -widemux 5``, hierarchy kept, on
+the twin's own Verilog (``mrfpga.hls.twin.verilog``) with term tables of 8-bit weights (NAF, groups of 16);
+docs/estimates.md has the measurements. The structural parts (multiplexers, adders) are counted from the
+design; the constants below are what the measured modules add to them.
 """
 
 import math
 
-TOOL = "Yosys 0.70 synth_xilinx -family xc7 -noiopad"
+TOOL = "Yosys 0.70 synth_xilinx -family xc7 -noiopad -nodsp -nolutram -flatten -widemux 5"
 
-# One weight-term unit: the 16:1 operand select of 9-bit values, the shift of up to 15 places into a 24-bit
-# accumulator, the add or subtract, the valid and floor predicates; its term ROM in block RAM.
-UNIT_LUT = 155.0
+# One weight-term unit: the 16:1 operand select of 9-bit values (LUT6 with MUXF7/MUXF8), the shift of up to 8
+# places, the product inverted for a negative term, one adder into a 24-bit accumulator, the valid and floor
+# predicates; its term ROM in block RAM. Measured 120 LUT at 24 bits, 122 at 25 (bench_units, demo shape).
+UNIT_LUT = 120.0
 UNIT_DATA_BITS, UNIT_ACC_WIDTH, UNIT_GROUP = 9, 24, 16
 UNIT_FF_STAGE = 3  # the sign register and the predicates beside the registered product
 LUT_PER_ROM_BIT = 0.0373  # a term ROM below ROM_BLOCK_BITS is distributed: LUTs per stored bit
@@ -21,20 +22,20 @@ LAYER_CONTROL_LUT = 60.0
 # The term-pair unit of the HLS C++ (no twin): one data term per step of the value's, extracted once per group.
 TERM_PAIR_EXTRACTION = {"LUT": 66.0, "FF": 28.0}  # per value of a group
 
-# A data-term lane, per value of 8 bits: the grid (rounding, saturation), dropped bits, NAF, top-a thermometer.
-DATA_TERM_LANE_LUT = 48.0
+# A data-term lane, per value of 8 bits: the grid (window, rounding increment, saturation), dropped bits, NAF,
+# top-a thermometer, the code from the kept digits. Measured 49 to 101 (the demo's three layers; ABC maps the
+# lane differently beside an 8:1 or a 16:1 selection): 60 puts the three layers' sum within 5%.
+DATA_TERM_LANE_LUT = 60.0
 DATA_TERM_CONTROL_LUT = 20.0
 
 
 def mux_lut(inputs, bits):
-    """A k:1 multiplexer of ``bits`` bits: one LUT6 per 4 inputs per bit (none for a single input)."""
-    return 0 if inputs <= 1 else math.ceil(inputs / 4) * bits
-
-
-def pack_select_lut(packs, bits):
-    """The selection of a pack's inputs by the pack counter, per lane bit: Yosys' k:1 multiplexers of registered
-    values measured at about k / 4 + 1.5 LUT (8:1, 16:1)."""
-    return 0 if packs <= 1 else (packs / 4 + 1.5) * bits
+    """A k:1 multiplexer of ``bits`` bits: one LUT6 per 4 inputs per bit, MUXF7/MUXF8 joining up to 16 (none for a
+    single input); beyond 16, the 16:1 blocks joined by a multiplexer of their own."""
+    if inputs <= 1:
+        return 0
+    blocks = math.ceil(inputs / 16)
+    return math.ceil(inputs / 4) * bits + (mux_lut(blocks, bits) if blocks > 1 else 0)
 
 
 def mmac_unit_lut(acc_width, data_bits, group_size, rom_bits=0):
@@ -44,7 +45,7 @@ def mmac_unit_lut(acc_width, data_bits, group_size, rom_bits=0):
         UNIT_LUT
         + mux_lut(group_size, data_bits)
         - mux_lut(UNIT_GROUP, UNIT_DATA_BITS)
-        + 3 * (acc_width - UNIT_ACC_WIDTH)  # a shifter stage pair and an adder bit per accumulator bit
+        + 2 * (acc_width - UNIT_ACC_WIDTH)  # an adder bit and a product bit per accumulator bit
         + LUT_PER_ROM_BIT * rom_bits
     )
 
@@ -78,11 +79,8 @@ def mmac_dense_resources(spec, rom_block_bits=1024):
 
 def data_term_resources(spec):
     """LUT/FF of a data-term layer (``DataTermCore``): ``lanes`` copies of a value's logic (scaled by its width),
-    the selection of each pack's inputs, the output registers."""
-    n, lanes, packs = spec.n_in, spec.lanes, spec.n_packs
-    lut = (
-        lanes * DATA_TERM_LANE_LUT * spec.bits / 8
-        + pack_select_lut(packs, lanes * spec.in_width)
-        + DATA_TERM_CONTROL_LUT
-    )
-    return {"LUT": round(lut), "FF": n * (spec.bits + 1), "DSP48E1": 0, "BRAM_18K": 0}
+    the selection of each pack's inputs, the output registers and each lane's three stage registers."""
+    n, lanes, packs, bits = spec.n_in, spec.lanes, spec.n_packs, spec.bits
+    lut = lanes * DATA_TERM_LANE_LUT * bits / 8 + mux_lut(packs, lanes * spec.in_width) + DATA_TERM_CONTROL_LUT
+    ff = n * (bits + 1) + lanes * (spec.in_width + bits + 2 * (bits + 1))
+    return {"LUT": round(lut), "FF": ff, "DSP48E1": 0, "BRAM_18K": 0}

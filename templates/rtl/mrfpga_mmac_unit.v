@@ -1,6 +1,7 @@
 // One weight-term mMAC unit (docs/mmac_core.md), three stages: its own term ROM read (A); the operand selected
 // by the entry's index among the group's registered values and shifted by the weight term's exponent, the
-// product registered (B); the product added to or subtracted from the accumulator (C). The layer owns the
+// product registered, inverted when the term is negative (B); the product and its carry added to the
+// accumulator (C). The layer owns the
 // schedule: which row to read, when a round starts (the accumulator takes the next output's bias) and when it
 // ends.
 module mrfpga_mmac_unit #(
@@ -15,6 +16,7 @@ module mrfpga_mmac_unit #(
   parameter ACC_WIDTH = 24,
   parameter ACC_SHIFT = 0,
   parameter FLOOR_BITS = 1,
+  parameter MAX_EXP = 15,                       // the largest exponent in the ROM: the shift spans no more
   parameter ROM_BLOCK = 0                       // 1: the ROM in block RAM (large tables)
 ) (
   input wire clk,
@@ -53,25 +55,45 @@ module mrfpga_mmac_unit #(
   wire negative = entry[INDEX_BITS+EXP_BITS];
   wire valid = entry[INDEX_BITS+EXP_BITS+1] && exponent >= floor_q;
 
-  wire [DATA_BITS-1:0] operand = group_values[index*DATA_BITS +: DATA_BITS];
-  wire [ACC_WIDTH-1:0] extended;
+  // An array read: synthesis maps it to LUT6 and MUXF7/MUXF8, the wide multiplexer of the fabric.
+  wire [DATA_BITS-1:0] values [0:GROUP-1];
+  genvar i;
   generate
-    if (DATA_BITS >= ACC_WIDTH) assign extended = operand[ACC_WIDTH-1:0];
-    else if (DATA_SIGNED) assign extended = {{(ACC_WIDTH-DATA_BITS){operand[DATA_BITS-1]}}, operand};
-    else assign extended = {{(ACC_WIDTH-DATA_BITS){1'b0}}, operand};
+    for (i = 0; i < GROUP; i = i + 1) begin : value
+      assign values[i] = group_values[i*DATA_BITS +: DATA_BITS];
+    end
   endgenerate
-  // The grid's constant shift is wiring; only the exponent shifts.
-  wire [ACC_WIDTH-1:0] aligned = extended << ACC_SHIFT;
+  wire [DATA_BITS-1:0] operand = values[index];
+
+  // The operand shifted by up to MAX_EXP places in SHIFT_WIDTH bits, then extended to the accumulator; the
+  // grid's constant shift is wiring.
+  localparam SHIFT_WIDTH = DATA_BITS + MAX_EXP < ACC_WIDTH ? DATA_BITS + MAX_EXP : ACC_WIDTH;
+  wire [SHIFT_WIDTH-1:0] operand_wide;
+  generate
+    if (DATA_BITS >= SHIFT_WIDTH) assign operand_wide = operand[SHIFT_WIDTH-1:0];
+    else if (DATA_SIGNED) assign operand_wide = {{(SHIFT_WIDTH-DATA_BITS){operand[DATA_BITS-1]}}, operand};
+    else assign operand_wide = {{(SHIFT_WIDTH-DATA_BITS){1'b0}}, operand};
+  endgenerate
+  wire [SHIFT_WIDTH-1:0] shifted_narrow = operand_wide << exponent;
+  wire [ACC_WIDTH-1:0] shifted;
+  generate
+    if (SHIFT_WIDTH == ACC_WIDTH) assign shifted = shifted_narrow << ACC_SHIFT;
+    else if (DATA_SIGNED) assign shifted = {{(ACC_WIDTH-SHIFT_WIDTH){shifted_narrow[SHIFT_WIDTH-1]}}, shifted_narrow} << ACC_SHIFT;
+    else assign shifted = {{(ACC_WIDTH-SHIFT_WIDTH){1'b0}}, shifted_narrow} << ACC_SHIFT;
+  endgenerate
+
+  // A negative term is registered inverted with a carry of one (-s = ~s + 1): stage C is one adder, not an
+  // adder and a subtractor.
   reg [ACC_WIDTH-1:0] product;
-  reg subtract;
+  reg carry;
   always @(posedge clk)
     if (step) begin
-      product <= valid ? aligned << exponent : {ACC_WIDTH{1'b0}};
-      subtract <= negative;
+      product <= valid ? (negative ? ~shifted : shifted) : {ACC_WIDTH{1'b0}};
+      carry <= valid && negative;
     end
 
   reg [ACC_WIDTH-1:0] acc;
-  assign acc_next = subtract ? acc - product : acc + product;
+  assign acc_next = acc + product + {{(ACC_WIDTH-1){1'b0}}, carry};
   always @(posedge clk)
     if (restart) acc <= init;
     else if (accumulate) acc <= acc_next;

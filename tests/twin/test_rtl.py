@@ -101,7 +101,7 @@ class TestGoldenModel:
 
     def test_a_data_term_layer_takes_a_cycle_per_pack(self):
         spec = data_term_spec("dt", 37, bits=4, frac=0, budgets=[2], in_width=6, in_frac=0, in_signed=False)
-        assert spec.n_packs == 3 and layer_cycles(spec, 0) == 5
+        assert spec.n_packs == 3 and layer_cycles(spec, 0) == 7
 
     def test_bad_specs_are_named(self):
         rng = np.random.default_rng(0)
@@ -169,6 +169,19 @@ def test_twin_equals_the_golden_model(tmp_path):
     np.testing.assert_array_equal(result["outputs"][3], result["outputs"][2])
     assert len(set(result["cycles"][0])) == 1 and result["cycles"][0][0] < result["cycles"][2][0]
     assert (tmp_path / "mrfpga_dense_a_u2.mem").is_file()  # each unit's ROM in a $readmemh file
+
+
+@pytest.mark.slow
+def test_data_term_grids_in_verilog_round_and_saturate_as_the_golden_model(tmp_path):
+    """Every 9-bit signed input through grids that shift down by one bit (ties to even), up by one bit, and not at
+    all (saturating), every term kept: the twin's window-and-increment grid equals the golden model's."""
+    down = data_term_spec("dt_down", 3, bits=5, frac=2, budgets=[6], half_even=True, in_width=9, in_frac=3,
+                          in_signed=True, lanes=2)  # fmt: skip
+    up = data_term_spec("dt_up", 3, bits=4, frac=3, budgets=[5], in_width=6, in_frac=2, in_signed=False, lanes=3)
+    same = data_term_spec("dt_same", 3, bits=3, frac=3, budgets=[4], in_width=5, in_frac=3, in_signed=False)
+    codes = np.arange(-256, 256).repeat(3).reshape(-1, 3)
+    codes[:, 1] = codes[::-1, 0]
+    check_twin_equals_golden([down, up, same], codes, [0], tmp_path)
 
 
 @pytest.mark.slow
