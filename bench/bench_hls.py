@@ -23,8 +23,8 @@ Measured and printed, one table per model (no asserts):
    ESTIMATES on both sides, not synthesis results (no Vivado here), and the two come from different models:
 
    - both from the kit's ``mrfpga.hls.cost.estimate.estimate(hls_model, n_resolutions, board)`` (docs/estimates.md):
-     for ours, cycles per resolution from the lock-step mMAC schedule (a Dense ``R * n_groups * K_r + 3`` with
-     its weight-term units, ``K_r`` the fullest group's terms; a data-term layer ``4 + ceil(n / 4)``), the
+     for ours, cycles per resolution from the lock-step mMAC schedule (a Dense ``R * n_groups * K_r + 4`` with
+     its weight-term units, ``K_r`` the fullest group's terms; a data-term layer ``5 + ceil(n / 4)``), the
      ``ceil(n_out / R)`` units and the layers at the costs measured with Yosys on the Verilog twin
      (``hls/layers/unit_costs.py``), term ROMs of 1,024 bits or more in block RAM, no DSP except one per value
      for the folded BN; for the baseline, the kit's simple model of hls4ml's io_parallel Latency layers:

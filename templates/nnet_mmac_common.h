@@ -102,10 +102,10 @@ Planes:
 // The per-value operation of an elementwise layer at one resolution is a policy object (a `value_op` with
 // `apply<res_T>(x)`), so one loop below serves every such layer, in each io style.
 
-// LANES values a cycle, pack after pack, from LANES copies of the operation, pipelined in four stages (each
-// lane's value selected from the input, the value on its grid, its kept digits, its code): short paths, as the
-// Verilog twin measures them. One cycle latches the resolution's parameters (the policy object), one cycle per
-// pack, three to drain the pipeline.
+// LANES values a cycle, pack after pack, from LANES copies of the operation, pipelined in five stages (each
+// lane's value selected from the input, the value on its grid, its signed digits, the kept digits, its code):
+// short paths, as the Verilog twin measures them. One cycle latches the resolution's parameters (the policy
+// object), one cycle per pack, four to drain the pipeline.
 template <class data_T, class res_T, unsigned N, unsigned LANES, class value_op>
 void apply_to_lanes(const data_T data[N], res_T res[N], const value_op &op) {
     #pragma HLS INLINE
@@ -121,7 +121,7 @@ Packs:
                 res[i] = op.template apply<res_T>(data[i]);
         }
     }
-    MRFPGA_COUNT_CYCLES(4 + n_packs);
+    MRFPGA_COUNT_CYCLES(5 + n_packs);
 }
 
 // ---------------------------------------------------------------------------

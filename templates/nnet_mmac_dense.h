@@ -57,8 +57,9 @@ struct mmac_dense_config {
 };
 
 // Fixed stages of mmac_dense around its steps: load (the resolution's step counts), the last step's product
-// and its accumulation into the output (the product is registered: a shorter path).
-static const unsigned mmac_fixed_cycles = 3;
+// and its accumulation into the output, the low half of the accumulator then the high half a cycle later
+// (two short carry chains, as the Verilog twin measures them).
+static const unsigned mmac_fixed_cycles = 4;
 
 // What a lock-step unit does, shared by the io_parallel core and the streaming Dense: extract the data terms
 // of the values it reads, and one unit's step (decode its entry, valid bit, product, accumulate).

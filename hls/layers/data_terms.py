@@ -240,11 +240,11 @@ def lanes(node):
 
 
 def cycles(node, resolution):
-    """io_parallel: one to latch the resolution, one per ``lanes`` values, three to drain the four-stage pipeline;
+    """io_parallel: one to latch the resolution, one per ``lanes`` values, four to drain the five-stage pipeline;
     io_stream: one stream word per cycle, + 1."""
     if is_stream(node):
         return pack_loop_cycles(node)
-    return 4 + -(-node.get_attr("n_in") // lanes(node))
+    return 5 + -(-node.get_attr("n_in") // lanes(node))
 
 
 def resources(node):

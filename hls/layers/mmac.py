@@ -521,7 +521,7 @@ def stream_dense_processes(node, resolution):
 
 
 def cycles(node, resolution):
-    """``(rounds * groups * K_r * a_r + 3)`` per output pixel (``rounds * groups * K_r + 3`` for the weight-term
+    """``(rounds * groups * K_r * a_r + 4)`` per output pixel (``rounds * groups * K_r + 4`` for the weight-term
     unit); a streaming convolution adds its line buffer's walk (one cycle per padded input position, + 1); the streaming
     Dense is its two processes (``stream_dense_processes``)."""
     if node.streams_groups():

@@ -8,6 +8,8 @@ design; the constants below are what the measured modules add to them.
 
 import math
 
+from mrfpga.hls.twin.spec import accumulator_low_bits
+
 TOOL = "Yosys 0.70 synth_xilinx -family xc7 -noiopad -nodsp -nolutram -flatten -widemux 5"
 
 # One weight-term unit: the 16:1 operand select of 9-bit values (LUT6 with MUXF7/MUXF8), the shift of up to 8
@@ -64,8 +66,11 @@ def mmac_dense_resources(spec, rom_block_bits=1024):
         + (units * width / 4 if spec.reuse > 1 else 0)  # the next round's bias: a constant per round
         + LAYER_CONTROL_LUT
     )
-    # A unit's accumulator and registered product (and a distributed ROM's output register).
-    ff = units * (2 * width + entry_bits * (not block) + UNIT_FF_STAGE) + group * spec.data_bits + spec.n_out * width
+    # A unit's accumulator and registered product, the product's high half held a stage longer with the low
+    # half's carry, a distributed ROM's output register.
+    held = width - accumulator_low_bits(width) + 1
+    ff = units * (2 * width + held + entry_bits * (not block) + UNIT_FF_STAGE) + group * spec.data_bits
+    ff += spec.n_out * width
     if spec.mode == "term_pair":
         lut += group * TERM_PAIR_EXTRACTION["LUT"]
         ff += group * TERM_PAIR_EXTRACTION["FF"]
@@ -79,8 +84,8 @@ def mmac_dense_resources(spec, rom_block_bits=1024):
 
 def data_term_resources(spec):
     """LUT/FF of a data-term layer (``DataTermCore``): ``lanes`` copies of a value's logic (scaled by its width),
-    the selection of each pack's inputs, the output registers and each lane's three stage registers."""
+    the selection of each pack's inputs, the output registers and each lane's four stage registers."""
     n, lanes, packs, bits = spec.n_in, spec.lanes, spec.n_packs, spec.bits
     lut = lanes * DATA_TERM_LANE_LUT * bits / 8 + mux_lut(packs, lanes * spec.in_width) + DATA_TERM_CONTROL_LUT
-    ff = n * (bits + 1) + lanes * (spec.in_width + bits + 2 * (bits + 1))
+    ff = n * (bits + 1) + lanes * (spec.in_width + bits + 4 * (bits + 1))  # the stage registers: x, grid, digits, kept
     return {"LUT": round(lut), "FF": ff, "DSP48E1": 0, "BRAM_18K": 0}

@@ -22,9 +22,9 @@ ENCODINGS = ("naf", "binary", "hese")
 # Values a data-term layer puts on its grid per cycle. Its values are read a group of 16 per several cycles;
 # four lanes cost a quarter of sixteen for a few cycles more (docs/estimates.md).
 DATA_TERM_LANES = 4
-# Cycles of an mMAC Dense around its steps: one to latch the resolution's step counts, two for the last step's
-# product and its accumulation into the output (the product is registered: a shorter path).
-MMAC_FIXED_CYCLES = 3
+# Cycles of an mMAC Dense around its steps: one to latch the resolution's step counts, three for the last step's
+# product and its accumulation into the output, the low half then the high half (short paths).
+MMAC_FIXED_CYCLES = 4
 
 TWIN_LAYERS = ("DataTerm", "MMACDense")
 FLAT_LAYERS = ("Input", "Reshape")  # a flatten keeps the values' order: the twin's buses are flat already
@@ -115,10 +115,10 @@ class DataTermCore:
         return -(-self.n_in // self.lanes)
 
     def cycles(self, r):
-        """One to latch the resolution, one per pack of ``lanes`` values, three for the later stages of the last
-        pack (each lane's value is registered after its selection, on its grid and as its kept digits: short
-        paths)."""
-        return 4 + self.n_packs
+        """One to latch the resolution, one per pack of ``lanes`` values, four for the later stages of the last
+        pack (each lane's value is registered after its selection, on its grid, as its digits and as its kept
+        digits: short paths)."""
+        return 5 + self.n_packs
 
 
 @dataclass(frozen=True)
@@ -220,6 +220,13 @@ class MMACDenseCore:
 
     def cycles(self, r):
         return self.steps(r) + MMAC_FIXED_CYCLES
+
+
+def accumulator_low_bits(acc_width):
+    """The unit's low accumulator half (``LO_BITS`` of mrfpga_mmac_unit.v): half the width rounded up to whole
+    CARRY4 (4 bits), at least one bit left for the high half."""
+    half = 4 * ((acc_width + 7) // 8)
+    return 1 if acc_width < 2 else min(half, acc_width - 1)
 
 
 def layer_cycles(spec, r):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mrfpga.hls.package_data import package_dir
 
-from .spec import bits_for, check_chain
+from .spec import accumulator_low_bits, bits_for, check_chain
 
 PRIMITIVES = ("mrfpga_mmac_unit.v",)
 # A unit's term ROM from this size on goes into block RAM (one 18 Kib block holds 1,024 x 18 bits).
@@ -99,8 +99,9 @@ def _grid_verilog(spec):
 
 
 def data_term_verilog(spec, res_bits):
-    """One DataTerm layer, ``lanes`` values a cycle in four stages: each lane's value selected from the input,
-    registered; on its grid with the dropped low bits, registered; the top budget digits, registered; the code."""
+    """One DataTerm layer, ``lanes`` values a cycle in five stages: each lane's value selected from the input,
+    registered; on its grid with the dropped low bits, registered; its signed digits, registered; the top budget
+    digits, registered; the code."""
     n, iw, bits = spec.n_in, spec.in_width, spec.bits
     ow = bits + 1
     # The budget as a one-hot over "terms already kept" (0..bits+1): a digit stays while that count is below it.
@@ -109,7 +110,8 @@ def data_term_verilog(spec, res_bits):
     table, _ = _resolution_table(
         {
             "budget_sel": (positions + 1, budget_sel),
-            "dropped": (bits_for(max(spec.floors)), spec.floors),
+            # The low bits a resolution drops, as the mask of the bits it keeps: an AND in each lane, not a shift.
+            "keep_mask": (bits, [((1 << bits) - 1) ^ ((1 << f) - 1) for f in spec.floors]),
         },
         res_bits,
     )
@@ -120,25 +122,30 @@ def data_term_verilog(spec, res_bits):
 module {name}_value (
   input wire clk,
   input wire step,
+  input wire step_digits,
   input wire step_terms,
   input wire [{iw - 1}:0] x,
   input wire [{positions}:0] budget_sel,
-  input wire [{bits_for(max(spec.floors)) - 1}:0] dropped,
+  input wire [{bits - 1}:0] keep_mask,
   output reg [{ow - 1}:0] code
 );
   /*verilator no_inline_module*/
   reg [{bits - 1}:0] on_grid, on_grid_q;
   reg [{bits + 1}:0] wide, half, x3, carry, run_start, above_run;
-  reg [{bits}:0] all_pos, all_neg, pos, neg, pos_q, neg_q;
+  reg [{bits}:0] all_pos, all_neg, digits_pos, digits_neg, pos, neg, pos_q, neg_q;
   reg [{positions}:0] kept;  // thermometer: bit n set once n terms are kept
   integer p;
-{_grid_verilog(spec)}  always @(posedge clk) if (step) on_grid_q <= (on_grid >> dropped) << dropped;
+{_grid_verilog(spec)}  always @(posedge clk) if (step) on_grid_q <= on_grid & keep_mask;
   always @* begin
     wide = {{2'b00, on_grid_q}};
-{_signed_digits("wide", bits, spec.encoding, "all_pos", "all_neg")}    pos = 0; neg = 0; kept = 1;
+{_signed_digits("wide", bits, spec.encoding, "all_pos", "all_neg")}  end
+  // The digits registered: the top-a selection after them is a stage of its own.
+  always @(posedge clk) if (step_digits) begin digits_pos <= all_pos; digits_neg <= all_neg; end
+  always @* begin
+    pos = 0; neg = 0; kept = 1;
     for (p = {bits}; p >= 0; p = p - 1)
-      if (all_pos[p] || all_neg[p]) begin
-        if ((kept & budget_sel) == 0) begin pos[p] = all_pos[p]; neg[p] = all_neg[p]; end
+      if (digits_pos[p] || digits_neg[p]) begin
+        if ((kept & budget_sel) == 0) begin pos[p] = digits_pos[p]; neg[p] = digits_neg[p]; end
         kept = {{kept[{positions - 1}:0], 1'b1}};
       end
   end
@@ -161,38 +168,40 @@ endmodule
             f"  reg [{iw - 1}:0] x_{lane}, x_{lane}_q;\n  wire [{ow - 1}:0] code_{lane};\n"
             f"  always @* begin\n{_case_rows('pack', rows, default)}\n  end\n"
             f"  always @(posedge clk) if (busy) x_{lane}_q <= x_{lane};\n"
-            f"  {name}_value lane_{lane} (.clk(clk), .step(busy_b), .step_terms(busy_c), .x(x_{lane}_q), "
-            f".budget_sel(budget_q), "
-            f".dropped(dropped_q), .code(code_{lane}));\n"
+            f"  {name}_value lane_{lane} (.clk(clk), .step(busy_b), .step_digits(busy_c), .step_terms(busy_d), "
+            f".x(x_{lane}_q), .budget_sel(budget_q), .keep_mask(keep_mask_q), .code(code_{lane}));\n"
         )
     writes = "".join(
-        f"      if (pack_d == {pb}'d{v // lanes}) out_data[{v * ow} +: {ow}] <= code_{v % lanes};\n" for v in range(n)
+        f"      if (pack_e == {pb}'d{v // lanes}) out_data[{v * ow} +: {ow}] <= code_{v % lanes};\n" for v in range(n)
     )
     layer = f"""
-// Data terms of {spec.name}: {n} values, {lanes} a cycle, in four stages (the lane's value selected, on its
-// grid, its kept digits, its code). Cycles: 1 (the resolution latched) + {n_packs} packs + 3 (the last pack's
-// later stages).
+// Data terms of {spec.name}: {n} values, {lanes} a cycle, in five stages (the lane's value selected, on its
+// grid, its digits, the kept digits, its code). Cycles: 1 (the resolution latched) + {n_packs} packs + 4 (the
+// last pack's later stages).
 {_layer_header(name, res_bits, n * iw, n * ow)}{table}  reg [{positions}:0] budget_q;
-  reg [{bits_for(max(spec.floors)) - 1}:0] dropped_q;
-  reg busy, busy_b, busy_c, busy_d, last_b, last_c, last_d;
-  reg [{pb - 1}:0] pack, pack_b, pack_c, pack_d;
+  reg [{bits - 1}:0] keep_mask_q;
+  reg busy, busy_b, busy_c, busy_d, busy_e, last_b, last_c, last_d, last_e;
+  reg [{pb - 1}:0] pack, pack_b, pack_c, pack_d, pack_e;
 {"".join(lane_inputs)}  always @(posedge clk) begin
     done <= 1'b0;
     busy_b <= busy;
     busy_c <= busy_b;
     busy_d <= busy_c;
+    busy_e <= busy_d;
     pack_b <= pack;
     pack_c <= pack_b;
     pack_d <= pack_c;
+    pack_e <= pack_d;
     last_b <= busy && pack == {pb}'d{n_packs - 1};
     last_c <= last_b;
     last_d <= last_c;
-    if (busy_d) begin
-{writes}      if (last_d) done <= 1'b1;
+    last_e <= last_d;
+    if (busy_e) begin
+{writes}      if (last_e) done <= 1'b1;
     end
-    if (rst) begin busy <= 1'b0; busy_b <= 1'b0; busy_c <= 1'b0; busy_d <= 1'b0; end
+    if (rst) begin busy <= 1'b0; busy_b <= 1'b0; busy_c <= 1'b0; busy_d <= 1'b0; busy_e <= 1'b0; end
     else if (start) begin
-      busy <= 1'b1; pack <= 0; budget_q <= budget_sel; dropped_q <= dropped;
+      busy <= 1'b1; pack <= 0; budget_q <= budget_sel; keep_mask_q <= keep_mask;
     end else if (busy) begin
       pack <= pack + 1'b1;
       if (pack == {pb}'d{n_packs - 1}) busy <= 1'b0;
@@ -241,6 +250,7 @@ def mmac_dense_verilog(spec, res_bits):
     slot_bits = bits_for(max(spec.group_terms))
     rom_block = int(depth * entry_bits >= ROM_BLOCK_BITS)
     max_exp = spec.max_exponent
+    lo_bits = accumulator_low_bits(ab)
     table, _ = _resolution_table(
         {"slots": (slot_bits, spec.group_terms), "floor": (floor_bits, spec.weight_floors)}, res_bits
     )
@@ -255,35 +265,42 @@ def mmac_dense_verilog(spec, res_bits):
 module {name}_u{u} (
   input wire clk, input wire read, input wire [{ab_addr - 1}:0] addr,
   input wire [{group * db - 1}:0] group_values, input wire [{floor_bits - 1}:0] floor_q,
-  input wire step, input wire accumulate, input wire restart, input wire [{ab - 1}:0] init,
-  output wire [{ab - 1}:0] acc_next
+  input wire step, input wire accumulate, input wire restart, input wire accumulate_hi, input wire restart_hi,
+  input wire [{ab - 1}:0] init, output wire [{ab - 1}:0] acc_next
 );
   mrfpga_mmac_unit #(.ROM_FILE("{rom}"), .DEPTH({depth}), .ADDR_BITS({ab_addr}), .INDEX_BITS({spec.index_bits}),
     .EXP_BITS({spec.exponent_bits}), .GROUP({group}), .DATA_BITS({db}), .DATA_SIGNED({int(spec.data_signed)}),
     .ACC_WIDTH({ab}), .ACC_SHIFT({spec.acc_shift}), .FLOOR_BITS({floor_bits}), .MAX_EXP({max_exp}),
     .ROM_BLOCK({rom_block})) unit (
     .clk(clk), .read(read), .addr(addr), .group_values(group_values), .floor_q(floor_q), .step(step),
-    .accumulate(accumulate), .restart(restart), .init(init), .acc_next(acc_next));
+    .accumulate(accumulate), .restart(restart), .accumulate_hi(accumulate_hi), .restart_hi(restart_hi),
+    .init(init), .acc_next(acc_next));
 endmodule
 """
         )
-        # The bias of the round that starts: round 0 at the load, round j + 1 at the end of round j.
+        # The bias of the round that starts: round 0 at the load, round j + 1 at the end of round j (the low
+        # half when stage C ends it, the high half when stage D does).
         served = [o for o in range(u, reuse * units, units)]
         bias = [int(spec.bias[o]) & mask if o < n_out else 0 for o in served]
         if reuse == 1:
             init = f"{ab}'d{bias[0]}"
         else:
-            rows = [(f"{jb}'d{j}", f"init_{u} = {ab}'d{bias[j + 1]};") for j in range(reuse - 1)]
             init = f"init_{u}"
-            instances.append(
-                f"  reg [{ab - 1}:0] init_{u};\n  always @* begin\n    if (load) init_{u} = {ab}'d{bias[0]};\n"
-                f"    else begin\n{_case_rows('round_c', rows, f'init_{u} = 0;')}\n    end\n  end\n"
-            )
+            halves = []
+            for top, bottom, stage in ((lo_bits - 1, 0, "round_c"), (ab - 1, lo_bits, "round_d")):
+                width = top - bottom + 1
+                part = [(b >> bottom) & ((1 << width) - 1) for b in bias]
+                rows = [(f"{jb}'d{j}", f"init_{u}[{top}:{bottom}] = {width}'d{part[j + 1]};") for j in range(reuse - 1)]
+                halves.append(
+                    f"    if (load) init_{u}[{top}:{bottom}] = {width}'d{part[0]};\n    else begin\n"
+                    f"{_case_rows(stage, rows, f'init_{u}[{top}:{bottom}] = 0;')}\n    end\n"
+                )
+            instances.append(f"  reg [{ab - 1}:0] init_{u};\n  always @* begin\n{''.join(halves)}  end\n")
         instances.append(
             f"  wire [{ab - 1}:0] acc_{u};\n"
             f"  {name}_u{u} unit_{u} (.clk(clk), .read(issue), .addr(addr), .group_values(group_q), "
-            f".floor_q(floor_q), .step(step_b), .accumulate(step_c), .restart(load | round_end_c), .init({init}), "
-            f".acc_next(acc_{u}));\n"
+            f".floor_q(floor_q), .step(step_b), .accumulate(step_c), .restart(load | round_end_c), "
+            f".accumulate_hi(step_d), .restart_hi(load | round_end_d), .init({init}), .acc_next(acc_{u}));\n"
         )
     # The group's values: a shared selection over the groups, registered with the ROM read (stage A).
     lanes = []
@@ -295,7 +312,10 @@ endmodule
         ]
         lanes.append(_case_rows("g", rows, f"group_a[{lane * db} +: {db}] = {db}'d0;"))
     writes = "".join(
-        f"      if (round_end_c && round_c == {jb}'d{o // units}) out_data[{o * ab} +: {ab}] <= acc_{o % units};\n"
+        f"      if (round_end_c && round_c == {jb}'d{o // units}) "
+        f"out_data[{o * ab} +: {lo_bits}] <= acc_{o % units}[{lo_bits - 1}:0];\n"
+        f"      if (round_end_d && round_d == {jb}'d{o // units}) "
+        f"out_data[{o * ab + lo_bits} +: {ab - lo_bits}] <= acc_{o % units}[{ab - 1}:{lo_bits}];\n"
         for o in range(n_out)
     )
     empty_outputs = "".join(
@@ -303,12 +323,13 @@ endmodule
     )
     layer = f"""
 // {spec.name}: mMAC Dense, {n_in} -> {n_out}, {n_groups} groups of {group}, {units} weight-term units, each
-// owning {reuse} output(s) one round after another. Cycles: 1 (load) + rounds * groups * slots + 2 (the last
-// step's product and accumulation).
+// owning {reuse} output(s) one round after another. Cycles: 1 (load) + rounds * groups * slots + 3 (the last
+// step's product and its two accumulation stages, low half then high half).
 {_layer_header(name, res_bits, n_in * db, n_out * ab)}{table}  reg [{slot_bits - 1}:0] slots_q;
   reg [{floor_bits - 1}:0] floor_q;
-  reg issuing, step_b, round_end_b, last_b, step_c, round_end_c, last_c, flush, flush_b;
-  reg [{jb - 1}:0] j, round_b, round_c;
+  reg issuing, step_b, round_end_b, last_b, step_c, round_end_c, last_c, step_d, round_end_d, last_d;
+  reg flush, flush_b, flush_c;
+  reg [{jb - 1}:0] j, round_b, round_c, round_d;
   reg [{gb - 1}:0] g;
   reg [{tb - 1}:0] t;
   reg [{group * db - 1}:0] group_a, group_q;
@@ -325,8 +346,10 @@ endmodule
     done <= 1'b0;
     flush <= 1'b0;
     flush_b <= flush;
+    flush_c <= flush_b;
     if (rst) begin
       issuing <= 1'b0; step_b <= 1'b0; round_end_b <= 1'b0; step_c <= 1'b0; round_end_c <= 1'b0;
+      step_d <= 1'b0; round_end_d <= 1'b0;
     end else begin
       step_b <= issuing;
       round_end_b <= issuing && slot_last && group_last;
@@ -336,6 +359,10 @@ endmodule
       round_end_c <= round_end_b;
       last_c <= last_b;
       round_c <= round_b;
+      step_d <= step_c;
+      round_end_d <= round_end_c;
+      last_d <= last_c;
+      round_d <= round_c;
       if (issuing) group_q <= group_a;
       if (load) begin
         slots_q <= slots; floor_q <= floor;
@@ -350,14 +377,14 @@ endmodule
           else begin g <= 0; j <= j + 1'b1; if (round_last) issuing <= 1'b0; end
         end
       end
-      if (step_c && last_c) done <= 1'b1;
-      if (flush_b) done <= 1'b1;
+      if (step_d && last_d) done <= 1'b1;
+      if (flush_c) done <= 1'b1;
     end
   end
 
 {"".join(instances)}
   always @(posedge clk) begin
-    if (flush_b) begin
+    if (flush_c) begin
 {empty_outputs}    end else begin
 {writes}    end
   end

@@ -1,9 +1,10 @@
-// One weight-term mMAC unit (docs/mmac_core.md), three stages: its own term ROM read (A); the operand selected
+// One weight-term mMAC unit (docs/mmac_core.md), four stages: its own term ROM read (A); the operand selected
 // by the entry's index among the group's registered values and shifted by the weight term's exponent, the
-// product registered, inverted when the term is negative (B); the product and its carry added to the
-// accumulator (C). The layer owns the
-// schedule: which row to read, when a round starts (the accumulator takes the next output's bias) and when it
-// ends.
+// product registered, inverted when the term is negative (B); the product's low LO_BITS and its carry added
+// to the accumulator's low half (C); its high bits and the low half's carry out added to the high half a
+// cycle later (D). Two short carry chains instead of one as wide as the accumulator: the same sums, a cycle
+// later. The layer owns the schedule: which row to read, when a round starts (each half takes the next
+// output's bias, the high half a cycle after the low) and when it ends.
 module mrfpga_mmac_unit #(
   parameter ROM_FILE = "",
   parameter DEPTH = 1,
@@ -25,10 +26,12 @@ module mrfpga_mmac_unit #(
   input wire [GROUP*DATA_BITS-1:0] group_values, // stage B: the group's values, registered by the layer
   input wire [FLOOR_BITS-1:0] floor_q,          // terms below this exponent are dropped (onion precisions)
   input wire step,                              // stage B holds a step: register its product
-  input wire accumulate,                        // stage C holds a step: accumulate its product
-  input wire restart,                           // accumulator <= init (a round starts)
-  input wire [ACC_WIDTH-1:0] init,
-  output wire [ACC_WIDTH-1:0] acc_next          // the accumulator with stage C's product
+  input wire accumulate,                        // stage C holds a step: accumulate its product's low half
+  input wire restart,                           // low half <= init's (a round starts)
+  input wire accumulate_hi,                     // stage D holds a step: accumulate its high half
+  input wire restart_hi,                        // high half <= init's (a cycle after restart)
+  input wire [ACC_WIDTH-1:0] init,              // the low half read at restart, the high half at restart_hi
+  output wire [ACC_WIDTH-1:0] acc_next          // low half: with stage C's product; high half: with stage D's
 );
   /*verilator no_inline_module*/
   localparam ENTRY_BITS = INDEX_BITS + EXP_BITS + 2;
@@ -92,9 +95,24 @@ module mrfpga_mmac_unit #(
       carry <= valid && negative;
     end
 
-  reg [ACC_WIDTH-1:0] acc;
-  assign acc_next = acc + product + {{(ACC_WIDTH-1){1'b0}}, carry};
-  always @(posedge clk)
-    if (restart) acc <= init;
-    else if (accumulate) acc <= acc_next;
+  // The split: at least one bit in each half, the low half a whole number of CARRY4 (4 bits) where it can be.
+  localparam LO_HALF = 4 * ((ACC_WIDTH + 7) / 8);
+  localparam LO_BITS = ACC_WIDTH < 2 ? 1 : (LO_HALF < ACC_WIDTH ? LO_HALF : ACC_WIDTH - 1);
+  localparam HI_BITS = ACC_WIDTH - LO_BITS;
+  reg [LO_BITS-1:0] acc_lo;
+  reg [HI_BITS-1:0] acc_hi, product_hi;
+  reg carry_lo;
+  wire [LO_BITS:0] sum_lo = {1'b0, acc_lo} + {1'b0, product[LO_BITS-1:0]} + {{LO_BITS{1'b0}}, carry};
+  wire [HI_BITS-1:0] sum_hi = acc_hi + product_hi + {{(HI_BITS-1){1'b0}}, carry_lo};
+  assign acc_next = {sum_hi, sum_lo[LO_BITS-1:0]};
+  always @(posedge clk) begin
+    if (accumulate) begin
+      carry_lo <= sum_lo[LO_BITS];
+      product_hi <= product[ACC_WIDTH-1:LO_BITS];
+    end
+    if (restart) acc_lo <= init[LO_BITS-1:0];
+    else if (accumulate) acc_lo <= sum_lo[LO_BITS-1:0];
+    if (restart_hi) acc_hi <= init[ACC_WIDTH-1:LO_BITS];
+    else if (accumulate_hi) acc_hi <= sum_hi;
+  end
 endmodule

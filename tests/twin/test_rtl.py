@@ -73,7 +73,7 @@ class TestGoldenModel:
         out, cycles = simulate(spec, codes, 1)
         np.testing.assert_array_equal(out, (codes @ weights) * 4 + np.asarray(spec.bias))
         per_group = spec.group_terms[1] * (8 if mode == "term_pair" else 1)
-        assert spec.n_units == -(-4 // reuse) and (cycles == reuse * 3 * per_group + 3).all()  # 3 groups
+        assert spec.n_units == -(-4 // reuse) and (cycles == reuse * 3 * per_group + 4).all()  # 3 groups
         # Fewer terms: a different, still exact-width result, and fewer cycles.
         low, low_cycles = simulate(spec, codes, 0)
         assert (low_cycles < cycles).all() and not np.array_equal(low, out)
@@ -101,7 +101,7 @@ class TestGoldenModel:
 
     def test_a_data_term_layer_takes_a_cycle_per_pack(self):
         spec = data_term_spec("dt", 37, bits=4, frac=0, budgets=[2], in_width=6, in_frac=0, in_signed=False)
-        assert spec.n_packs == 3 and layer_cycles(spec, 0) == 7
+        assert spec.n_packs == 3 and layer_cycles(spec, 0) == 8
 
     def test_bad_specs_are_named(self):
         rng = np.random.default_rng(0)
@@ -116,7 +116,7 @@ class TestGoldenModel:
         with pytest.raises(ValueError, match="bad gives .* but dt takes"):
             check_chain([spec, data_term_spec("dt", 2, bits=4, frac=0, budgets=[2], in_width=9, in_frac=0,
                                                in_signed=True)])  # fmt: skip
-        assert layer_cycles(spec, 0) == 2 * spec.group_terms[0] + 3
+        assert layer_cycles(spec, 0) == 2 * spec.group_terms[0] + 4
         with pytest.raises(ValueError, match="bad: the twin models the weight-term unit"):
             verilog.mmac_dense_verilog(dataclasses.replace(spec, mode="term_pair"), 1)
 
