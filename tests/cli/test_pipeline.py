@@ -46,7 +46,8 @@ def test_user_npz_whose_width_is_not_a_multiple_of_the_group_size(tmp_path):
     np.savez(tmp_path / "pixels.npz", x_train=x[:1300], y_train=y[:1300], x_test=x[1300:], y_test=y[1300:])
     config = yaml.safe_load((package_dir("examples") / "digits_mlp.yaml").read_text())
     config["data"] = "pixels.npz"  # relative to the config file
-    config["model"]["hidden"] = [24]
+    config["model"]["hidden"] = [16]
+    config["quantization"]["resolutions"] = [[2, 8], [2, 12], [3, 14], [3, 20]]  # 4 of the 8: a shorter run
     config["training"]["epochs"] = 3
     config["hls"]["csim_samples"] = 60
     config["hls"]["board"] = "zc706"
@@ -139,7 +140,8 @@ def test_demo_job_meets_its_promises(tmp_path):
 def test_every_scheme_runs_through_the_cli_bit_exactly(tmp_path, scheme, extra):
     """The same CLI for the other schemes: onion (one row per precision), row-wise and the plain QKeras baseline."""
     config = yaml.safe_load((package_dir("examples") / "digits_mlp.yaml").read_text())
-    config["model"]["hidden"] = [24]
+    config["model"]["hidden"] = [16]
+    config["quantization"]["resolutions"] = [[2, 8], [2, 12], [3, 14], [3, 20]]  # 4 of the 8: a shorter run
     config["training"]["epochs"] = 3
     config["hls"]["csim_samples"] = 100
     config["hls"]["measure"] = False  # the user-npz test measures the twin; this one is about the schemes
