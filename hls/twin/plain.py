@@ -56,6 +56,8 @@ from mrfpga.hls.package_data import package_dir
 from .spec import bits_for, check_codes, require, run_chain
 from .tools import (
     SYNTH_OPTIONS,
+    WIDEMUX_FALLBACK,
+    WITHOUT_WIDEMUX,
     depth_commands,
     hierarchy_cells,
     mean_stand_ins,
@@ -897,15 +899,20 @@ def synthesize(specs, out_dir, lanes_per_stratum=8, progress=None, depth=True):
     """
     out_dir = Path(out_dir)
     sources = write_verilog(specs, out_dir)
-    tool = f"{yosys_version()} synth_xilinx xc7 {SYNTH_OPTIONS}"
     boxes, groups, sampling = _sampling([s for s in specs if isinstance(s, PlainDense)], lanes_per_stratum)
     start = time.monotonic()
-    stat, path = synthesize_sources(sources, TOP, out_dir / "yosys", SYNTH_OPTIONS, boxes, depth)
+    options, method = SYNTH_OPTIONS, _method(specs, sampling, depth)
+    try:
+        stat, path = synthesize_sources(sources, TOP, out_dir / "yosys", options, boxes, depth)
+    except RuntimeError:
+        options, method = WITHOUT_WIDEMUX, f"{method}; {WIDEMUX_FALLBACK}"
+        stat, path = synthesize_sources(sources, TOP, out_dir / "yosys", options, boxes, depth)
     seconds = time.monotonic() - start
     cells = hierarchy_cells(stat, TOP, mean_stand_ins(stat, groups))
     if progress:
         progress(f"rtl: Yosys synthesized the plain twin in {seconds:.0f} s ({sampling})")
-    return _sized(tool, _method(specs, sampling, depth), seconds, cells, TOP, specs, specs, path)
+    tool = f"{yosys_version()} synth_xilinx xc7 {options}"
+    return _sized(tool, method, seconds, cells, TOP, specs, specs, path)
 
 
 def synthesize_designs(designs, out_dir, lanes_per_stratum=8, progress=None, depth=True, timeout=7200):
@@ -923,7 +930,6 @@ def synthesize_designs(designs, out_dir, lanes_per_stratum=8, progress=None, dep
     sources, named = write_designs(designs, out_dir)
     yosys_dir = out_dir / "yosys"
     yosys_dir.mkdir(parents=True, exist_ok=True)
-    tool = f"{yosys_version()} synth_xilinx xc7 {SYNTH_OPTIONS}"
     denses = {s.name: s for specs in named.values() for s in specs if isinstance(s, PlainDense)}
     boxes, groups, sampling = _sampling(list(denses.values()), lanes_per_stratum)
     sampling = sampling.replace(" lanes synthesized", " lanes of the designs' distinct layers synthesized", 1)
@@ -931,31 +937,41 @@ def synthesize_designs(designs, out_dir, lanes_per_stratum=8, progress=None, dep
         f"read_verilog -defer {Path(os.path.relpath(Path(s).resolve(), yosys_dir.resolve())).as_posix()}\n"
         for s in sources
     )
-    script = (
-        f"{reads}hierarchy -top {DESIGNS_TOP}\n"
-        + "".join(f"blackbox {name}\n" for name in boxes)
-        + f"synth_xilinx -family xc7 -noiopad {SYNTH_OPTIONS} -top {DESIGNS_TOP}\n"
-        f"tee -q -o {DESIGNS_TOP}_stat.json stat -json\n"
-    )
-    if depth:
-        script += "design -save synthesized\n"
-        for label in named:
-            top = design_top(label)
-            script += f"design -load synthesized\nhierarchy -top {top}\n" + depth_commands(top, boxes)
-    for stale in yosys_dir.glob(f"{TOP}*"):
-        stale.unlink()
-    (yosys_dir / f"{DESIGNS_TOP}_stat.json").unlink(missing_ok=True)
-    (yosys_dir / f"{DESIGNS_TOP}.ys").write_text(script)
+
+    def run(options):
+        script = (
+            f"{reads}hierarchy -top {DESIGNS_TOP}\n"
+            + "".join(f"blackbox {name}\n" for name in boxes)
+            + f"synth_xilinx -family xc7 -noiopad {options} -top {DESIGNS_TOP}\n"
+            f"tee -q -o {DESIGNS_TOP}_stat.json stat -json\n"
+        )
+        if depth:
+            script += "design -save synthesized\n"
+            for label in named:
+                top = design_top(label)
+                script += f"design -load synthesized\nhierarchy -top {top}\n" + depth_commands(top, boxes)
+        for stale in yosys_dir.glob(f"{TOP}*"):
+            stale.unlink()
+        (yosys_dir / f"{DESIGNS_TOP}_stat.json").unlink(missing_ok=True)
+        (yosys_dir / f"{DESIGNS_TOP}.ys").write_text(script)
+        log = yosys_dir / f"{DESIGNS_TOP}_yosys.log"
+        run_logged(yosys_command() + ["-q", "-s", f"{DESIGNS_TOP}.ys"], yosys_dir, log, "Yosys", timeout)
+
     start = time.monotonic()
-    log = yosys_dir / f"{DESIGNS_TOP}_yosys.log"
-    run_logged(yosys_command() + ["-q", "-s", f"{DESIGNS_TOP}.ys"], yosys_dir, log, "Yosys", timeout)
+    options, fallback = SYNTH_OPTIONS, ""
+    try:
+        run(options)
+    except RuntimeError:
+        options, fallback = WITHOUT_WIDEMUX, f"; {WIDEMUX_FALLBACK}"
+        run(options)
     seconds = time.monotonic() - start
+    tool = f"{yosys_version()} synth_xilinx xc7 {options}"
     stat = json.loads((yosys_dir / f"{DESIGNS_TOP}_stat.json").read_text())
     stand_ins = mean_stand_ins(stat, groups)
     labels = ", ".join(map(str, named))
     if progress:
         progress(f"rtl: Yosys synthesized {len(named)} plain designs ({labels}) in {seconds:.0f} s ({sampling})")
-    shared = f"one Yosys run for the designs {labels}, each distinct layer synthesized once"
+    shared = f"one Yosys run for the designs {labels}, each distinct layer synthesized once{fallback}"
     out = {}
     for label, specs in designs.items():
         top = design_top(label)

