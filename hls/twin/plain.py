@@ -55,9 +55,6 @@ from mrfpga.hls.package_data import package_dir
 
 from .spec import bits_for, check_codes, require, run_chain
 from .tools import (
-    SYNTH_OPTIONS,
-    WIDEMUX_FALLBACK,
-    WITHOUT_WIDEMUX,
     depth_commands,
     hierarchy_cells,
     mean_stand_ins,
@@ -67,6 +64,7 @@ from .tools import (
     run_testbench,
     synthesize_sources,
     verilator_build,
+    with_widemux_fallback,
     yosys_command,
     yosys_version,
 )
@@ -901,12 +899,10 @@ def synthesize(specs, out_dir, lanes_per_stratum=8, progress=None, depth=True):
     sources = write_verilog(specs, out_dir)
     boxes, groups, sampling = _sampling([s for s in specs if isinstance(s, PlainDense)], lanes_per_stratum)
     start = time.monotonic()
-    options, method = SYNTH_OPTIONS, _method(specs, sampling, depth)
-    try:
-        stat, path = synthesize_sources(sources, TOP, out_dir / "yosys", options, boxes, depth)
-    except RuntimeError:
-        options, method = WITHOUT_WIDEMUX, f"{method}; {WIDEMUX_FALLBACK}"
-        stat, path = synthesize_sources(sources, TOP, out_dir / "yosys", options, boxes, depth)
+    (stat, path), options, fallback = with_widemux_fallback(
+        lambda options: synthesize_sources(sources, TOP, out_dir / "yosys", options, boxes, depth)
+    )
+    method = _method(specs, sampling, depth) + (f"; {fallback}" if fallback else "")
     seconds = time.monotonic() - start
     cells = hierarchy_cells(stat, TOP, mean_stand_ins(stat, groups))
     if progress:
@@ -958,12 +954,7 @@ def synthesize_designs(designs, out_dir, lanes_per_stratum=8, progress=None, dep
         run_logged(yosys_command() + ["-q", "-s", f"{DESIGNS_TOP}.ys"], yosys_dir, log, "Yosys", timeout)
 
     start = time.monotonic()
-    options, fallback = SYNTH_OPTIONS, ""
-    try:
-        run(options)
-    except RuntimeError:
-        options, fallback = WITHOUT_WIDEMUX, f"; {WIDEMUX_FALLBACK}"
-        run(options)
+    _, options, fallback = with_widemux_fallback(run)
     seconds = time.monotonic() - start
     tool = f"{yosys_version()} synth_xilinx xc7 {options}"
     stat = json.loads((yosys_dir / f"{DESIGNS_TOP}_stat.json").read_text())
@@ -971,7 +962,9 @@ def synthesize_designs(designs, out_dir, lanes_per_stratum=8, progress=None, dep
     labels = ", ".join(map(str, named))
     if progress:
         progress(f"rtl: Yosys synthesized {len(named)} plain designs ({labels}) in {seconds:.0f} s ({sampling})")
-    shared = f"one Yosys run for the designs {labels}, each distinct layer synthesized once{fallback}"
+    shared = f"one Yosys run for the designs {labels}, each distinct layer synthesized once" + (
+        f"; {fallback}" if fallback else ""
+    )
     out = {}
     for label, specs in designs.items():
         top = design_top(label)

