@@ -53,7 +53,7 @@ import numpy as np
 from mrfpga.hls.layers.common import RESOLUTION_PORT
 from mrfpga.hls.package_data import package_dir
 
-from .spec import bits_for, check_codes, require, run_chain
+from .spec import alias, bits_for, check_codes, require, run_chain
 from .tools import (
     depth_commands,
     hierarchy_cells,
@@ -106,18 +106,25 @@ def _check(condition, name, problem):
 
 
 @dataclass(frozen=True)
-class PlainQuant:
-    """A requantizing stage: ``n_in`` values from ``in_width``-bit codes with ``in_frac`` fraction bits to
-    ``width``-bit codes with ``frac`` fraction bits (ReLU first when ``relu``; round half to even; saturate to
-    the signed or unsigned range). One registered cycle."""
+class PlainLayer:
+    """What every plain layer has: one resolution, and its input, ``n_in`` codes of ``in_width`` bits with
+    ``in_frac`` fraction bits, signed or not (``check_chain`` matches it with the output before)."""
 
-    kind: ClassVar[str] = "plain_quant"
     n_resolutions: ClassVar[int] = 1
     name: str
     n_in: int
     in_width: int
     in_frac: int
     in_signed: bool
+
+
+@dataclass(frozen=True)
+class PlainQuant(PlainLayer):
+    """A requantizing stage: ``n_in`` values from ``in_width``-bit codes with ``in_frac`` fraction bits to
+    ``width``-bit codes with ``frac`` fraction bits (ReLU first when ``relu``; round half to even; saturate to
+    the signed or unsigned range). One registered cycle."""
+
+    kind: ClassVar[str] = "plain_quant"
     width: int
     frac: int
     signed: bool
@@ -134,41 +141,24 @@ class PlainQuant:
         """Fraction bits dropped (negative: added)."""
         return self.in_frac - self.frac
 
-    @property
-    def n_outputs(self):
-        return self.n_in
-
-    @property
-    def out_width(self):
-        return self.width
-
-    @property
-    def out_frac(self):
-        return self.frac
-
-    @property
-    def out_signed(self):
-        return self.signed
+    n_outputs = alias("n_in")
+    out_width = alias("width")
+    out_frac = alias("frac")
+    out_signed = alias("signed")
 
     def cycles(self, r=0):
         return QUANT_CYCLES
 
 
 @dataclass(frozen=True)
-class PlainDense:
+class PlainDense(PlainLayer):
     """A Dense layer folded at reuse factor ``reuse``: ``weights`` (n_in rows of n_out signed codes with
     ``weight_frac`` fraction bits, ``weight_width`` bits), ``bias`` (signed codes with ``bias_frac`` fraction
     bits) and an exact sum of ``acc_width`` bits with ``acc_frac`` fraction bits (the output codes)."""
 
     kind: ClassVar[str] = "plain_dense"
-    n_resolutions: ClassVar[int] = 1
-    name: str
-    n_in: int
     n_out: int
     reuse: int
-    in_width: int
-    in_frac: int
-    in_signed: bool
     weight_width: int
     weight_frac: int
     weights: tuple = dataclasses.field(repr=False)
@@ -269,21 +259,10 @@ class PlainDense:
         need = bits_for(self.steps * _magnitude(self.in_width, self.in_signed) * (1 << (self.weight_width - 1))) + 1
         return max(1, min(need, self.acc_width - self.product_shift))
 
-    @property
-    def n_outputs(self):
-        return self.n_out
-
-    @property
-    def out_width(self):
-        return self.acc_width
-
-    @property
-    def out_frac(self):
-        return self.acc_frac
-
-    @property
-    def out_signed(self):
-        return True
+    n_outputs = alias("n_out")
+    out_width = alias("acc_width")
+    out_frac = alias("acc_frac")
+    out_signed = True
 
     def cycles(self, r=0):
         return self.steps + DENSE_OVERHEAD

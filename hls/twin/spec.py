@@ -41,6 +41,12 @@ def require(condition, name, problem, what="core spec"):
         raise ValueError(f"{what} {name}: {problem}")
 
 
+def alias(name):
+    """A read-only property reading the field ``name``: a layer's chain port (``n_outputs``, ``out_width``,
+    ``in_signed``, ...) where the layer's own description calls it otherwise."""
+    return property(lambda self: getattr(self, name))
+
+
 def check_codes(spec, codes, what="layer"):
     """``codes`` as int64, checked to be (samples, n_in) and inside the layer's input range."""
     codes = np.asarray(codes, np.int64)
@@ -100,9 +106,7 @@ class DataTermCore:
     def n_resolutions(self):
         return len(self.budgets)
 
-    @property
-    def n_outputs(self):
-        return self.n_in
+    n_outputs = alias("n_in")
 
     @property
     def out_width(self):
@@ -188,23 +192,11 @@ class MMACDenseCore:
     def n_resolutions(self):
         return len(self.weight_budgets)
 
-    @property
-    def n_outputs(self):
-        return self.n_out
-
-    @property
-    def out_width(self):
-        return self.acc_width
-
+    n_outputs = alias("n_out")
+    out_width = alias("acc_width")
     out_signed = True
-
-    @property
-    def in_width(self):
-        return self.data_bits
-
-    @property
-    def in_signed(self):
-        return self.data_signed
+    in_width = alias("data_bits")
+    in_signed = alias("data_signed")
 
     def group_size_of(self, g):
         end = self.group_bases[g + 1] if g + 1 < self.n_groups else self.n_in
