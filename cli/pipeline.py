@@ -33,7 +33,7 @@ from .run_config import check_against_data, from_dict, parse_yaml, read_text
 
 PROJECT = "hls_project"
 PROJECT_NAME = "myproject"
-INPUT = "input.json"  # the normalization and input grid the model was trained with
+INPUT = "input.json"  # the scaling, normalization and input grid the model was trained with
 
 
 def stage(text):
@@ -97,21 +97,23 @@ def primary(models):
 
 
 def load_data(config):
-    """The configured data set, normalized as ``data.normalize`` says."""
-    return datasets.load(config.data.source, config.training.seed, config.data.normalize)
+    """The configured data set, scaled as ``data.scale`` and normalized as ``data.normalize`` say."""
+    return datasets.load(config.data.source, config.training.seed, config.data.normalize, scale=config.data.scale)
 
 
 def describe_input(config, data):
-    """What the model's first layer receives: the normalization, the grid, the out-of-grid fractions of
-    the training and test values, and a warning for each past 0.1%."""
+    """What the model's first layer receives: the scaling, the normalization, the grid, the out-of-grid
+    fractions of the training and test values, and a warning for each past 0.1%."""
     from mrfpga.training.methods import input_grid
 
+    scale = None if data.scaling is None else data.scaling.to_dict()
     normalization = None if data.normalization is None else data.normalization.to_dict()
     if config.model.kind == "custom":  # the builder makes its own first layer
-        return {"normalization": normalization, "input_grid": None, "out_of_grid": None, "warnings": []}
+        return {"scale": scale, "normalization": normalization, "input_grid": None, "out_of_grid": None, "warnings": []}
     grid = input_grid(config, data)
     warnings = [w for w in (grid.warning(data.x_train), grid.warning(data.x_test, "test")) if w]
     return {
+        "scale": scale,
         "normalization": normalization,
         "input_grid": grid.to_dict(),
         "out_of_grid": {"train": grid.out_of_grid(data.x_train), "test": grid.out_of_grid(data.x_test)},
@@ -126,7 +128,7 @@ def load_input(run_dir):
 
 def train(config, run_dir, verbose=1):
     """Train the configured method into ``run_dir``: ``model.h5`` (converted later), ``models/*.h5`` and
-    ``input.json`` (normalization and input grid)."""
+    ``input.json`` (scaling, normalization and input grid)."""
     run_dir = Path(run_dir)
     write_text(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
     data = load_data(config)
@@ -137,7 +139,10 @@ def train(config, run_dir, verbose=1):
     )
     described = describe_input(config, data)
     write_text(run_dir / INPUT, json.dumps(described, indent=2))
-    print(f"  input grid: {described['input_grid']}, normalization: {config.data.normalize}", flush=True)
+    scaling = "none" if data.scaling is None else data.scaling.describe()
+    print(
+        f"  scale: {scaling}, normalization: {config.data.normalize}, input grid: {described['input_grid']}", flush=True
+    )
     for warning in described["warnings"]:
         print(f"WARNING: {warning}", flush=True)
     started = time.time()
@@ -174,6 +179,8 @@ def convert(config, run_dir, model=None, force=False):
     with fresh_output(project, force, kind="hls_project") as staging:
         stage(f"converting to one HLS project for {h.board} ({h.backend}, {h.io_type}) in {project}")
         hls_model = converted(config, model, staging)
+        if hls_model.mrfpga_folding is not None:
+            print(f"  {hls_model.mrfpga_folding.describe()}", flush=True)
         hls_model.write()  # hls4ml's write flow, the kit's pass included, leaves the whole project
     hls_model.config.config["OutputDir"] = str(project)  # written in staging, now in place
     return hls_model
@@ -207,20 +214,23 @@ def check_axis_wrapper(project, predicted, samples_per_call=16):
     print(f"  0 mismatches at {len(predicted)} resolutions, {samples_per_call} samples per call", flush=True)
 
 
-def _test_inputs(config, run_dir, model):
-    """The test split as the kit feeds the board: normalized with the stored normalization, then snapped
-    to the HLS input port's grid."""
+def _test_inputs(config, run_dir, model, whole=False):
+    """The test split as the kit feeds the board: scaled and normalized as stored with the model, then snapped
+    to the HLS input port's grid; its first ``hls.csim_samples`` (all of it with ``whole``)."""
     from mrfpga.hls.project.convert import input_port_type
     from mrfpga.hls.sim.csim import snap_to_input_grid
 
     stored = load_input(run_dir)
     normalization = datasets.Normalization.from_dict(stored["normalization"]) if stored else None
-    if normalization is None and config.data.normalize != "none":
+    # Stored without a "scale" key: trained before the kit scaled data, so unscaled.
+    scale = (datasets.Scaling.from_dict(stored.get("scale")) or "none") if stored else config.data.scale
+    data = datasets.load(config.data.source, config.training.seed, normalization=normalization, scale=scale)
+    if stored is None and (config.data.normalize != "none" or data.scaling is not None):
         raise OutputError(
-            f"{Path(run_dir) / INPUT} is missing: the run's normalization is unknown; train again with --force"
+            f"{Path(run_dir) / INPUT} is missing: the run's scaling and normalization are unknown; train again with "
+            "--force"
         )
-    data = datasets.load(config.data.source, config.training.seed, normalization=normalization)
-    n = config.hls.csim_samples or len(data.x_test)
+    n = len(data.x_test) if whole else config.hls.csim_samples or len(data.x_test)
     return snap_to_input_grid(data.x_test[:n], *input_port_type(model)), data.y_test[:n]
 
 
@@ -238,9 +248,13 @@ def csim(config, run_dir, model=None, hls_model=None, force=False):
     if hls_model is None:
         hls_model = convert(config, run_dir, model, force=True)
     project = run_dir / PROJECT
-    x, y = _test_inputs(config, run_dir, model)
-    x = model_input(model, x)
+    x_test, y_test = _test_inputs(config, run_dir, model, whole=True)
+    n = config.hls.csim_samples or len(x_test)
+    x, y = model_input(model, x_test[:n]), y_test[:n]
     n_res = hls_model.n_resolutions
+    stage(f"Keras on the whole test split: {len(y_test)} samples at {n_res} resolutions")
+    test_accuracy = keras_accuracies(model, x_test, y_test, n_res)
+    print("  accuracy per resolution: " + ", ".join(f"{a:.4f}" for a in test_accuracy), flush=True)
     stage(f"C simulation with g++: hls4ml compile/predict at {n_res} resolutions on {len(x)} samples")
     hls_model.compile()
     rows = hls_model.compare(x, model)
@@ -257,8 +271,14 @@ def csim(config, run_dir, model=None, hls_model=None, force=False):
         check_axis_wrapper(project, [row["predict"] for row in rows])
 
     estimates = hls_model.estimate()
-    add_layer_counts(estimates, hls_model, sim.read_csim_layer_cycles(project), len(x))
-    report = build_report(config, hls_model, project, rows, y, estimates, load_input(run_dir))
+    layer_counts = sim.read_csim_layer_cycles(project)
+    add_layer_counts(estimates, hls_model, layer_counts, len(x))
+    if counted is not None and layer_counts is not None and layer_counts.shape[0] == n_res * len(x):
+        for r, row in enumerate(rows):  # the slowest kit layer: the interval if the layers overlap (DATAFLOW)
+            row["csim_slowest_layer"] = int(layer_counts[r * len(x) : (r + 1) * len(x)].max())
+    report = build_report(
+        config, hls_model, project, rows, y, estimates, load_input(run_dir), (test_accuracy, len(y_test))
+    )
     write_report(report, report_path)
     plot = run_dir / "accuracy_cycles.png"
     tmp = plot.with_name("accuracy_cycles.partial.png")
@@ -497,6 +517,20 @@ def keras_accuracy(model, x, y):
     return float(np.mean(np.argmax(np.reshape(logits, (len(y), -1)), axis=1) == y))
 
 
+def keras_accuracies(model, x, y, n_resolutions):
+    """``keras_accuracy`` at each resolution; the model is left at the highest."""
+    from mrfpga.training.resolution import set_resolution
+
+    try:
+        accuracies = []
+        for r in range(n_resolutions):
+            set_resolution(model, r)
+            accuracies.append(keras_accuracy(model, x, y))
+        return accuracies
+    finally:
+        set_resolution(model, n_resolutions - 1)
+
+
 def plain_chain(config, model, output_dir, layer_reuse=None):
     """The plain twin's chain (``mrfpga.hls.twin.plain``) of a plain QKeras ``model``, converted as ``config``
     says with each Dense layer at its reuse factor in ``layer_reuse`` ({layer name: reuse factor}; None: the
@@ -508,7 +542,8 @@ def plain_chain(config, model, output_dir, layer_reuse=None):
     layers = {name: {"ReuseFactor": int(reuse)} for name, reuse in (layer_reuse or {}).items()}
     hls_model = convert_from_keras_model(
         model, output_dir, hls_config={"LayerName": layers}, board=h.board, backend=h.backend, io_type="io_parallel",
-        clock_period=h.clock_period, reuse_factor=h.reuse_factor, project_name=PROJECT_NAME,
+        clock_period=h.clock_period, reuse_factor=1 if h.reuse_factor == "auto" else h.reuse_factor,
+        project_name=PROJECT_NAME,
     )  # fmt: skip
     return plain.from_hls_model(hls_model)
 

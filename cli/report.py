@@ -15,19 +15,62 @@ def _accuracy(logits, y):
 COST_AXES = {"term": ("gamma", "term-pair budget gamma = a * k"), "onion": ("precision", "onion precision (bits)")}
 
 
-def build_report(config, hls_model, project, rows, y, estimates, input_description=None):
+def clock_source(config, board):
+    """Where the project's clock comes from, for the figures derived from it."""
+    return "hls.clock_period" if config.hls.clock_period else f"the {board.name} board's clock"
+
+
+def throughput(row, estimated_cycles, clock_ns, clock_from, samples):
+    """Frames (samples) a second at the project's clock, one frame after another: from the cycles per frame the
+    kit's layers counted in C simulation (the most over the samples), or the estimate without a count; and
+    where the layers' own counts are known, the figure if HLS overlaps the layers (DATAFLOW: a new frame
+    enters when the slowest layer is free)."""
+    clock = f"{1000.0 / clock_ns:g} MHz ({clock_ns:g} ns, {clock_from})"
+    if "csim_cycles" in row:
+        interval = int(np.max(row["csim_cycles"]))
+        basis = f"C-sim count: the cycles per frame the kit's layers counted in C simulation, the most over {samples}"
+    else:
+        interval = int(estimated_cycles)
+        basis = "estimate (the cost model; the design has no counting layer): the cycles per frame"
+    if interval <= 0:
+        return None
+    out = {
+        "interval_cycles": interval,
+        "clock_mhz": 1000.0 / clock_ns,
+        "frames_per_second": 1e9 / (clock_ns * interval),
+        "source": f"{basis}, at {clock}; one frame after another, frames a second = clock / cycles",
+    }
+    slowest = row.get("csim_slowest_layer", 0)
+    if slowest > 0:
+        out["dataflow_interval_cycles"] = slowest
+        out["dataflow_frames_per_second"] = 1e9 / (clock_ns * slowest)
+        out["dataflow_source"] = (
+            f"C-sim count of the slowest kit layer (the most over {samples} samples) at {clock}: a new frame each "
+            "time that layer is free, if HLS overlaps the layers (DATAFLOW); hls4ml's own layers are not counted"
+        )
+    return out
+
+
+def build_report(config, hls_model, project, rows, y, estimates, input_description=None, test_accuracy=None):
+    """report.json's content; ``test_accuracy`` is ``(Keras' accuracy per resolution, samples)`` on the whole
+    test split."""
     board = hls_model.mrfpga_board
     clock = config.hls.clock_period or board.clock_period_ns
+    clock_from = clock_source(config, board)
     resolutions = []
     settings = resolution_settings(config.quantization, len(rows))
     for r, (setting, row) in enumerate(zip(settings, rows, strict=True)):
         predict_bad = mismatches(row["predict"], row["exact"])
         testbench_bad = mismatches(row["testbench"], row["exact"])
         cycles = estimates["cycles"][r]
+        whole = {}
+        if test_accuracy is not None:
+            whole = {"keras_test_accuracy": test_accuracy[0][r], "test_samples": test_accuracy[1]}
         resolutions.append(
             {
                 "index": r,
                 **setting,
+                **whole,
                 "keras_accuracy": _accuracy(row["keras"], y),
                 "csim_accuracy": _accuracy(row["predict"], y),
                 "csim_mismatches": max(predict_bad, testbench_bad),
@@ -47,15 +90,26 @@ def build_report(config, hls_model, project, rows, y, estimates, input_descripti
                 "mean": float(np.mean(row["csim_cycles"])),
                 "max": int(np.max(row["csim_cycles"])),
             }
+        resolutions[-1]["throughput"] = throughput(row, cycles, clock, clock_from, len(y))
+    n_test = f"all {test_accuracy[1]}" if test_accuracy is not None else "the"
     return {
         "scheme": config.quantization.scheme,
         "board": board.name,
         "part": board.part,
         "clock_period_ns": clock,
+        "clock_source": clock_from,
         "backend": config.hls.backend,
         "io_type": config.hls.io_type,
         "hls_project": str(project),
         "mmac_unit": mmac_unit(hls_model),
+        # reuse_factor auto: the folding chosen per layer and the estimate it was chosen on; None otherwise.
+        "folding": None if hls_model.mrfpga_folding is None else hls_model.mrfpga_folding.to_dict(),
+        "sources": {
+            "keras_test_accuracy": f"Keras on {n_test} test samples (test_samples), fed as the board is: scaled, "
+            "normalized, on the input port's grid",
+            "keras_accuracy": f"Keras on the {len(y)} C-simulated test samples (samples: the test split's first)",
+            "csim_accuracy": f"C simulation (hls4ml's compiled model, g++) on the same {len(y)} samples",
+        },
         "resolutions": resolutions,
         # Per layer: cycles (C simulation counts the kit layers' sum) and interval, per resolution.
         "layers": estimates.get("layers", {}),
@@ -82,20 +136,35 @@ def mmac_unit(hls_model):
 
 
 def print_table(report):
-    print(f"\nboard {report['board']} ({report['part']}), clock {report['clock_period_ns']} ns")
+    clock_from = report.get("clock_source", "")
+    print(f"\nboard {report['board']} ({report['part']}), clock {report['clock_period_ns']} ns ({clock_from})")
     print(f"HLS project: {report['hls_project']}")
     head = (
-        f"{'res':>3} {'setting':>12} {'keras acc':>9} {'csim acc':>9} {'mismatch':>8} {'C-sim cyc':>9} {'est. cyc':>8}"
+        f"{'res':>3} {'setting':>12} {'keras all':>9} {'keras sim':>9} {'csim acc':>9} {'mismatch':>8} "
+        f"{'C-sim cyc':>9} {'frames/s':>10} {'est. cyc':>8}"
     )
     print(head)
     print("-" * len(head))
-    for r in report["resolutions"]:
+    rows = report["resolutions"]
+    for r in rows:
+        whole = f"{r['keras_test_accuracy']:>9.4f}" if "keras_test_accuracy" in r else f"{'-':>9}"
         counted = f"{r['csim_cycles']['max']:>9}" if "csim_cycles" in r else f"{'-':>9}"
+        fps = r.get("throughput")
+        fps = f"{fps['frames_per_second']:>10,.0f}" if fps else f"{'-':>10}"
         print(
-            f"{r['index']:>3} {r['label']:>12} {r['keras_accuracy']:>9.4f} "
-            f"{r['csim_accuracy']:>9.4f} {r['csim_mismatches']:>8} {counted} {r['estimated_cycles']:>8}"
+            f"{r['index']:>3} {r['label']:>12} {whole} {r['keras_accuracy']:>9.4f} "
+            f"{r['csim_accuracy']:>9.4f} {r['csim_mismatches']:>8} {counted} {fps} {r['estimated_cycles']:>8}"
         )
+    if rows:
+        test = f"all {rows[0]['test_samples']}" if "test_samples" in rows[0] else "the"
+        print(f"keras all: Keras on {test} test samples; keras sim, csim acc: Keras and C simulation on the "
+              f"{rows[0]['samples']} C-simulated samples")  # fmt: skip
     print("C-sim cyc: cycles per sample counted in C simulation by the kit's layers (max over samples);")
+    fps = rows[0].get("throughput") if rows else None
+    if fps:
+        basis = "C-sim cyc" if fps["source"].startswith("C-sim") else "est. cyc (no C-sim count)"
+        print(f"frames/s: {fps['clock_mhz']:g} MHz / {basis}, one frame after another (report.json: throughput, with "
+              "the slowest layer's figure if HLS overlaps the layers)")  # fmt: skip
     print("est. cyc: the cost model's estimate (docs/estimates.md)")
     est, board = report["resources"]["estimated"], report["resources"]["board"]
     print("estimated resources: " + ", ".join(f"{k} {est[k]}/{board[k]}" for k in est))
@@ -111,8 +180,12 @@ def write_plot(report, path):
     rows = sorted(report["resolutions"], key=lambda r: (r[key], r["index"]))
     cost = [r[key] for r in rows]
     fig, left = plt.subplots(figsize=(7, 4.2))
-    left.plot(cost, [100 * r["keras_accuracy"] for r in rows], "o-", label="Keras accuracy")
-    left.plot(cost, [100 * r["csim_accuracy"] for r in rows], "x--", label="C-sim accuracy")
+    if all("keras_test_accuracy" in r for r in rows):
+        label = f"Keras accuracy ({rows[0]['test_samples']} test samples)"
+        left.plot(cost, [100 * r["keras_test_accuracy"] for r in rows], "^-", color="tab:green", label=label)
+    n = rows[0]["samples"] if rows else 0
+    left.plot(cost, [100 * r["keras_accuracy"] for r in rows], "o-", label=f"Keras accuracy ({n} C-sim samples)")
+    left.plot(cost, [100 * r["csim_accuracy"] for r in rows], "x--", label=f"C-sim accuracy ({n} samples)")
     left.set_xlabel(axis_label)
     left.set_ylabel("test accuracy (%)")
     right = left.twinx()

@@ -21,12 +21,13 @@ from typing import Any
 import yaml
 
 from mrfpga.hls.settings import HLSConfig, check_hls_settings, useful_reuse_factor
-from mrfpga.training.data import BUILT_IN, NORMALIZATIONS, Dataset
+from mrfpga.training.data import BUILT_IN, NORMALIZATIONS, Dataset, scale_problem
 from mrfpga.training.errors import ConfigError
 from mrfpga.training.models import build_model, load_builder
 from mrfpga.training.quantizers.data_term import MAX_INPUT_INTEGER
 from mrfpga.training.resolution import n_resolutions
 from mrfpga.training.steps import ALPHA, TEMPERATURE
+from mrfpga.training.switchable_bn import DEFAULT_SCALE_TERMS, check_scale_terms
 from mrfpga.training.term_encodings import ENCODINGS, n_planes
 from mrfpga.training.trainer import DEFAULT_LR_SCHEDULE, LR_SCHEDULES, jit_compile_problem
 
@@ -41,6 +42,7 @@ class DataConfig:
 
     source: str = "digits"  # digits | digits32 (32x32x3) | path to an .npz
     normalize: str = "none"  # none | standard (per-feature mean and std of the training split)
+    scale: str | float = "auto"  # auto (uint8 / 255, uint16 / 65535) | none | x * a number; before normalize
     # The first layer's grid; None: from the training data (signed if any value is negative, integer bits
     # so the largest magnitude fits) and the scheme's activation width.
     input_bits: int | None = None  # magnitude bits
@@ -70,6 +72,8 @@ class QuantizationConfig:
     precisions: list[int] = field(default_factory=lambda: [2, 4, 6, 8])  # onion
     ratio: list[float] = field(default_factory=lambda: [65.0, 30.0, 5.0])  # rowwise: PoT4, Fixed4, Fixed8
     qkeras_kernel: str = "quantized_bits"  # qkeras (plain baseline): quantized_bits | quantized_po2
+    # Switchable BN: each folded scale as at most this many signed powers of two (no multiplier); null: 16-bit codes
+    bn_scale_terms: int | None = DEFAULT_SCALE_TERMS
 
     @property
     def data_budgets(self) -> list[int]:
@@ -203,6 +207,10 @@ def validate(config: Config) -> Config:
     _one_of(q.scheme, SCHEMES, "quantization.scheme")
     _one_of(q.encoding, ENCODINGS, "quantization.encoding")
     _one_of(q.qkeras_kernel, QKERAS_KERNELS, "quantization.qkeras_kernel")
+    try:
+        check_scale_terms(q.bn_scale_terms, "quantization.bn_scale_terms")
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     _one_of(t.method, METHODS, "training.method")
     _one_of(m.kind, MODEL_KINDS, "model.kind")
     _one_of(t.strategy, ("default", "mirrored", "multiworker"), "training.strategy")
@@ -217,6 +225,8 @@ def validate(config: Config) -> Config:
     if (problem := jit_compile_problem(t.jit_compile, t.strategy != "default")) is not None:
         raise ConfigError(problem)
     _one_of(config.data.normalize, NORMALIZATIONS, "data.normalize")
+    if (problem := scale_problem(config.data.scale)) is not None:
+        raise ConfigError(problem)
     if config.data.input_bits is not None and not 1 <= config.data.input_bits <= 16:
         raise ConfigError(f"data.input_bits: {config.data.input_bits} out of range 1..16")
     if config.data.input_integer is not None and abs(config.data.input_integer) > MAX_INPUT_INTEGER:
@@ -344,7 +354,8 @@ def check_against_data(config: Config, data: Dataset) -> None:
             f"model.kind: a cnn needs image samples (height, width, channels); {data.name}'s samples have shape "
             f"{tuple(data.input_shape)}"
         )
-    if m.kind != "custom" and q.scheme != "term" and config.hls.reuse_factor == 1:
+    explicit_reuse = config.hls.reuse_factor != "auto"  # auto picks only reuse factors a layer can use
+    if m.kind != "custom" and q.scheme != "term" and not (explicit_reuse and config.hls.reuse_factor > 1):
         return  # nothing else to check, no model to build
     try:
         model = build_model(m, data.input_shape, data.n_classes, q, config.training.seed)
@@ -355,7 +366,7 @@ def check_against_data(config: Config, data: Dataset) -> None:
     if q.scheme == "term":
         _check_budgets_reachable(model, q)
     useful = useful_reuse_factor(model, q)
-    if config.hls.reuse_factor > useful:
+    if explicit_reuse and config.hls.reuse_factor > useful:
         raise ConfigError(
             f"hls.reuse_factor: {config.hls.reuse_factor} out of range 1..{useful}: no layer of this model can use "
             "more rounds, the rest would be idle"

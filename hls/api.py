@@ -25,6 +25,7 @@ import tensorflow as tf
 from hls4ml.model import ModelGraph
 
 from mrfpga.hls.cost.estimate import counted_cycles, estimate
+from mrfpga.hls.cost.folding import Folding
 from mrfpga.hls.layers.mmac import DEFAULT_UNIT, UNITS
 from mrfpga.hls.project.convert import convert
 from mrfpga.hls.settings import check_hls_settings, check_positive_integer
@@ -43,15 +44,15 @@ def _check_unit(unit, key):
         raise ConfigError(f"{key}: {unit!r} is not one of {', '.join(UNITS)}")
 
 
-def _check_layer_settings(settings, key):
-    """A ``Model`` or ``LayerName`` entry of an ``hls_config``: only ReuseFactor (an integer of at least 1)
-    and MMACUnit."""
+def _check_layer_settings(settings, key, model_wide=False):
+    """A ``Model`` or ``LayerName`` entry of an ``hls_config``: only ReuseFactor (an integer of at least 1;
+    model-wide also ``"auto"``) and MMACUnit."""
     if not isinstance(settings, dict):
         raise ConfigError(f"{key}: expected a dict of {', '.join(LAYER_KEYS)}, got {settings!r}")
     unknown = sorted(set(settings) - set(LAYER_KEYS))
     if unknown:
         raise ConfigError(f"{key}: unknown key {unknown[0]!r}; the kit reads {', '.join(LAYER_KEYS)}")
-    if settings.get("ReuseFactor") is not None:
+    if settings.get("ReuseFactor") is not None and not (model_wide and settings["ReuseFactor"] == "auto"):
         check_positive_integer(settings["ReuseFactor"], f"{key}['ReuseFactor']")
     _check_unit(settings.get("MMACUnit"), f"{key}['MMACUnit']")
 
@@ -64,7 +65,7 @@ def check_hls_config(config):
     unknown = sorted(set(config) - set(CONFIG_KEYS))
     if unknown:
         raise ConfigError(f"hls_config: unknown key {unknown[0]!r}; the kit reads {', '.join(CONFIG_KEYS)}")
-    _check_layer_settings(config.get("Model", {}), "hls_config['Model']")
+    _check_layer_settings(config.get("Model", {}), "hls_config['Model']", model_wide=True)
     layers = config.get("LayerName", {})
     if not isinstance(layers, dict):
         raise ConfigError(f"hls_config['LayerName']: expected a dict of layer names, got {layers!r}")
@@ -78,10 +79,12 @@ def config_from_keras_model(
     backend: str = "Vivado",
     io_type: str = "io_parallel",
     clock_period: float | None = None,
-    reuse_factor: int = 1,
+    reuse_factor: int | str = 1,
     mmac_unit: str | None = None,
 ) -> dict[str, Any]:
     """An editable configuration: hls4ml's ``Model`` and ``LayerName`` entries plus the kit's own keys.
+    ``reuse_factor="auto"``: per layer, the folding the cost model fits on the board (docs/estimates.md); a
+    layer's own ``ReuseFactor`` still wins.
 
     The arguments are checked as a run configuration's ``hls:`` section is (``check_hls_settings``)."""
     found = check_hls_settings(board, backend, io_type, clock_period, reuse_factor)
@@ -90,7 +93,8 @@ def config_from_keras_model(
     layers = {}
     for layer in model.layers:
         if type(layer).__name__ in MMAC_CLASSES:
-            layers[layer.name] = {"ReuseFactor": reuse_factor, "MMACUnit": unit}
+            own = {} if reuse_factor == "auto" else {"ReuseFactor": reuse_factor}
+            layers[layer.name] = {**own, "MMACUnit": unit}
     return {
         "Board": board,
         "Backend": backend,
@@ -109,7 +113,7 @@ def convert_from_keras_model(
     backend: str | None = None,
     io_type: str | None = None,
     clock_period: float | None = None,
-    reuse_factor: int | None = None,
+    reuse_factor: int | str | None = None,
     project_name: str = "myproject",
 ) -> "MultiResolutionModel":
     """One hls4ml project for every resolution of ``model``; keyword arguments (those not None) override
@@ -162,6 +166,12 @@ class MultiResolutionModel:
     @property
     def n_resolutions(self) -> int:
         return self.hls4ml_model.mrfpga_resolutions
+
+    @property
+    def folding(self) -> "Folding | None":
+        """``reuse_factor="auto"``: the reuse factor chosen per layer and the estimate it was chosen on (see
+        ``Folding.to_dict``); None when the reuse factors were given."""
+        return self.hls4ml_model.mrfpga_folding
 
     @property
     def resolutions(self) -> list[dict[str, int]]:

@@ -21,7 +21,7 @@ class HLSConfig:
     backend: str = "Vivado"
     io_type: str = "io_parallel"
     clock_period: float | None = None  # None: the board's default clock
-    reuse_factor: int = 1
+    reuse_factor: int | str = "auto"  # "auto": per layer, the folding the estimate fits on the board
     csim_samples: int | None = None  # None: the whole test set
     measure: bool = True  # run and demo measure the Verilog twin (Verilator, Yosys); False: 'mrfpga hw' later
     baseline: bool = True  # the twin's figures beside a plain 8-bit QKeras baseline's (trained, sized with Yosys)
@@ -86,7 +86,10 @@ def check_hls_settings(board, backend, io_type, clock_period, reuse_factor, pref
         if value not in options:
             raise ConfigError(f"{prefix}{name}: {value!r} is not one of {', '.join(options)}")
     check_clock_period(clock_period, found, f"{prefix}clock_period")
-    check_positive_integer(reuse_factor, f"{prefix}reuse_factor")
+    if reuse_factor != "auto":
+        if isinstance(reuse_factor, str):
+            raise ConfigError(f"{prefix}reuse_factor: {reuse_factor!r} is neither an integer of at least 1 nor 'auto'")
+        check_positive_integer(reuse_factor, f"{prefix}reuse_factor")
     return found
 
 

@@ -1,5 +1,6 @@
 """Data sets: scikit-learn's digits (the embedded default; ``digits32``, the same at 32x32x3) or a user's
-``.npz``; their normalization and the fixed-point grid the network's first layer puts them on."""
+``.npz``; their scaling (integer images onto [0, 1]), their normalization and the fixed-point grid the network's
+first layer puts them on."""
 
 import math
 import zipfile
@@ -11,6 +12,9 @@ import numpy as np
 from .errors import DataError
 
 NORMALIZATIONS = ("none", "standard")
+SCALES = ("auto", "none")  # or a number: x * scale
+# ``scale: auto``: integer images onto [0, 1] by their type's largest value; any other type is left as it is.
+AUTO_SCALES = {"uint8": 255, "uint16": 65535}
 OUT_OF_GRID_WARNING = 0.001  # warn when more than 0.1% of the training values saturate or clip
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -25,6 +29,8 @@ class Dataset:
     name: str
     input_shape: tuple  # one sample's natural shape; x holds one flat row per sample
     normalization: "Normalization | None" = None  # already applied to x_train and x_test
+    dtype: str = "float32"  # the type the x arrays were stored with
+    scaling: "Scaling | None" = None  # already applied, before the normalization
 
     @property
     def n_inputs(self):
@@ -92,6 +98,7 @@ def load_npz(path):
         arrays["y_test"].astype(np.int64),
         path.stem,
         tuple(arrays["x_train"].shape[1:]),
+        dtype=arrays["x_train"].dtype.name,
     )
 
 
@@ -124,6 +131,12 @@ def check_arrays(arrays, source):
             raise DataError(f"{source}: x_{split} has {len(x)} rows but y_{split} has {len(y)}")
         if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
             raise DataError(f"{source}: y_{split} must be a 1-D array of non-negative integer class labels")
+    types = {arrays["x_train"].dtype.name, arrays["x_test"].dtype.name}
+    if len(types) > 1 and types & set(AUTO_SCALES):  # the two splits would be scaled differently
+        raise DataError(
+            f"{source}: x_train holds {arrays['x_train'].dtype} values but x_test {arrays['x_test'].dtype}; save both "
+            "with the same type (data.scale: auto scales by it)"
+        )
     if arrays["x_test"].shape[1:] != arrays["x_train"].shape[1:]:
         raise DataError(
             f"{source}: x_test samples have shape {arrays['x_test'].shape[1:]} but x_train samples "
@@ -144,18 +157,92 @@ def check_arrays(arrays, source):
         raise DataError(f"{source}: y_test has labels never seen in training: {_first(unseen)}")
 
 
-def load(source, seed=0, normalize="none", normalization=None):
-    """The data set, normalized: ``normalize='standard'`` fits a ``Normalization`` on its training split;
-    a given ``normalization`` (the one stored with a trained model) is applied as it is."""
+def load(source, seed=0, normalize="none", normalization=None, scale="auto"):
+    """The data set, scaled, then normalized. ``scale`` is ``data.scale`` (``auto``, ``none`` or a number) or
+    the ``Scaling`` stored with a trained model; ``normalize='standard'`` fits a ``Normalization`` on the scaled
+    training split; a given ``normalization`` (the one stored with a trained model) is applied as it is."""
     data = BUILT_IN[source](seed) if source in BUILT_IN else load_npz(source)
     if normalize not in NORMALIZATIONS:
         raise DataError(f"data.normalize: {normalize!r} is not one of {', '.join(NORMALIZATIONS)}")
+    scaling = scale if isinstance(scale, Scaling) else Scaling.of(scale, data.dtype)
+    if scaling is not None:
+        scaling.check(data)
+        data.x_train, data.x_test = scaling.apply(data.x_train), scaling.apply(data.x_test)
+        data.scaling = scaling
+        for split in ("x_train", "x_test"):
+            if not np.isfinite(getattr(data, split)).all():
+                raise DataError(f"data.scale: x * {scaling.factor:g} takes values of {split} beyond float32")
     if normalization is None and normalize == "standard":
         normalization = Normalization.fit(data.x_train)
     if normalization is not None:
         data.x_train, data.x_test = normalization.apply(data.x_train), normalization.apply(data.x_test)
         data.normalization = normalization
     return data
+
+
+def scale_problem(setting):
+    """What is wrong with the ``data.scale`` setting, or None."""
+    if isinstance(setting, str):
+        if setting in SCALES:
+            return None
+        return (
+            f"data.scale: {setting!r} is not auto, none or a number above 0 (x * scale; 1/255 is 0.00392156862745098)"
+        )
+    if isinstance(setting, bool) or not isinstance(setting, (int, float)):
+        return f"data.scale: {setting!r} is not auto, none or a number above 0"
+    if not math.isfinite(setting) or setting <= 0:
+        return f"data.scale: {setting} must be a finite number above 0 (x * scale)"
+    return None
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """``x * factor``, applied to the stored values before any normalization: ``auto`` takes ``uint8`` images
+    onto [0, 1] (1/255) and ``uint16`` ones too (1/65535); a number is the factor itself.
+
+    Like the normalization, it is stored with the trained model (``input.json``) and applied wherever the
+    kit feeds data; the host that feeds the board applies it too.
+    """
+
+    factor: float
+    dtype: str  # the stored type it was chosen for
+    setting: "str | float"  # auto, or the configured number
+
+    @classmethod
+    def of(cls, setting, dtype):
+        """The scaling ``data.scale`` ``setting`` means for x arrays stored as ``dtype``; None for none (and for
+        auto on a type it leaves alone: floats, other integers)."""
+        problem = scale_problem(setting)
+        if problem is not None:
+            raise DataError(problem)
+        if setting == "none":
+            return None
+        if setting == "auto":
+            top = AUTO_SCALES.get(dtype)
+            return None if top is None else cls(1.0 / top, dtype, "auto")
+        return cls(float(setting), dtype, float(setting))
+
+    def check(self, data):
+        """A stored scaling fits the data it is applied to: the same stored type."""
+        if data.dtype != self.dtype:
+            raise DataError(
+                f"{data.name}: the model was trained on {self.dtype} x arrays scaled by {self.factor:g}; the data now "
+                f"holds {data.dtype}; give it the data it was trained on, or train again"
+            )
+
+    def apply(self, x):
+        return (np.asarray(x, np.float64) * self.factor).astype(np.float32)
+
+    def describe(self):
+        top = AUTO_SCALES.get(self.dtype) if self.setting == "auto" else None
+        return f"x / {top} ({self.dtype}, auto)" if top else f"x * {self.factor:g} ({self.dtype})"
+
+    def to_dict(self):
+        return {"kind": "multiply", "factor": self.factor, "dtype": self.dtype, "setting": self.setting}
+
+    @classmethod
+    def from_dict(cls, d):
+        return None if d is None else cls(float(d["factor"]), str(d["dtype"]), d["setting"])
 
 
 @dataclass

@@ -26,7 +26,7 @@ import tensorflow as tf
 from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_po2, quantized_relu
 
 from .quantizers import quantized_data_term, quantized_onion, quantized_rowwise, quantized_term
-from .switchable_bn import SwitchableBatchNormalization
+from .switchable_bn import DEFAULT_SCALE_TERMS, SwitchableBatchNormalization
 
 
 def weight_term_quantizer(q):
@@ -138,6 +138,11 @@ def build_mlp(input_shape, n_classes, hidden, quantization, seed=0, input_grid=N
     return tf.keras.Model(x, logits, name="mlp")
 
 
+def bn_scale_terms(q):
+    """The switchable BN's scale terms (``quantization.bn_scale_terms``; a float model's BN keeps 16-bit scales)."""
+    return None if q is None else getattr(q, "bn_scale_terms", DEFAULT_SCALE_TERMS)
+
+
 def build_cnn(input_shape, n_classes, filters, quantization, seed=0, input_grid=None):
     """Input grid, then per block: QConv2D 3x3 -> switchable BN -> activation (ReLU) -> 2x2 max pooling;
     then a QDense."""
@@ -148,7 +153,7 @@ def build_cnn(input_shape, n_classes, filters, quantization, seed=0, input_grid=
     for i, n_filters in enumerate(filters):
         h = QConv2D(n_filters, 3, padding="same", kernel_quantizer=kernel_quantizer(quantization), use_bias=False,
                     name=f"conv_{i}")(h)  # fmt: skip
-        h = SwitchableBatchNormalization(n_res, name=f"bn_{i}")(h)
+        h = SwitchableBatchNormalization(n_res, scale_terms=bn_scale_terms(quantization), name=f"bn_{i}")(h)
         h = activation(quantization, f"terms_{i}")(h)
         if min(h.shape[1:3]) >= 2:
             h = tf.keras.layers.MaxPooling2D(2, name=f"pool_{i}")(h)

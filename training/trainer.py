@@ -1,5 +1,10 @@
 """The epoch loop every training method shares: batches, Keras progress bars, checkpoints, resume.
 
+Progress goes to standard output as Keras' ``fit`` writes it: a bar redrawn in
+place on a terminal; written to a file or a pipe, one line an epoch (``fit``'s
+``verbose=2``), since a redrawn bar leaves kilobytes of carriage returns and
+backspaces an epoch in a log.
+
 With a checkpoint directory, the model and optimizer are saved after every
 epoch together with everything else that decides what comes next: the
 epoch, the data-order random state, the step's own state (the student
@@ -14,6 +19,7 @@ epoch and ends where an uninterrupted run would have.
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +129,16 @@ def _distributed_runner(strategy, step):
     return run
 
 
+def progress_verbosity(verbose, stream=None):
+    """Keras' verbosity for ``verbose`` (0 silent, 1 a progress bar, 2 a line an epoch) on ``stream`` (standard
+    output): a bar only on a terminal, a line an epoch elsewhere."""
+    stream = sys.stdout if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    if verbose == 1 and not (callable(isatty) and isatty()):
+        return 2
+    return verbose
+
+
 def _batches(strategy, x, y, order, batch_size):
     if not tf.distribute.has_strategy():
         for i in range(0, len(order), batch_size):
@@ -184,12 +200,14 @@ def fit(
     """Train ``model``; ``make_step(model, optimizer[, jit_compile=True]) -> Step``; returns the mean loss of every
     epoch.
 
-    ``on_epoch_end(epoch)`` runs after each epoch (e.g. row reassignment);
+    ``verbose``: 0 silent, 1 Keras' progress bar (a line an epoch when standard output is not a terminal),
+    2 a line an epoch. ``on_epoch_end(epoch)`` runs after each epoch (e.g. row reassignment);
     ``method_state`` is a (get, set) pair of callables for method state that
     must survive a resume; ``lr_schedule`` is one of ``LR_SCHEDULES``, over ``epochs`` epochs;
     ``jit_compile`` is ``whole_step_xla``'s setting.
     """
     strategy = tf.distribute.get_strategy()  # the caller's scope, where the model was built
+    verbose = progress_verbosity(verbose)
     x_train = model_input(model, data.x_train)
     n = len(x_train)
     steps = -(-n // batch_size)
@@ -215,10 +233,10 @@ def fit(
             if set_method_state is not None:
                 set_method_state(state["method"])
             if verbose:
-                print(f"Resuming after epoch {start} from {checkpoint_dir / state['checkpoint']}")
+                print(f"Resuming after epoch {start} from {checkpoint_dir / state['checkpoint']}", flush=True)
     for epoch in range(start, epochs):
         if verbose:
-            print(f"Epoch {epoch + 1}/{epochs}")
+            print(f"Epoch {epoch + 1}/{epochs}", flush=True)
         bar = tf.keras.utils.Progbar(steps, verbose=verbose)
         order = rng.permutation(n)
         losses = []

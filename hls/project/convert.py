@@ -1,6 +1,9 @@
 """Convert a multi-resolution QKeras model into one hls4ml project with a resolution port."""
 
+import contextlib
+import io
 import math
+import sys
 
 import numpy as np
 import tensorflow as tf
@@ -8,6 +11,7 @@ from hls4ml.converters.keras_v2_to_hls import get_model_arch, parse_keras_model
 from hls4ml.model import ModelGraph
 from hls4ml.utils.config import _get_precision_from_quantizer, create_config  # the first: hls4ml's QKeras mapping
 
+from mrfpga.hls.cost.folding import AUTO, choose_folding
 from mrfpga.hls.layers import registry
 from mrfpga.hls.layers.common import KIT_CONFIG_KEY, RESOLUTION_PORT, mark_kit_layers
 from mrfpga.hls.layers.registry import LAYERS
@@ -168,9 +172,15 @@ def convert(
 ):
     """hls4ml ModelGraph of ``model`` for ``board``; its top function takes the ``resolution`` after the data.
 
-    ``mmac_unit``: ``"term_pair"`` or ``"weight_term"`` for the mMAC layers after a data-term layer
-    (docs/mmac_core.md); None takes the measured default. ``layer_config``: per layer name, hls4ml-style
-    ``{"ReuseFactor": n, "MMACUnit": unit}`` overriding the model-wide values."""
+    ``reuse_factor``: an integer, or ``"auto"``: per layer, the folding the cost model says fits the board
+    (``mrfpga.hls.cost.folding``; the choice is the graph's ``mrfpga_folding``). ``mmac_unit``: ``"term_pair"``
+    or ``"weight_term"`` for the mMAC layers after a data-term layer (docs/mmac_core.md); None takes the
+    measured default. ``layer_config``: per layer name, hls4ml-style ``{"ReuseFactor": n, "MMACUnit": unit}``
+    overriding the model-wide values."""
+    if reuse_factor == AUTO:
+        return _convert_folded(
+            model, output_dir, board, backend, io_type, clock_period, project_name, mmac_unit, layer_config
+        )
     registry.install()
     writer.install()
     board = load_board(board)
@@ -228,4 +238,29 @@ def convert(
     hls_model.mrfpga_resolutions = n_res
     # io_stream: FIFOs of one image row between the layers of a chain, not hls4ml's whole frames.
     hls_model.mrfpga_fifo_depths = size_fifos(hls_model, side_inputs=(RESOLUTION_PORT,))
+    hls_model.mrfpga_folding = None
+    return hls_model
+
+
+def _convert_folded(model, output_dir, board, backend, io_type, clock_period, project_name, mmac_unit, layer_config):
+    """``convert`` at the folding ``choose_folding`` picks; the layers ``layer_config`` gives a reuse factor
+    keep it."""
+    layer_config = layer_config or {}
+    fixed = {name: own["ReuseFactor"] for name, own in layer_config.items() if "ReuseFactor" in own}
+
+    def convert_at(layer_reuse):
+        merged = {name: dict(own) for name, own in layer_config.items()}
+        for name, reuse in layer_reuse.items():
+            merged.setdefault(name, {})["ReuseFactor"] = reuse
+        return convert(model, output_dir, board, backend, io_type, clock_period, 1, project_name, mmac_unit, merged)
+
+    shown = sys.stdout  # the search's progress; hls4ml's layer list at every conversion is not
+    with contextlib.redirect_stdout(io.StringIO()):
+
+        def progress(text):
+            print(f"  {text}", file=shown, flush=True)
+
+        folding = choose_folding(convert_at, model, load_board(board), io_type, n_resolutions(model), fixed, progress)
+    hls_model = convert_at({name: reuse for name, reuse in folding.layer_reuse.items() if reuse != 1})
+    hls_model.mrfpga_folding = folding
     return hls_model

@@ -62,6 +62,12 @@ def test_user_npz_whose_width_is_not_a_multiple_of_the_group_size(tmp_path):
 
     report = json.loads((run / "report.json").read_text())
     check_report(report, 60)
+    assert report["folding"] is None  # reuse_factor 4 as the example sets it, not auto
+    for row in report["resolutions"]:
+        assert row["test_samples"] == 497 and 0 < row["keras_test_accuracy"] <= 1
+        throughput = row["throughput"]
+        assert throughput["source"].startswith("C-sim count") and throughput["clock_mhz"] == 100.0
+        assert throughput["frames_per_second"] == 1e9 / (10.0 * row["csim_cycles"]["max"])
     assert (report["board"], report["part"]) == ("zc706", "xc7z045ffg900-2")
     assert (run / "accuracy_cycles.png").stat().st_size > 10_000
     header = (run / "hls_project" / "firmware" / "myproject.h").read_text()
