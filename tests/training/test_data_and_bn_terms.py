@@ -12,7 +12,7 @@ import tensorflow as tf
 from mrfpga.cli.run_config import from_dict
 from mrfpga.training import data as datasets
 from mrfpga.training.errors import ConfigError, DataError
-from mrfpga.training.switchable_bn import SwitchableBatchNormalization, fold_to_grid, round_to_terms
+from mrfpga.training.switchable_bn import SwitchableBatchNormalization, round_to_terms
 from mrfpga.training.trainer import progress_verbosity
 
 
