@@ -122,10 +122,12 @@ def choose_folding(
 
     fixed_resources = dict.fromkeys(RESOURCE_KEYS, 0)
     fixed_interval = []
+    unfoldable = {}  # the layers that cost the same at any folding: {name: resources}
     for node in first.get_layers():
         if node.name in first.inputs or node.name in candidates:
             continue
-        for key, value in layer_resources(node).items():
+        unfoldable[node.name] = layer_resources(node)
+        for key, value in unfoldable[node.name].items():
             fixed_resources[key] += value
         fixed_interval.append(slowest(node))
     for key, value in fifo_resources(first).items():
@@ -154,7 +156,7 @@ def choose_folding(
     else:
         chosen = _fastest_that_fits(options, fixed_resources, usable)
     if chosen is None:
-        raise _does_not_fit(options, fixed_resources, usable, board)
+        raise _does_not_fit(options, unfoldable, fixed_resources, usable, board)
     total = _total(chosen.values(), fixed_resources)
     if io_type == "io_stream":
         interval = max([o.interval for o in chosen.values()] + fixed_interval)
@@ -201,21 +203,19 @@ def _fastest_that_fits(options, fixed_resources, usable):
         chosen[best[0]] = best[1]
 
 
-def _does_not_fit(options, fixed_resources, usable, board):
+def _does_not_fit(options, unfoldable, fixed_resources, usable, board):
     cheapest = {name: min(values, key=lambda o: _weight(o.resources, usable)) for name, values in options.items()}
     total = _total(cheapest.values(), fixed_resources)
     over = [k for k in RESOURCE_KEYS if total[k] > usable[k]] or list(RESOURCE_KEYS)
     key = max(over, key=lambda k: total[k] / max(usable[k], 1))
-    if cheapest:
-        name, option = max(cheapest.items(), key=lambda item: item[1].resources[key])
-        layer = (
-            f"layer {name} takes the most of it, {option.resources[key]:,} {key} at its most folded "
-            f"(reuse_factor {option.reuse})"
-        )
-    else:
-        layer = "no layer of it can be folded"
+    # The layer taking the most of that resource: foldable ones at their most folded, the others as they are.
+    held = {
+        name: (o.resources.get(key, 0), f"at its most folded (reuse_factor {o.reuse})") for name, o in cheapest.items()
+    }
+    held.update({name: (r.get(key, 0), "at any folding") for name, r in unfoldable.items()})
+    name, (amount, how) = max(held.items(), key=lambda item: item[1][0])
     return ConversionError(
         f"the model does not fit {board.name} at any folding: the estimate needs {total[key]:,} {key} where "
-        f"{usable[key]:,} are usable ({FIT_MARGIN:.0%} of {board.resources[key]:,}); {layer}. Use a larger board "
-        "or a smaller model"
+        f"{usable[key]:,} are usable ({FIT_MARGIN:.0%} of {board.resources[key]:,}); layer {name} takes the most of "
+        f"it, {amount:,} {key} {how}. Use a larger board or a smaller model"
     )

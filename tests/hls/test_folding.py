@@ -89,11 +89,16 @@ def test_a_layer_reuse_factor_given_is_kept(cnn, tmp_path):
     assert hls_model.graph["logits"].get_attr("rounds") == 5
 
 
-def test_a_model_that_fits_at_no_folding_names_the_layer(cnn, tmp_path):
+def test_a_model_that_fits_at_no_folding_names_the_resource_and_the_layer(cnn, tmp_path):
     pynq = load_board("pynq-z2")
     board = dataclasses.replace(pynq, resources={**pynq.resources, "LUT": 100})
-    with pytest.raises(ConversionError, match=r"does not fit pynq-z2 at any folding: .* LUT .*layer (conv_0|logits)"):
+    with pytest.raises(ConversionError, match=r"does not fit pynq-z2 at any folding: .* LUT where 80 are usable"):
         choose_folding(converter(cnn, tmp_path), cnn, board, "io_stream", N_RES, {})
+    # io_parallel: the switchable BN multiplies every value of the 8x8x4 map at once, a DSP48E1 each (the
+    # layers with weights use none), and no folding changes that.
+    with pytest.raises(ConversionError, match=r"256 DSP48E1 where 176 are usable .* layer bn_0 takes the most of it, "
+                       r"256 DSP48E1 at any folding"):  # fmt: skip
+        convert_from_keras_model(cnn, tmp_path / "prj", board="pynq-z2", io_type="io_parallel", reuse_factor="auto")
 
 
 def test_the_run_configuration_takes_auto_by_default_and_refuses_other_words():
