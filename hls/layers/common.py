@@ -1,15 +1,16 @@
 """What the kit's layer families share: the names of the resolution port and the kit's config key, exact
-integer widths, the Keras-side reading of a layer and its quantizers, the C++ table helpers of the
-templates, and the marking of the QKeras layers that use a kit quantizer.
+integer widths, the Keras-side reading of a layer and its quantizers, the config structs and C++ table helpers of
+the templates, and the marking of the QKeras layers that use a kit quantizer.
 
 Each family module (``data_terms``, ``scale_shift``, ``mmac``, ``rowwise``, ``hls4ml_layers``) imports this
-one; this one imports none of them.
+one; this one imports none of them. The Dense and Conv2D families (``mmac``, ``rowwise``) share more, in
+``exact_dense``.
 """
 
 import numpy as np
 import tensorflow as tf
 from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
-from hls4ml.converters.keras_v2_to_hls import get_weights_data, parse_default_keras_layer
+from hls4ml.converters.keras_v2_to_hls import parse_default_keras_layer
 from qkeras.quantizers import get_quantizer
 
 from mrfpga.hls.twin.spec import bits_for  # noqa: F401 (the families' one definition)
@@ -30,6 +31,16 @@ def include_lists(parallel, stream=None):
     in io_parallel, ``stream`` in io_stream (the same header when the family has one for both). Each header
     includes what it needs itself."""
     return {"io_parallel": [f"nnet_utils/{parallel}"], "io_stream": [f"nnet_utils/{stream or parallel}"]}
+
+
+def integer_code_type(precision):
+    """The C++ type of a fixed-point value's integer code (the value without its binary point)."""
+    return f"ap_{'' if precision.signed else 'u'}int<{precision.width}>"
+
+
+def node_attributes(node, names):
+    """``{name: node.get_attr(name)}`` for each of the space-separated ``names``."""
+    return {name: node.get_attr(name) for name in names.split()}
 
 
 def data_source(node):
@@ -94,28 +105,6 @@ def exact_bias(keras_layer, bias, n_out, data_reader):
     return {"bias_values": bias, "bias_frac": bias_frac}
 
 
-def parse_dense(keras_layer, input_names, input_shapes, data_reader, class_name, attributes):
-    """A QDense as the kit layer ``class_name``, with ``attributes(keras_layer, kernel, bias, data_reader)``."""
-    kernel, bias = get_weights_data(data_reader, keras_layer["config"]["name"], ["kernel", "bias"])
-    layer = parse_default(keras_layer, input_names)
-    layer.update(class_name=class_name, n_in=int(kernel.shape[0]))
-    layer.update(attributes(keras_layer, kernel, bias, data_reader))
-    return layer, [input_shapes[0][0], int(kernel.shape[1])]
-
-
-def parse_conv2d(keras_layer, input_names, input_shapes, data_reader, class_name, attributes):
-    """A QConv2D as the kit layer ``class_name`` (hls4ml's own geometry, no activation), with
-    ``attributes(keras_layer, kernel, bias, data_reader)``."""
-    from hls4ml.converters.keras.convolution import parse_conv2d_layer
-
-    layer, output_shape = parse_conv2d_layer(keras_layer, input_names, input_shapes, data_reader)
-    layer.pop("activation", None)
-    kernel, bias = layer.pop("weight_data"), layer.pop("bias_data")
-    layer["class_name"] = class_name
-    layer.update(attributes(keras_layer, kernel, bias, data_reader))
-    return layer, output_shape
-
-
 def kernel_class(keras_layer):
     for key in ("kernel_quantizer", "depthwise_quantizer"):
         config = keras_layer["config"].get(key)
@@ -152,6 +141,23 @@ def mark_kit_layers(model_arch):
 
 
 # Templates.
+
+
+def config_struct(name, base, *members):
+    """A config struct's template (filled by ``str.format``): ``struct name : base`` with ``members``, one C++
+    line each (``unsigned`` writes the constants)."""
+    body = "".join(f"    {member}\n" for member in members)
+    return f"struct {name} : {base} {{{{\n{body}}}}};\n"
+
+
+def unsigned(names):
+    """``static const unsigned`` members of a config struct, from space-separated names: ``n`` is ``n = {n}``,
+    ``n=p`` is ``n = {p}`` (the template parameter ``p``)."""
+    members = []
+    for entry in names.split():
+        name, _, param = entry.partition("=")
+        members.append(f"static const unsigned {name} = {{{param or name}}};")
+    return members
 
 
 def _lookup_function(name, argument, values, index):

@@ -1,16 +1,15 @@
 """The data-term family: activations put on a fixed-point grid, then cut to their most significant terms.
 
-- ``DataTerm``: an unsigned ``quantized_data_term`` activation (its ``a`` top terms per value), and an
-  unsigned onion activation (the top ``p`` bits of one code at precision ``p``);
-- ``SignedDataTerm``: a network's first layer on a sign-and-magnitude grid (``quantized_data_term`` with
-  ``signed=True``). Its output is a signed fixed-point value, not a term code, so the mMAC layer after it
-  runs in shift mode (each weight term shifts the whole input), and hls4ml's own layers take it as any
-  fixed-point input.
+- ``DataTerm`` (``nnet::data_terms``): an unsigned ``quantized_data_term`` activation (its ``a`` top terms
+  per value), and an unsigned onion activation (the top ``p`` bits of one code at precision ``p``);
+- ``SignedDataTerm`` (``nnet::signed_data_terms``): a network's first layer on a sign-and-magnitude grid
+  (``quantized_data_term`` with ``signed=True``). Its output is a signed fixed-point value, not a term code,
+  so the mMAC layer after it runs in shift mode (each weight term shifts the whole input), and hls4ml's own
+  layers take it as any fixed-point input.
 
-Here: their Keras handlers, hls4ml layers, config and call templates (``nnet::data_terms``,
-``nnet::signed_data_terms``) and cost model. Both take a second input, the model's run-time ``resolution``
-port. Precisions are exact by construction: hls4ml would give a quantizer it does not know ``ap_fixed<16,6>``,
-and the C++ would round where Keras does not.
+Both take a second input, the model's run-time ``resolution`` port. Precisions are exact by construction:
+hls4ml would give a quantizer it does not know ``ap_fixed<16,6>``, and the C++ would round where Keras does
+not.
 """
 
 import dataclasses
@@ -28,9 +27,12 @@ from .common import (
     KitFunctionTemplate,
     activation_class,
     budget_function,
+    config_struct,
     include_lists,
     kit_quantizer,
+    node_attributes,
     parse_default,
+    unsigned,
 )
 from .streaming import is_stream, pack_loop_cycles, pack_size
 from .unit_costs import data_term_resources
@@ -38,7 +40,30 @@ from .unit_costs import data_term_resources
 ENCODING_IDS = {"binary": 0, "naf": 1, "hese": 2}  # nnet::term_encoding
 
 
-class DataTerm(Layer):
+class TermGrid(Layer):
+    """What both data-term layers share: each value's magnitude on the unsigned ``bits``/``integer`` grid, its
+    ``budgets[r]`` most significant terms kept at resolution r. Subclasses set ``SIGNED``."""
+
+    SIGNED = None
+    _expected_attributes = [
+        Attribute("n_in"),
+        Attribute("bits"),
+        Attribute("integer"),
+        Attribute("budgets", value_type=list),
+        ChoiceAttribute("encoding", list(ENCODING_IDS), configurable=False),
+    ]
+
+    def initialize(self):
+        bits, integer = self.get_attr("bits"), self.get_attr("integer")
+        self.set_attr("n_in", self.get_input_variable().size())
+        self.set_attr("encoding_id", ENCODING_IDS[self.get_attr("encoding")])
+        # A NAF top term can round a magnitude up to 2^bits: one extra bit, and the sign when signed.
+        extra = 2 if self.SIGNED else 1
+        out = FixedPrecisionType(width=bits + extra, integer=integer + extra, signed=self.SIGNED)
+        self.add_output_variable(self.get_input_variable().shape, precision=out)
+
+
+class DataTerm(TermGrid):
     """Unsigned fixed point on a ``bits``/``integer`` grid, then the ``a`` most significant terms per value.
 
     Onion activations use the same layer: ``floors[r]`` low bits of the code
@@ -46,26 +71,17 @@ class DataTerm(Layer):
     rounds half to even as ``tf.round`` does (data terms round half up).
     """
 
+    SIGNED = False
     _expected_attributes = [
-        Attribute("n_in"),
-        Attribute("bits"),
-        Attribute("integer"),
-        Attribute("budgets", value_type=list),
         Attribute("floors", value_type=list),
-        ChoiceAttribute("encoding", list(ENCODING_IDS), configurable=False),
         Attribute("round_half_even", value_type=bool, default=False),
     ]
 
     def initialize(self):
-        bits, integer = self.get_attr("bits"), self.get_attr("integer")
-        self.set_attr("n_in", self.get_input_variable().size())
         if self.get_attr("floors") is None:
             self.set_attr("floors", [0] * len(self.get_attr("budgets")))
         self.set_attr("rounding", "AP_RND_CONV" if self.get_attr("round_half_even") else "AP_RND")
-        # A NAF top term can round a value up to 2^bits: one extra bit.
-        self.set_attr("encoding_id", ENCODING_IDS[self.get_attr("encoding")])
-        out = FixedPrecisionType(width=bits + 1, integer=integer + 1, signed=False)
-        self.add_output_variable(self.get_input_variable().shape, precision=out)
+        super().initialize()
 
     @property
     def frac_bits(self):
@@ -76,39 +92,21 @@ class DataTerm(Layer):
         source = self.get_input_variable().type.precision
         return DataTermCore(
             name=self.name,
-            n_in=self.get_attr("n_in"),
-            bits=self.get_attr("bits"),
             frac=self.frac_bits,
-            encoding=self.get_attr("encoding"),
-            budgets=self.get_attr("budgets"),
-            floors=self.get_attr("floors"),
             round_half_even=bool(self.get_attr("round_half_even")),
             in_width=source.width,
             in_frac=source.width - source.integer,
             in_signed=bool(source.signed),
             lanes=lanes(self),
+            **node_attributes(self, "n_in bits encoding budgets floors"),
         )
 
 
-class SignedDataTerm(Layer):
+class SignedDataTerm(TermGrid):
     """Sign and magnitude: the magnitude on the unsigned ``bits``/``integer`` grid (round half up,
-    saturate), its ``a`` most significant terms kept, the sign put back. A NAF top term can round a
-    magnitude up to ``2^bits``: sign, one extra bit, ``bits``."""
+    saturate), its ``a`` most significant terms kept, the sign put back."""
 
-    _expected_attributes = [
-        Attribute("n_in"),
-        Attribute("bits"),
-        Attribute("integer"),
-        Attribute("budgets", value_type=list),
-        ChoiceAttribute("encoding", list(ENCODING_IDS), configurable=False),
-    ]
-
-    def initialize(self):
-        bits, integer = self.get_attr("bits"), self.get_attr("integer")
-        self.set_attr("n_in", self.get_input_variable().size())
-        self.set_attr("encoding_id", ENCODING_IDS[self.get_attr("encoding")])
-        out = FixedPrecisionType(width=bits + 2, integer=integer + 2, signed=True)
-        self.add_output_variable(self.get_input_variable().shape, precision=out)
+    SIGNED = True
 
 
 LAYERS = {"DataTerm": DataTerm, "SignedDataTerm": SignedDataTerm}
@@ -169,17 +167,16 @@ def kit_parser(keras_class, keras_layer):
 
 # Templates.
 
-data_term_config_template = """struct config{index} : nnet::data_term_config {{
-    static const unsigned n_in = {n_in};
-    static const unsigned lanes = {lanes};
-    static const unsigned bits = {bits};
-    static const int integer = {integer};
-    static const unsigned encoding = {encoding_id};
-    static const unsigned n_resolutions = {n_resolutions};
-    typedef ap_ufixed<{bits}, {integer}, {rounding}, AP_SAT> grid_t;
-    {data_terms_function}
-    {low_bits_function}
-}};\n"""
+data_term_config_template = config_struct(
+    "config{index}",
+    "nnet::data_term_config",
+    *unsigned("n_in lanes bits"),
+    "static const int integer = {integer};",
+    *unsigned("encoding=encoding_id n_resolutions"),
+    "typedef ap_ufixed<{bits}, {integer}, {rounding}, AP_SAT> grid_t;",
+    "{data_terms_function}",
+    "{low_bits_function}",
+)
 
 data_term_include_lists = include_lists("nnet_data_terms.h", "nnet_data_terms_stream.h")
 

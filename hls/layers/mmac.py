@@ -1,43 +1,36 @@
 """The mMAC family: Dense and Conv2D on the multi-resolution term MAC (docs/mmac_core.md).
 
-QDense and QConv2D layers with a term, power-of-two or onion kernel become ``MMACDense`` / ``MMACConv2D``:
+QDense and QConv2D layers with a term, power-of-two or onion kernel become ``MMACDense`` / ``MMACConv2D``
+(``nnet::mmac_dense``, ``nnet::mmac_conv2d``):
 
 - term kernels: term pairs, or shifts of the activation;
 - power-of-two kernels: one term per weight (shifts);
 - onion kernels: the binary terms of the full code, each resolution dropping the terms below its
   precision (truncation of the shared code).
-
-Here: their Keras handlers, hls4ml layers, config and call templates (``nnet::mmac_dense``,
-``nnet::mmac_conv2d``) and cost model.
 """
 
-import functools
 import math
 
 import numpy as np
 import tensorflow as tf
 from hls4ml.model.attributes import Attribute, ChoiceAttribute, WeightAttribute
-from hls4ml.model.layers import Layer
-from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
+from hls4ml.model.types import IntegerPrecisionType
 
 from mrfpga.hls.twin.spec import MMAC_FIXED_CYCLES, MMACDenseCore, held_terms, pack_group_terms, unit_table
 from mrfpga.training.errors import ConversionError
 
 from .common import (
-    KitConfigTemplate,
     KitFunctionTemplate,
     bits_for,
     budget_function,
-    data_source,
-    exact_bias,
+    config_struct,
     include_lists,
-    kernel_class,
-    kit_quantizer,
-    parse_conv2d,
-    parse_dense,
+    node_attributes,
     table_function,
+    unsigned,
 )
 from .data_terms import DataTerm
+from .exact_dense import ExactConv2D, ExactDense, ExactDenseConfigTemplate, core_kit_parser
 from .streaming import (
     BRAM_MIN_BITS,
     PACK_LOOP_FILL_CYCLES,
@@ -64,7 +57,7 @@ STREAM_DENSE_FIXED_CYCLES = 3  # nnet::stream_dense_fixed_cycles: the group load
 IO_PARALLEL_CONV_MAX_VALUES = 4096
 
 
-class MMACDense(Layer):
+class MMACDense(ExactDense):
     """Dense layer on the multi-resolution term MAC.
 
     The term table stores, per (output, group), up to ``max(budgets)`` terms
@@ -94,10 +87,6 @@ class MMACDense(Layer):
         WeightAttribute("bias"),
     ]
 
-    def data_source(self):
-        """The layer that sets this layer's input values, looking through value-preserving layers."""
-        return data_source(self)
-
     def initialize(self):
         source = self.data_source()
         n_res = len(self.get_attr("weight_budgets"))
@@ -108,15 +97,10 @@ class MMACDense(Layer):
             self.set_attr("data_budgets", list(source.get_attr("budgets")))
             self.set_attr("data_int_t", f"ap_uint<{source.get_attr('bits') + 1}>")
         else:
-            precision = source.get_output_variable().type.precision
-            if not isinstance(precision, (FixedPrecisionType, IntegerPrecisionType)):
-                raise ConversionError(f"layer {self.name}: its input type {precision} is not fixed point")
+            self.read_fixed_point_input(source.get_output_variable().type.precision)
             # Any fixed-point input: each weight term shifts the whole value.
             self.set_attr("unit", "weight_term")
-            self.set_attr("data_bits", precision.width)
-            self.set_attr("data_frac", precision.width - precision.integer)
             self.set_attr("data_budgets", [1] * n_res)
-            self.set_attr("data_int_t", f"ap_{'' if precision.signed else 'u'}int<{precision.width}>")
         if self.get_attr("unit") not in UNITS:
             raise ConversionError(
                 f"layer {self.name}: mmac_unit {self.get_attr('unit')!r} is not one of {', '.join(UNITS)}"
@@ -138,9 +122,6 @@ class MMACDense(Layer):
             )
         self._build_term_table()
         self.add_outputs()
-
-    def add_outputs(self):
-        self.add_output_variable([self.get_attr("n_out")], precision=self.get_attr("result_precision"))
 
     def group_spans(self, n_in):
         """(first input, members) of every group: consecutive inputs along the fan-in."""
@@ -196,59 +177,36 @@ class MMACDense(Layer):
         return MMACDenseCore(
             name=self.name,
             n_in=self.get_attr("patch_size"),
-            n_out=self.get_attr("n_out"),
-            group_size=self.get_attr("group_size"),
-            group_bases=self.get_attr("group_bases"),
             reuse=self.get_attr("rounds"),
             max_terms=self.get_attr("max_weight_terms"),
             table=self.get_weights("terms").data.reshape(-1, self.get_attr("n_units")),
-            index_bits=self.get_attr("index_bits"),
-            exponent_bits=self.get_attr("exponent_bits"),
             mode=self.get_attr("unit"),
-            data_bits=self.get_attr("data_bits"),
             data_signed=bool(self.get_attr("data_signed")),
-            data_frac=self.get_attr("data_frac"),
             max_data_terms=max(self.get_attr("data_budgets")),
-            weight_budgets=self.get_attr("weight_budgets"),
-            weight_floors=self.get_attr("weight_floors"),
-            data_budgets=self.get_attr("data_budgets"),
-            group_terms=self.get_attr("group_terms"),
-            acc_width=self.get_attr("acc_width"),
-            acc_shift=self.get_attr("acc_shift"),
             bias=[int(b) for b in self.get_weights("bias").data],
             out_frac=self.get_attr("acc_frac"),
+            **node_attributes(
+                self,
+                "n_out group_size group_bases index_bits exponent_bits data_bits data_frac weight_budgets "
+                "weight_floors data_budgets group_terms acc_width acc_shift",
+            ),
         )
 
     def _build_accumulator(self, q):
         # Product grid: 2^(scale_exp - data_frac). The bias may need a finer grid.
         product_frac = self.get_attr("data_frac") - self.get_attr("scale_exponent")
         acc_frac = max(product_frac, self.get_attr("bias_frac"))
-        bias = self.get_attr("bias_values") * 2.0**acc_frac
-        if not np.array_equal(bias, np.round(bias)):
-            raise ConversionError(f"layer {self.name}: bias is not on its quantizer's grid")
+        bias = self.bias_on_grid(acc_frac)
         # Bound: every weight term pair at its largest, from every input.
         max_data = 2 ** self.get_attr("data_bits")  # covers signed codes too
         max_weight = int(np.max(np.sum(np.abs(q), axis=0) * 2)) or 1
         bound = max_weight * max_data * 2 ** (acc_frac - product_frac) + int(np.max(np.abs(bias), initial=0))
-        width = bits_for(bound) + 1
-        if width > 52:
-            raise ConversionError(
-                f"layer {self.name}: accumulator needs {width} bits; more than a double holds exactly"
-            )
         self.set_attr("acc_shift", acc_frac - product_frac)
-        self.set_attr("acc_frac", acc_frac)
-        self.set_attr("acc_width", width)
-        self.set_attr("result_precision", FixedPrecisionType(width=width, integer=width - acc_frac, signed=True))
-        self.add_weights_variable(
-            name="bias",
-            var_name="b{index}",
-            type_name="bias{index}_t",
-            precision=IntegerPrecisionType(width=width, signed=True),
-            data=bias.astype(np.int64),
-        )
+        self.set_accumulator(bound, acc_frac)
+        self.add_bias_table(bias)
 
 
-class MMACConv2D(MMACDense):
+class MMACConv2D(ExactConv2D, MMACDense):
     """Conv2D on the mMAC: each output pixel is an mMAC Dense over its input patch (io_parallel: over the
     frame in registers; io_stream: over the window of a line buffer, docs/mmac_core.md).
 
@@ -276,10 +234,6 @@ class MMACConv2D(MMACDense):
         positions = self.get_attr("filt_height") * self.get_attr("filt_width")
         return [(p * n_chan + c, min(g, n_chan - c)) for p in range(positions) for c in range(0, n_chan, g)]
 
-    def add_outputs(self):
-        shape = [self.get_attr("out_height"), self.get_attr("out_width"), self.get_attr("n_filt")]
-        self.add_output_variable(shape, precision=self.get_attr("result_precision"))
-
 
 LAYERS = {"MMACDense": MMACDense, "MMACConv2D": MMACConv2D}
 
@@ -287,20 +241,9 @@ LAYERS = {"MMACDense": MMACDense, "MMACConv2D": MMACConv2D}
 # Keras handlers.
 
 
-def _term_layer(keras_layer, kernel, bias, data_reader, kind):
-    """What every mMAC layer reads from its Keras layer: the kernel's term view and the exact bias."""
-    config = keras_layer["config"]
-    name = config["name"]
-    if config.get("activation") not in (None, "linear"):
-        raise ConversionError(
-            f"layer {name}: put the activation in a QActivation; an mMAC {kind} computes no activation"
-        )
-    return {
-        "n_out": int(kernel.shape[-1]),
-        "weight_signs": np.sign(kernel).astype(np.int64),
-        **exact_bias(keras_layer, bias, int(kernel.shape[-1]), data_reader),
-        **kernel_terms(kit_quantizer(keras_layer, "kernel_quantizer", data_reader), kernel),
-    }
+def term_attributes(name, quantizer, kernel):
+    """What an mMAC layer reads from its kernel: its term view."""
+    return {"weight_signs": np.sign(kernel).astype(np.int64), **kernel_terms(quantizer, kernel)}
 
 
 def kernel_terms(quantizer, kernel):
@@ -348,25 +291,7 @@ def onion_terms(quantizer, x):
     }
 
 
-def parse_term_dense(keras_layer, input_names, input_shapes, data_reader):
-    attributes = functools.partial(_term_layer, kind="Dense")
-    return parse_dense(keras_layer, input_names, input_shapes, data_reader, "MMACDense", attributes)
-
-
-def parse_term_conv2d(keras_layer, input_names, input_shapes, data_reader):
-    config = keras_layer["config"]
-    channels_last = config.get("data_format", "channels_last") == "channels_last"
-    if not channels_last or tuple(config.get("dilation_rate", (1, 1))) != (1, 1):
-        raise ConversionError(f"layer {config['name']}: the mMAC Conv2D supports channels_last, undilated convolutions")
-    attributes = functools.partial(_term_layer, kind="Conv2D")
-    return parse_conv2d(keras_layer, input_names, input_shapes, data_reader, "MMACConv2D", attributes)
-
-
-def kit_parser(keras_class, keras_layer):
-    """The parser of a kit-marked QKeras layer this family converts, or None."""
-    if kernel_class(keras_layer) not in TERM_KERNELS:
-        return None
-    return {"QDense": parse_term_dense, "QConv2D": parse_term_conv2d}.get(keras_class)
+kit_parser = core_kit_parser("MMAC", TERM_KERNELS, term_attributes)
 
 
 KERAS_HANDLERS = {}  # no Keras classes of its own: QDense and QConv2D layers marked by common.mark_kit_layers
@@ -374,31 +299,21 @@ KERAS_HANDLERS = {}  # no Keras classes of its own: QDense and QConv2D layers ma
 
 # Templates.
 
-mmac_dense_config_template = """struct config{index}{suffix} : nnet::mmac_dense_config {{
-    static const unsigned n_in = {patch_size};
-    static const unsigned n_out = {n_out};
-    static const unsigned group_size = {group_size};
-    static const unsigned n_groups = {n_groups};
-    static const unsigned max_weight_terms = {max_weight_terms};
-    static const unsigned max_data_terms = {max_data_terms};
-    static const unsigned data_bits = {data_bits};
-    static const unsigned unit = {unit_id};
-    typedef {data_int_t} data_int_t;
-    static const unsigned index_bits = {index_bits};
-    static const unsigned exponent_bits = {exponent_bits};
-    static const unsigned acc_shift = {acc_shift};
-    static const unsigned reuse_factor = {rounds};
-    static const unsigned n_units = {n_units};
-    static const unsigned n_resolutions = {n_resolutions};
-    typedef {terms_t.name} term_t;
-    typedef ap_int<{acc_width}> accum_t;
-    typedef {bias_t.name} bias_t;
-    {weight_terms_function}
-    {weight_floor_function}
-    {data_terms_function}
-    {group_terms_function}
-    {group_base_function}
-}};\n"""
+mmac_dense_config_template = config_struct(
+    "config{index}{suffix}",
+    "nnet::mmac_dense_config",
+    *unsigned("n_in=patch_size n_out group_size n_groups max_weight_terms max_data_terms data_bits unit=unit_id"),
+    "typedef {data_int_t} data_int_t;",
+    *unsigned("index_bits exponent_bits acc_shift reuse_factor=rounds n_units n_resolutions"),
+    "typedef {terms_t.name} term_t;",
+    "typedef ap_int<{acc_width}> accum_t;",
+    "typedef {bias_t.name} bias_t;",
+    "{weight_terms_function}",
+    "{weight_floor_function}",
+    "{data_terms_function}",
+    "{group_terms_function}",
+    "{group_base_function}",
+)
 
 mmac_dense_include_lists = include_lists("nnet_mmac_dense.h", "nnet_mmac_dense_stream.h")
 
@@ -407,47 +322,26 @@ mmac_dense_function_template = (
 )
 
 
-def format_mmac_dense_config(params, node, suffix=""):
-    params["suffix"] = suffix
-    params["terms_t"] = node.get_weights("terms").type
-    params["bias_t"] = node.get_weights("bias").type
-    params["max_data_terms"] = max(node.get_attr("data_budgets"))
-    params["n_resolutions"] = len(node.get_attr("weight_budgets"))
-    params["weight_terms_function"] = budget_function("weight_terms", node.get_attr("weight_budgets"))
-    params["weight_floor_function"] = budget_function("weight_floor", node.get_attr("weight_floors"))
-    params["data_terms_function"] = budget_function("data_terms", node.get_attr("data_budgets"))
-    params["group_terms_function"] = budget_function("group_terms", node.get_attr("group_terms"))
-    params["group_base_function"] = table_function("group_base", node.get_attr("group_bases"))
-    return mmac_dense_config_template.format(**params)
+class MMACDenseConfigTemplate(ExactDenseConfigTemplate):
+    LAYER, TEMPLATE, FAMILY = MMACDense, mmac_dense_config_template, "mmac"
 
-
-class MMACDenseConfigTemplate(KitConfigTemplate):
-    LAYER, TEMPLATE = MMACDense, mmac_dense_config_template
-
-    def format(self, node):
-        return format_mmac_dense_config(self._default_config_params(node), node)
+    def params(self, node, params):
+        params["terms_t"] = node.get_weights("terms").type
+        params["bias_t"] = node.get_weights("bias").type
+        params["max_data_terms"] = max(node.get_attr("data_budgets"))
+        params["n_resolutions"] = len(node.get_attr("weight_budgets"))
+        params["weight_terms_function"] = budget_function("weight_terms", node.get_attr("weight_budgets"))
+        params["weight_floor_function"] = budget_function("weight_floor", node.get_attr("weight_floors"))
+        params["data_terms_function"] = budget_function("data_terms", node.get_attr("data_budgets"))
+        params["group_terms_function"] = budget_function("group_terms", node.get_attr("group_terms"))
+        params["group_base_function"] = table_function("group_base", node.get_attr("group_bases"))
+        return params
 
 
 class MMACDenseFunctionTemplate(KitFunctionTemplate):
     LAYER, TEMPLATE, WEIGHTS = MMACDense, mmac_dense_function_template, ("terms", "bias")
     INCLUDES = mmac_dense_include_lists
 
-
-mmac_conv2d_config_template = """struct config{index} : nnet::mmac_conv2d_config {{
-    static const unsigned in_height = {in_height};
-    static const unsigned in_width = {in_width};
-    static const unsigned n_chan = {n_chan};
-    static const unsigned out_height = {out_height};
-    static const unsigned out_width = {out_width};
-    static const unsigned n_filt = {n_filt};
-    static const unsigned filt_height = {filt_height};
-    static const unsigned filt_width = {filt_width};
-    static const unsigned stride_height = {stride_height};
-    static const unsigned stride_width = {stride_width};
-    static const unsigned pad_top = {pad_top};
-    static const unsigned pad_left = {pad_left};
-    typedef config{index}_mmac dense_config;
-}};\n"""
 
 mmac_conv2d_include_lists = include_lists("nnet_mmac_conv2d.h", "nnet_mmac_conv2d_stream.h")
 
@@ -456,13 +350,8 @@ mmac_conv2d_function_template = (
 )
 
 
-class MMACConv2DConfigTemplate(KitConfigTemplate):
-    LAYER, TEMPLATE = MMACConv2D, mmac_conv2d_config_template
-
-    def format(self, node):
-        params = self._default_config_params(node)
-        dense = format_mmac_dense_config(dict(params), node, suffix="_mmac")
-        return dense + "\n" + self.template.format(**params)
+class MMACConv2DConfigTemplate(MMACDenseConfigTemplate):
+    LAYER, CONV2D = MMACConv2D, True
 
 
 class MMACConv2DFunctionTemplate(KitFunctionTemplate):
@@ -496,10 +385,6 @@ def mmac_steps(node, resolution):
     return node.get_attr("n_groups") * group_steps(node, resolution)
 
 
-def _pixels(node):
-    return node.get_attr("out_height") * node.get_attr("out_width") if node.class_name == "MMACConv2D" else 1
-
-
 def group_schedule(node):
     """The streaming Dense's ``dense_groups`` (docs/mmac_core.md): ``(pack, n_packs, iterations)``. Each
     iteration reads at most one word and writes at most one group; a word is read only while the next group is
@@ -526,7 +411,7 @@ def cycles(node, resolution):
     Dense is its two processes (``stream_dense_processes``)."""
     if node.streams_groups():
         return sum(stream_dense_processes(node, resolution))
-    core = (mmac_steps(node, resolution) + MMAC_FIXED_CYCLES) * _pixels(node)
+    core = (mmac_steps(node, resolution) + MMAC_FIXED_CYCLES) * node.pixels()
     if node.class_name == "MMACConv2D" and is_stream(node):
         return conv_window_cycles(node) + core
     return core
@@ -537,7 +422,7 @@ def interval(node, resolution):
     it."""
     if node.streams_groups():
         return max(stream_dense_processes(node, resolution))
-    core = (mmac_steps(node, resolution) + MMAC_FIXED_CYCLES) * _pixels(node)
+    core = (mmac_steps(node, resolution) + MMAC_FIXED_CYCLES) * node.pixels()
     if node.class_name == "MMACConv2D" and is_stream(node):
         return max(conv_window_cycles(node), core)
     return cycles(node, resolution)

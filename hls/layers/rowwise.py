@@ -1,6 +1,6 @@
 """The row-wise family (docs/algorithms.md, row-wise mixed precision): QDense and QConv2D with a
 ``quantized_rowwise`` kernel, mixed schemes and precisions per row, on three cores per layer (``RowwiseDense``,
-``RowwiseConv2D``).
+``RowwiseConv2D``: ``nnet::rowwise_dense``, ``nnet::rowwise_conv2d``).
 
 Keras side: every row (a Dense neuron or a Conv filter) becomes integers: a power-of-two
 step ``2^e_r`` and one integer code per weight, ``w = code_value * 2^e_r``:
@@ -29,9 +29,6 @@ resolution and ignores the value.
 Cost model: weights are constants: at ``reuse_factor`` 1 they fold into the logic
 (a PoT shift is wiring, a zero weight disappears), so only nonzero weights
 cost anything (docs/estimates.md).
-
-Here: the Keras handlers, hls4ml layers, config and call templates (``nnet::rowwise_dense``,
-``nnet::rowwise_conv2d``) and cost model.
 """
 
 import math
@@ -39,30 +36,23 @@ import math
 import numpy as np
 import tensorflow as tf
 from hls4ml.model.attributes import Attribute
-from hls4ml.model.layers import Layer
-from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
+from hls4ml.model.types import IntegerPrecisionType
 
 from mrfpga.training.errors import ConversionError
 from mrfpga.training.quantizers.base import frac_bits_of
 from mrfpga.training.quantizers.rowwise import FIXED4, FIXED8, POT4, SCHEME_BITS, SCHEMES
 
 from .common import (
-    KitConfigTemplate,
     KitFunctionTemplate,
     bits_for,
-    data_source,
-    exact_bias,
+    config_struct,
     include_lists,
-    kernel_class,
-    kit_quantizer,
-    parse_conv2d,
-    parse_dense,
     table_function,
+    unsigned,
 )
-from .mmac import mmac_conv2d_config_template
+from .exact_dense import ExactConv2D, ExactDense, ExactDenseConfigTemplate, core_kit_parser
 
 CORES = (("pot", POT4), ("fixed4", FIXED4), ("fixed8", FIXED8))
-MAX_EXACT_BITS = 52  # the widest integer a double (the exact reference, hls4ml's predict) holds exactly
 
 
 def code_magnitudes(codes, scheme):
@@ -71,7 +61,7 @@ def code_magnitudes(codes, scheme):
     return np.where(codes == 0, 0, 2 ** np.maximum(codes - 1, 0)) if scheme == POT4 else codes
 
 
-class RowwiseDense(Layer):
+class RowwiseDense(ExactDense):
     """Dense layer on three row-wise cores; output = the exact sum plus the bias, on one fixed-point grid."""
 
     _expected_attributes = [
@@ -85,19 +75,12 @@ class RowwiseDense(Layer):
 
     def initialize(self):
         # Look through flatten/max pooling: their output types are only inferred later.
-        precision = data_source(self).get_output_variable().type.precision
-        if not isinstance(precision, (FixedPrecisionType, IntegerPrecisionType)):
-            raise ConversionError(f"layer {self.name}: its input type {precision} is not fixed point")
-        self.set_attr("data_bits", precision.width)
-        self.set_attr("data_frac", precision.width - precision.integer)
-        self.set_attr("data_int_t", f"ap_{'' if precision.signed else 'u'}int<{precision.width}>")
+        precision = self.data_source().get_output_variable().type.precision
+        self.read_fixed_point_input(precision)
         # The largest input code magnitude.
         self.set_attr("data_max", 2 ** (precision.width - 1) if precision.signed else 2**precision.width - 1)
         self._build_cores()
         self.add_outputs()
-
-    def add_outputs(self):
-        self.add_output_variable([self.get_attr("n_out")], precision=self.get_attr("result_precision"))
 
     def _build_cores(self):
         n_out = self.get_attr("n_out")
@@ -111,30 +94,18 @@ class RowwiseDense(Layer):
         data_frac, data_max = self.get_attr("data_frac"), self.get_attr("data_max")
         acc_frac = max(data_frac - e_min, self.get_attr("bias_frac"))
         shifts = acc_frac - data_frac + row_exp
-        bias = self.get_attr("bias_values") * 2.0**acc_frac
-        if not np.array_equal(bias, np.round(bias)):
-            raise ConversionError(f"layer {self.name}: bias is not on its quantizer's grid")
+        bias = self.bias_on_grid(acc_frac)
         row_sums = np.zeros(n_out, np.int64)  # sum of |integer weight| per row
         for _, scheme in CORES:
             rows = schemes == scheme
             row_sums[rows] = code_magnitudes(codes[:, rows], scheme).sum(axis=0)
         # Python integers: the bound itself may pass what a double holds.
         bound = max((data_max * int(s) << int(k)) + abs(int(b)) for s, k, b in zip(row_sums, shifts, bias, strict=True))
-        width = bits_for(bound) + 1
-        if width > MAX_EXACT_BITS:
-            raise ConversionError(f"layer {self.name}: its output needs {width} bits, more than a double holds exactly")
-        self.set_attr("acc_width", width)
-        self.set_attr("result_precision", FixedPrecisionType(width=width, integer=width - acc_frac, signed=True))
+        self.set_accumulator(bound, acc_frac)
         self.set_attr("n_fixed_rows", int(np.sum(schemes != POT4)))
         for name, scheme in CORES:
             self._build_core(name, scheme, np.flatnonzero(schemes == scheme), codes, shifts, row_sums)
-        self.add_weights_variable(
-            name="bias",
-            var_name="b{index}",
-            type_name="bias{index}_t",
-            precision=IntegerPrecisionType(width=width, signed=True),
-            data=bias.astype(np.int64),
-        )
+        self.add_bias_table(bias)
 
     def _build_core(self, name, scheme, rows, codes, shifts, row_sums):
         """One scheme's compact table (its rows, row-major) and where each of its rows goes."""
@@ -154,15 +125,8 @@ class RowwiseDense(Layer):
         )
 
 
-class RowwiseConv2D(RowwiseDense):
-    """Conv2D on the row-wise cores: each output pixel is a ``RowwiseDense`` over its input patch.
-
-    The patch is (filter row, filter column, channel), flattened: the kernel's own order.
-    """
-
-    def add_outputs(self):
-        shape = [self.get_attr("out_height"), self.get_attr("out_width"), self.get_attr("n_filt")]
-        self.add_output_variable(shape, precision=self.get_attr("result_precision"))
+class RowwiseConv2D(ExactConv2D, RowwiseDense):
+    """Conv2D on the row-wise cores: each output pixel is a ``RowwiseDense`` over its input patch."""
 
 
 LAYERS = {"RowwiseDense": RowwiseDense, "RowwiseConv2D": RowwiseConv2D}
@@ -195,13 +159,8 @@ def row_integers(values, scheme):
     return -frac, codes
 
 
-def rowwise_attributes(keras_layer, kernel, bias, data_reader):
-    """The node attributes of a row-wise layer: schemes, steps and codes of every row, and the exact bias."""
-    config = keras_layer["config"]
-    name = config["name"]
-    if config.get("activation") not in (None, "linear"):
-        raise ConversionError(f"layer {name}: put the activation in a QActivation; a row-wise layer computes none")
-    quantizer = kit_quantizer(keras_layer, "kernel_quantizer", data_reader)
+def rowwise_attributes(name, quantizer, kernel):
+    """What a row-wise layer reads from its kernel: the scheme, step and codes of every row."""
     x = tf.constant(kernel, tf.float32)
     n_out = int(kernel.shape[-1])
     schemes = [int(s) for s in quantizer.row_codes(x).numpy()]
@@ -214,34 +173,10 @@ def rowwise_attributes(keras_layer, kernel, bias, data_reader):
         except ValueError as err:
             raise ConversionError(f"layer {name}, row {r}: {err}") from None
         exponents.append(exponent)
-    return {
-        "n_out": n_out,
-        "row_schemes": schemes,
-        "row_exponents": exponents,
-        "weight_codes": codes,  # (fan-in, n_out)
-        **exact_bias(keras_layer, bias, n_out, data_reader),
-    }
+    return {"row_schemes": schemes, "row_exponents": exponents, "weight_codes": codes}  # codes: (fan-in, n_out)
 
 
-def parse_rowwise_dense(keras_layer, input_names, input_shapes, data_reader):
-    return parse_dense(keras_layer, input_names, input_shapes, data_reader, "RowwiseDense", rowwise_attributes)
-
-
-def parse_rowwise_conv2d(keras_layer, input_names, input_shapes, data_reader):
-    config = keras_layer["config"]
-    if config.get("data_format", "channels_last") != "channels_last":
-        raise ConversionError(f"layer {config['name']}: the row-wise Conv2D supports channels_last only")
-    if tuple(config.get("dilation_rate", (1, 1))) != (1, 1):
-        raise ConversionError(f"layer {config['name']}: the row-wise Conv2D supports undilated convolutions only")
-    return parse_conv2d(keras_layer, input_names, input_shapes, data_reader, "RowwiseConv2D", rowwise_attributes)
-
-
-PARSERS = {"QDense": parse_rowwise_dense, "QConv2D": parse_rowwise_conv2d}
-
-
-def kit_parser(keras_class, keras_layer):
-    """The parser of a kit-marked QKeras layer this family converts, or None."""
-    return PARSERS.get(keras_class) if kernel_class(keras_layer) == "quantized_rowwise" else None
+kit_parser = core_kit_parser("Rowwise", ("quantized_rowwise",), rowwise_attributes)
 
 
 KERAS_HANDLERS = {}  # no Keras classes of its own: QDense and QConv2D layers marked by common.mark_kit_layers
@@ -262,16 +197,15 @@ rowwise_core_template = """struct {name} : nnet::rowwise_core_config {{
         {row_shift_function}
     }};"""
 
-rowwise_dense_config_template = """struct config{index}{suffix} : nnet::rowwise_dense_config {{
-    static const unsigned n_in = {n_in};
-    static const unsigned n_out = {n_out};
-    static const unsigned reuse_factor = {reuse};
-    static const unsigned multiplier_limit = {multiplier_limit};
-    typedef {data_int_t} data_int_t;
-    typedef ap_int<{acc_width}> accum_t;
-    typedef {bias_t} bias_t;
-    {cores}
-}};\n"""
+rowwise_dense_config_template = config_struct(
+    "config{index}{suffix}",
+    "nnet::rowwise_dense_config",
+    *unsigned("n_in n_out reuse_factor=reuse multiplier_limit"),
+    "typedef {data_int_t} data_int_t;",
+    "typedef ap_int<{acc_width}> accum_t;",
+    "typedef {bias_t} bias_t;",
+    "{cores}",
+)
 
 rowwise_function_template = (
     "nnet::{function}<{{input_t}}, {{output_t}}, {{config}}>({{input}}, {{output}}, {{pot_weights}}, "
@@ -300,23 +234,18 @@ def _core_config(node, name, n_in):
     )
 
 
-def format_rowwise_dense_config(params, node, suffix=""):
-    n_in = node.get_attr("patch_size")
-    params.update(
-        suffix=suffix,
-        n_in=n_in,
-        multiplier_limit=max(1, -(-n_in * node.get_attr("n_fixed_rows") // node.get_attr("reuse_factor"))),
-        bias_t=node.get_weights("bias").type.name,
-        cores="\n    ".join(_core_config(node, name, n_in) for name, _ in CORES),
-    )
-    return rowwise_dense_config_template.format(**params)
+class RowwiseDenseConfigTemplate(ExactDenseConfigTemplate):
+    LAYER, TEMPLATE, FAMILY = RowwiseDense, rowwise_dense_config_template, "rowwise"
 
-
-class RowwiseDenseConfigTemplate(KitConfigTemplate):
-    LAYER, TEMPLATE = RowwiseDense, rowwise_dense_config_template
-
-    def format(self, node):
-        return format_rowwise_dense_config(self._default_config_params(node), node)
+    def params(self, node, params):
+        n_in = node.get_attr("patch_size")
+        params.update(
+            n_in=n_in,
+            multiplier_limit=max(1, -(-n_in * node.get_attr("n_fixed_rows") // node.get_attr("reuse_factor"))),
+            bias_t=node.get_weights("bias").type.name,
+            cores="\n    ".join(_core_config(node, name, n_in) for name, _ in CORES),
+        )
+        return params
 
 
 class RowwiseDenseFunctionTemplate(KitFunctionTemplate):
@@ -328,17 +257,8 @@ class RowwiseDenseFunctionTemplate(KitFunctionTemplate):
     WEIGHTS = (*(f"{name}_weights" for name, _ in CORES), "bias")
 
 
-class RowwiseConv2DConfigTemplate(KitConfigTemplate):
-    # The same geometry fields as the mMAC Conv2D; only the base struct differs.
-    LAYER = RowwiseConv2D
-    TEMPLATE = mmac_conv2d_config_template.replace("nnet::mmac_conv2d_config", "nnet::rowwise_conv2d_config").replace(
-        "config{index}_mmac", "config{index}_rowwise"
-    )
-
-    def format(self, node):
-        params = self._default_config_params(node)
-        dense = format_rowwise_dense_config(dict(params), node, suffix="_rowwise")
-        return dense + "\n" + self.template.format(**params)
+class RowwiseConv2DConfigTemplate(RowwiseDenseConfigTemplate):
+    LAYER, CONV2D = RowwiseConv2D, True
 
 
 class RowwiseConv2DFunctionTemplate(RowwiseDenseFunctionTemplate):
@@ -359,15 +279,11 @@ LUTROM_BITS = 64
 FIXED_CORES = ("fixed4", "fixed8")
 
 
-def _pixels(node):
-    return node.get_attr("out_height") * node.get_attr("out_width") if node.class_name == "RowwiseConv2D" else 1
-
-
 def cycles(node, resolution):
     """``pixels * (reuse_factor + ceil(log2(fan-in)) + 1)``: products, adder tree, shift and bias."""
     fan_in = node.get_attr("patch_size")
     tree = math.ceil(math.log2(fan_in)) if fan_in > 1 else 0
-    return _pixels(node) * (node.get_attr("reuse_factor") + tree + 1)
+    return node.pixels() * (node.get_attr("reuse_factor") + tree + 1)
 
 
 def resources(node):

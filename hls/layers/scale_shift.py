@@ -1,7 +1,5 @@
 """The switchable scale/shift family: a meta model's ``SwitchableBatchNormalization``, folded per resolution
 (``nnet::switchable_scale_shift``).
-
-Here: its Keras handler, hls4ml layer, config and call templates and cost model.
 """
 
 import numpy as np
@@ -12,7 +10,16 @@ from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 from mrfpga.training.errors import ConversionError
 from mrfpga.training.quantizers.base import frac_bits_of
 
-from .common import KitConfigTemplate, KitFunctionTemplate, bits_for, include_lists, parse_default
+from .common import (
+    KitConfigTemplate,
+    KitFunctionTemplate,
+    bits_for,
+    config_struct,
+    include_lists,
+    integer_code_type,
+    parse_default,
+    unsigned,
+)
 from .streaming import is_stream, pack_loop_cycles, pack_size
 
 
@@ -51,7 +58,7 @@ class SwitchableScaleShift(Layer):
         self.set_attr("scale_up", frac - x_frac - s_frac)
         self.set_attr("shift_up", frac - t_frac)
         self.set_attr("acc_width", width)
-        self.set_attr("data_int_t", f"ap_{'' if precision.signed else 'u'}int<{precision.width}>")
+        self.set_attr("data_int_t", integer_code_type(precision))
         for name, table in (("scales", s_int), ("shifts", t_int)):
             self.add_weights_variable(
                 name=name,
@@ -112,17 +119,15 @@ def kit_parser(keras_class, keras_layer):
 
 # Templates.
 
-scale_shift_config_template = """struct config{index} : nnet::scale_shift_config {{
-    static const unsigned n_in = {n_in};
-    static const unsigned n_chan = {n_chan};
-    static const unsigned n_resolutions = {n_resolutions};
-    static const unsigned scale_up = {scale_up};
-    static const unsigned shift_up = {shift_up};
-    typedef {data_int_t} data_int_t;
-    typedef {scales_t.name} scale_t;
-    typedef {shifts_t.name} shift_t;
-    typedef ap_int<{acc_width}> accum_t;
-}};\n"""
+scale_shift_config_template = config_struct(
+    "config{index}",
+    "nnet::scale_shift_config",
+    *unsigned("n_in n_chan n_resolutions scale_up shift_up"),
+    "typedef {data_int_t} data_int_t;",
+    "typedef {scales_t.name} scale_t;",
+    "typedef {shifts_t.name} shift_t;",
+    "typedef ap_int<{acc_width}> accum_t;",
+)
 
 scale_shift_include_lists = include_lists("nnet_scale_shift.h", "nnet_scale_shift_stream.h")
 
