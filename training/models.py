@@ -107,6 +107,11 @@ def bias_or_none(q):
     return None if q is None else bias_quantizer(q)
 
 
+def dense(units, q, name):
+    """A QDense with the scheme's kernel and bias quantizers."""
+    return QDense(units, kernel_quantizer=kernel_quantizer(q), bias_quantizer=bias_or_none(q), name=name)
+
+
 def _input(input_shape):
     shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
     return tf.keras.Input(shape, name="features")
@@ -126,16 +131,9 @@ def build_mlp(input_shape, n_classes, hidden, quantization, seed=0, input_grid=N
     h = tf.keras.layers.Flatten(name="flatten")(x) if len(x.shape) > 2 else x
     h = input_layer(quantization, input_grid)(h)
     for i, units in enumerate(hidden):
-        h = QDense(
-            units, kernel_quantizer=kernel_quantizer(quantization), bias_quantizer=bias_or_none(quantization),
-            name=f"dense_{i}",
-        )(h)  # fmt: skip
+        h = dense(units, quantization, f"dense_{i}")(h)
         h = activation(quantization, f"terms_{i}")(h)
-    logits = QDense(
-        n_classes, kernel_quantizer=kernel_quantizer(quantization), bias_quantizer=bias_or_none(quantization),
-        name="logits",
-    )(h)  # fmt: skip
-    return tf.keras.Model(x, logits, name="mlp")
+    return tf.keras.Model(x, dense(n_classes, quantization, "logits")(h), name="mlp")
 
 
 def bn_scale_terms(q):
@@ -158,11 +156,7 @@ def build_cnn(input_shape, n_classes, filters, quantization, seed=0, input_grid=
         if min(h.shape[1:3]) >= 2:
             h = tf.keras.layers.MaxPooling2D(2, name=f"pool_{i}")(h)
     h = tf.keras.layers.Flatten(name="flatten")(h)
-    logits = QDense(
-        n_classes, kernel_quantizer=kernel_quantizer(quantization), bias_quantizer=bias_or_none(quantization),
-        name="logits",
-    )(h)  # fmt: skip
-    return tf.keras.Model(x, logits, name="cnn")
+    return tf.keras.Model(x, dense(n_classes, quantization, "logits")(h), name="cnn")
 
 
 def load_builder(spec):
