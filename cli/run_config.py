@@ -60,13 +60,13 @@ class ModelConfig:
 
 @dataclass
 class QuantizationConfig:
-    scheme: str = "term"
-    weight_bits: int = 8
-    activation_bits: int = 8
-    activation_integer: int = 3
-    group_size: int = 16
-    encoding: str = "naf"
-    bias_bits: int = 16
+    scheme: str = "term"  # term | onion | rowwise | qkeras
+    weight_bits: int = 8  # b: weight magnitude bits
+    activation_bits: int = 8  # the activation grid's width
+    activation_integer: int = 3  # of which integer bits
+    group_size: int = 16  # g: weights per term group along the fan-in (term)
+    encoding: str = "naf"  # naf | binary | hese: how a weight splits into terms
+    bias_bits: int = 16  # QKeras quantized_bits(bias_bits, bias_integer, alpha=1)
     bias_integer: int = 7
     resolutions: list[list[int]] = field(default_factory=lambda: [list(r) for r in REFERENCE_RESOLUTIONS])
     precisions: list[int] = field(default_factory=lambda: [2, 4, 6, 8])  # onion
