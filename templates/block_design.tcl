@@ -23,19 +23,7 @@ set io_type         "@{io_type}"
 set top             "@{top}"
 set board_pattern   "@{board_pattern}"
 
-set script_dir [file dirname [file normalize [info script]]]
-set ip_repo [file join [file dirname $script_dir] "@{project_name}_prj" solution1 impl ip]
-set out_dir [file join $script_dir output]
-if {![file isfile [file join $ip_repo component.xml]]} {
-    error "no exported HLS IP in $ip_repo: run the HLS build with export=1 (export_design) first"
-}
-
-# The newest VLNV in the IP catalog matching `pattern` (ipdef objects print as their VLNV).
-proc latest_ipdef {pattern} {
-    set defs [get_ipdefs -quiet $pattern]
-    if {![llength $defs]} { error "no IP $pattern in the IP catalog" }
-    return [lindex [lsort -dictionary $defs] end]
-}
+@{shared_procs}
 
 # The one interface pin of `cell` of bus type `bus` (aximm_rtl, axis_rtl) and `mode` (Master, Slave).
 proc only_intf {cell bus mode what} {
@@ -46,6 +34,9 @@ proc only_intf {cell bus mode what} {
 }
 
 # --- project: part, board files, IP catalog ---------------------------------------------------------------
+set script_dir [file dirname [file normalize [info script]]]
+set ip_repo [exported_ip_repo $script_dir @{project_name}]
+set out_dir [file join $script_dir output]
 create_project @{project_name}_vivado [file join $script_dir @{project_name}_vivado] -part $part -force
 set board_part [lindex [get_board_parts -quiet -latest_file_version $board_pattern] end]
 if {$board_part ne ""} {
@@ -56,11 +47,7 @@ if {$board_part ne ""} {
           install the board files for a PS configured for the board."
     set preset 0
 }
-if {[get_property PART [current_project]] ne $part} {
-    error "the project targets [get_property PART [current_project]], expected $part"
-}
-set_property ip_repo_paths [list $ip_repo] [current_project]
-update_ip_catalog -rebuild
+use_ip_repo $part $ip_repo
 
 # --- block design ------------------------------------------------------------------------------------------
 create_bd_design design_1

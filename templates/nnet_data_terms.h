@@ -48,7 +48,7 @@ template <typename CONFIG_T> struct data_term_op {
     const unsigned budget, dropped;
     explicit data_term_op(unsigned resolution)
         : budget(CONFIG_T::data_terms(resolution)), dropped(CONFIG_T::dropped_bits(resolution)) {}
-    template <class res_T, class data_T> res_T apply(const data_T &x) const {
+    template <class res_T, class data_T> res_T apply(const data_T &x, unsigned /* every index alike */) const {
         #pragma HLS INLINE
         return data_term_value<res_T, CONFIG_T>(x, budget, dropped);
     }
@@ -88,7 +88,7 @@ res_T signed_data_term_value(const data_T &x, const unsigned budget) {
 template <typename CONFIG_T> struct signed_data_term_op {
     const unsigned budget;
     explicit signed_data_term_op(unsigned resolution) : budget(CONFIG_T::data_terms(resolution)) {}
-    template <class res_T, class data_T> res_T apply(const data_T &x) const {
+    template <class res_T, class data_T> res_T apply(const data_T &x, unsigned /* every index alike */) const {
         #pragma HLS INLINE
         return signed_data_term_value<res_T, CONFIG_T>(x, budget);
     }

@@ -1,7 +1,7 @@
 // mrfpga: what the kit's layer families share: the cycle counters of C simulation, the signed digits of a
 // code and its most significant terms, the loops of the elementwise layers (all values at once, or pack by
-// pack), reading and writing a whole vector as packs, and the zero-padded patch of a convolution's output
-// pixel.
+// pack), reading and writing a whole vector as packs, and a convolution's loop over its output pixels, each a
+// Dense over the pixel's zero-padded patch.
 #ifndef NNET_MMAC_COMMON_H_
 #define NNET_MMAC_COMMON_H_
 
@@ -100,7 +100,8 @@ Planes:
 }
 
 // The per-value operation of an elementwise layer at one resolution is a policy object (a `value_op` with
-// `apply<res_T>(x)`), so one loop below serves every such layer, in each io style.
+// `apply<res_T>(x, i)`, i the value's index: in the vector, or in its pack for io_stream; either way its channel
+// is i modulo the channel count), so one loop below serves every such layer, in each io style.
 
 // LANES values a cycle, pack after pack, from LANES copies of the operation, pipelined in five stages (each
 // lane's value selected from the input, the value on its grid, its signed digits, the kept digits, its code):
@@ -118,7 +119,7 @@ Packs:
             #pragma HLS UNROLL
             const unsigned i = p * LANES + l;
             if (i < N)
-                res[i] = op.template apply<res_T>(data[i]);
+                res[i] = op.template apply<res_T>(data[i], i);
         }
     }
     MRFPGA_COUNT_CYCLES(5 + n_packs);
@@ -133,11 +134,11 @@ Packs:
 // Cycles of a pipelined pack-by-pack loop: one pack per cycle, plus its one registered stage.
 static const unsigned pack_loop_fill_cycles = 1;
 
-// Pack by pack: one pack per cycle, its values unrolled (one data-term unit per value of a pack).
+// Pack by pack: one pack per cycle, its values unrolled (one data-term unit or BN multiplier per value of a pack).
 template <class data_T, class res_T, unsigned N, class value_op>
 void apply_to_packs(hls::stream<data_T> &data, hls::stream<res_T> &res, const value_op &op) {
     #pragma HLS INLINE
-    static_assert(res_T::size == data_T::size, "data terms keep the stream's packing");
+    static_assert(res_T::size == data_T::size, "an elementwise layer keeps the stream's packing");
     static const unsigned n_packs = N / data_T::size;
 Packs:
     for (unsigned p = 0; p < n_packs; p++) {
@@ -147,7 +148,7 @@ Packs:
         PRAGMA_DATA_PACK(out)
         for (unsigned j = 0; j < data_T::size; j++) {
             #pragma HLS UNROLL
-            out[j] = op.template apply<typename res_T::value_type>(in[j]);
+            out[j] = op.template apply<typename res_T::value_type>(in[j], j);
         }
         res.write(out);
     }
@@ -191,20 +192,14 @@ WritePacks:
 // flattened (filter row, filter column, channel) like the kernel. The mMAC and the row-wise Conv2D both work
 // so, on the same geometry.
 
-// The geometry of the kit's convolutions (channels last, undilated).
+// The geometry of the kit's convolutions (channels last, undilated): the input, the output, the kernel, the
+// strides and the padding, a line each.
 struct conv2d_geometry {
-    static const unsigned in_height = 8;
-    static const unsigned in_width = 8;
-    static const unsigned n_chan = 1;
-    static const unsigned out_height = 6;
-    static const unsigned out_width = 6;
-    static const unsigned n_filt = 4;
-    static const unsigned filt_height = 3;
-    static const unsigned filt_width = 3;
-    static const unsigned stride_height = 1;
-    static const unsigned stride_width = 1;
-    static const unsigned pad_top = 0;
-    static const unsigned pad_left = 0;
+    static const unsigned in_height = 8, in_width = 8, n_chan = 1;
+    static const unsigned out_height = 6, out_width = 6, n_filt = 4;
+    static const unsigned filt_height = 3, filt_width = 3;
+    static const unsigned stride_height = 1, stride_width = 1;
+    static const unsigned pad_top = 0, pad_left = 0;
 };
 
 // The zero-padded input patch of output pixel (oh, ow), flattened (filter row, filter column, channel)
@@ -224,6 +219,31 @@ Patch:
                 #pragma HLS UNROLL
                 patch[(fh * CONFIG_T::filt_width + fw) * CONFIG_T::n_chan + c] =
                     inside ? data[(ih * CONFIG_T::in_width + iw) * CONFIG_T::n_chan + c] : data_T(0);
+            }
+        }
+    }
+}
+
+// A convolution pixel by pixel: each output pixel is `patch_dense::apply` (the layer's Dense over the pixel's
+// zero-padded input patch, given the layer's own arguments: its tables, biases and the resolution), written at
+// its place. One loop serves the mMAC and the row-wise Conv2D.
+template <class data_T, class res_T, typename CONFIG_T, class patch_dense, class... args_T>
+void conv2d_pixels(const data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
+                   res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt], const args_T &...args) {
+    #pragma HLS INLINE
+    const unsigned patch_size = CONFIG_T::filt_height * CONFIG_T::filt_width * CONFIG_T::n_chan;
+Pixels:
+    for (unsigned oh = 0; oh < CONFIG_T::out_height; oh++) {
+        for (unsigned ow = 0; ow < CONFIG_T::out_width; ow++) {
+            data_T patch[patch_size];
+            #pragma HLS ARRAY_PARTITION variable = patch complete
+            gather_patch<data_T, CONFIG_T>(data, patch, oh, ow);
+            res_T pixel[CONFIG_T::n_filt];
+            #pragma HLS ARRAY_PARTITION variable = pixel complete
+            patch_dense::template apply<data_T, res_T, typename CONFIG_T::dense_config>(patch, pixel, args...);
+            for (unsigned f = 0; f < CONFIG_T::n_filt; f++) {
+                #pragma HLS UNROLL
+                res[(oh * CONFIG_T::out_width + ow) * CONFIG_T::n_filt + f] = pixel[f];
             }
         }
     }

@@ -18,27 +18,10 @@ struct mmac_conv2d_config : conv2d_geometry {
 template <class data_T, class res_T, typename CONFIG_T>
 void mmac_conv2d(const data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
                  res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt],
-                 const typename CONFIG_T::dense_config::term_t terms[CONFIG_T::dense_config::reuse_factor *
-                                                                     CONFIG_T::dense_config::max_weight_terms *
-                                                                     CONFIG_T::dense_config::n_units],
+                 const typename mmac_term_table<typename CONFIG_T::dense_config>::type terms,
                  const typename CONFIG_T::dense_config::bias_t biases[CONFIG_T::n_filt], const unsigned resolution) {
     #pragma HLS INLINE off
-    const unsigned patch_size = CONFIG_T::filt_height * CONFIG_T::filt_width * CONFIG_T::n_chan;
-Pixels:
-    for (unsigned oh = 0; oh < CONFIG_T::out_height; oh++) {
-        for (unsigned ow = 0; ow < CONFIG_T::out_width; ow++) {
-            data_T patch[patch_size];
-            #pragma HLS ARRAY_PARTITION variable = patch complete
-            gather_patch<data_T, CONFIG_T>(data, patch, oh, ow);
-            res_T pixel[CONFIG_T::n_filt];
-            #pragma HLS ARRAY_PARTITION variable = pixel complete
-            mmac_dense<data_T, res_T, typename CONFIG_T::dense_config>(patch, pixel, terms, biases, resolution);
-            for (unsigned f = 0; f < CONFIG_T::n_filt; f++) {
-                #pragma HLS UNROLL
-                res[(oh * CONFIG_T::out_width + ow) * CONFIG_T::n_filt + f] = pixel[f];
-            }
-        }
-    }
+    conv2d_pixels<data_T, res_T, CONFIG_T, mmac_patch_dense>(data, res, terms, biases, resolution);
 }
 
 } // namespace nnet

@@ -122,9 +122,7 @@ Positions:
 template <class value_T, class res_T, typename CONFIG_T>
 void conv_pixels(hls::stream<nnet::array<value_T, conv2d_stream_geometry<CONFIG_T>::patch_size>> &windows,
                  hls::stream<res_T> &res,
-                 const typename CONFIG_T::dense_config::term_t terms[CONFIG_T::dense_config::reuse_factor *
-                                                                     CONFIG_T::dense_config::max_weight_terms *
-                                                                     CONFIG_T::dense_config::n_units],
+                 const typename mmac_term_table<typename CONFIG_T::dense_config>::type terms,
                  const typename CONFIG_T::dense_config::bias_t biases[CONFIG_T::n_filt], const unsigned resolution) {
     #pragma HLS INLINE off
 Pixels:
@@ -153,9 +151,7 @@ Pixels:
 
 template <class data_T, class res_T, typename CONFIG_T>
 void mmac_conv2d(hls::stream<data_T> &data, hls::stream<res_T> &res,
-                 const typename CONFIG_T::dense_config::term_t terms[CONFIG_T::dense_config::reuse_factor *
-                                                                     CONFIG_T::dense_config::max_weight_terms *
-                                                                     CONFIG_T::dense_config::n_units],
+                 const typename mmac_term_table<typename CONFIG_T::dense_config>::type terms,
                  const typename CONFIG_T::dense_config::bias_t biases[CONFIG_T::n_filt], const unsigned resolution) {
     #pragma HLS INLINE off
     #pragma HLS DATAFLOW

@@ -56,6 +56,14 @@ struct mmac_dense_config {
     static unsigned group_base(unsigned group) { return group * group_size; }  // first input of a group
 };
 
+// The term table as the layers' parameters name it: reuse_factor * n_groups * max_weight_terms entries for each
+// of the n_units units, in the layout of the layer that reads it.
+template <typename CONFIG_T> struct mmac_term_table {
+    static const unsigned size =
+        CONFIG_T::reuse_factor * CONFIG_T::n_groups * CONFIG_T::max_weight_terms * CONFIG_T::n_units;
+    typedef typename CONFIG_T::term_t type[size];
+};
+
 // Fixed stages of mmac_dense around its steps: load (the resolution's step counts), the last step's product
 // and its accumulation into the output, the low half of the accumulator then the high half a cycle later
 // (two short carry chains, as the Verilog twin measures them).
@@ -68,13 +76,16 @@ template <typename CONFIG_T> struct mmac_core {
     static const bool term_pairs = CONFIG_T::unit == term_pair_unit;
     static const unsigned max_data = term_pairs ? CONFIG_T::max_data_terms : 1;
     typedef typename uint_upto<CONFIG_T::data_bits>::type exp_t; // a data term's exponent
-    typedef typename uint_upto<max_data>::type count_t;          // data terms of a value
+    static const unsigned exp_bits = exp_t::width;
+    // A data term in one word, laid out like a weight term's entry, least significant bit first:
+    // [exponent : exp_bits][negative : 1][valid : 1].
+    typedef ap_uint<exp_bits + 2> data_term_t;
 
-    // Each value's data terms, most significant first (exponent, sign). The data-term layer already kept `a`
-    // terms of its own encoding; the NAF of that value is minimal, so it has at most `a` terms and sums exactly.
+    // Each value's data terms, most significant first; the slots past a value's last term are not valid. The
+    // data-term layer already kept `a` terms of its own encoding; the NAF of that value is minimal, so it has at
+    // most `a` terms and sums exactly.
     template <unsigned N, class value_T>
-    static void data_terms(const value_T values[N], const unsigned a, exp_t data_exp[N][max_data],
-                           bool data_neg[N][max_data], count_t data_count[N]) {
+    static void data_terms(const value_T values[N], const unsigned a, data_term_t value_terms[N][max_data]) {
         #pragma HLS INLINE
     DataTerms:
         for (unsigned i = 0; i < N; i++) {
@@ -84,19 +95,19 @@ template <typename CONFIG_T> struct mmac_core {
             top_terms<CONFIG_T::data_bits, naf_terms>(code, a, pos, neg);
             for (unsigned n = 0; n < max_data; n++) {
                 #pragma HLS UNROLL
-                data_exp[i][n] = 0;
-                data_neg[i][n] = false;
+                value_terms[i][n] = 0;
             }
             unsigned n = 0;
             for (int p = CONFIG_T::data_bits; p >= 0; p--) {
                 #pragma HLS UNROLL
                 if ((pos[p] || neg[p]) && n < max_data) {
-                    data_exp[i][n] = p;
-                    data_neg[i][n] = neg[p];
+                    data_term_t term = p;
+                    term[exp_bits] = neg[p];
+                    term[exp_bits + 1] = 1;
+                    value_terms[i][n] = term;
                     n++;
                 }
             }
-            data_count[i] = n;
         }
     }
 
@@ -106,8 +117,7 @@ template <typename CONFIG_T> struct mmac_core {
     template <unsigned N, class value_T>
     static accum_t step(const typename CONFIG_T::term_t entry, const unsigned w_floor, const unsigned base,
                         const unsigned d, const bool live, const value_T values[N],
-                        const exp_t data_exp[N][max_data], const bool data_neg[N][max_data],
-                        const count_t data_count[N], const accum_t acc) {
+                        const data_term_t value_terms[N][max_data], const accum_t acc) {
         #pragma HLS INLINE
         const unsigned idx = entry.range(CONFIG_T::index_bits - 1, 0);
         const unsigned w_exp = entry.range(CONFIG_T::index_bits + CONFIG_T::exponent_bits - 1, CONFIG_T::index_bits);
@@ -116,9 +126,10 @@ template <typename CONFIG_T> struct mmac_core {
         const unsigned i = base + idx;
         accum_t product;
         if (term_pairs) {
-            valid = valid && d < data_count[i];
-            negative = negative != data_neg[i][d];
-            product = accum_t(1) << (w_exp + unsigned(data_exp[i][d]) + CONFIG_T::acc_shift);
+            const data_term_t term = value_terms[i][d];
+            valid = valid && term[exp_bits + 1];
+            negative = negative != term[exp_bits];
+            product = accum_t(1) << (w_exp + unsigned(term.range(exp_bits - 1, 0)) + CONFIG_T::acc_shift);
         } else {
             typename CONFIG_T::data_int_t x;
             x.range() = values[i].range();
@@ -130,8 +141,7 @@ template <typename CONFIG_T> struct mmac_core {
 
 template <class data_T, class res_T, typename CONFIG_T>
 void mmac_dense(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
-                const typename CONFIG_T::term_t terms[CONFIG_T::reuse_factor * CONFIG_T::n_groups *
-                                                      CONFIG_T::max_weight_terms * CONFIG_T::n_units],
+                const typename mmac_term_table<CONFIG_T>::type terms,
                 const typename CONFIG_T::bias_t biases[CONFIG_T::n_out], const unsigned resolution) {
     #pragma HLS INLINE off
     #pragma HLS ARRAY_PARTITION variable = terms cyclic factor = CONFIG_T::n_units
@@ -145,13 +155,9 @@ void mmac_dense(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
 
     // The group all units read in this step and, for term pairs, its values' data terms.
     data_T group[group_size];
-    typename core::exp_t data_exp[group_size][max_data];
-    bool data_neg[group_size][max_data];
-    typename core::count_t data_count[group_size];
+    typename core::data_term_t value_terms[group_size][max_data];
     #pragma HLS ARRAY_PARTITION variable = group complete
-    #pragma HLS ARRAY_PARTITION variable = data_exp complete dim = 0
-    #pragma HLS ARRAY_PARTITION variable = data_neg complete dim = 0
-    #pragma HLS ARRAY_PARTITION variable = data_count complete dim = 0
+    #pragma HLS ARRAY_PARTITION variable = value_terms complete dim = 0
 
     // Each unit starts from its first output's bias; a round's end hands it the next one's.
     accum_t acc[CONFIG_T::n_units];
@@ -176,7 +182,7 @@ Steps:
                 group[i] = input < CONFIG_T::n_in ? data[input] : data_T(0);
             }
             if (core::term_pairs) {
-                core::template data_terms<group_size>(group, a, data_exp, data_neg, data_count);
+                core::template data_terms<group_size>(group, a, value_terms);
             }
         }
         const bool round_ends = g + 1 == CONFIG_T::n_groups && slot + 1 == slots && d + 1 == a;
@@ -185,8 +191,7 @@ Steps:
             #pragma HLS UNROLL
             const typename CONFIG_T::term_t entry =
                 terms[((round * CONFIG_T::n_groups + g) * CONFIG_T::max_weight_terms + slot) * CONFIG_T::n_units + u];
-            const accum_t sum = core::template step<group_size>(entry, w_floor, 0, d, true, group, data_exp,
-                                                                 data_neg, data_count, acc[u]);
+            const accum_t sum = core::template step<group_size>(entry, w_floor, 0, d, true, group, value_terms, acc[u]);
             if (round_ends) {
                 // The accumulator is an integer on the output's grid: copy its bits.
                 const unsigned o = round * CONFIG_T::n_units + u;
@@ -225,6 +230,15 @@ Steps:
     }
     MRFPGA_COUNT_CYCLES(n_steps + mmac_fixed_cycles);
 }
+
+// mmac_dense as the convolutions' Dense over an output pixel's patch (conv2d_pixels' patch_dense).
+struct mmac_patch_dense {
+    template <class data_T, class res_T, typename DENSE_T, class... args_T>
+    static void apply(const data_T patch[DENSE_T::n_in], res_T pixel[DENSE_T::n_out], const args_T &...args) {
+        #pragma HLS INLINE
+        mmac_dense<data_T, res_T, DENSE_T>(patch, pixel, args...);
+    }
+};
 
 } // namespace nnet
 

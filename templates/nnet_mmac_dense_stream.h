@@ -104,14 +104,13 @@ Groups:
 
 template <class value_T, class res_T, typename CONFIG_T>
 void dense_group_steps(hls::stream<nnet::array<value_T, CONFIG_T::group_size>> &groups, hls::stream<res_T> &res,
-                       const typename CONFIG_T::term_t terms[CONFIG_T::n_groups * CONFIG_T::reuse_factor *
-                                                             CONFIG_T::max_weight_terms * CONFIG_T::n_units],
+                       const typename mmac_term_table<CONFIG_T>::type terms,
                        const typename CONFIG_T::bias_t biases[CONFIG_T::n_out], const unsigned resolution) {
     #pragma HLS INLINE off
     #pragma HLS ARRAY_PARTITION variable = terms cyclic factor = CONFIG_T::n_units
+    static const unsigned G = CONFIG_T::group_size, R = CONFIG_T::reuse_factor, U = CONFIG_T::n_units;
     typedef mmac_core<CONFIG_T> core;
     typedef typename CONFIG_T::accum_t accum_t;
-    static const unsigned G = CONFIG_T::group_size, R = CONFIG_T::reuse_factor, U = CONFIG_T::n_units;
     static const unsigned max_data = core::max_data;
     const unsigned w_floor = CONFIG_T::weight_floor(resolution);
     const typename uint_upto<max_data>::type a = core::term_pairs ? CONFIG_T::data_terms(resolution) : 1;
@@ -123,13 +122,9 @@ void dense_group_steps(hls::stream<nnet::array<value_T, CONFIG_T::group_size>> &
 
     // The current group's values and their data terms.
     value_T values[G];
-    typename core::exp_t data_exp[G][max_data];
-    bool data_neg[G][max_data];
-    typename core::count_t data_count[G];
+    typename core::data_term_t value_terms[G][max_data];
     #pragma HLS ARRAY_PARTITION variable = values complete
-    #pragma HLS ARRAY_PARTITION variable = data_exp complete dim = 0
-    #pragma HLS ARRAY_PARTITION variable = data_neg complete dim = 0
-    #pragma HLS ARRAY_PARTITION variable = data_count complete dim = 0
+    #pragma HLS ARRAY_PARTITION variable = value_terms complete dim = 0
     // acc[round][u]: output round * U + u, summed over the groups.
     accum_t acc[R][U];
     #pragma HLS ARRAY_PARTITION variable = acc complete dim = 0
@@ -157,7 +152,7 @@ Steps:
                 values[i] = in[i];
             }
             if (core::term_pairs) {
-                core::template data_terms<G>(values, a, data_exp, data_neg, data_count);
+                core::template data_terms<G>(values, a, value_terms);
             }
         }
     Units:
@@ -165,8 +160,7 @@ Steps:
             #pragma HLS UNROLL
             const typename CONFIG_T::term_t entry =
                 terms[((group * R + round) * CONFIG_T::max_weight_terms + slot) * U + u];
-            acc[round][u] = core::template step<G>(entry, w_floor, 0, d, live, values, data_exp, data_neg, data_count,
-                                                   acc[round][u]);
+            acc[round][u] = core::template step<G>(entry, w_floor, 0, d, live, values, value_terms, acc[round][u]);
         }
         // The step counter (group, round, slot, d), d fastest: counters, not divisions.
         if (live && d + 1 < a) {
@@ -202,8 +196,7 @@ Outputs:
 
 template <class data_T, class res_T, typename CONFIG_T>
 void mmac_dense(hls::stream<data_T> &data, hls::stream<res_T> &res,
-                const typename CONFIG_T::term_t terms[CONFIG_T::n_groups * CONFIG_T::reuse_factor *
-                                                      CONFIG_T::max_weight_terms * CONFIG_T::n_units],
+                const typename mmac_term_table<CONFIG_T>::type terms,
                 const typename CONFIG_T::bias_t biases[CONFIG_T::n_out], const unsigned resolution) {
     #pragma HLS INLINE off
     #pragma HLS DATAFLOW

@@ -12,7 +12,7 @@
 #include "ap_int.h"
 #include "hls_stream.h"
 #include "nnet_common.h"
-#include "nnet_mmac_common.h" // cycle counters, conv2d_geometry / gather_patch, read_all / write_all
+#include "nnet_mmac_common.h" // cycle counters, conv2d_geometry / conv2d_pixels, read_all / write_all
 
 // Binding directives. Vitis HLS defines __VITIS_HLS__ and takes BIND_OP;
 // Vivado HLS takes RESOURCE with its core names (DSP48: a multiplier in a
@@ -38,6 +38,11 @@ struct rowwise_core_config {
     typedef ap_int<16> product_t; // fixed cores: holds any x * w
     static unsigned row_index(unsigned r) { return r; } // the row's position in the layer's output
     static unsigned row_shift(unsigned r) { return 0; } // the row's grid onto the output grid
+};
+
+// A core's weight table, as the layers' parameters name it.
+template <class CORE_T> struct rowwise_table {
+    typedef typename CORE_T::weight_t type[CORE_T::table_size];
 };
 
 // The product of one input code and one weight, as a policy class (nnet_mult.h's manner): each scheme
@@ -103,9 +108,9 @@ struct rowwise_dense_config {
 
 template <class data_T, class res_T, typename CONFIG_T>
 void rowwise_dense(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
-                   const typename CONFIG_T::pot::weight_t pot_weights[CONFIG_T::pot::table_size],
-                   const typename CONFIG_T::fixed4::weight_t fixed4_weights[CONFIG_T::fixed4::table_size],
-                   const typename CONFIG_T::fixed8::weight_t fixed8_weights[CONFIG_T::fixed8::table_size],
+                   const typename rowwise_table<typename CONFIG_T::pot>::type pot_weights,
+                   const typename rowwise_table<typename CONFIG_T::fixed4>::type fixed4_weights,
+                   const typename rowwise_table<typename CONFIG_T::fixed8>::type fixed8_weights,
                    const typename CONFIG_T::bias_t biases[CONFIG_T::n_out], const unsigned resolution) {
     #pragma HLS INLINE off
     #pragma HLS PIPELINE II = CONFIG_T::reuse_factor
@@ -136,6 +141,15 @@ Outputs:
     MRFPGA_COUNT_CYCLES(CONFIG_T::reuse_factor + ceil_log2(CONFIG_T::n_in) + 1);
 }
 
+// rowwise_dense as the Conv2D's Dense over an output pixel's patch (conv2d_pixels' patch_dense).
+struct rowwise_patch_dense {
+    template <class data_T, class res_T, typename DENSE_T, class... args_T>
+    static void apply(const data_T patch[DENSE_T::n_in], res_T pixel[DENSE_T::n_out], const args_T &...args) {
+        #pragma HLS INLINE
+        rowwise_dense<data_T, res_T, DENSE_T>(patch, pixel, args...);
+    }
+};
+
 // ---------------------------------------------------------------------------
 // Row-wise Conv2D (channels last, undilated): every output pixel is a
 // row-wise Dense over its zero-padded patch, flattened (filter row, filter
@@ -148,31 +162,13 @@ struct rowwise_conv2d_config : conv2d_geometry {
 template <class data_T, class res_T, typename CONFIG_T>
 void rowwise_conv2d(const data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
                     res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt],
-                    const typename CONFIG_T::dense_config::pot::weight_t
-                        pot_weights[CONFIG_T::dense_config::pot::table_size],
-                    const typename CONFIG_T::dense_config::fixed4::weight_t
-                        fixed4_weights[CONFIG_T::dense_config::fixed4::table_size],
-                    const typename CONFIG_T::dense_config::fixed8::weight_t
-                        fixed8_weights[CONFIG_T::dense_config::fixed8::table_size],
+                    const typename rowwise_table<typename CONFIG_T::dense_config::pot>::type pot_weights,
+                    const typename rowwise_table<typename CONFIG_T::dense_config::fixed4>::type fixed4_weights,
+                    const typename rowwise_table<typename CONFIG_T::dense_config::fixed8>::type fixed8_weights,
                     const typename CONFIG_T::dense_config::bias_t biases[CONFIG_T::n_filt], const unsigned resolution) {
     #pragma HLS INLINE off
-    const unsigned patch_size = CONFIG_T::filt_height * CONFIG_T::filt_width * CONFIG_T::n_chan;
-Pixels:
-    for (unsigned oh = 0; oh < CONFIG_T::out_height; oh++) {
-        for (unsigned ow = 0; ow < CONFIG_T::out_width; ow++) {
-            data_T patch[patch_size];
-            #pragma HLS ARRAY_PARTITION variable = patch complete
-            gather_patch<data_T, CONFIG_T>(data, patch, oh, ow);
-            res_T pixel[CONFIG_T::n_filt];
-            #pragma HLS ARRAY_PARTITION variable = pixel complete
-            rowwise_dense<data_T, res_T, typename CONFIG_T::dense_config>(patch, pixel, pot_weights, fixed4_weights,
-                                                                          fixed8_weights, biases, resolution);
-            for (unsigned f = 0; f < CONFIG_T::n_filt; f++) {
-                #pragma HLS UNROLL
-                res[(oh * CONFIG_T::out_width + ow) * CONFIG_T::n_filt + f] = pixel[f];
-            }
-        }
-    }
+    conv2d_pixels<data_T, res_T, CONFIG_T, rowwise_patch_dense>(data, res, pot_weights, fixed4_weights, fixed8_weights,
+                                                                biases, resolution);
 }
 
 // ---------------------------------------------------------------------------
@@ -180,9 +176,9 @@ Pixels:
 
 template <class data_T, class res_T, typename CONFIG_T>
 void rowwise_dense(hls::stream<data_T> &data, hls::stream<res_T> &res,
-                   const typename CONFIG_T::pot::weight_t pot_weights[CONFIG_T::pot::table_size],
-                   const typename CONFIG_T::fixed4::weight_t fixed4_weights[CONFIG_T::fixed4::table_size],
-                   const typename CONFIG_T::fixed8::weight_t fixed8_weights[CONFIG_T::fixed8::table_size],
+                   const typename rowwise_table<typename CONFIG_T::pot>::type pot_weights,
+                   const typename rowwise_table<typename CONFIG_T::fixed4>::type fixed4_weights,
+                   const typename rowwise_table<typename CONFIG_T::fixed8>::type fixed8_weights,
                    const typename CONFIG_T::bias_t biases[CONFIG_T::n_out], const unsigned resolution) {
     typename data_T::value_type in[CONFIG_T::n_in];
     typename res_T::value_type out[CONFIG_T::n_out];
@@ -194,12 +190,9 @@ void rowwise_dense(hls::stream<data_T> &data, hls::stream<res_T> &res,
 
 template <class data_T, class res_T, typename CONFIG_T>
 void rowwise_conv2d(hls::stream<data_T> &data, hls::stream<res_T> &res,
-                    const typename CONFIG_T::dense_config::pot::weight_t
-                        pot_weights[CONFIG_T::dense_config::pot::table_size],
-                    const typename CONFIG_T::dense_config::fixed4::weight_t
-                        fixed4_weights[CONFIG_T::dense_config::fixed4::table_size],
-                    const typename CONFIG_T::dense_config::fixed8::weight_t
-                        fixed8_weights[CONFIG_T::dense_config::fixed8::table_size],
+                    const typename rowwise_table<typename CONFIG_T::dense_config::pot>::type pot_weights,
+                    const typename rowwise_table<typename CONFIG_T::dense_config::fixed4>::type fixed4_weights,
+                    const typename rowwise_table<typename CONFIG_T::dense_config::fixed8>::type fixed8_weights,
                     const typename CONFIG_T::dense_config::bias_t biases[CONFIG_T::n_filt], const unsigned resolution) {
     const unsigned n_in = CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan;
     const unsigned n_out = CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt;

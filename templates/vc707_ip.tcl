@@ -24,25 +24,17 @@ set part            "@{part}"
 set clock_period_ns @{clock_period_ns}
 set top             "@{top}"
 
-set script_dir [file dirname [file normalize [info script]]]
-set ip_repo [file join [file dirname $script_dir] "@{project_name}_prj" solution1 impl ip]
-set out_dir [file join $script_dir output]
-if {![file isfile [file join $ip_repo component.xml]]} {
-    error "no exported HLS IP in $ip_repo: run the HLS build with export=1 (export_design) first"
-}
+@{shared_procs}
 
 # --- project: part and IP catalog --------------------------------------------------------------------------
+set script_dir [file dirname [file normalize [info script]]]
+set ip_repo [exported_ip_repo $script_dir @{project_name}]
+set out_dir [file join $script_dir output]
 create_project @{project_name}_vivado [file join $script_dir @{project_name}_vivado] -part $part -force
-if {[get_property PART [current_project]] ne $part} {
-    error "the project targets [get_property PART [current_project]], expected $part"
-}
-set_property ip_repo_paths [list $ip_repo] [current_project]
-update_ip_catalog -rebuild
+use_ip_repo $part $ip_repo
 
 # --- the IP, synthesized out of context with its clock -----------------------------------------------------
-set defs [get_ipdefs -quiet "*:*:${top}:*"]
-if {![llength $defs]} { error "no IP *:*:${top}:* in the IP catalog built from $ip_repo" }
-create_ip -vlnv [lindex [lsort -dictionary $defs] end] -module_name ${top}_0
+create_ip -vlnv [latest_ipdef "*:*:${top}:*"] -module_name ${top}_0
 set xci [get_files ${top}_0.xci]
 # Global synthesis: the IP's HDL is synthesized by the synth_design below, under the clock constraint below.
 set_property generate_synth_checkpoint false $xci

@@ -11,6 +11,7 @@ from .boards import Board, load_board
 
 IO_TYPES = ("io_parallel", "io_stream")
 SCRIPT_NAME = "build_bitstream.tcl"
+SHARED_PROCS = "vivado_procs.tcl"  # written into each script, so that it stays one file
 # Vivado board-file names of the Zynq boards (board part "vendor:name:part0:version").
 BOARD_PATTERNS = {"pynq-z2": "*:pynq-z2:*", "zedboard": "*:zedboard:*", "zc706": "*:zc706:*"}
 
@@ -34,7 +35,9 @@ def write_vivado_scripts(project_dir, board, io_type, clock_period_ns, project_n
     if board.arm_host and board.name not in BOARD_PATTERNS:
         raise ConversionError(f"no Vivado board files known for {board.name!r}: add it to BOARD_PATTERNS")
     template = "block_design.tcl" if board.arm_host else "vc707_ip.tcl"
-    text = _TclTemplate((package_dir("templates") / template).read_text()).substitute(
+    templates = package_dir("templates")
+    text = _TclTemplate((templates / template).read_text()).substitute(
+        shared_procs=(templates / SHARED_PROCS).read_text().rstrip("\n"),
         board=board.name,
         part=board.part,
         board_pattern=BOARD_PATTERNS.get(board.name, ""),

@@ -74,7 +74,7 @@ TOP = "mrfpga_top"
 RTL_DIR = package_dir("templates") / "rtl"
 TESTBENCH = RTL_DIR / "twin_tb.cpp"
 PRIMITIVES = (
-    "mrfpga_plain_rom.v",
+    "mrfpga_rom.v",
     "mrfpga_plain_seq.v",
     "mrfpga_plain_rotator.v",
     "mrfpga_plain_mac.v",
@@ -587,8 +587,8 @@ module {lane_name(spec, p)} (
   output wire [{k * lw - 1}:0] sums
 );
   wire [{ww}:0] word;
-  mrfpga_plain_rom #(.FILE("{rom_file(spec, p)}"), .WIDTH({ww + 1}), .DEPTH({spec.steps}), .ADDR_BITS({ab}),
-    .ROM_BLOCK({block})) weights (.clk(clk), .addr(addr), .data(word));
+  mrfpga_rom #(.FILE("{rom_file(spec, p)}"), .WIDTH({ww + 1}), .DEPTH({spec.steps}), .ADDR_BITS({ab}),
+    .ROM_BLOCK({block})) weights (.clk(clk), .read(1'b1), .addr(addr), .data(word));
   mrfpga_plain_mac #(.XW({xw}), .X_SIGNED({int(spec.in_signed)}), .WW({ww}), .AW({lw}), .SEGS({k})) mac (
     .clk(clk), .acc_en(acc_en), .x(x), .w(word[{ww - 1}:0]), .restart(word[{ww}]), .sums(sums));
 endmodule

@@ -14,7 +14,7 @@ from mrfpga.hls.package_data import package_dir
 
 from .spec import accumulator_low_bits, bits_for, check_chain
 
-PRIMITIVES = ("mrfpga_mmac_unit.v",)
+PRIMITIVES = ("mrfpga_rom.v", "mrfpga_mmac_unit.v")
 # A unit's term ROM from this size on goes into block RAM (one 18 Kib block holds 1,024 x 18 bits).
 ROM_BLOCK_BITS = 1024
 

@@ -36,22 +36,10 @@ module mrfpga_mmac_unit #(
   /*verilator no_inline_module*/
   localparam ENTRY_BITS = INDEX_BITS + EXP_BITS + 2;
 
-  reg [ENTRY_BITS-1:0] entry;
-  generate
-    if (ROM_BLOCK) begin : block
-      (* rom_style = "block", ram_style = "block" *) reg [ENTRY_BITS-1:0] rom [0:DEPTH-1];
-      if (ROM_FILE != "") begin : contents  // the module without its instance's parameters reads no file
-        initial $readmemh(ROM_FILE, rom);
-      end
-      always @(posedge clk) if (read) entry <= rom[addr];
-    end else begin : distributed
-      reg [ENTRY_BITS-1:0] rom [0:DEPTH-1];
-      if (ROM_FILE != "") begin : contents
-        initial $readmemh(ROM_FILE, rom);
-      end
-      always @(posedge clk) if (read) entry <= rom[addr];
-    end
-  endgenerate
+  wire [ENTRY_BITS-1:0] entry;
+  mrfpga_rom #(.FILE(ROM_FILE), .WIDTH(ENTRY_BITS), .DEPTH(DEPTH), .ADDR_BITS(ADDR_BITS), .ROM_BLOCK(ROM_BLOCK)) rom (
+    .clk(clk), .read(read), .addr(addr), .data(entry)
+  );
 
   wire [INDEX_BITS-1:0] index = entry[INDEX_BITS-1:0];
   wire [EXP_BITS-1:0] exponent = entry[INDEX_BITS+EXP_BITS-1:INDEX_BITS];

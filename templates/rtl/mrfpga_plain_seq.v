@@ -2,10 +2,7 @@
 // two stages behind (`v1`: ROM word and operands ready; `v2`: product ready, accumulate), then `fin` for
 // one cycle when every lane holds its final sums. Layer cycles: STEPS + 4 (load, STEPS reads, the product
 // and accumulate stages of the last read, the output sum).
-module mrfpga_plain_seq #(
-  parameter STEPS = 1,
-  parameter ADDR_BITS = 1
-) (
+module mrfpga_plain_seq #(parameter STEPS = 1, parameter ADDR_BITS = 1) (
   input wire clk,
   input wire rst,
   input wire start,

@@ -1,9 +1,8 @@
-// A lane's weight ROM in the plain twin (hls4ml's Resource strategy keeps the weights in a ROM read one word
-// a cycle): DEPTH words, read synchronously like the block RAM HLS would use; the contents come from FILE
-// ($readmemh: one word a line, hexadecimal). ROM_BLOCK 1 (a ROM of 1,024 bits or more, the rule of the mMAC
-// unit's term ROM) asks for block RAM; otherwise, synthesized without LUT RAM, the ROM is logic of the address
-// (constants for DEPTH 1).
-module mrfpga_plain_rom #(
+// A synchronous ROM, the twins' one kind: DEPTH words, a word read when `read` is high and out a cycle later,
+// like the block RAM HLS would use; the contents come from FILE ($readmemh: one word a line, hexadecimal).
+// ROM_BLOCK 1 (the twins' rule: a ROM of 1,024 bits or more) asks for block RAM; otherwise, synthesized without
+// LUT RAM, the ROM is logic of the address (constants for DEPTH 1).
+module mrfpga_rom #(
   parameter FILE = "",
   parameter WIDTH = 8,
   parameter DEPTH = 1,
@@ -11,6 +10,7 @@ module mrfpga_plain_rom #(
   parameter ROM_BLOCK = 0                       // 1: the ROM in block RAM (large ROMs)
 ) (
   input wire clk,
+  input wire read,
   input wire [ADDR_BITS-1:0] addr,
   output reg [WIDTH-1:0] data
 );
@@ -20,13 +20,13 @@ module mrfpga_plain_rom #(
       if (FILE != "") begin : contents  // the module without its instance's parameters reads no file
         initial $readmemh(FILE, rom);
       end
-      always @(posedge clk) data <= rom[addr];
+      always @(posedge clk) if (read) data <= rom[addr];
     end else begin : distributed
       reg [WIDTH-1:0] rom [0:DEPTH-1];
       if (FILE != "") begin : contents
         initial $readmemh(FILE, rom);
       end
-      always @(posedge clk) data <= rom[addr];
+      always @(posedge clk) if (read) data <= rom[addr];
     end
   endgenerate
 endmodule
