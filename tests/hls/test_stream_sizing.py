@@ -94,6 +94,9 @@ def test_stream_cnn_run_reports_layer_cycles_and_the_interval(tmp_path):
         }
     )
     report = pipeline.run(config, tmp_path / "run", verbose=0)
+    # No reuse factor set: reuse_factor auto folded each layer with weights, and report.json says how.
+    folding = report["folding"]
+    assert set(folding["layer_reuse"]) == {"conv_0", "conv_1", "logits"} and folding["source"].startswith("estimate")
     layers = report["layers"]
     for r, row in enumerate(report["resolutions"]):
         assert row["csim_mismatches"] == 0
