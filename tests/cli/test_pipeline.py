@@ -42,7 +42,9 @@ def check_report(report, samples):
 @pytest.mark.longest
 def test_user_npz_whose_width_is_not_a_multiple_of_the_group_size(tmp_path):
     x, y = load_digits(return_X_y=True)
-    x = x[:, 22:42] / 17.0  # 20 central pixels, deliberately off the input grid
+    # 20 central pixels as uint8 images, as image sets are kept: data.scale auto takes them to x / 255 = digit / 17,
+    # deliberately off the input grid.
+    x = (x[:, 22:42] * 15).astype(np.uint8)
     np.savez(tmp_path / "pixels.npz", x_train=x[:1300], y_train=y[:1300], x_test=x[1300:], y_test=y[1300:])
     config = yaml.safe_load((package_dir("examples") / "digits_mlp.yaml").read_text())
     config["data"] = "pixels.npz"  # relative to the config file
@@ -63,6 +65,8 @@ def test_user_npz_whose_width_is_not_a_multiple_of_the_group_size(tmp_path):
     report = json.loads((run / "report.json").read_text())
     check_report(report, 60)
     assert report["folding"] is None  # reuse_factor 4 as the example sets it, not auto
+    scale = {"kind": "multiply", "factor": 1 / 255, "dtype": "uint8", "setting": "auto"}
+    assert report["input"]["scale"] == json.loads((run / "input.json").read_text())["scale"] == scale
     for row in report["resolutions"]:
         assert row["test_samples"] == 497 and 0 < row["keras_test_accuracy"] <= 1
         throughput = row["throughput"]
