@@ -31,8 +31,8 @@ training) trained with ``bn_scale_terms`` null, 3, 2 and 1 from the same seed; K
 resolution on the whole test split (hardware-exact inference: what C simulation computes), the time of each
 training, and the trained models' BN tables (scale width, the largest term exponent, accumulator width).
 
-Run from the repository root (2 busy cores: the Yosys part about 15 minutes, the accuracy part about 3
-minutes a training at 4 epochs):
+Run from the repository root (2 busy cores: the Yosys part 15 minutes, the accuracy part 2.5 minutes a seed
+at 4 epochs):
 
     .venv/bin/python bench/bench_bn_terms.py --part yosys
     .venv/bin/python bench/bench_bn_terms.py --part accuracy [--epochs 4] [--seeds 0] [--resolutions 2,8 2,14 3,20]
