@@ -270,17 +270,29 @@ def uninterrupted(tmp_path_factory):
     return config, root / "run"
 
 
+# Each kind of stop once (an epoch's checkpoint written and committed, the last one included); make test runs
+# three of them in a row (a kill mid-epoch, Ctrl-C after a checkpoint is written, a kill in the swap), each run a
+# TensorFlow start.
+EVERY_STOP = [("batch:1:5", "KILL"), ("written:1", "KILL"), ("written:2", "INT"), ("committed:3", "KILL"),
+              ("swap", "KILL")]  # fmt: skip
+THREE_STOPS = [("batch:1:5", "KILL"), ("written:2", "INT"), ("swap", "KILL")]
+
+
 @pytest.mark.slow
 @pytest.mark.longest
-def test_a_run_stopped_anywhere_resumes_to_the_identical_model(uninterrupted, tmp_path):
+@pytest.mark.parametrize(
+    "stops",
+    [
+        pytest.param(THREE_STOPS, id="three_stops"),
+        pytest.param(EVERY_STOP, id="every_stop", marks=pytest.mark.extended),
+    ],
+)
+def test_a_run_stopped_anywhere_resumes_to_the_identical_model(uninterrupted, tmp_path, stops):
     """Killed mid-epoch, between writing a checkpoint and committing it, between committing it and deleting
     the previous one, stopped by Ctrl-C, and killed while swapping in the output: each time the same command
     with --resume continues, and the end is bit for bit the uninterrupted model and loss history."""
     config, whole = uninterrupted
     resumed = tmp_path / "resumed"
-    # Each kind of stop once (an epoch's checkpoint written and committed, the last one included).
-    stops = [("batch:1:5", "KILL"), ("written:1", "KILL"), ("written:2", "INT"), ("committed:3", "KILL"),
-             ("swap", "KILL")]  # fmt: skip
     for point, signal in stops:
         done = mrfpga("train", config, "--out", resumed, "--resume", stop_at=point, signal=signal)
         if signal == "KILL":
