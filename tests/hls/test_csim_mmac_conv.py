@@ -74,6 +74,30 @@ class TestMetaCnnStream(TestMetaCnnWithSwitchableBatchNorm):
     io = "io_stream"  # the same case through io_stream
 
 
+class TestMetaCnnWithTermScalesStream(TestMetaCnnStream):
+    """The same CNN with each BN scale kept to two powers of two (quantization.bn_scale_terms: 2), trained so."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def model(cls):
+        quantization = {"resolutions": [list(r) for r in RESOLUTIONS], "bn_scale_terms": 2}
+        return train_digits(digits_cnn_config(quantization))["meta"]
+
+    def test_every_scale_is_two_powers_of_two(self, model):
+        import numpy as np
+        import tensorflow as tf
+
+        from mrfpga.training.switchable_bn import SwitchableBatchNormalization, round_to_terms
+
+        norms = [layer for layer in model.layers if isinstance(layer, SwitchableBatchNormalization)]
+        assert norms and all(layer.scale_terms == 2 for layer in norms)
+        for layer in norms:
+            for r in range(layer.n_resolutions):
+                layer.resolution.assign(r)
+                scale = layer.folded()[0].numpy()
+                assert np.array_equal(scale, round_to_terms(tf.constant(scale), 2).numpy())
+
+
 class TestTermConvShortChannelGroupsStream(TestTermConvShortChannelGroups):
     io = "io_stream"  # the same case through io_stream
 
