@@ -16,6 +16,7 @@ from mrfpga.training import data as datasets
 from mrfpga.training.errors import ConfigError
 from mrfpga.training.methods import train as train_method
 from mrfpga.training.models import model_input
+from mrfpga.training.steps import accuracy_per_resolution
 from mrfpga.training.stop_points import stop_point
 
 from .output import (
@@ -253,7 +254,7 @@ def csim(config, run_dir, model=None, hls_model=None, force=False):
     x, y = model_input(model, x_test[:n]), y_test[:n]
     n_res = hls_model.n_resolutions
     stage(f"Keras on the whole test split: {len(y_test)} samples at {n_res} resolutions")
-    test_accuracy = keras_accuracies(model, x_test, y_test, n_res)
+    test_accuracy = [accuracy for accuracy, _ in accuracy_per_resolution(model, x_test, y_test)]
     print("  accuracy per resolution: " + ", ".join(f"{a:.4f}" for a in test_accuracy), flush=True)
     stage(f"C simulation with g++: hls4ml compile/predict at {n_res} resolutions on {len(x)} samples")
     hls_model.compile()
@@ -517,20 +518,6 @@ def keras_accuracy(model, x, y):
     return float(np.mean(np.argmax(np.reshape(logits, (len(y), -1)), axis=1) == y))
 
 
-def keras_accuracies(model, x, y, n_resolutions):
-    """``keras_accuracy`` at each resolution; the model is left at the highest."""
-    from mrfpga.training.resolution import set_resolution
-
-    try:
-        accuracies = []
-        for r in range(n_resolutions):
-            set_resolution(model, r)
-            accuracies.append(keras_accuracy(model, x, y))
-        return accuracies
-    finally:
-        set_resolution(model, n_resolutions - 1)
-
-
 def plain_chain(config, model, output_dir, layer_reuse=None):
     """The plain twin's chain (``mrfpga.hls.twin.plain``) of a plain QKeras ``model``, converted as ``config``
     says with each Dense layer at its reuse factor in ``layer_reuse`` ({layer name: reuse factor}; None: the
@@ -542,8 +529,7 @@ def plain_chain(config, model, output_dir, layer_reuse=None):
     layers = {name: {"ReuseFactor": int(reuse)} for name, reuse in (layer_reuse or {}).items()}
     hls_model = convert_from_keras_model(
         model, output_dir, hls_config={"LayerName": layers}, board=h.board, backend=h.backend, io_type="io_parallel",
-        clock_period=h.clock_period, reuse_factor=1 if h.reuse_factor == "auto" else h.reuse_factor,
-        project_name=PROJECT_NAME,
+        clock_period=h.clock_period, reuse_factor=h.reuse_factor, project_name=PROJECT_NAME,
     )  # fmt: skip
     return plain.from_hls_model(hls_model)
 

@@ -343,6 +343,7 @@ def accuracy_per_resolution(model, x, y):
     for r in range(n_resolutions(model)):
         set_resolution(model, r)
         logits = model.predict(x, verbose=0, batch_size=1024)
-        results.append((float(np.mean(np.argmax(logits, -1) == y)), logits))
+        # One row of class scores a sample, whatever shape the model's output has (a custom builder's).
+        results.append((float(np.mean(np.argmax(np.reshape(logits, (len(y), -1)), axis=1) == y)), logits))
     set_resolution(model, n_resolutions(model) - 1)
     return results

@@ -30,6 +30,7 @@ The per-layer formulas live with their family (``data_terms``, ``scale_shift``, 
 from mrfpga.hls.layers import hls4ml_layers
 from mrfpga.hls.layers.registry import FAMILY_OF, LAYERS
 from mrfpga.hls.layers.streaming import fifo_resources, is_stream, pack_size
+from mrfpga.hls.project.boards import RESOURCE_KEYS
 
 # io_stream layers that read their whole input tensor, run the io_parallel core and write the whole output
 # (the others, the mMAC Dense among them, work stream word by stream word, and their families count their own
@@ -67,9 +68,22 @@ def _stream_packs(node):
 
 
 def layer_resources(node):
-    res = {"LUT": 0, "FF": 0, "BRAM_18K": 0, "DSP48E1": 0}
+    res = dict.fromkeys(RESOURCE_KEYS, 0)
     res.update(FAMILY_OF.get(node.class_name, hls4ml_layers).resources(node))
     return res
+
+
+def design_resources(hls_model, skip=()):
+    """The estimated resources of every layer but those named in ``skip``, and of the FIFOs between the layers
+    (io_stream)."""
+    total = dict.fromkeys(RESOURCE_KEYS, 0)
+    for node in hls_model.get_layers():
+        if node.name not in skip:
+            for key, value in layer_resources(node).items():
+                total[key] += value
+    for key, value in fifo_resources(hls_model).items():
+        total[key] += value
+    return total
 
 
 def estimate(hls_model, n_resolutions, board):
@@ -88,12 +102,7 @@ def estimate(hls_model, n_resolutions, board):
     }
     cycles = [sum(layer["cycles"][r] for layer in per_layer.values()) for r in range(n_resolutions)]
     interval = [max((layer["interval"][r] for layer in per_layer.values()), default=0) for r in range(n_resolutions)]
-    total = {"LUT": 0, "FF": 0, "BRAM_18K": 0, "DSP48E1": 0}
-    for node in layers:
-        for key, value in layer_resources(node).items():
-            total[key] += value
-    for key, value in fifo_resources(hls_model).items():  # io_stream: the FIFOs between the layers
-        total[key] += value
+    total = design_resources(hls_model)
     utilization = {k: total[k] / board.resources[k] for k in total}
     warnings = [
         f"estimated {k} {total[k]} exceeds the {board.name} total {board.resources[k]}"

@@ -23,14 +23,13 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mrfpga.hls.layers.streaming import fifo_resources
+from mrfpga.hls.project.boards import RESOURCE_KEYS
 from mrfpga.training.errors import ConversionError
 
-from .estimate import layer_interval, layer_resources
+from .estimate import design_resources, layer_interval, layer_resources
 
 AUTO = "auto"
 FIT_MARGIN = 0.8
-RESOURCE_KEYS = ("LUT", "FF", "BRAM_18K", "DSP48E1")
 PER_OUTPUT_CLASSES = ("MMACDense", "MMACConv2D")  # units own whole outputs
 FOLDABLE_CLASSES = (*PER_OUTPUT_CLASSES, "RowwiseDense", "RowwiseConv2D", "Dense", "Conv2D")
 
@@ -120,18 +119,10 @@ def choose_folding(
     def slowest(node):
         return max(layer_interval(node, r) for r in range(n_resolutions))
 
-    fixed_resources = dict.fromkeys(RESOURCE_KEYS, 0)
-    fixed_interval = []
-    unfoldable = {}  # the layers that cost the same at any folding: {name: resources}
-    for node in first.get_layers():
-        if node.name in first.inputs or node.name in candidates:
-            continue
-        unfoldable[node.name] = layer_resources(node)
-        for key, value in unfoldable[node.name].items():
-            fixed_resources[key] += value
-        fixed_interval.append(slowest(node))
-    for key, value in fifo_resources(first).items():
-        fixed_resources[key] += value
+    # What costs the same at any folding: the other layers and the FIFOs.
+    fixed_resources = design_resources(first, skip=candidates)
+    unfoldable = [n for n in first.get_layers() if n.name not in first.inputs and n.name not in candidates]
+    fixed_interval = [slowest(node) for node in unfoldable]
 
     # Each layer's cost at each candidate: one conversion per reuse factor, every layer that has it at it.
     # ``first`` has every layer at reuse factor 1, every layer's fastest: io_parallel stops there if it fits.
@@ -156,7 +147,7 @@ def choose_folding(
     else:
         chosen = _fastest_that_fits(options, fixed_resources, usable)
     if chosen is None:
-        raise _does_not_fit(options, unfoldable, fixed_resources, usable, board)
+        raise _does_not_fit(options, {n.name: layer_resources(n) for n in unfoldable}, fixed_resources, usable, board)
     total = _total(chosen.values(), fixed_resources)
     if io_type == "io_stream":
         interval = max([o.interval for o in chosen.values()] + fixed_interval)

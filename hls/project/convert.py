@@ -248,11 +248,18 @@ def _convert_folded(model, output_dir, board, backend, io_type, clock_period, pr
     layer_config = layer_config or {}
     fixed = {name: own["ReuseFactor"] for name, own in layer_config.items() if "ReuseFactor" in own}
 
+    converted = {}  # the chosen folding is often one the search converted already (all at 1, when that fits)
+
     def convert_at(layer_reuse):
-        merged = {name: dict(own) for name, own in layer_config.items()}
-        for name, reuse in layer_reuse.items():
-            merged.setdefault(name, {})["ReuseFactor"] = reuse
-        return convert(model, output_dir, board, backend, io_type, clock_period, 1, project_name, mmac_unit, merged)
+        key = tuple(sorted(layer_reuse.items()))
+        if key not in converted:
+            merged = {name: dict(own) for name, own in layer_config.items()}
+            for name, reuse in layer_reuse.items():
+                merged.setdefault(name, {})["ReuseFactor"] = reuse
+            converted[key] = convert(
+                model, output_dir, board, backend, io_type, clock_period, 1, project_name, mmac_unit, merged
+            )
+        return converted[key]
 
     shown = sys.stdout  # the search's progress; hls4ml's layer list at every conversion is not
     with contextlib.redirect_stdout(io.StringIO()):
