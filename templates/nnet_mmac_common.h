@@ -40,9 +40,12 @@ inline void csim_layer_done() {
     csim_layer_mark() = csim_cycles();
 }
 #define MRFPGA_LAYER_DONE() nnet::csim_layer_done()
+// Statements of the C simulation's cycle count only; synthesis never sees them.
+#define MRFPGA_CSIM_ONLY(...) __VA_ARGS__
 #else
 #define MRFPGA_COUNT_CYCLES(n)
 #define MRFPGA_LAYER_DONE()
+#define MRFPGA_CSIM_ONLY(...)
 #endif
 
 // ceil(log2(n)): the depth of an adder tree over n values.

@@ -10,9 +10,18 @@
 
 namespace nnet {
 
-// Fixed stages of the streaming Dense's steps around its groups: the group load with its data terms, the last
-// step's accumulation, the output sums.
+// The steps process's cycles after its last step: the product, the low half, the high half of the accumulation.
 static const unsigned stream_dense_fixed_cycles = 3;
+
+#ifndef __SYNTHESIS__
+// C simulation only: the iteration of dense_groups in which each group of the frame was written, so that the
+// layer's count is the two processes' overlap (a group's first step the cycle after it was written, at the
+// earliest), not their sum.
+template <typename CONFIG_T> std::vector<unsigned long> &csim_groups_written() {
+    static std::vector<unsigned long> written;
+    return written;
+}
+#endif
 
 // The number of groups after which group and word boundaries line up again is P / gcd(P, group_size).
 constexpr unsigned gcd_u(unsigned a, unsigned b) { return b == 0 ? a : gcd_u(b, a % b); }
@@ -64,6 +73,7 @@ void dense_groups(hls::stream<data_T> &data,
     typename uint_upto<CONFIG_T::n_groups * G>::type group_end = G; // one past the next group's last value
     typename uint_upto<CONFIG_T::n_groups>::type g = 0;
     typename uint_upto<geometry::period>::type phase = 0;
+    MRFPGA_CSIM_ONLY(csim_groups_written<CONFIG_T>().clear(); unsigned long csim_iteration = 0;)
 Groups:
     for (; g < CONFIG_T::n_groups;) {
         #pragma HLS PIPELINE II = 1
@@ -93,13 +103,13 @@ Groups:
                 group[i] = v;
             }
             groups.write(group);
+            MRFPGA_CSIM_ONLY(csim_groups_written<CONFIG_T>().push_back(csim_iteration);)
             g++;
             group_end += G;
             phase = phase + 1 == geometry::period ? 0 : unsigned(phase + 1);
         }
-        MRFPGA_COUNT_CYCLES(1);
+        MRFPGA_CSIM_ONLY(csim_iteration++;)
     }
-    MRFPGA_COUNT_CYCLES(pack_loop_fill_cycles);
 }
 
 template <class value_T, class res_T, typename CONFIG_T>
@@ -141,12 +151,14 @@ Clear:
     typename uint_upto<R>::type round = 0;
     typename uint_upto<CONFIG_T::max_weight_terms>::type slot = 0;
     typename uint_upto<max_data>::type d = 0;
+    MRFPGA_CSIM_ONLY(unsigned long csim_clock = 0;) // cycles since the frame's first word
 Steps:
     for (step_t step = 0; step < n_steps; step++) {
         #pragma HLS PIPELINE II = 1
         #pragma HLS LOOP_TRIPCOUNT min = CONFIG_T::n_groups max = CONFIG_T::n_groups * R * CONFIG_T::max_weight_terms * max_data
         if (round == 0 && slot == 0 && d == 0) { // a group's first step: load it, extract its data terms
             const nnet::array<value_T, G> in = groups.read();
+            MRFPGA_CSIM_ONLY(csim_clock = MAX(csim_clock, csim_groups_written<CONFIG_T>()[group] + 1);)
             for (unsigned i = 0; i < G; i++) {
                 #pragma HLS UNROLL
                 values[i] = in[i];
@@ -179,6 +191,7 @@ Steps:
                 }
             }
         }
+        MRFPGA_CSIM_ONLY(csim_clock++;)
     }
 
     // The output sums: bias + the output's accumulator (the accumulator is an integer on the output's grid).
@@ -190,7 +203,7 @@ Outputs:
         const accum_t total = accum_t(biases[o]) + acc[o / U][o % U];
         out[o].range() = total.range(res_T::value_type::width - 1, 0);
     }
-    MRFPGA_COUNT_CYCLES(n_steps + stream_dense_fixed_cycles);
+    MRFPGA_COUNT_CYCLES(csim_clock + stream_dense_fixed_cycles);
     write_all<res_T, CONFIG_T::n_out>(out, res);
 }
 

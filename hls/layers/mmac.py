@@ -16,7 +16,15 @@ import tensorflow as tf
 from hls4ml.model.attributes import Attribute, ChoiceAttribute, WeightAttribute
 from hls4ml.model.types import IntegerPrecisionType
 
-from mrfpga.hls.twin.spec import MMAC_FIXED_CYCLES, MMACDenseCore, held_terms, pack_group_terms, unit_table
+from mrfpga.hls.twin.spec import (
+    MMAC_FIXED_CYCLES,
+    MMACDenseCore,
+    held_terms,
+    pack_group_terms,
+    stream_group_ends,
+    unit_table,
+)
+from mrfpga.hls.twin.spec import stream_dense_cycles as stream_dense_timing
 from mrfpga.training.errors import ConversionError
 
 from .common import (
@@ -33,7 +41,6 @@ from .data_terms import DataTerm
 from .exact_dense import ExactConv2D, ExactDense, ExactDenseConfigTemplate, core_kit_parser
 from .streaming import (
     BRAM_MIN_BITS,
-    PACK_LOOP_FILL_CYCLES,
     bram_blocks,
     conv_window_cycles,
     is_stream,
@@ -50,7 +57,6 @@ DEFAULT_UNIT = "weight_term"
 TERM_KERNELS = ("quantized_term", "quantized_pot", "quantized_onion")
 # Onion weights have no term budget; a group only sets how many weights one term-serial unit walks.
 ONION_GROUP_SIZE = 8
-STREAM_DENSE_FIXED_CYCLES = 3  # nnet::stream_dense_fixed_cycles: the group load, the last accumulation, the sums
 # io_parallel holds a convolution's whole input and output frames in registers (and their data terms and BN
 # unrolled over every value): above this many values (input plus output) the conversion refuses it and
 # points to io_stream. About 20 bits a value: 4,096 values are ~80,000 FF, most of a Zynq-7020's 106,400.
@@ -170,16 +176,20 @@ class MMACDense(ExactDense):
         return self.class_name == "MMACDense" and is_stream(self)
 
     def core_spec(self):
-        """The layer's lock-step core (docs/mmac_core.md): what the Verilog twin and the cost model are built from
-        (the io_parallel core; the streaming Dense has its own schedule and no twin)."""
+        """The layer's lock-step core (docs/mmac_core.md): what the Verilog twin and the cost model are built from.
+        Its table is in the io_parallel order, rows [round][group][slot], whichever order the layer stores (the
+        streaming Dense's twin, ``mrfpga.hls.twin.stream``, lays it out as the groups arrive)."""
+        reuse, n_units = self.get_attr("rounds"), self.get_attr("n_units")
+        table = self.get_weights("terms").data.reshape(-1, n_units)
         if self.streams_groups():
-            raise ConversionError(f"layer {self.name}: the Verilog twin covers the io_parallel mMAC core only")
+            shape = (self.get_attr("n_groups"), reuse, self.get_attr("max_weight_terms"), n_units)
+            table = table.reshape(shape).transpose(1, 0, 2, 3).reshape(-1, n_units)
         return MMACDenseCore(
             name=self.name,
             n_in=self.get_attr("patch_size"),
-            reuse=self.get_attr("rounds"),
+            reuse=reuse,
             max_terms=self.get_attr("max_weight_terms"),
-            table=self.get_weights("terms").data.reshape(-1, self.get_attr("n_units")),
+            table=table,
             mode=self.get_attr("unit"),
             data_signed=bool(self.get_attr("data_signed")),
             max_data_terms=max(self.get_attr("data_budgets")),
@@ -385,32 +395,21 @@ def mmac_steps(node, resolution):
     return node.get_attr("n_groups") * group_steps(node, resolution)
 
 
-def group_schedule(node):
-    """The streaming Dense's ``dense_groups`` (docs/mmac_core.md): ``(pack, n_packs, iterations)``. Each
-    iteration reads at most one word and writes at most one group; a word is read only while the next group is
-    incomplete, so the iterations are the groups plus the words that complete none."""
+def stream_dense_cycles(node, resolution):
+    """``(latency, interval)`` of the streaming Dense, its two DATAFLOW processes overlapping
+    (``spec.stream_dense_schedule``, the timing its Verilog twin keeps): the groups cut from the input words as
+    they come, ``n_groups * R * K_r * a_r`` steps (at least one per group), 3 drain cycles, the output words."""
     pack = pack_size(node.get_input_variable())
-    n_in, size, n_groups = (node.get_attr(a) for a in ("patch_size", "group_size", "n_groups"))
-    n_packs = n_in // pack
-    completing = {(min((g + 1) * size, n_in) - 1) // pack for g in range(n_groups)}  # a group's last word
-    return pack, n_packs, n_groups + n_packs - len(completing)
-
-
-def stream_dense_processes(node, resolution):
-    """Cycles of the streaming Dense's two DATAFLOW processes: ``dense_groups`` (its iterations + 1) and
-    ``dense_group_steps`` (``n_groups * R * K_r * a_r`` steps, at least one per group, + 3 + the output words)."""
-    _, _, iterations = group_schedule(node)
-    steps = group_steps(node, resolution) or 1
-    core = node.get_attr("n_groups") * steps + STREAM_DENSE_FIXED_CYCLES + packs(node.get_output_variable())
-    return iterations + PACK_LOOP_FILL_CYCLES, core
+    ends = stream_group_ends(node.get_attr("patch_size"), node.get_attr("group_size"), pack)
+    return stream_dense_timing(ends, group_steps(node, resolution) or 1, packs(node.get_output_variable()))
 
 
 def cycles(node, resolution):
     """``(rounds * groups * K_r * a_r + 4)`` per output pixel (``rounds * groups * K_r + 4`` for the weight-term
     unit); a streaming convolution adds its line buffer's walk (one cycle per padded input position, + 1); the streaming
-    Dense is its two processes (``stream_dense_processes``)."""
+    Dense's two processes overlap (``stream_dense_cycles``)."""
     if node.streams_groups():
-        return sum(stream_dense_processes(node, resolution))
+        return stream_dense_cycles(node, resolution)[0]
     core = (mmac_steps(node, resolution) + MMAC_FIXED_CYCLES) * node.pixels()
     if node.class_name == "MMACConv2D" and is_stream(node):
         return conv_window_cycles(node) + core
@@ -421,7 +420,7 @@ def interval(node, resolution):
     """Cycles between frames: the two processes of a streaming convolution or Dense overlap, the slower sets
     it."""
     if node.streams_groups():
-        return max(stream_dense_processes(node, resolution))
+        return stream_dense_cycles(node, resolution)[1]
     core = (mmac_steps(node, resolution) + MMAC_FIXED_CYCLES) * node.pixels()
     if node.class_name == "MMACConv2D" and is_stream(node):
         return max(conv_window_cycles(node), core)
@@ -445,7 +444,7 @@ def stream_dense_resources(node):
         res["BRAM_18K"] = n_units * bram_blocks(rom_words, entry_bits)
     unit_lut = mmac_unit_lut(width, node.get_attr("data_bits"), size, 0 if block else rom_bits)
     extraction = TERM_PAIR_EXTRACTION if mode == "term_pair" else {"LUT": 0.0, "FF": 0.0}
-    pack, _, _ = group_schedule(node)
+    pack = pack_size(node.get_input_variable())
     window_words = (size - 1 + pack - 1) // pack + 1
     phases = min(pack // math.gcd(pack, size), node.get_attr("n_groups")) + 1  # + the last group's slice
     res["LUT"] = round(

@@ -213,6 +213,66 @@ class MMACDenseCore:
         return self.steps(r) + MMAC_FIXED_CYCLES
 
 
+# The streaming Dense (nnet_mmac_dense_stream.h): its groups stage and its steps stage overlap, joined by a FIFO
+# of two groups; the steps stage shows the output three cycles after its last step (the product, the low half, the
+# high half) and the groups stage idles a cycle between frames (the loop's re-entry).
+STREAM_GROUP_FIFO_DEPTH = 2
+STREAM_DENSE_DRAIN_CYCLES = 3
+STREAM_GROUPS_GAP_CYCLES = 1
+
+
+def stream_group_ends(n_in, group_size, words):
+    """Words of ``words`` values read when each group of ``group_size`` consecutive inputs is complete."""
+    n_groups = -(-n_in // group_size)
+    return [-(-min((g + 1) * group_size, n_in) // words) for g in range(n_groups)]
+
+
+def stream_dense_schedule(group_ends, per_group, frames=1, back_to_back=False, out_words=1):
+    """When each frame's first input word is taken and when its last output word is, ``[(first, out)]``, with
+    the input offered every cycle (the next frame's right after the last word, or the cycle after the frame's
+    output was taken) and the output always taken.
+
+    The groups stage takes a cycle per iteration (a word read, a group written, or both); a group goes only into
+    a free FIFO slot (a slot freed by a read takes a write from the next cycle). The steps stage reads a group at
+    its first step, the cycle after it was written at the earliest, spends ``per_group`` cycles on it, shows the
+    output ``STREAM_DENSE_DRAIN_CYCLES`` after its last step, one word a cycle, and starts the next frame the
+    cycle after its last word was taken."""
+    reads, result = [], []  # reads: the cycle each group (over all frames) left the FIFO
+    now = steps_free = 0
+    out = None
+    for _ in range(frames):
+        if not back_to_back and out is not None:
+            now = max(now, out + 1)
+        first, have = None, 0
+        for end in group_ends:
+            n = len(reads)
+            if have < end - 1 and first is None:
+                first = now
+            now += max(0, end - 1 - have)  # iterations that only read a word
+            have = max(have, end - 1)
+            written = max(now, reads[n - STREAM_GROUP_FIFO_DEPTH] + 1 if n >= STREAM_GROUP_FIFO_DEPTH else 0)
+            if have < end and first is None:
+                first = written  # the iteration that writes the group reads its last word
+            have = max(have, end)
+            now = written + 1
+            start = max(steps_free, written + 1)
+            reads.append(start)
+            steps_free = start + per_group
+        now += STREAM_GROUPS_GAP_CYCLES
+        out = steps_free + STREAM_DENSE_DRAIN_CYCLES + out_words - 1
+        steps_free = out + 1
+        result.append((first, out))
+    return result
+
+
+def stream_dense_cycles(group_ends, per_group, out_words=1):
+    """``(latency, interval)``: one frame's cycles from its first word taken to its last output word taken, both
+    counted; the cycles between frames streamed back to back (steady from the second frame on)."""
+    (first, out), *_ = stream_dense_schedule(group_ends, per_group, 1, False, out_words)
+    frames = stream_dense_schedule(group_ends, per_group, 3, True, out_words)
+    return out - first + 1, frames[2][1] - frames[1][1]
+
+
 def accumulator_low_bits(acc_width):
     """The unit's low accumulator half (``LO_BITS`` of mrfpga_mmac_unit.v): half the width rounded up to whole
     CARRY4 (4 bits), at least one bit left for the high half."""

@@ -277,6 +277,8 @@ def verilator_build(sources, top, testbench, out_dir, binary="twin", timeout=180
         str(Path(testbench).resolve()),
         "--build",
         "-Wno-fatal",
+        "-CFLAGS",
+        f"-I{Path(testbench).resolve().parent}",  # the testbenches' shared header (twin_bits.h)
         # The wheel's verilated.mk leaves the precompiled-header include flag empty: give it.
         "-MAKEFLAGS",
         "CFG_CXXFLAGS_PCH_I=-include",

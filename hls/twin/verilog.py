@@ -274,7 +274,7 @@ module {name}_u{u} (
     .ROM_BLOCK({rom_block})) unit (
     .clk(clk), .read(read), .addr(addr), .group_values(group_values), .floor_q(floor_q), .step(step),
     .accumulate(accumulate), .restart(restart), .accumulate_hi(accumulate_hi), .restart_hi(restart_hi),
-    .init(init), .acc_next(acc_next));
+    .round_c(1'b0), .round_d(1'b0), .init(init), .acc_next(acc_next), .acc_all());
 endmodule
 """
         )

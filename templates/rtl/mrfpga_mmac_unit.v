@@ -5,6 +5,9 @@
 // cycle later (D). Two short carry chains instead of one as wide as the accumulator: the same sums, a cycle
 // later. The layer owns the schedule: which row to read, when a round starts (each half takes the next
 // output's bias, the high half a cycle after the low) and when it ends.
+// ROUNDS > 1 (the streaming Dense, which walks its rounds inside each group as the groups arrive): one
+// accumulator per round, stage C adding into round round_c's and stage D into round_d's; a restart loads every
+// round's from its slice of init; acc_all shows them all.
 module mrfpga_mmac_unit #(
   parameter ROM_FILE = "",
   parameter DEPTH = 1,
@@ -18,7 +21,9 @@ module mrfpga_mmac_unit #(
   parameter ACC_SHIFT = 0,
   parameter FLOOR_BITS = 1,
   parameter MAX_EXP = 15,                       // the largest exponent in the ROM: the shift spans no more
-  parameter ROM_BLOCK = 0                       // 1: the ROM in block RAM (large tables)
+  parameter ROM_BLOCK = 0,                      // 1: the ROM in block RAM (large tables)
+  parameter ROUNDS = 1,
+  parameter ROUND_BITS = 1
 ) (
   input wire clk,
   input wire read,                              // stage A: fetch row addr
@@ -30,8 +35,11 @@ module mrfpga_mmac_unit #(
   input wire restart,                           // low half <= init's (a round starts)
   input wire accumulate_hi,                     // stage D holds a step: accumulate its high half
   input wire restart_hi,                        // high half <= init's (a cycle after restart)
-  input wire [ACC_WIDTH-1:0] init,              // the low half read at restart, the high half at restart_hi
-  output wire [ACC_WIDTH-1:0] acc_next          // low half: with stage C's product; high half: with stage D's
+  input wire [ROUND_BITS-1:0] round_c,          // the round stage C accumulates into (ROUNDS > 1)
+  input wire [ROUND_BITS-1:0] round_d,          // the round stage D accumulates into (ROUNDS > 1)
+  input wire [ROUNDS*ACC_WIDTH-1:0] init,       // the low half read at restart, the high half at restart_hi
+  output wire [ACC_WIDTH-1:0] acc_next,         // low half: with stage C's product; high half: with stage D's
+  output wire [ROUNDS*ACC_WIDTH-1:0] acc_all    // every round's accumulator (ROUNDS > 1)
 );
   /*verilator no_inline_module*/
   localparam ENTRY_BITS = INDEX_BITS + EXP_BITS + 2;
@@ -87,20 +95,46 @@ module mrfpga_mmac_unit #(
   localparam LO_HALF = 4 * ((ACC_WIDTH + 7) / 8);
   localparam LO_BITS = ACC_WIDTH < 2 ? 1 : (LO_HALF < ACC_WIDTH ? LO_HALF : ACC_WIDTH - 1);
   localparam HI_BITS = ACC_WIDTH - LO_BITS;
-  reg [LO_BITS-1:0] acc_lo;
-  reg [HI_BITS-1:0] acc_hi, product_hi;
+  reg [HI_BITS-1:0] product_hi;
   reg carry_lo;
-  wire [LO_BITS:0] sum_lo = {1'b0, acc_lo} + {1'b0, product[LO_BITS-1:0]} + {{LO_BITS{1'b0}}, carry};
-  wire [HI_BITS-1:0] sum_hi = acc_hi + product_hi + {{(HI_BITS-1){1'b0}}, carry_lo};
+  wire [LO_BITS-1:0] acc_lo_now;
+  wire [HI_BITS-1:0] acc_hi_now;
+  wire [LO_BITS:0] sum_lo = {1'b0, acc_lo_now} + {1'b0, product[LO_BITS-1:0]} + {{LO_BITS{1'b0}}, carry};
+  wire [HI_BITS-1:0] sum_hi = acc_hi_now + product_hi + {{(HI_BITS-1){1'b0}}, carry_lo};
   assign acc_next = {sum_hi, sum_lo[LO_BITS-1:0]};
-  always @(posedge clk) begin
+  always @(posedge clk)
     if (accumulate) begin
       carry_lo <= sum_lo[LO_BITS];
       product_hi <= product[ACC_WIDTH-1:LO_BITS];
     end
-    if (restart) acc_lo <= init[LO_BITS-1:0];
-    else if (accumulate) acc_lo <= sum_lo[LO_BITS-1:0];
-    if (restart_hi) acc_hi <= init[ACC_WIDTH-1:LO_BITS];
-    else if (accumulate_hi) acc_hi <= sum_hi;
-  end
+  generate
+    if (ROUNDS == 1) begin : one_round
+      reg [LO_BITS-1:0] acc_lo;
+      reg [HI_BITS-1:0] acc_hi;
+      assign acc_lo_now = acc_lo;
+      assign acc_hi_now = acc_hi;
+      assign acc_all = {acc_hi, acc_lo};
+      always @(posedge clk) begin
+        if (restart) acc_lo <= init[LO_BITS-1:0];
+        else if (accumulate) acc_lo <= sum_lo[LO_BITS-1:0];
+        if (restart_hi) acc_hi <= init[ACC_WIDTH-1:LO_BITS];
+        else if (accumulate_hi) acc_hi <= sum_hi;
+      end
+    end else begin : rounds
+      reg [LO_BITS-1:0] acc_lo [0:ROUNDS-1];
+      reg [HI_BITS-1:0] acc_hi [0:ROUNDS-1];
+      assign acc_lo_now = acc_lo[round_c];
+      assign acc_hi_now = acc_hi[round_d];
+      genvar k;
+      for (k = 0; k < ROUNDS; k = k + 1) begin : round
+        assign acc_all[k*ACC_WIDTH +: ACC_WIDTH] = {acc_hi[k], acc_lo[k]};
+        always @(posedge clk) begin
+          if (restart) acc_lo[k] <= init[k*ACC_WIDTH +: LO_BITS];
+          else if (accumulate && round_c == k) acc_lo[k] <= sum_lo[LO_BITS-1:0];
+          if (restart_hi) acc_hi[k] <= init[k*ACC_WIDTH+LO_BITS +: HI_BITS];
+          else if (accumulate_hi && round_d == k) acc_hi[k] <= sum_hi;
+        end
+      end
+    end
+  endgenerate
 endmodule

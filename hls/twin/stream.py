@@ -1,0 +1,357 @@
+"""The Verilog twin of the streaming mMAC Dense (``templates/nnet_mmac_dense_stream.h``, docs/mmac_core.md).
+
+The HLS layer is two processes in DATAFLOW joined by a FIFO of two term groups; the twin is the same: a groups
+stage that cuts the input words (``words`` values each) into term groups through a register window, the FIFO
+(``mrfpga_fifo``), and a steps stage that walks (group, round, term slot) with the weight-term units, each unit
+keeping one accumulator per round (``mrfpga_mmac_unit`` with ``ROUNDS``). Valid/ready on both sides.
+
+``schedule`` is the timing model the twin is held to, cycle for cycle: when each frame's first word is taken and
+when its output is, for frames streamed one at a time or back to back.
+"""
+
+from dataclasses import dataclass
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+
+from mrfpga.hls.package_data import package_dir
+
+from .spec import (
+    STREAM_DENSE_DRAIN_CYCLES,
+    STREAM_GROUP_FIFO_DEPTH,
+    bits_for,
+    check_codes,
+    stream_dense_schedule,
+    stream_group_ends,
+    to_signed,
+)
+from .tools import run_logged, verilator_build
+from .verilog import PRIMITIVES, ROM_BLOCK_BITS, TOP, _case_rows, _resolution_table, _rom_text, module_name
+
+STREAM_PRIMITIVES = (*PRIMITIVES, "mrfpga_fifo.v")
+TESTBENCH = package_dir("templates") / "rtl" / "twin_stream_tb.cpp"
+
+
+@dataclass(frozen=True)
+class GroupWindow:
+    """Where the groups stage finds each group in its register window (dense_stream_geometry)."""
+
+    words: int
+    group_size: int
+    n_in: int
+    n_groups: int
+
+    @property
+    def n_words(self):
+        return self.n_in // self.words
+
+    @property
+    def window_words(self):
+        return (self.group_size - 1 + self.words - 1) // self.words + 1
+
+    @property
+    def window_values(self):
+        return self.window_words * self.words
+
+    @property
+    def period(self):
+        return self.words // gcd(self.words, self.group_size)
+
+    @property
+    def n_phases(self):
+        return min(self.period, self.n_groups)
+
+    def position(self, k):
+        g, p = self.group_size, self.words
+        return k * g + self.window_values - ((k * g + g - 1) // p + 1) * p
+
+    @property
+    def last_position(self):
+        return (self.n_groups - 1) * self.group_size + self.window_values - self.n_words * self.words
+
+
+def group_window(spec, words):
+    if spec.n_in % words:
+        raise ValueError(f"layer {spec.name}: {spec.n_in} inputs are not whole words of {words}")
+    if any(b != g * spec.group_size for g, b in enumerate(spec.group_bases)):
+        raise ValueError(f"layer {spec.name}: the streaming Dense takes groups of consecutive inputs")
+    return GroupWindow(words, spec.group_size, spec.n_in, spec.n_groups)
+
+
+def steps_per_group(spec, r):
+    """Steps the streaming Dense spends on each group at resolution ``r``: every round's term slots, at least one
+    (a resolution without term slots still takes each group)."""
+    r = min(r, spec.n_resolutions - 1)
+    return max(1, spec.reuse * spec.group_terms[r] * (spec.data_budgets[r] if spec.mode == "term_pair" else 1))
+
+
+def schedule(spec, words, r, frames, back_to_back):
+    """The twin's timing at resolution ``r``: ``[(first, out)]`` per frame (``spec.stream_dense_schedule``)."""
+    return stream_dense_schedule(stream_group_ends(spec.n_in, spec.group_size, words), steps_per_group(spec, r),
+                                 frames, back_to_back)  # fmt: skip
+
+
+def stream_dense_verilog(spec, words, res_bits):
+    """The streaming mMAC Dense (weight-term units): its unit modules, then the layer. Returns ``(verilog, {ROM
+    file name: contents})``."""
+    if spec.mode != "weight_term":
+        raise ValueError(f"layer {spec.name}: the twin models the weight-term unit, not {spec.mode!r}")
+    window = group_window(spec, words)
+    name = module_name(spec)
+    n_out, ab, db, G = spec.n_out, spec.acc_width, spec.data_bits, spec.group_size
+    n_groups, reuse, units, max_terms = spec.n_groups, spec.reuse, spec.n_units, spec.max_terms
+    P, WV = words, window.window_values
+    jb, gb, tb = bits_for(reuse - 1), bits_for(n_groups - 1), bits_for(max_terms - 1)
+    hb, pb = bits_for(spec.n_in), bits_for(max(window.period - 1, 0))
+    depth = reuse * n_groups * max_terms
+    ab_addr = bits_for(depth - 1)
+    entry_bits = spec.index_bits + spec.exponent_bits + 2
+    floor_bits = bits_for(max(spec.weight_floors))
+    slot_bits = bits_for(max(spec.group_terms))
+    rom_block = int(depth * entry_bits >= ROM_BLOCK_BITS)
+    mask, fifo_depth = (1 << ab) - 1, STREAM_GROUP_FIFO_DEPTH
+    table, _ = _resolution_table(
+        {"slots": (slot_bits, spec.group_terms), "floor": (floor_bits, spec.weight_floors)}, res_bits
+    )
+    # The units' ROMs in the order the groups arrive: rows [group][round][slot].
+    by_group = spec.table.reshape(reuse, n_groups, max_terms, units).transpose(1, 0, 2, 3).reshape(-1, units)
+    roms, modules, instances = {}, [], []
+    for u in range(units):
+        rom = f"{name}_u{u}.mem"
+        roms[rom] = _rom_text(by_group[:, u], entry_bits)
+        biases = [int(spec.bias[o]) & mask if o < n_out else 0 for o in range(u, reuse * units, units)]
+        init = "{" + ", ".join(f"{ab}'d{b}" for b in reversed(biases)) + "}"
+        modules.append(
+            f"""
+(* keep_hierarchy *)
+module {name}_u{u} (
+  input wire clk, input wire read, input wire [{ab_addr - 1}:0] addr,
+  input wire [{G * db - 1}:0] group_values, input wire [{floor_bits - 1}:0] floor_q,
+  input wire step, input wire accumulate, input wire accumulate_hi, input wire restart,
+  input wire [{jb - 1}:0] round_c, input wire [{jb - 1}:0] round_d,
+  output wire [{reuse * ab - 1}:0] acc_all
+);
+  mrfpga_mmac_unit #(.ROM_FILE("{rom}"), .DEPTH({depth}), .ADDR_BITS({ab_addr}), .INDEX_BITS({spec.index_bits}),
+    .EXP_BITS({spec.exponent_bits}), .GROUP({G}), .DATA_BITS({db}), .DATA_SIGNED({int(spec.data_signed)}),
+    .ACC_WIDTH({ab}), .ACC_SHIFT({spec.acc_shift}), .FLOOR_BITS({floor_bits}), .MAX_EXP({spec.max_exponent}),
+    .ROM_BLOCK({rom_block}), .ROUNDS({reuse}), .ROUND_BITS({jb})) unit (
+    .clk(clk), .read(read), .addr(addr), .group_values(group_values), .floor_q(floor_q), .step(step),
+    .accumulate(accumulate), .restart(restart), .accumulate_hi(accumulate_hi), .restart_hi(restart),
+    .round_c(round_c), .round_d(round_d), .init({init}), .acc_next(), .acc_all(acc_all));
+endmodule
+"""
+        )
+        instances.append(
+            f"  wire [{reuse * ab - 1}:0] acc_{u};\n"
+            f"  {name}_u{u} unit_{u} (.clk(clk), .read(issue), .addr(addr), .group_values(group_q), "
+            f".floor_q(floor_q), .step(step_b), .accumulate(step_c), .accumulate_hi(step_d), .restart(begin_frame), "
+            f".round_c(round_c), .round_d(round_d), .acc_all(acc_{u}));\n"
+        )
+    outputs = ", ".join(f"acc_{o % units}[{(o // units) * ab} +: {ab}]" for o in reversed(range(n_out)))
+    # Each group value: the window slice of its phase (the last group's own), as dense_groups takes it.
+    lanes = []
+    for i in range(G):
+        rows = [
+            (f"{pb}'d{k}", f"group_in[{i * db} +: {db}] = ext[{window.position(k) + i}];")
+            for k in range(window.n_phases)
+        ]
+        last = f"group_in[{i * db} +: {db}] = ext[{window.last_position + i}];"
+        lanes.append(
+            f"    if (last_group) begin {last} end\n    else begin\n{_case_rows('phase', rows, last)}\n    end"
+        )
+    shift = f"{{in_data, window[{WV * db - 1}:{P * db}]}}" if WV > P else "in_data"
+    layer = f"""
+// {spec.name}: streaming mMAC Dense, {spec.n_in} -> {n_out} in words of {P}, {n_groups} groups of {G}, {units}
+// weight-term units of {reuse} round(s). Groups stage -> FIFO of {STREAM_GROUP_FIFO_DEPTH} groups -> steps stage.
+(* keep_hierarchy *)
+module {name} (
+  input wire clk,
+  input wire rst,
+  input wire [{res_bits - 1}:0] resolution,
+  input wire in_valid,
+  output wire in_ready,
+  input wire [{P * db - 1}:0] in_data,
+  output reg out_valid,
+  input wire out_ready,
+  output wire [{n_out * ab - 1}:0] out_data
+);
+{table}
+  // Groups stage: one iteration a cycle, a word read when the next group needs one, a group written when
+  // complete; held while the word is missing or the FIFO full.
+  reg [{WV * db - 1}:0] window;
+  reg [{hb - 1}:0] have;
+  reg [{gb - 1}:0] gi;
+  reg [{pb - 1}:0] phase;
+  reg gap;
+  reg [{hb - 1}:0] group_end;
+  wire need = have < group_end;
+  wire [{hb}:0] have_next = need ? have + {hb + 1}'d{P} : {{1'b0, have}};
+  wire complete = have_next >= group_end;
+  wire [{hb}:0] next_end = group_end + {hb + 1}'d{G};
+  wire fifo_in_ready;
+  wire last_group = gi == {gb}'d{n_groups - 1};
+  assign in_ready = !gap && need && (!complete || fifo_in_ready);
+  wire iterate = !gap && (!need || in_valid) && (!complete || fifo_in_ready);
+  wire [{WV * db - 1}:0] window_next = need ? {shift} : window;
+  wire [{db - 1}:0] ext [0:{WV + G - 2}];
+  genvar e;
+  generate
+    for (e = 0; e < {WV + G - 1}; e = e + 1) begin : extended
+      if (e < {WV}) begin : held
+        assign ext[e] = window_next[e * {db} +: {db}];
+      end else begin : tail
+        assign ext[e] = {db}'d0;
+      end
+    end
+  endgenerate
+  reg [{G * db - 1}:0] group_in;
+  always @* begin
+{chr(10).join(lanes)}
+  end
+  always @(posedge clk) begin
+    if (rst) begin
+      have <= 0; gi <= 0; phase <= 0; gap <= 1'b0; group_end <= {hb}'d{min(G, spec.n_in)};
+    end else if (gap) begin
+      gap <= 1'b0;
+    end else if (iterate) begin
+      if (need) window <= window_next;
+      have <= have_next[{hb - 1}:0];
+      if (complete) begin
+        if (last_group) begin
+          have <= 0; gi <= 0; phase <= 0; gap <= 1'b1; group_end <= {hb}'d{min(G, spec.n_in)};
+        end else begin
+          gi <= gi + 1'b1;
+          phase <= phase == {pb}'d{window.period - 1} ? {pb}'d0 : phase + 1'b1;
+          group_end <= next_end > {hb + 1}'d{spec.n_in} ? {hb}'d{spec.n_in} : next_end[{hb - 1}:0];
+        end
+      end
+    end
+  end
+
+  wire group_valid, take_group;
+  wire [{G * db - 1}:0] group_out;
+  mrfpga_fifo #(.WIDTH({G * db}), .DEPTH({fifo_depth}), .COUNT_BITS({bits_for(fifo_depth)})) groups (
+    .clk(clk), .rst(rst), .in_valid(!gap && iterate && complete), .in_ready(fifo_in_ready), .in_data(group_in),
+    .out_valid(group_valid), .out_ready(take_group), .out_data(group_out));
+
+  // Steps stage: (group, round, slot) one step a cycle, a group read at its first step; the output shown
+  // {STREAM_DENSE_DRAIN_CYCLES} cycles after the last step, the next frame started the cycle after it was taken.
+  reg running, live_q;
+  reg [{slot_bits - 1}:0] slots_q;
+  reg [{floor_bits - 1}:0] floor_q;
+  reg [{gb - 1}:0] g;
+  reg [{jb - 1}:0] j, round_b, round_c, round_d;
+  reg [{tb - 1}:0] t;
+  reg [{G * db - 1}:0] group_q;
+  reg step_b, step_c, step_d, last_b, last_c, last_d;
+  wire live_now = running ? live_q : slots != 0;
+  wire [{slot_bits - 1}:0] slots_now = running ? slots_q : slots;
+  wire group_first = j == 0 && t == 0;
+  wire free = running || !out_valid;  // a new frame the cycle after the output was taken
+  wire issue = free && (!group_first || group_valid) && (running || !(last_b || last_c || last_d));
+  wire begin_frame = issue && !running;
+  assign take_group = issue && group_first;
+  wire slot_last = !live_now || t == slots_now - 1'b1;
+  wire round_last = !live_now || j == {jb}'d{reuse - 1};
+  wire frame_last = slot_last && round_last && g == {gb}'d{n_groups - 1};
+  wire [{ab_addr - 1}:0] addr = (g * {ab_addr}'d{reuse} + j) * {ab_addr}'d{max_terms} + t;
+  always @(posedge clk) begin
+    if (rst) begin
+      running <= 1'b0; out_valid <= 1'b0; g <= 0; j <= 0; t <= 0;
+      step_b <= 1'b0; step_c <= 1'b0; step_d <= 1'b0; last_b <= 1'b0; last_c <= 1'b0; last_d <= 1'b0;
+    end else begin
+      step_b <= issue && live_now; last_b <= issue && frame_last; round_b <= j;
+      step_c <= step_b; last_c <= last_b; round_c <= round_b;
+      step_d <= step_c; last_d <= last_c; round_d <= round_c;
+      if (out_valid && out_ready) out_valid <= 1'b0;
+      if (last_d) out_valid <= 1'b1;
+      if (begin_frame) begin slots_q <= slots; floor_q <= floor; live_q <= slots != 0; end
+      if (issue) begin
+        if (group_first) group_q <= group_out;
+        running <= !frame_last;
+        if (!slot_last) t <= t + 1'b1;
+        else begin
+          t <= 0;
+          if (!round_last) j <= j + 1'b1;
+          else begin j <= 0; g <= frame_last ? {gb}'d0 : g + 1'b1; end
+        end
+      end
+    end
+  end
+
+{"".join(instances)}
+  assign out_data = {{{outputs}}};
+endmodule
+"""
+    return "".join(modules) + layer, roms
+
+
+def stream_top_verilog(spec, words, res_bits):
+    """The twin's top: the layer between the testbench's ports."""
+    return f"""
+module {TOP} (
+  input wire clk,
+  input wire rst,
+  input wire [{res_bits - 1}:0] resolution,
+  input wire in_valid,
+  output wire in_ready,
+  input wire [{words * spec.data_bits - 1}:0] in_data,
+  output wire out_valid,
+  input wire out_ready,
+  output wire [{spec.n_out * spec.acc_width - 1}:0] out_data
+);
+  {module_name(spec)} layer (.clk(clk), .rst(rst), .resolution(resolution), .in_valid(in_valid),
+    .in_ready(in_ready), .in_data(in_data), .out_valid(out_valid), .out_ready(out_ready), .out_data(out_data));
+endmodule
+"""
+
+
+def write_stream_verilog(spec, words, out_dir):
+    """Write ``out_dir/mrfpga_top.v`` (primitives, the layer, the top) and its ROM files; return the path."""
+    res_bits = bits_for(spec.n_resolutions - 1)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text = "// Generated by mrfpga (docs/mmac_core.md): the Verilog twin of a streaming layer.\n`default_nettype none\n"
+    text += "".join((package_dir("templates") / "rtl" / name).read_text() for name in STREAM_PRIMITIVES)
+    verilog, roms = stream_dense_verilog(spec, words, res_bits)
+    for rom, contents in roms.items():
+        (out_dir / rom).write_text(contents)
+    text += verilog + stream_top_verilog(spec, words, res_bits) + "`default_nettype wire\n"
+    path = out_dir / f"{TOP}.v"
+    path.write_text(text)
+    return path
+
+
+def build_stream_twin(spec, words, out_dir):
+    """Write the streaming Dense's twin and build its Verilator testbench; return the executable."""
+    return verilator_build([write_stream_verilog(spec, words, out_dir)], TOP, TESTBENCH, Path(out_dir))
+
+
+def run_stream_twin(spec, words, codes_in, resolutions, out_dir, back_to_back=False, binary=None):
+    """The streaming Dense in Verilator on ``codes_in`` (frames, n_in) at each of ``resolutions``: per
+    resolution ``(outputs (frames, n_out), [(first, out)] cycles per frame)`` as ``schedule`` gives them.
+    ``binary``: the testbench ``build_stream_twin`` built for ``out_dir`` (built here when None)."""
+    codes_in = check_codes(spec, codes_in, "streaming layer")
+    out_dir = Path(out_dir)
+    binary = binary or build_stream_twin(spec, words, out_dir)
+    raw_in = codes_in & ((1 << spec.data_bits) - 1)
+    frames, n_out = len(codes_in), spec.n_out
+    header = (
+        f"{frames} {spec.n_in // words} {words} {spec.data_bits} {n_out} {spec.acc_width} {len(resolutions)} "
+        f"{int(back_to_back)}"
+    )
+    with open(out_dir / "twin_in.txt", "w") as f:
+        f.write(header + "\n" + " ".join(map(str, resolutions)) + "\n")
+        np.savetxt(f, raw_in, fmt="%d")
+    run_logged([str(binary.resolve()), "twin_in.txt", "twin_out.txt"], out_dir, out_dir / "twin_run.log",
+               "Verilator twin", 3600)  # fmt: skip
+    rows = np.loadtxt(out_dir / "twin_out.txt", dtype=np.uint64, ndmin=2)
+    if rows.shape != (len(resolutions) * frames, 4 + n_out):
+        raise RuntimeError(f"twin output of shape {rows.shape}: the testbench stopped early (see twin_run.log)")
+    results = []
+    for n in range(len(resolutions)):
+        block = rows[n * frames : (n + 1) * frames].astype(np.int64)
+        timing = [(int(a), int(b)) for a, b in block[:, 2:4]]
+        results.append((to_signed(block[:, 4:], spec.acc_width), timing))
+    return results

@@ -1,0 +1,79 @@
+"""The Verilog twin of the streaming mMAC Dense (``mrfpga.hls.twin.stream``): in Verilator, its outputs equal the
+golden model at every resolution, and each frame's first-word and output cycles equal the timing model
+(``spec.stream_dense_schedule``), frames one at a time and back to back, groups straddling words or not. The
+converted io_stream layer's latency and interval (what its C simulation counts, tests/hls) are that model's."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from qkeras import QActivation, QDense, quantized_bits
+
+from mrfpga.hls.layers import mmac
+from mrfpga.hls.layers.streaming import pack_size
+from mrfpga.hls.project.convert import convert
+from mrfpga.hls.twin import stream
+from mrfpga.hls.twin.spec import dense_core, simulate, stream_dense_cycles, stream_group_ends
+from mrfpga.training import quantized_data_term, quantized_term
+
+pytestmark = pytest.mark.slow
+
+BUDGETS = [0, 2, 8]  # no term at all, a few, every term
+
+
+def random_core(n_in, n_out, group_size, reuse, seed=1):
+    rng = np.random.default_rng(seed)
+    magnitudes, signs = rng.integers(0, 128, (n_in, n_out)), rng.integers(0, 2, (n_in, n_out)).astype(bool)
+    return dense_core("dense", magnitudes, signs, rng.integers(-300, 300, n_out), group_size=group_size,
+                      reuse=reuse, weight_bits=8, weight_budgets=BUDGETS, mode="weight_term", data_bits=6,
+                      data_budgets=[6] * len(BUDGETS))  # fmt: skip
+
+
+def check_twin(spec, words, codes, out_dir):
+    binary = stream.build_stream_twin(spec, words, out_dir)
+    resolutions = list(range(spec.n_resolutions))
+    for back_to_back in (False, True):
+        runs = stream.run_stream_twin(spec, words, codes, resolutions, out_dir, back_to_back, binary)
+        for r, (outputs, timing) in zip(resolutions, runs, strict=True):
+            np.testing.assert_array_equal(outputs, simulate(spec, codes, r)[0])
+            assert timing == stream.schedule(spec, words, r, len(codes), back_to_back), (r, back_to_back)
+            latency, interval = stream_dense_cycles(
+                stream_group_ends(spec.n_in, spec.group_size, words), stream.steps_per_group(spec, r)
+            )
+            if back_to_back:
+                assert {b - a for (_, a), (_, b) in zip(timing[1:], timing[2:], strict=False)} == {interval}, r
+            else:
+                assert {out - first + 1 for first, out in timing} == {latency}, r
+
+
+@pytest.mark.parametrize(
+    "n_in, n_out, group_size, reuse, words",
+    [
+        (20, 6, 4, 2, 4),  # a group a word
+        (24, 5, 16, 1, 8),  # groups of two words, the last one short
+        (30, 7, 4, 3, 6),  # groups straddling words
+        (32, 4, 8, 1, 1),  # a value a word: the groups stage sets the pace
+    ],
+)
+def test_twin_equals_the_golden_model_and_the_timing_model(tmp_path, n_in, n_out, group_size, reuse, words):
+    spec = random_core(n_in, n_out, group_size, reuse)
+    codes = np.random.default_rng(2).integers(0, 64, (5, n_in))
+    check_twin(spec, words, codes, tmp_path)
+
+
+def test_converted_stream_dense_has_the_twin_of_its_figures(tmp_path):
+    """The io_stream layer's core and input words give a twin whose latency and interval are the layer's
+    (``mmac.cycles``/``mmac.interval``, which its C simulation counts)."""
+    tf.keras.utils.set_random_seed(3)
+    x = tf.keras.Input((24,), name="features")
+    h = QActivation(quantized_data_term(6, 3, [2, 4, 6]), name="terms_in")(x)
+    kernel = quantized_term(8, 8, [1, 2, 4])
+    out = QDense(5, kernel_quantizer=kernel, bias_quantizer=quantized_bits(10, 4, alpha=1), name="dense")(h)
+    hls_model = convert(tf.keras.Model(x, out), tmp_path / "prj", io_type="io_stream", reuse_factor=2)
+    node = next(n for n in hls_model.get_layers() if n.class_name == "MMACDense")
+    spec, words = node.core_spec(), pack_size(node.get_input_variable())
+    codes = np.random.default_rng(4).integers(0, 1 << spec.data_bits, (4, spec.n_in))
+    check_twin(spec, words, codes, tmp_path / "twin")
+    ends = stream_group_ends(spec.n_in, spec.group_size, words)
+    for r in range(spec.n_resolutions):
+        model = stream_dense_cycles(ends, stream.steps_per_group(spec, r))
+        assert model == (mmac.cycles(node, r), mmac.interval(node, r)), r
