@@ -45,6 +45,9 @@ res_T data_term_value(const data_T &x, const unsigned budget, const unsigned dro
 // The per-value operation of a data-term layer at one resolution, as a policy object: the elementwise loops
 // of nnet_mmac_common.h (io_parallel and io_stream) serve the unsigned and the signed layer alike.
 template <typename CONFIG_T> struct data_term_op {
+    // Register stages of a value in io_stream (its word, on its grid, its digits, its kept digits), as the
+    // streaming Verilog twin has them.
+    static const unsigned stages = 4;
     const unsigned budget, dropped;
     explicit data_term_op(unsigned resolution)
         : budget(CONFIG_T::data_terms(resolution)), dropped(CONFIG_T::dropped_bits(resolution)) {}
@@ -86,6 +89,7 @@ res_T signed_data_term_value(const data_T &x, const unsigned budget) {
 }
 
 template <typename CONFIG_T> struct signed_data_term_op {
+    static const unsigned stages = 4; // as data_term_op
     const unsigned budget;
     explicit signed_data_term_op(unsigned resolution) : budget(CONFIG_T::data_terms(resolution)) {}
     template <class res_T, class data_T> res_T apply(const data_T &x, unsigned /* every index alike */) const {

@@ -137,7 +137,8 @@ Packs:
 // Cycles of a pipelined pack-by-pack loop: one pack per cycle, plus its one registered stage.
 static const unsigned pack_loop_fill_cycles = 1;
 
-// Pack by pack: one pack per cycle, its values unrolled (one data-term unit or BN multiplier per value of a pack).
+// Pack by pack: one pack per cycle, its values unrolled (one data-term unit or BN multiplier per value of a pack),
+// through the operation's register stages (value_op::stages).
 template <class data_T, class res_T, unsigned N, class value_op>
 void apply_to_packs(hls::stream<data_T> &data, hls::stream<res_T> &res, const value_op &op) {
     #pragma HLS INLINE
@@ -155,7 +156,7 @@ Packs:
         }
         res.write(out);
     }
-    MRFPGA_COUNT_CYCLES(n_packs + pack_loop_fill_cycles);
+    MRFPGA_COUNT_CYCLES(n_packs + value_op::stages);
 }
 
 // A layer that needs its whole input vector at once (the row-wise Dense) reads it pack by pack; the mMAC layers

@@ -18,4 +18,6 @@ STOP_AT = "MRFPGA_STOP_AT"
 
 def stop_point(name):
     if os.environ.get(STOP_AT) == name:
-        os.kill(os.getpid(), getattr(signal, "SIG" + os.environ.get("MRFPGA_STOP_SIGNAL", "KILL")))
+        # To this thread, not the process: os.kill may hand SIGINT to one of TensorFlow's threads, and on a busy
+        # machine the main thread could then return before Python ran the handler.
+        signal.raise_signal(getattr(signal, "SIG" + os.environ.get("MRFPGA_STOP_SIGNAL", "KILL")))

@@ -19,7 +19,7 @@ from hls4ml.model.attributes import Attribute, ChoiceAttribute
 from hls4ml.model.layers import Layer
 from hls4ml.model.types import FixedPrecisionType
 
-from mrfpga.hls.twin.spec import DATA_TERM_LANES, DataTermCore
+from mrfpga.hls.twin.spec import DATA_TERM_LANES, STREAM_DATA_TERM_STAGES, DataTermCore
 from mrfpga.training.errors import ConversionError
 
 from .common import (
@@ -238,9 +238,9 @@ def lanes(node):
 
 def cycles(node, resolution):
     """io_parallel: one to latch the resolution, one per ``lanes`` values, four to drain the five-stage pipeline;
-    io_stream: one stream word per cycle, + 1."""
+    io_stream: one stream word per cycle, + its four register stages (the streaming twin's)."""
     if is_stream(node):
-        return pack_loop_cycles(node)
+        return pack_loop_cycles(node, STREAM_DATA_TERM_STAGES)
     return 5 + -(-node.get_attr("n_in") // lanes(node))
 
 

@@ -39,9 +39,9 @@ def packs(var):
     return var.size() // pack_size(var)
 
 
-def pack_loop_cycles(node):
-    """Cycles of a layer that works pack by pack: one input word per cycle, plus the pipeline's stage."""
-    return packs(node.get_input_variable()) + PACK_LOOP_FILL_CYCLES
+def pack_loop_cycles(node, stages=PACK_LOOP_FILL_CYCLES):
+    """Cycles of a layer that works pack by pack: one input word per cycle, plus the pipeline's stages."""
+    return packs(node.get_input_variable()) + stages
 
 
 def conv_geometry(node):

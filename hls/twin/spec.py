@@ -219,6 +219,9 @@ class MMACDenseCore:
 STREAM_GROUP_FIFO_DEPTH = 2
 STREAM_DENSE_DRAIN_CYCLES = 3
 STREAM_GROUPS_GAP_CYCLES = 1
+# A streaming data-term layer's register stages (nnet::data_term_op::stages): the word, then each value on its
+# grid, its digits, its kept digits.
+STREAM_DATA_TERM_STAGES = 4
 
 
 def stream_group_ends(n_in, group_size, words):

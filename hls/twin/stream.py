@@ -17,17 +17,32 @@ import numpy as np
 
 from mrfpga.hls.package_data import package_dir
 
+from . import dataflow
 from .spec import (
+    FLAT_LAYERS,
+    STREAM_DATA_TERM_STAGES,
     STREAM_DENSE_DRAIN_CYCLES,
     STREAM_GROUP_FIFO_DEPTH,
+    TWIN_LAYERS,
     bits_for,
+    check_chain,
     check_codes,
     stream_dense_schedule,
     stream_group_ends,
     to_signed,
 )
 from .tools import run_logged, verilator_build
-from .verilog import PRIMITIVES, ROM_BLOCK_BITS, TOP, _case_rows, _resolution_table, _rom_text, module_name
+from .verilog import (
+    PRIMITIVES,
+    ROM_BLOCK_BITS,
+    TOP,
+    _case_rows,
+    _resolution_table,
+    _rom_text,
+    data_term_table,
+    data_term_value_verilog,
+    module_name,
+)
 
 STREAM_PRIMITIVES = (*PRIMITIVES, "mrfpga_fifo.v")
 TESTBENCH = package_dir("templates") / "rtl" / "twin_stream_tb.cpp"
@@ -164,19 +179,7 @@ endmodule
     layer = f"""
 // {spec.name}: streaming mMAC Dense, {spec.n_in} -> {n_out} in words of {P}, {n_groups} groups of {G}, {units}
 // weight-term units of {reuse} round(s). Groups stage -> FIFO of {STREAM_GROUP_FIFO_DEPTH} groups -> steps stage.
-(* keep_hierarchy *)
-module {name} (
-  input wire clk,
-  input wire rst,
-  input wire [{res_bits - 1}:0] resolution,
-  input wire in_valid,
-  output wire in_ready,
-  input wire [{P * db - 1}:0] in_data,
-  output reg out_valid,
-  input wire out_ready,
-  output wire [{n_out * ab - 1}:0] out_data
-);
-{table}
+{_stream_header(name, res_bits, P * db, n_out * ab)}{table}
   // Groups stage: one iteration a cycle, a word read when the next group needs one, a group written when
   // complete; held while the word is missing or the FIFO full.
   reg [{WV * db - 1}:0] window;
@@ -287,59 +290,194 @@ endmodule
     return "".join(modules) + layer, roms
 
 
-def stream_top_verilog(spec, words, res_bits):
-    """The twin's top: the layer between the testbench's ports."""
-    return f"""
-module {TOP} (
+def stream_data_term_verilog(spec, words, res_bits):
+    """A DataTerm layer on stream words of ``words`` values: a data-term unit per value of a word, a word a cycle
+    through four register stages (the word; each value on its grid; its digits; its kept digits), the whole
+    pipeline held while its last stage's word waits for room downstream."""
+    iw, ow, name = spec.in_width, spec.out_width, module_name(spec)
+    lanes = "".join(
+        f"  {name}_value lane_{i} (.clk(clk), .step(advance), .step_digits(advance), .step_terms(advance), "
+        f".x(x_q[{i * iw} +: {iw}]), .budget_sel(budget_q), .keep_mask(keep_mask_q), "
+        f".code(out_data[{i * ow} +: {ow}]));\n"
+        for i in range(words)
+    )
+    header = _stream_header(name, res_bits, words * iw, words * ow) + data_term_table(spec, res_bits)
+    layer = f"""
+// {spec.name}: data terms of {spec.n_in} values in words of {words}, {STREAM_DATA_TERM_STAGES} stages.
+{header}  reg [{spec.bits + 1}:0] budget_q;
+  reg [{spec.bits - 1}:0] keep_mask_q;
+  reg [{words * iw - 1}:0] x_q;
+  reg [{STREAM_DATA_TERM_STAGES - 1}:0] full;  // which stages hold a word
+  wire advance = !full[{STREAM_DATA_TERM_STAGES - 1}] || out_ready;
+  assign in_ready = advance;
+  always @* out_valid = full[{STREAM_DATA_TERM_STAGES - 1}];
+  always @(posedge clk) begin
+    budget_q <= budget_sel;
+    keep_mask_q <= keep_mask;
+    if (rst) full <= 0;
+    else if (advance) full <= {{full[{STREAM_DATA_TERM_STAGES - 2}:0], in_valid}};
+    if (advance) x_q <= in_data;
+  end
+{lanes}endmodule
+"""
+    return data_term_value_verilog(spec) + layer
+
+
+def _stream_header(name, res_bits, in_bits, out_bits):
+    """A streaming layer's ports: the resolution, valid/ready in and out."""
+    return f"""(* keep_hierarchy *)
+module {name} (
   input wire clk,
   input wire rst,
   input wire [{res_bits - 1}:0] resolution,
   input wire in_valid,
   output wire in_ready,
-  input wire [{words * spec.data_bits - 1}:0] in_data,
-  output wire out_valid,
+  input wire [{in_bits - 1}:0] in_data,
+  output reg out_valid,
   input wire out_ready,
-  output wire [{spec.n_out * spec.acc_width - 1}:0] out_data
+  output wire [{out_bits - 1}:0] out_data
 );
-  {module_name(spec)} layer (.clk(clk), .rst(rst), .resolution(resolution), .in_valid(in_valid),
-    .in_ready(in_ready), .in_data(in_data), .out_valid(out_valid), .out_ready(out_ready), .out_data(out_data));
-endmodule
 """
 
 
-def write_stream_verilog(spec, words, out_dir):
-    """Write ``out_dir/mrfpga_top.v`` (primitives, the layer, the top) and its ROM files; return the path."""
-    res_bits = bits_for(spec.n_resolutions - 1)
+@dataclass(frozen=True)
+class StreamLayer:
+    """A layer of the streaming twin: its core description and the values of its input words."""
+
+    spec: object
+    words: int
+
+    def __post_init__(self):
+        if self.spec.n_in % self.words:
+            raise ValueError(f"layer {self.spec.name}: {self.spec.n_in} inputs are not whole words of {self.words}")
+
+    @property
+    def in_words(self):
+        return self.spec.n_in // self.words
+
+    @property
+    def out_values(self):
+        """Values of an output word: a word in, a word out for data terms; the Dense's outputs in one word."""
+        return self.words if self.spec.kind == "data_term" else self.spec.n_out
+
+    @property
+    def out_words(self):
+        return self.spec.n_outputs // self.out_values
+
+    def verilog(self, res_bits):
+        if self.spec.kind == "data_term":
+            return stream_data_term_verilog(self.spec, self.words, res_bits), {}
+        return stream_dense_verilog(self.spec, self.words, res_bits)
+
+    def process(self, r, source, sink):
+        """The layer in the cycle-level model (``dataflow``) at resolution ``r``."""
+        if self.spec.kind == "data_term":
+            return dataflow.Pipeline(STREAM_DATA_TERM_STAGES, source, sink)
+        ends = stream_group_ends(self.spec.n_in, self.spec.group_size, self.words)
+        return dataflow.StreamDense(ends, self.spec.n_groups, steps_per_group(self.spec, r), source, sink)
+
+
+def check_stream_chain(layers):
+    check_chain([layer.spec for layer in layers])
+    for before, after in zip(layers, layers[1:], strict=False):
+        if before.out_values != after.words:
+            raise ValueError(
+                f"layer {before.spec.name} writes words of {before.out_values} values, "
+                f"{after.spec.name} reads words of {after.words}"
+            )
+
+
+def timing(layers, fifo_depths, r, frames, back_to_back):
+    """The chain's ``[(first, out)]`` per frame at resolution ``r`` from the cycle-level model."""
+    makers = [lambda source, sink, layer=layer: layer.process(r, source, sink) for layer in layers]
+    return dataflow.run(makers, layers[0].in_words, layers[-1].out_words, frames, back_to_back, fifo_depths)
+
+
+def stream_top_verilog(layers, fifo_depths, res_bits):
+    """The twin's top: the layers joined by FIFOs of ``fifo_depths`` (as the HLS project's streams), the first
+    layer's input and the last one's output on the testbench's ports."""
+    first, last = layers[0], layers[-1]
+    lines = [
+        f"\n// The chain {' -> '.join(layer.spec.name for layer in layers)}, joined by FIFOs of {list(fifo_depths)}.",
+        f"module {TOP} (",
+        "  input wire clk,",
+        "  input wire rst,",
+        f"  input wire [{res_bits - 1}:0] resolution,",
+        "  input wire in_valid,",
+        "  output wire in_ready,",
+        f"  input wire [{first.words * first.spec.in_width - 1}:0] in_data,",
+        "  output wire out_valid,",
+        "  input wire out_ready,",
+        f"  output wire [{last.out_values * last.spec.out_width - 1}:0] out_data",
+        ");",
+        "  wire valid_0 = in_valid, ready_out = out_ready;",
+        f"  wire [{first.words * first.spec.in_width - 1}:0] data_0 = in_data;",
+    ]
+    for n, layer in enumerate(layers):
+        width = layer.out_values * layer.spec.out_width
+        into = f"ready_{n}" if n else "in_ready"
+        if n + 1 < len(layers):
+            depth = fifo_depths[n]
+            lines += [
+                f"  wire valid_w{n}, ready_w{n}, valid_{n + 1}, ready_{n + 1};",
+                f"  wire [{width - 1}:0] data_w{n}, data_{n + 1};",
+                f"  {module_name(layer.spec)} layer_{n} (.clk(clk), .rst(rst), .resolution(resolution), "
+                f".in_valid(valid_{n}), .in_ready({into}), .in_data(data_{n}), .out_valid(valid_w{n}), "
+                f".out_ready(ready_w{n}), .out_data(data_w{n}));",
+                f"  mrfpga_fifo #(.WIDTH({width}), .DEPTH({depth}), .COUNT_BITS({bits_for(depth)})) fifo_{n} ("
+                f".clk(clk), .rst(rst), .in_valid(valid_w{n}), .in_ready(ready_w{n}), .in_data(data_w{n}), "
+                f".out_valid(valid_{n + 1}), .out_ready(ready_{n + 1}), .out_data(data_{n + 1}));",
+            ]
+        else:
+            lines.append(
+                f"  {module_name(layer.spec)} layer_{n} (.clk(clk), .rst(rst), .resolution(resolution), "
+                f".in_valid(valid_{n}), .in_ready({into}), .in_data(data_{n}), .out_valid(out_valid), "
+                ".out_ready(ready_out), .out_data(out_data));"
+            )
+    return "\n".join([*lines, "endmodule", ""])
+
+
+def write_stream_verilog(layers, fifo_depths, out_dir):
+    """Write ``out_dir/mrfpga_top.v`` (primitives, the layers, the top) and its ROM files; return the path."""
+    check_stream_chain(layers)
+    if len(fifo_depths) != len(layers) - 1:
+        raise ValueError(f"{len(layers)} layers take {len(layers) - 1} FIFO depths, not {len(fifo_depths)}")
+    res_bits = bits_for(max(layer.spec.n_resolutions for layer in layers) - 1)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    text = "// Generated by mrfpga (docs/mmac_core.md): the Verilog twin of a streaming layer.\n`default_nettype none\n"
+    text = (
+        "// Generated by mrfpga (docs/mmac_core.md): the Verilog twin of a streaming design.\n`default_nettype none\n"
+    )
     text += "".join((package_dir("templates") / "rtl" / name).read_text() for name in STREAM_PRIMITIVES)
-    verilog, roms = stream_dense_verilog(spec, words, res_bits)
-    for rom, contents in roms.items():
-        (out_dir / rom).write_text(contents)
-    text += verilog + stream_top_verilog(spec, words, res_bits) + "`default_nettype wire\n"
+    for layer in layers:
+        verilog, roms = layer.verilog(res_bits)
+        text += verilog
+        for rom, contents in roms.items():
+            (out_dir / rom).write_text(contents)
+    text += stream_top_verilog(layers, fifo_depths, res_bits) + "`default_nettype wire\n"
     path = out_dir / f"{TOP}.v"
     path.write_text(text)
     return path
 
 
-def build_stream_twin(spec, words, out_dir):
-    """Write the streaming Dense's twin and build its Verilator testbench; return the executable."""
-    return verilator_build([write_stream_verilog(spec, words, out_dir)], TOP, TESTBENCH, Path(out_dir))
+def build_stream_twin(layers, fifo_depths, out_dir):
+    """Write the streaming twin and build its Verilator testbench; return the executable."""
+    return verilator_build([write_stream_verilog(layers, fifo_depths, out_dir)], TOP, TESTBENCH, Path(out_dir))
 
 
-def run_stream_twin(spec, words, codes_in, resolutions, out_dir, back_to_back=False, binary=None):
-    """The streaming Dense in Verilator on ``codes_in`` (frames, n_in) at each of ``resolutions``: per
-    resolution ``(outputs (frames, n_out), [(first, out)] cycles per frame)`` as ``schedule`` gives them.
-    ``binary``: the testbench ``build_stream_twin`` built for ``out_dir`` (built here when None)."""
-    codes_in = check_codes(spec, codes_in, "streaming layer")
+def run_stream_twin(layers, fifo_depths, codes_in, resolutions, out_dir, back_to_back=False, binary=None):
+    """The chain in Verilator on ``codes_in`` (frames, n_in) at each of ``resolutions``: per resolution
+    ``(outputs (frames, n_outputs), [(first, out)] per frame)``, the cycles ``timing`` gives. ``binary``: the
+    testbench ``build_stream_twin`` built for ``out_dir`` (built here when None)."""
+    first, last = layers[0], layers[-1]
+    codes_in = check_codes(first.spec, codes_in, "streaming layer")
     out_dir = Path(out_dir)
-    binary = binary or build_stream_twin(spec, words, out_dir)
-    raw_in = codes_in & ((1 << spec.data_bits) - 1)
-    frames, n_out = len(codes_in), spec.n_out
+    binary = binary or build_stream_twin(layers, fifo_depths, out_dir)
+    raw_in = codes_in & ((1 << first.spec.in_width) - 1)
+    frames, n_out = len(codes_in), last.spec.n_outputs
     header = (
-        f"{frames} {spec.n_in // words} {words} {spec.data_bits} {n_out} {spec.acc_width} {len(resolutions)} "
-        f"{int(back_to_back)}"
+        f"{frames} {first.in_words} {first.words} {first.spec.in_width} {last.out_words} {last.out_values} "
+        f"{last.spec.out_width} {len(resolutions)} {int(back_to_back)}"
     )
     with open(out_dir / "twin_in.txt", "w") as f:
         f.write(header + "\n" + " ".join(map(str, resolutions)) + "\n")
@@ -352,6 +490,27 @@ def run_stream_twin(spec, words, codes_in, resolutions, out_dir, back_to_back=Fa
     results = []
     for n in range(len(resolutions)):
         block = rows[n * frames : (n + 1) * frames].astype(np.int64)
-        timing = [(int(a), int(b)) for a, b in block[:, 2:4]]
-        results.append((to_signed(block[:, 4:], spec.acc_width), timing))
+        raw = block[:, 4:]
+        outputs = to_signed(raw, last.spec.out_width) if last.spec.out_signed else raw
+        results.append((outputs, [(int(a), int(b)) for a, b in block[:, 2:4]]))
     return results
+
+
+def stream_twin_layers(hls_model):
+    """``(layers, fifo_depths)`` of an io_stream model the streaming twin covers (a chain of data-term and
+    weight-term mMAC Dense layers), the FIFO depths as the project's streams have them; else None."""
+    from mrfpga.hls.layers.streaming import pack_size  # the layers import the twin's spec: not at module level
+
+    if hls_model.config.get_config_value("IOType") != "io_stream":
+        return None
+    nodes = [n for n in hls_model.get_layers() if n.class_name not in FLAT_LAYERS]
+    if not nodes or any(n.class_name not in TWIN_LAYERS for n in nodes):
+        return None
+    layers = [StreamLayer(n.core_spec(), pack_size(n.get_input_variable())) for n in nodes]
+    if any(layer.spec.kind == "mmac_dense" and layer.spec.mode != "weight_term" for layer in layers):
+        return None
+    depths = []
+    for node in nodes[:-1]:
+        pragma = getattr(node.get_output_variable(), "pragma", None)
+        depths.append(int(pragma[1]) if isinstance(pragma, tuple) and pragma[0] == "stream" else 1)
+    return layers, depths

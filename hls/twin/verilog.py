@@ -98,25 +98,27 @@ def _grid_verilog(spec):
 """
 
 
-def data_term_verilog(spec, res_bits):
-    """One DataTerm layer, ``lanes`` values a cycle in five stages: each lane's value selected from the input,
-    registered; on its grid with the dropped low bits, registered; its signed digits, registered; the top budget
-    digits, registered; the code."""
-    n, iw, bits = spec.n_in, spec.in_width, spec.bits
-    ow = bits + 1
-    # The budget as a one-hot over "terms already kept" (0..bits+1): a digit stays while that count is below it.
-    positions = bits + 1
+def data_term_table(spec, res_bits):
+    """The resolution's budget (one-hot over "terms already kept", 0..bits+1: a digit stays while that count is
+    below it) and the mask of the bits it keeps (an AND in each lane, not a shift), as a case on ``resolution``."""
+    positions = spec.bits + 1
     budget_sel = [1 << b if b <= positions else 0 for b in spec.budgets]
     table, _ = _resolution_table(
         {
             "budget_sel": (positions + 1, budget_sel),
-            # The low bits a resolution drops, as the mask of the bits it keeps: an AND in each lane, not a shift.
-            "keep_mask": (bits, [((1 << bits) - 1) ^ ((1 << f) - 1) for f in spec.floors]),
+            "keep_mask": (spec.bits, [((1 << spec.bits) - 1) ^ ((1 << f) - 1) for f in spec.floors]),
         },
         res_bits,
     )
-    name = module_name(spec)
-    value = f"""
+    return table
+
+
+def data_term_value_verilog(spec):
+    """The module of one value of a DataTerm layer: from its registered input, four registered stages (on its
+    grid with the dropped low bits; its signed digits; the top budget digits), then the code."""
+    iw, bits, name = spec.in_width, spec.bits, module_name(spec)
+    ow, positions = bits + 1, bits + 1
+    return f"""
 // One value of {spec.name}: ap_ufixed<{bits}, {bits - spec.frac}, \
 {"AP_RND_CONV" if spec.round_half_even else "AP_RND"}, AP_SAT> grid, dropped low bits, top {spec.encoding} terms.
 module {name}_value (
@@ -154,6 +156,15 @@ module {name}_value (
   always @* code = pos_q - neg_q;
 endmodule
 """
+
+
+def data_term_verilog(spec, res_bits):
+    """One DataTerm layer, ``lanes`` values a cycle in five stages: each lane's value selected from the input,
+    registered; on its grid with the dropped low bits, registered; its signed digits, registered; the top budget
+    digits, registered; the code."""
+    n, iw, bits = spec.n_in, spec.in_width, spec.bits
+    ow, positions = bits + 1, bits + 1
+    table, name = data_term_table(spec, res_bits), module_name(spec)
     lanes, n_packs = spec.lanes, spec.n_packs
     pb = bits_for(n_packs - 1)
     lane_inputs = []
@@ -209,7 +220,7 @@ endmodule
   end
 endmodule
 """
-    return value + layer
+    return data_term_value_verilog(spec) + layer
 
 
 def _layer_header(name, res_bits, in_bits, out_bits):

@@ -1,12 +1,12 @@
-// Verilator testbench of a streaming twin (mrfpga.hls.twin.stream): valid/ready on both sides, one output word a
-// frame.
+// Verilator testbench of a streaming twin (mrfpga.hls.twin.stream): valid/ready on both sides.
 //
-// Reads `in_file`: a header "frames words p in_width n_out out_width runs back_to_back", the resolution of each
-// run, then one line of raw input codes per frame (words * p of them). Each run streams every frame: the words
-// of a frame one a cycle while the design takes them, the next frame's right after (back_to_back 1) or once the
-// frame's output was taken (0). The output side is always ready. For every frame it writes "resolution frame
-// first last outputs..." to `out_file`: the cycle its first word was taken, the cycle its output was, counted
-// from the run's first cycle, and the outputs as raw unsigned codes.
+// Reads `in_file`: a header "frames words p in_width out_words q out_width runs back_to_back", the resolution of
+// each run, then one line of raw input codes per frame (words * p of them). Each run streams every frame: the
+// words of a frame one a cycle while the design takes them, the next frame's right after (back_to_back 1) or
+// once the frame's last output word was taken (0). The output side is always ready; a frame is out_words words
+// of q values. For every frame it writes "resolution frame first last outputs..." to `out_file`: the cycle its
+// first word was taken, the cycle its last output word was, counted from the run's first cycle, and the outputs
+// as raw unsigned codes.
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -22,8 +22,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     std::ifstream in(argv[1]);
-    unsigned frames, words, p, in_width, n_out, out_width, runs, back_to_back;
-    if (!(in >> frames >> words >> p >> in_width >> n_out >> out_width >> runs >> back_to_back)) {
+    unsigned frames, words, p, in_width, out_words, q, out_width, runs, back_to_back;
+    if (!(in >> frames >> words >> p >> in_width >> out_words >> q >> out_width >> runs >> back_to_back)) {
         std::fprintf(stderr, "%s: bad header\n", argv[1]);
         return 1;
     }
@@ -56,8 +56,8 @@ int main(int argc, char **argv) {
             top.eval();
         }
         top.rst = 0;
-        std::vector<uint64_t> first(frames, 0);
-        unsigned frame_in = 0, word = 0, frame_out = 0;
+        std::vector<uint64_t> first(frames, 0), outputs(std::size_t(out_words) * q);
+        unsigned frame_in = 0, word = 0, frame_out = 0, word_out = 0;
         for (uint64_t cycle = 0; frame_out < frames; cycle++) {
             if (cycle > limit) {
                 std::fprintf(stderr, "resolution %u: frame %u not out after %llu cycles\n", resolutions[run], frame_out,
@@ -74,12 +74,16 @@ int main(int argc, char **argv) {
             top.eval();
             const bool took_in = offer && top.in_ready, gave_out = top.out_valid;
             if (gave_out) {
-                std::fprintf(out, "%u %u %llu %llu", resolutions[run], frame_out, (unsigned long long)first[frame_out],
-                             (unsigned long long)cycle);
-                for (unsigned o = 0; o < n_out; o++)
-                    std::fprintf(out, " %llu", (unsigned long long)get_bits(top.out_data, o * out_width, out_width));
-                std::fprintf(out, "\n");
-                frame_out++;
+                for (unsigned o = 0; o < q; o++)
+                    outputs[std::size_t(word_out) * q + o] = get_bits(top.out_data, o * out_width, out_width);
+                if (++word_out == out_words) {
+                    std::fprintf(out, "%u %u %llu %llu", resolutions[run], frame_out,
+                                 (unsigned long long)first[frame_out], (unsigned long long)cycle);
+                    for (const uint64_t v : outputs) std::fprintf(out, " %llu", (unsigned long long)v);
+                    std::fprintf(out, "\n");
+                    word_out = 0;
+                    frame_out++;
+                }
             }
             if (took_in) {
                 if (word == 0) first[frame_in] = cycle;

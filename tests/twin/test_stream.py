@@ -1,18 +1,21 @@
-"""The Verilog twin of the streaming mMAC Dense (``mrfpga.hls.twin.stream``): in Verilator, its outputs equal the
-golden model at every resolution, and each frame's first-word and output cycles equal the timing model
-(``spec.stream_dense_schedule``), frames one at a time and back to back, groups straddling words or not. The
-converted io_stream layer's latency and interval (what its C simulation counts, tests/hls) are that model's."""
+"""The streaming Verilog twin (``mrfpga.hls.twin.stream``). The streaming mMAC Dense: in Verilator, its outputs
+equal the golden model at every resolution, and each frame's first-word and output cycles equal the timing model
+(``spec.stream_dense_schedule`` and the cycle-level ``dataflow`` model), frames one at a time and back to back,
+groups straddling words or not; a converted io_stream layer's latency and interval (what its C simulation counts,
+tests/hls) are that model's. A converted io_stream MLP as one streaming design with the project's FIFOs: outputs
+equal, cycles equal the dataflow model, and each layer alone takes the cycles its C simulation counts."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from qkeras import QActivation, QDense, quantized_bits
 
+from mrfpga.hls.cost.estimate import layer_cycles
 from mrfpga.hls.layers import mmac
 from mrfpga.hls.layers.streaming import pack_size
 from mrfpga.hls.project.convert import convert
 from mrfpga.hls.twin import stream
-from mrfpga.hls.twin.spec import dense_core, simulate, stream_dense_cycles, stream_group_ends
+from mrfpga.hls.twin.spec import dense_core, simulate, simulate_chain, stream_dense_cycles, stream_group_ends
 from mrfpga.training import quantized_data_term, quantized_term
 
 pytestmark = pytest.mark.slow
@@ -29,13 +32,15 @@ def random_core(n_in, n_out, group_size, reuse, seed=1):
 
 
 def check_twin(spec, words, codes, out_dir):
-    binary = stream.build_stream_twin(spec, words, out_dir)
+    layers = [stream.StreamLayer(spec, words)]
+    binary = stream.build_stream_twin(layers, [], out_dir)
     resolutions = list(range(spec.n_resolutions))
     for back_to_back in (False, True):
-        runs = stream.run_stream_twin(spec, words, codes, resolutions, out_dir, back_to_back, binary)
+        runs = stream.run_stream_twin(layers, [], codes, resolutions, out_dir, back_to_back, binary)
         for r, (outputs, timing) in zip(resolutions, runs, strict=True):
             np.testing.assert_array_equal(outputs, simulate(spec, codes, r)[0])
             assert timing == stream.schedule(spec, words, r, len(codes), back_to_back), (r, back_to_back)
+            assert timing == stream.timing(layers, [], r, len(codes), back_to_back), (r, back_to_back)
             latency, interval = stream_dense_cycles(
                 stream_group_ends(spec.n_in, spec.group_size, words), stream.steps_per_group(spec, r)
             )
@@ -77,3 +82,35 @@ def test_converted_stream_dense_has_the_twin_of_its_figures(tmp_path):
     for r in range(spec.n_resolutions):
         model = stream_dense_cycles(ends, stream.steps_per_group(spec, r))
         assert model == (mmac.cycles(node, r), mmac.interval(node, r)), r
+
+
+def test_streaming_mlp_twin_equals_keras_codes_and_the_dataflow_model(tmp_path):
+    """A converted io_stream MLP (data terms, Dense, data terms, Dense) as one streaming twin with the project's
+    FIFOs: its outputs equal the golden model's at every resolution, and its frames' cycles the dataflow model's,
+    the layers overlapping, frames one at a time and back to back."""
+    tf.keras.utils.set_random_seed(5)
+    x = tf.keras.Input((16,), name="features")
+    h = QActivation(quantized_data_term(6, 3, [2, 4, 6]), name="terms_in")(x)
+    h = QDense(12, kernel_quantizer=quantized_term(8, 8, [1, 2, 4]), bias_quantizer=quantized_bits(10, 4, alpha=1),
+               name="dense_0")(h)  # fmt: skip
+    h = QActivation(quantized_data_term(6, 2, [1, 3, 6]), name="terms_0")(h)
+    out = QDense(4, kernel_quantizer=quantized_term(8, 8, [1, 2, 4]), bias_quantizer=quantized_bits(10, 4, alpha=1),
+                 name="logits")(h)  # fmt: skip
+    hls_model = convert(tf.keras.Model(x, out), tmp_path / "prj", io_type="io_stream", reuse_factor=3)
+    layers, depths = stream.stream_twin_layers(hls_model)
+    assert [layer.spec.kind for layer in layers] == ["data_term", "mmac_dense", "data_term", "mmac_dense"]
+    first = layers[0].spec
+    codes = np.random.default_rng(6).integers(-(1 << (first.in_width - 1)), 1 << (first.in_width - 1), (4, 16))
+    binary = stream.build_stream_twin(layers, depths, tmp_path / "twin")
+    specs = [layer.spec for layer in layers]
+    for back_to_back in (False, True):
+        runs = stream.run_stream_twin(layers, depths, codes, [0, 1, 2], tmp_path / "twin", back_to_back, binary)
+        for r, (outputs, timing) in enumerate(runs):
+            np.testing.assert_array_equal(outputs, simulate_chain(specs, codes, r)[0])
+            assert timing == stream.timing(layers, depths, r, len(codes), back_to_back), (r, back_to_back)
+    # Each layer alone, its input offered every cycle: the cycles its C simulation counts.
+    nodes = [n for n in hls_model.get_layers() if n.class_name in ("DataTerm", "MMACDense")]
+    for layer, node in zip(layers, nodes, strict=True):
+        for r in range(3):
+            (first, out), *_ = stream.timing([layer], [], r, 1, False)
+            assert out - first + 1 == layer_cycles(node, r), (node.name, r)

@@ -1,0 +1,187 @@
+"""The streaming twin's timing, cycle by cycle: its processes joined by FIFOs, as the Verilog runs them.
+
+Every process decides in each cycle from what it holds and from its FIFOs' counts at the start of the cycle (a
+word pushed in one cycle can be popped from the next; a slot freed by a pop takes a push from the next), as
+``mrfpga_fifo`` and the layers' valid/ready ports behave. Only counts move: the values are the golden model's
+business (``spec.simulate``). ``run`` streams frames through a chain of layers and returns, per frame, the cycle
+its first input word was taken and the cycle its last output word was, as the twin's testbench reports them.
+"""
+
+from dataclasses import dataclass, field
+
+from .spec import STREAM_DENSE_DRAIN_CYCLES, STREAM_GROUP_FIFO_DEPTH, STREAM_GROUPS_GAP_CYCLES
+
+
+@dataclass
+class Fifo:
+    depth: int
+    count: int = 0
+    pushed: int = 0
+    popped: int = 0
+
+    def can_push(self):
+        return self.count < self.depth
+
+    def can_pop(self):
+        return self.count > 0
+
+    def push(self):
+        self.pushed += 1
+
+    def pop(self):
+        self.popped += 1
+
+    def commit(self):
+        self.count += self.pushed - self.popped
+        self.pushed = self.popped = 0
+
+
+@dataclass
+class Source(Fifo):
+    """The testbench's input: the words of ``frames`` frames, one a cycle while taken; the next frame's right
+    after (``back_to_back``) or once the previous frame's output was taken."""
+
+    words: int = 1
+    frames: int = 1
+    back_to_back: bool = False
+    depth: int = 1
+    taken: int = 0
+    firsts: list = field(default_factory=list)
+    frames_out: int = 0
+    now: int = 0
+
+    def can_pop(self):
+        frame = self.taken // self.words
+        return frame < self.frames and (self.back_to_back or frame == self.frames_out)
+
+    def pop(self):
+        if self.taken % self.words == 0:
+            self.firsts.append(self.now)
+        self.taken += 1
+
+    def commit(self):
+        pass
+
+
+@dataclass
+class Sink(Fifo):
+    """The testbench's output side: always ready; the cycle each frame's last word was taken."""
+
+    words: int = 1
+    depth: int = 1
+    taken: int = 0
+    lasts: list = field(default_factory=list)
+    now: int = 0
+
+    def can_push(self):
+        return True
+
+    def push(self):
+        self.taken += 1
+        if self.taken % self.words == 0:
+            self.lasts.append(self.now)
+
+    def commit(self):
+        pass
+
+
+class Pipeline:
+    """An elementwise layer: a word a cycle through ``depth`` register stages, the whole pipeline held while its
+    last stage's word waits for room downstream."""
+
+    def __init__(self, depth, source, sink):
+        self.stages = [False] * depth
+        self.source, self.sink = source, sink
+
+    def tick(self):
+        out = self.stages[-1]
+        if out and not self.sink.can_push():
+            return
+        if out:
+            self.sink.push()
+        take = self.source.can_pop()
+        if take:
+            self.source.pop()
+        self.stages = [take] + self.stages[:-1]
+
+
+class StreamDense:
+    """The streaming mMAC Dense (``stream.stream_dense_verilog``): the groups stage, its FIFO of groups, the
+    steps stage."""
+
+    def __init__(self, group_ends, n_groups, per_group, source, sink):
+        self.ends, self.n_groups, self.per_group = group_ends, n_groups, per_group
+        self.source, self.sink = source, sink
+        self.groups = Fifo(STREAM_GROUP_FIFO_DEPTH)
+        self.have, self.gi, self.gap = 0, 0, 0
+        self.running, self.g, self.step, self.out_valid = False, 0, 0, False
+        self.last = [False] * STREAM_DENSE_DRAIN_CYCLES  # the last step's stages B, C, D
+
+    def tick(self):
+        self._groups_stage()
+        self._steps_stage()
+
+    def _groups_stage(self):
+        if self.gap:
+            self.gap -= 1
+            return
+        end = self.ends[self.gi]
+        need = self.have < end
+        complete = self.have + need >= end
+        if (need and not self.source.can_pop()) or (complete and not self.groups.can_push()):
+            return
+        if need:
+            self.source.pop()
+            self.have += 1
+        if complete:
+            self.groups.push()
+            self.gi += 1
+            if self.gi == self.n_groups:
+                self.have, self.gi, self.gap = 0, 0, STREAM_GROUPS_GAP_CYCLES
+
+    def _steps_stage(self):
+        first = self.step == 0
+        free = self.running or not self.out_valid
+        issue = free and (not first or self.groups.can_pop()) and (self.running or not any(self.last))
+        taken = self.out_valid and self.sink.can_push()
+        if taken:
+            self.sink.push()
+        frame_last = False
+        if issue:
+            if first:
+                self.groups.pop()
+            group_last = self.step + 1 == self.per_group
+            frame_last = group_last and self.g + 1 == self.n_groups
+            self.step = 0 if group_last else self.step + 1
+            if group_last:
+                self.g = 0 if frame_last else self.g + 1
+            self.running = not frame_last
+        if taken:
+            self.out_valid = False
+        if self.last[-1]:
+            self.out_valid = True
+        self.last = [issue and frame_last] + self.last[:-1]
+        self.groups.commit()
+
+
+def run(layers, in_words, out_words, frames, back_to_back, fifo_depths=()):
+    """Stream ``frames`` frames through ``layers`` (constructors ``make(source, sink)``), joined by FIFOs of
+    ``fifo_depths``: ``[(first, out)]`` per frame."""
+    source = Source(words=in_words, frames=frames, back_to_back=back_to_back)
+    sink = Sink(words=out_words)
+    fifos = [Fifo(depth) for depth in fifo_depths]
+    ends = [source, *fifos, sink]
+    processes = [make(ends[n], ends[n + 1]) for n, make in enumerate(layers)]
+    limit = 100_000_000
+    for cycle in range(limit):
+        if len(sink.lasts) == frames:
+            break
+        source.now = sink.now = cycle
+        source.frames_out = len(sink.lasts)
+        for process in processes:
+            process.tick()
+        for fifo in fifos:
+            fifo.commit()
+    else:
+        raise RuntimeError(f"the dataflow model did not finish {frames} frames in {limit} cycles")
+    return list(zip(source.firsts, sink.lasts, strict=True))
