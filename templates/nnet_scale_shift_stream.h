@@ -12,7 +12,9 @@ namespace nnet {
 // The per-value operation of the streaming BN (apply_to_packs): value j of a pack has channel j % n_chan (a pack
 // holds whole pixels), scaled and shifted by its channel's pair from the layer's registers.
 template <typename CONFIG_T> struct registered_scale_shift_op {
-    static const unsigned stages = pack_loop_fill_cycles; // the product and sum in one registered stage
+    // Register stages, as the streaming Verilog twin has them: the word, the products, the sums (a DSP48E1's
+    // input, multiplier and output registers).
+    static const unsigned stages = 3;
     const typename CONFIG_T::scale_t *scale; // [n_chan], partitioned by the layer
     const typename CONFIG_T::shift_t *shift;
     template <class res_T, class data_T> res_T apply(const data_T &x, const unsigned j) const {

@@ -7,6 +7,7 @@ from hls4ml.model.attributes import Attribute
 from hls4ml.model.layers import Layer
 from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 
+from mrfpga.hls.twin.spec import STREAM_SCALE_SHIFT_STAGES, ScaleShiftCore
 from mrfpga.training.errors import ConversionError
 from mrfpga.training.quantizers.base import frac_bits_of
 
@@ -17,6 +18,7 @@ from .common import (
     config_struct,
     include_lists,
     integer_code_type,
+    node_attributes,
     parse_default,
     unsigned,
 )
@@ -69,6 +71,19 @@ class SwitchableScaleShift(Layer):
             )
         out = FixedPrecisionType(width=width, integer=width - frac, signed=True)
         self.add_output_variable(self.get_input_variable().shape, precision=out)
+
+    def core_spec(self):
+        """The layer's description for the Verilog twin (``spec.ScaleShiftCore``)."""
+        n_res, n_chan = self.get_attr("n_resolutions"), self.get_attr("n_chan")
+        precision = self.get_input_variable().type.precision
+        return ScaleShiftCore(
+            name=self.name,
+            in_width=precision.width,
+            in_signed=bool(precision.signed),
+            scales=self.get_weights("scales").data.reshape(n_res, n_chan),
+            shifts=self.get_weights("shifts").data.reshape(n_res, n_chan),
+            **node_attributes(self, "n_in n_chan scale_up shift_up acc_width"),
+        )
 
 
 def _frac_bits(values, name):
@@ -158,8 +173,9 @@ TEMPLATES = (ScaleShiftConfigTemplate, ScaleShiftFunctionTemplate)
 
 
 def cycles(node, resolution):
-    """One cycle, at every resolution; io_stream: one stream word (a pixel's channels) per cycle, + 1."""
-    return pack_loop_cycles(node) if is_stream(node) else 1
+    """One cycle, at every resolution; io_stream: one stream word (a pixel's channels) per cycle, + its three
+    register stages (the streaming twin's: the word, the products, the sums)."""
+    return pack_loop_cycles(node, STREAM_SCALE_SHIFT_STAGES) if is_stream(node) else 1
 
 
 def resources(node):

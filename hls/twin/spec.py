@@ -213,6 +213,55 @@ class MMACDenseCore:
         return self.steps(r) + MMAC_FIXED_CYCLES
 
 
+@dataclass(frozen=True)
+class ScaleShiftCore:
+    """A switchable BN folded per resolution (nnet::switchable_scale_shift): value ``i`` of channel ``i % n_chan``
+    becomes ``(x * scales[r][c] << scale_up) + (shifts[r][c] << shift_up)`` on ``acc_width`` signed bits, exactly
+    (the width holds every product and sum)."""
+
+    kind: ClassVar[str] = "scale_shift"
+    name: str
+    n_in: int
+    n_chan: int
+    in_width: int
+    in_signed: bool
+    scales: tuple
+    shifts: tuple
+    scale_up: int
+    shift_up: int
+    acc_width: int
+
+    def __post_init__(self):
+        for key in ("scales", "shifts"):
+            object.__setattr__(self, key, tuple(tuple(int(v) for v in row) for row in getattr(self, key)))
+        require(self.n_in % self.n_chan == 0, self.name, f"{self.n_in} values are not whole pixels of {self.n_chan}")
+        for key in ("scales", "shifts"):
+            require(
+                all(len(row) == self.n_chan for row in getattr(self, key)) and len(getattr(self, key)) >= 1,
+                self.name,
+                f"{key}: one row of {self.n_chan} per resolution",
+            )
+
+    @property
+    def n_resolutions(self):
+        return len(self.scales)
+
+    n_outputs = alias("n_in")
+    out_width = alias("acc_width")
+    out_signed = True
+
+    @property
+    def scale_width(self):
+        return bits_for(max(abs(v) for row in self.scales for v in row)) + 1
+
+    @property
+    def shift_width(self):
+        return bits_for(max(abs(v) for row in self.shifts for v in row)) + 1
+
+    def cycles(self, r):
+        return 1  # io_parallel: every value at once
+
+
 # The streaming Dense (nnet_mmac_dense_stream.h): its groups stage and its steps stage overlap, joined by a FIFO
 # of two groups; the steps stage shows the output three cycles after its last step (the product, the low half, the
 # high half) and the groups stage idles a cycle between frames (the loop's re-entry).
@@ -222,6 +271,9 @@ STREAM_GROUPS_GAP_CYCLES = 1
 # A streaming data-term layer's register stages (nnet::data_term_op::stages): the word, then each value on its
 # grid, its digits, its kept digits.
 STREAM_DATA_TERM_STAGES = 4
+# A streaming BN's register stages (nnet::registered_scale_shift_op::stages): the word, the products, the sums
+# (a DSP48E1's input, multiplier and output registers).
+STREAM_SCALE_SHIFT_STAGES = 3
 
 
 def stream_group_ends(n_in, group_size, words):
@@ -513,6 +565,13 @@ def _simulate_mmac_dense(spec, codes, r):
     return to_signed(out, width)
 
 
+def _simulate_scale_shift(spec, codes, r):
+    channel = np.arange(spec.n_in) % spec.n_chan
+    scale, shift = np.array(spec.scales[r], np.int64)[channel], np.array(spec.shifts[r], np.int64)[channel]
+    out = (codes * scale << spec.scale_up) + (shift << spec.shift_up)
+    return to_signed(out & ((1 << spec.acc_width) - 1), spec.acc_width)
+
+
 def simulate(spec, codes, r):
     """One layer at resolution ``r`` on ``codes`` (samples, n_in): (output codes (samples, n_out), cycles per sample).
 
@@ -520,7 +579,7 @@ def simulate(spec, codes, r):
     """
     codes = check_codes(spec, codes)
     r = min(r, spec.n_resolutions - 1)
-    run = _simulate_data_term if spec.kind == "data_term" else _simulate_mmac_dense
+    run = {"data_term": _simulate_data_term, "scale_shift": _simulate_scale_shift}.get(spec.kind, _simulate_mmac_dense)
     return run(spec, codes, r), np.full(codes.shape[0], spec.cycles(r), np.int64)
 
 

@@ -23,7 +23,7 @@ from .spec import (
     STREAM_DATA_TERM_STAGES,
     STREAM_DENSE_DRAIN_CYCLES,
     STREAM_GROUP_FIFO_DEPTH,
-    TWIN_LAYERS,
+    STREAM_SCALE_SHIFT_STAGES,
     bits_for,
     check_chain,
     check_codes,
@@ -45,6 +45,8 @@ from .verilog import (
 )
 
 STREAM_PRIMITIVES = (*PRIMITIVES, "mrfpga_fifo.v")
+STREAM_TWIN_LAYERS = ("DataTerm", "SwitchableScaleShift", "MMACDense")
+ELEMENTWISE_STAGES = {"data_term": STREAM_DATA_TERM_STAGES, "scale_shift": STREAM_SCALE_SHIFT_STAGES}
 TESTBENCH = package_dir("templates") / "rtl" / "twin_stream_tb.cpp"
 
 
@@ -323,6 +325,51 @@ def stream_data_term_verilog(spec, words, res_bits):
     return data_term_value_verilog(spec) + layer
 
 
+def stream_scale_shift_verilog(spec, words, res_bits):
+    """A switchable BN on stream words of ``words`` values (whole pixels): a multiplier and an adder per value of a
+    word (channel ``i % n_chan``), a word a cycle through three register stages (the word, the products, the
+    sums: a DSP48E1's input, multiplier and output registers), held while the last stage's word waits."""
+    iw, aw, sw, tw, name = spec.in_width, spec.acc_width, spec.scale_width, spec.shift_width, module_name(spec)
+    stages = STREAM_SCALE_SHIFT_STAGES
+    columns = {}
+    for c in range(spec.n_chan):
+        columns[f"scale_{c}"] = (sw, [row[c] & ((1 << sw) - 1) for row in spec.scales])
+        columns[f"shift_{c}"] = (tw, [row[c] & ((1 << tw) - 1) for row in spec.shifts])
+    table, _ = _resolution_table(columns, res_bits)
+    held = "".join(
+        f"  reg signed [{sw - 1}:0] scale_q_{c};\n  reg signed [{tw - 1}:0] shift_q_{c};\n" for c in range(spec.n_chan)
+    )
+    latch = "".join(f"    scale_q_{c} <= scale_{c}; shift_q_{c} <= shift_{c};\n" for c in range(spec.n_chan))
+    xw = iw if spec.in_signed else iw + 1
+    lanes = []
+    for i in range(words):
+        c = i % spec.n_chan
+        x = f"x_q[{i * iw} +: {iw}]" if spec.in_signed else f"{{1'b0, x_q[{i * iw} +: {iw}]}}"
+        lanes.append(
+            f"  wire signed [{xw - 1}:0] x_{i} = {x};\n"
+            f"  reg signed [{xw + sw - 1}:0] product_{i};\n"
+            f"  reg signed [{aw - 1}:0] y_{i};\n"
+            f"  always @(posedge clk) if (advance) begin\n"
+            f"    product_{i} <= x_{i} * scale_q_{c};\n"
+            f"    y_{i} <= (product_{i} <<< {spec.scale_up}) + (shift_q_{c} <<< {spec.shift_up});\n"
+            f"  end\n  assign out_data[{i * aw} +: {aw}] = y_{i};\n"
+        )
+    return f"""
+// {spec.name}: switchable BN of {spec.n_in} values ({spec.n_chan} channels) in words of {words}, {stages} stages.
+{_stream_header(name, res_bits, words * iw, words * aw)}{table}{held}  reg [{words * iw - 1}:0] x_q;
+  reg [{stages - 1}:0] full;  // which stages hold a word
+  wire advance = !full[{stages - 1}] || out_ready;
+  assign in_ready = advance;
+  always @* out_valid = full[{stages - 1}];
+  always @(posedge clk) begin
+{latch}    if (rst) full <= 0;
+    else if (advance) full <= {{full[{stages - 2}:0], in_valid}};
+    if (advance) x_q <= in_data;
+  end
+{"".join(lanes)}endmodule
+"""
+
+
 def _stream_header(name, res_bits, in_bits, out_bits):
     """A streaming layer's ports: the resolution, valid/ready in and out."""
     return f"""(* keep_hierarchy *)
@@ -356,9 +403,14 @@ class StreamLayer:
         return self.spec.n_in // self.words
 
     @property
+    def elementwise(self):
+        return self.spec.kind in ELEMENTWISE_STAGES
+
+    @property
     def out_values(self):
-        """Values of an output word: a word in, a word out for data terms; the Dense's outputs in one word."""
-        return self.words if self.spec.kind == "data_term" else self.spec.n_out
+        """Values of an output word: a word in, a word out for the elementwise layers; the Dense's outputs in one
+        word."""
+        return self.words if self.elementwise else self.spec.n_out
 
     @property
     def out_words(self):
@@ -367,12 +419,14 @@ class StreamLayer:
     def verilog(self, res_bits):
         if self.spec.kind == "data_term":
             return stream_data_term_verilog(self.spec, self.words, res_bits), {}
+        if self.spec.kind == "scale_shift":
+            return stream_scale_shift_verilog(self.spec, self.words, res_bits), {}
         return stream_dense_verilog(self.spec, self.words, res_bits)
 
     def process(self, r, source, sink):
         """The layer in the cycle-level model (``dataflow``) at resolution ``r``."""
-        if self.spec.kind == "data_term":
-            return dataflow.Pipeline(STREAM_DATA_TERM_STAGES, source, sink)
+        if self.elementwise:
+            return dataflow.Pipeline(ELEMENTWISE_STAGES[self.spec.kind], source, sink)
         ends = stream_group_ends(self.spec.n_in, self.spec.group_size, self.words)
         return dataflow.StreamDense(ends, self.spec.n_groups, steps_per_group(self.spec, r), source, sink)
 
@@ -497,14 +551,14 @@ def run_stream_twin(layers, fifo_depths, codes_in, resolutions, out_dir, back_to
 
 
 def stream_twin_layers(hls_model):
-    """``(layers, fifo_depths)`` of an io_stream model the streaming twin covers (a chain of data-term and
-    weight-term mMAC Dense layers), the FIFO depths as the project's streams have them; else None."""
+    """``(layers, fifo_depths)`` of an io_stream model the streaming twin covers (a chain of data-term, switchable
+    BN and weight-term mMAC Dense layers), the FIFO depths as the project's streams have them; else None."""
     from mrfpga.hls.layers.streaming import pack_size  # the layers import the twin's spec: not at module level
 
     if hls_model.config.get_config_value("IOType") != "io_stream":
         return None
     nodes = [n for n in hls_model.get_layers() if n.class_name not in FLAT_LAYERS]
-    if not nodes or any(n.class_name not in TWIN_LAYERS for n in nodes):
+    if not nodes or any(n.class_name not in STREAM_TWIN_LAYERS for n in nodes):
         return None
     layers = [StreamLayer(n.core_spec(), pack_size(n.get_input_variable())) for n in nodes]
     if any(layer.spec.kind == "mmac_dense" and layer.spec.mode != "weight_term" for layer in layers):

@@ -2,12 +2,14 @@
 equal the golden model at every resolution, and each frame's first-word and output cycles equal the timing model
 (``spec.stream_dense_schedule`` and the cycle-level ``dataflow`` model), frames one at a time and back to back,
 groups straddling words or not; a converted io_stream layer's latency and interval (what its C simulation counts,
-tests/hls) are that model's. A converted io_stream MLP as one streaming design with the project's FIFOs: outputs
-equal, cycles equal the dataflow model, and each layer alone takes the cycles its C simulation counts."""
+tests/hls) are that model's. A converted io_stream MLP with a switchable BN as one streaming design with the
+project's FIFOs: outputs equal, cycles equal the dataflow model, and each layer alone takes the cycles its C
+simulation counts."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from model_builders import spread_switchable_bn
 from qkeras import QActivation, QDense, quantized_bits
 
 from mrfpga.hls.cost.estimate import layer_cycles
@@ -17,6 +19,7 @@ from mrfpga.hls.project.convert import convert
 from mrfpga.hls.twin import stream
 from mrfpga.hls.twin.spec import dense_core, simulate, simulate_chain, stream_dense_cycles, stream_group_ends
 from mrfpga.training import quantized_data_term, quantized_term
+from mrfpga.training.switchable_bn import SwitchableBatchNormalization
 
 pytestmark = pytest.mark.slow
 
@@ -85,20 +88,23 @@ def test_converted_stream_dense_has_the_twin_of_its_figures(tmp_path):
 
 
 def test_streaming_mlp_twin_equals_keras_codes_and_the_dataflow_model(tmp_path):
-    """A converted io_stream MLP (data terms, Dense, data terms, Dense) as one streaming twin with the project's
-    FIFOs: its outputs equal the golden model's at every resolution, and its frames' cycles the dataflow model's,
-    the layers overlapping, frames one at a time and back to back."""
+    """A converted io_stream MLP (data terms, Dense, switchable BN, data terms, Dense) as one streaming twin with
+    the project's FIFOs: its outputs equal the golden model's at every resolution, and its frames' cycles the
+    dataflow model's, the layers overlapping, frames one at a time and back to back."""
     tf.keras.utils.set_random_seed(5)
     x = tf.keras.Input((16,), name="features")
     h = QActivation(quantized_data_term(6, 3, [2, 4, 6]), name="terms_in")(x)
-    h = QDense(12, kernel_quantizer=quantized_term(8, 8, [1, 2, 4]), bias_quantizer=quantized_bits(10, 4, alpha=1),
-               name="dense_0")(h)  # fmt: skip
+    h = QDense(12, kernel_quantizer=quantized_term(8, 8, [1, 2, 4]), use_bias=False, name="dense_0")(h)
+    h = SwitchableBatchNormalization(3, name="bn_0")(h)
     h = QActivation(quantized_data_term(6, 2, [1, 3, 6]), name="terms_0")(h)
     out = QDense(4, kernel_quantizer=quantized_term(8, 8, [1, 2, 4]), bias_quantizer=quantized_bits(10, 4, alpha=1),
                  name="logits")(h)  # fmt: skip
-    hls_model = convert(tf.keras.Model(x, out), tmp_path / "prj", io_type="io_stream", reuse_factor=3)
+    model = tf.keras.Model(x, out)
+    spread_switchable_bn(model, seed=7)
+    hls_model = convert(model, tmp_path / "prj", io_type="io_stream", reuse_factor=3)
     layers, depths = stream.stream_twin_layers(hls_model)
-    assert [layer.spec.kind for layer in layers] == ["data_term", "mmac_dense", "data_term", "mmac_dense"]
+    kinds = ["data_term", "mmac_dense", "scale_shift", "data_term", "mmac_dense"]
+    assert [layer.spec.kind for layer in layers] == kinds
     first = layers[0].spec
     codes = np.random.default_rng(6).integers(-(1 << (first.in_width - 1)), 1 << (first.in_width - 1), (4, 16))
     binary = stream.build_stream_twin(layers, depths, tmp_path / "twin")
@@ -109,7 +115,7 @@ def test_streaming_mlp_twin_equals_keras_codes_and_the_dataflow_model(tmp_path):
             np.testing.assert_array_equal(outputs, simulate_chain(specs, codes, r)[0])
             assert timing == stream.timing(layers, depths, r, len(codes), back_to_back), (r, back_to_back)
     # Each layer alone, its input offered every cycle: the cycles its C simulation counts.
-    nodes = [n for n in hls_model.get_layers() if n.class_name in ("DataTerm", "MMACDense")]
+    nodes = [n for n in hls_model.get_layers() if n.class_name in stream.STREAM_TWIN_LAYERS]
     for layer, node in zip(layers, nodes, strict=True):
         for r in range(3):
             (first, out), *_ = stream.timing([layer], [], r, 1, False)
