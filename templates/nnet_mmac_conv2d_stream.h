@@ -34,6 +34,16 @@ template <typename CONFIG_T> struct conv2d_stream_geometry {
     static const unsigned window_fifo_depth = 2;
 };
 
+#ifndef __SYNTHESIS__
+// C simulation only: the position of conv_windows' walk at which each window of the frame was written, so that
+// the layer's count is the two processes' overlap (a window's pixel started the cycle after it was written, at
+// the earliest), not their sum.
+template <typename CONFIG_T> std::vector<unsigned long> &csim_windows_written() {
+    static std::vector<unsigned long> written;
+    return written;
+}
+#endif
+
 template <class data_T, typename CONFIG_T>
 void conv_windows(hls::stream<data_T> &data,
                   hls::stream<nnet::array<typename data_T::value_type, conv2d_stream_geometry<CONFIG_T>::patch_size>>
@@ -54,6 +64,7 @@ void conv_windows(hls::stream<data_T> &data,
     unsigned ph = 0, pw = 0;
     unsigned next_row = fh - 1, oh = 0; // the padded row that completes output row oh's windows
     unsigned next_col = fw - 1, ow = 0; // the padded column that completes output pixel (oh, ow)'s window
+    MRFPGA_CSIM_ONLY(csim_windows_written<CONFIG_T>().clear();)
 Positions:
     for (unsigned position = 0; position < geometry::padded_height * geometry::padded_width; position++) {
         #pragma HLS PIPELINE II = 1
@@ -100,6 +111,7 @@ Positions:
                 patch[i] = window[i];
             }
             windows.write(patch);
+            MRFPGA_CSIM_ONLY(csim_windows_written<CONFIG_T>().push_back(position);)
             next_col += CONFIG_T::stride_width;
             ow++;
         }
@@ -116,7 +128,6 @@ Positions:
             pw++;
         }
     }
-    MRFPGA_COUNT_CYCLES(geometry::padded_height * geometry::padded_width + pack_loop_fill_cycles);
 }
 
 template <class value_T, class res_T, typename CONFIG_T>
@@ -125,10 +136,14 @@ void conv_pixels(hls::stream<nnet::array<value_T, conv2d_stream_geometry<CONFIG_
                  const typename mmac_term_table<typename CONFIG_T::dense_config>::type terms,
                  const typename CONFIG_T::dense_config::bias_t biases[CONFIG_T::n_filt], const unsigned resolution) {
     #pragma HLS INLINE off
+    MRFPGA_CSIM_ONLY(unsigned long csim_clock = 0;) // when the core is free, from the frame's first cycle
 Pixels:
     for (unsigned p = 0; p < CONFIG_T::out_height * CONFIG_T::out_width; p++) {
         static const unsigned patch_size = conv2d_stream_geometry<CONFIG_T>::patch_size;
         const nnet::array<value_T, patch_size> window = windows.read();
+        // The core's own count is this pixel's: it starts when the window is there and the core free.
+        MRFPGA_CSIM_ONLY(const unsigned long csim_before = csim_cycles();
+                         csim_clock = MAX(csim_clock, csim_windows_written<CONFIG_T>()[p] + 1);)
         value_T patch[patch_size];
         #pragma HLS ARRAY_PARTITION variable = patch complete
         for (unsigned i = 0; i < patch_size; i++) {
@@ -139,6 +154,7 @@ Pixels:
         #pragma HLS ARRAY_PARTITION variable = out complete
         mmac_dense<value_T, typename res_T::value_type, typename CONFIG_T::dense_config>(patch, out, terms, biases,
                                                                                          resolution);
+        MRFPGA_CSIM_ONLY(csim_clock += csim_cycles() - csim_before; csim_cycles() = csim_before;)
         res_T pack;
         PRAGMA_DATA_PACK(pack)
         for (unsigned f = 0; f < CONFIG_T::n_filt; f++) {
@@ -147,6 +163,7 @@ Pixels:
         }
         res.write(pack);
     }
+    MRFPGA_COUNT_CYCLES(csim_clock + 1); // the last pixel out, that cycle counted
 }
 
 template <class data_T, class res_T, typename CONFIG_T>

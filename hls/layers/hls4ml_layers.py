@@ -15,6 +15,7 @@ from hls4ml.converters.keras_v2_to_hls import get_layer_handlers, get_weights_da
 from hls4ml.model.quantizers import Quantizer
 from hls4ml.model.types import FixedPrecisionType
 
+from mrfpga.hls.twin.spec import STREAM_MAX_POOL_STAGES
 from mrfpga.training.errors import ConversionError
 
 from .common import activation_class, kernel_class, kit_quantizer
@@ -123,6 +124,12 @@ def cycles(node):
         return pixels * reuse + PIPELINE_EXTRA
     if kind == "BatchNormalization":
         return reuse + 1
+    if kind == "Pooling2D" and is_stream(node):  # a pixel a cycle through the streaming twin's two stages
+        # ... up to the last pixel that completes a window (rows and columns past the last window give none)
+        rows, cols = node.get_attr("in_height"), node.get_attr("in_width")
+        last_row = rows // node.get_attr("pool_height") * node.get_attr("pool_height") - 1
+        last_col = cols // node.get_attr("pool_width") * node.get_attr("pool_width") - 1
+        return last_row * cols + last_col + 1 + STREAM_MAX_POOL_STAGES
     if kind in ELEMENTWISE and is_stream(node):  # hls4ml's streaming layers: one input word per cycle
         return pack_loop_cycles(node)
     return 1 if kind in ELEMENTWISE else 0

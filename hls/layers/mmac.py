@@ -19,11 +19,13 @@ from hls4ml.model.types import IntegerPrecisionType
 from mrfpga.hls.twin.spec import (
     MMAC_FIXED_CYCLES,
     MMACDenseCore,
+    conv_positions,
     held_terms,
     pack_group_terms,
     stream_group_ends,
     unit_table,
 )
+from mrfpga.hls.twin.spec import stream_conv_cycles as stream_conv_timing
 from mrfpga.hls.twin.spec import stream_dense_cycles as stream_dense_timing
 from mrfpga.training.errors import ConversionError
 
@@ -42,7 +44,6 @@ from .exact_dense import ExactConv2D, ExactDense, ExactDenseConfigTemplate, core
 from .streaming import (
     BRAM_MIN_BITS,
     bram_blocks,
-    conv_window_cycles,
     is_stream,
     line_buffer_resources,
     pack_size,
@@ -404,16 +405,26 @@ def stream_dense_cycles(node, resolution):
     return stream_dense_timing(ends, group_steps(node, resolution) or 1, packs(node.get_output_variable()))
 
 
+def stream_conv_cycles(node, resolution):
+    """``(latency, interval)`` of the streaming convolution, its walk over the padded positions and its core
+    overlapping (``spec.stream_conv_cycles``, the timing its Verilog twin keeps)."""
+    a = node.get_attr
+    positions = conv_positions(
+        a("in_height"), a("in_width"), a("filt_height"), a("filt_width"), a("stride_height"), a("stride_width"),
+        a("pad_top"), a("pad_left"), a("out_height"), a("out_width"),
+    )  # fmt: skip
+    return stream_conv_timing(positions, mmac_steps(node, resolution) + MMAC_FIXED_CYCLES)
+
+
 def cycles(node, resolution):
     """``(rounds * groups * K_r * a_r + 4)`` per output pixel (``rounds * groups * K_r + 4`` for the weight-term
-    unit); a streaming convolution adds its line buffer's walk (one cycle per padded input position, + 1); the streaming
-    Dense's two processes overlap (``stream_dense_cycles``)."""
+    unit); in io_stream the convolution's walk and the Dense's groups overlap their cores
+    (``stream_conv_cycles``, ``stream_dense_cycles``)."""
     if node.streams_groups():
         return stream_dense_cycles(node, resolution)[0]
-    core = (mmac_steps(node, resolution) + MMAC_FIXED_CYCLES) * node.pixels()
     if node.class_name == "MMACConv2D" and is_stream(node):
-        return conv_window_cycles(node) + core
-    return core
+        return stream_conv_cycles(node, resolution)[0]
+    return (mmac_steps(node, resolution) + MMAC_FIXED_CYCLES) * node.pixels()
 
 
 def interval(node, resolution):
@@ -421,9 +432,8 @@ def interval(node, resolution):
     it."""
     if node.streams_groups():
         return stream_dense_cycles(node, resolution)[1]
-    core = (mmac_steps(node, resolution) + MMAC_FIXED_CYCLES) * node.pixels()
     if node.class_name == "MMACConv2D" and is_stream(node):
-        return max(conv_window_cycles(node), core)
+        return stream_conv_cycles(node, resolution)[1]
     return cycles(node, resolution)
 
 

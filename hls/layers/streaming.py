@@ -58,12 +58,6 @@ def conv_geometry(node):
     return height, width
 
 
-def conv_window_cycles(node):
-    """conv_windows: one cycle per padded position, plus the pipeline's stage."""
-    height, width = conv_geometry(node)
-    return height * width + PACK_LOOP_FILL_CYCLES
-
-
 # The aspect ratios of an 18 Kib block RAM (depth, width): a ROM takes the one that needs the fewest blocks.
 BRAM_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 

@@ -9,7 +9,12 @@ its first input word was taken and the cycle its last output word was, as the tw
 
 from dataclasses import dataclass, field
 
-from .spec import STREAM_DENSE_DRAIN_CYCLES, STREAM_GROUP_FIFO_DEPTH, STREAM_GROUPS_GAP_CYCLES
+from .spec import (
+    STREAM_DENSE_DRAIN_CYCLES,
+    STREAM_GROUP_FIFO_DEPTH,
+    STREAM_GROUPS_GAP_CYCLES,
+    STREAM_WINDOW_FIFO_DEPTH,
+)
 
 
 @dataclass
@@ -52,7 +57,7 @@ class Source(Fifo):
 
     def can_pop(self):
         frame = self.taken // self.words
-        return frame < self.frames and (self.back_to_back or frame == self.frames_out)
+        return frame < self.frames and (self.back_to_back or frame <= self.frames_out)
 
     def pop(self):
         if self.taken % self.words == 0:
@@ -87,14 +92,19 @@ class Sink(Fifo):
 
 class Pipeline:
     """An elementwise layer: a word a cycle through ``depth`` register stages, the whole pipeline held while its
-    last stage's word waits for room downstream."""
+    last stage's word waits for room downstream. ``emits(k)``: whether input word ``k`` of a frame gives an
+    output word (pooling writes only where a window completes); every one when None."""
 
-    def __init__(self, depth, source, sink):
-        self.stages = [False] * depth
-        self.source, self.sink = source, sink
+    def __init__(self, depth, source, sink, words=1, emits=None):
+        self.stages = [None] * depth  # the frame index of the word each stage holds
+        self.source, self.sink, self.words, self.emits = source, sink, words, emits
+        self.taken = 0
+
+    def _out(self, k):
+        return k is not None and (self.emits is None or self.emits(k))
 
     def tick(self):
-        out = self.stages[-1]
+        out = self._out(self.stages[-1])
         if out and not self.sink.can_push():
             return
         if out:
@@ -102,7 +112,8 @@ class Pipeline:
         take = self.source.can_pop()
         if take:
             self.source.pop()
-        self.stages = [take] + self.stages[:-1]
+            self.taken += 1
+        self.stages = [(self.taken - 1) % self.words if take else None] + self.stages[:-1]
 
 
 class StreamDense:
@@ -162,6 +173,54 @@ class StreamDense:
             self.out_valid = True
         self.last = [issue and frame_last] + self.last[:-1]
         self.groups.commit()
+
+
+class StreamConv:
+    """The streaming mMAC convolution (``stream.stream_conv_verilog``): the walk over the padded positions, its
+    FIFO of windows, the core over one window at a time (``per_pixel`` cycles from its start to its pixel out;
+    the next one may start the cycle the pixel is taken)."""
+
+    def __init__(self, positions, per_pixel, source, sink):
+        self.positions, self.per_pixel = positions, per_pixel
+        self.source, self.sink = source, sink
+        self.windows = Fifo(STREAM_WINDOW_FIFO_DEPTH)
+        self.position, self.gap = 0, 0
+        self.left, self.held = 0, False  # cycles until the running pixel is out; a pixel out, not yet taken
+
+    def tick(self):
+        self._walk()
+        self._pixels()
+        self.windows.commit()
+
+    def _walk(self):
+        if self.gap:
+            self.gap -= 1
+            return
+        inside, emits = self.positions[self.position]
+        if (inside and not self.source.can_pop()) or (emits and not self.windows.can_push()):
+            return
+        if inside:
+            self.source.pop()
+        if emits:
+            self.windows.push()
+        self.position += 1
+        if self.position == len(self.positions):
+            self.position, self.gap = 0, STREAM_GROUPS_GAP_CYCLES
+
+    def _pixels(self):
+        if self.left:
+            self.left -= 1
+        out = self.held or (self.running and self.left == 0)
+        taken = out and self.sink.can_push()
+        if taken:
+            self.sink.push()
+        self.held = out and not taken
+        self.running = self.running and self.left > 0
+        if not self.running and not self.held and self.windows.can_pop():
+            self.windows.pop()
+            self.running, self.left = True, self.per_pixel
+
+    running = False
 
 
 def run(layers, in_words, out_words, frames, back_to_back, fifo_depths=()):

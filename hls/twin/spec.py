@@ -262,10 +262,147 @@ class ScaleShiftCore:
         return 1  # io_parallel: every value at once
 
 
+@dataclass(frozen=True)
+class MaxPoolCore:
+    """hls4ml's 2D max pooling on a stream of pixels (``pooling2d_cl``, line buffer; the pool as large as its
+    stride, no padding): each output pixel the largest code of its window, channel by channel. The image is
+    ``rows`` x ``cols`` pixels of ``n_chan`` codes of ``bits`` bits."""
+
+    kind: ClassVar[str] = "max_pool"
+    name: str
+    rows: int
+    cols: int
+    n_chan: int
+    pool_rows: int
+    pool_cols: int
+    bits: int
+    signed: bool
+
+    n_resolutions: ClassVar[int] = 1
+    in_width = alias("bits")
+    out_width = alias("bits")
+    in_signed = alias("signed")
+    out_signed = alias("signed")
+
+    @property
+    def n_in(self):
+        return self.rows * self.cols * self.n_chan
+
+    @property
+    def n_outputs(self):
+        return (self.rows // self.pool_rows) * (self.cols // self.pool_cols) * self.n_chan
+
+    def emits(self, k):
+        """Whether input pixel ``k`` (raster order) completes a window."""
+        y, x = divmod(k, self.cols)
+        return x % self.pool_cols == self.pool_cols - 1 and y % self.pool_rows == self.pool_rows - 1
+
+    def cycles(self, r):
+        return 1
+
+
+@dataclass(frozen=True)
+class StreamConvCore:
+    """A streaming mMAC convolution (nnet_mmac_conv2d_stream.h): the walk over the zero-padded image, a position a
+    cycle (a pixel of ``n_chan`` codes read inside the image), each output pixel's patch into a FIFO of windows,
+    and the io_parallel ``core`` over each window, one output pixel (``core.n_out`` filters) at a time."""
+
+    kind: ClassVar[str] = "conv_stream"
+    core: MMACDenseCore
+    rows: int
+    cols: int
+    n_chan: int
+    filt_rows: int
+    filt_cols: int
+    stride_rows: int
+    stride_cols: int
+    pad_top: int
+    pad_left: int
+    out_rows: int
+    out_cols: int
+
+    name = property(lambda self: self.core.name)
+    in_width = property(lambda self: self.core.data_bits)
+    in_signed = property(lambda self: self.core.data_signed)
+    out_width = property(lambda self: self.core.acc_width)
+    out_signed = True
+    n_resolutions = property(lambda self: self.core.n_resolutions)
+
+    @property
+    def n_in(self):
+        return self.rows * self.cols * self.n_chan
+
+    @property
+    def n_outputs(self):
+        return self.out_rows * self.out_cols * self.core.n_out
+
+    @property
+    def padded_rows(self):
+        return max(self.pad_top + self.rows, (self.out_rows - 1) * self.stride_rows + self.filt_rows)
+
+    @property
+    def padded_cols(self):
+        return max(self.pad_left + self.cols, (self.out_cols - 1) * self.stride_cols + self.filt_cols)
+
+    def positions(self):
+        return conv_positions(
+            self.rows, self.cols, self.filt_rows, self.filt_cols, self.stride_rows, self.stride_cols,
+            self.pad_top, self.pad_left, self.out_rows, self.out_cols,
+        )  # fmt: skip
+
+    def patches(self, codes):
+        """Each output pixel's zero-padded patch (filter row, filter column, channel), raster order: (samples *
+        pixels, patch)."""
+        n = codes.shape[0]
+        image = codes.reshape(n, self.rows, self.cols, self.n_chan)
+        bottom, right = self.padded_rows - self.pad_top - self.rows, self.padded_cols - self.pad_left - self.cols
+        padded = np.pad(image, ((0, 0), (self.pad_top, max(bottom, 0)), (self.pad_left, max(right, 0)), (0, 0)))
+        fr, fc, sr, sc = self.filt_rows, self.filt_cols, self.stride_rows, self.stride_cols
+        out = [
+            padded[:, i * sr : i * sr + fr, j * sc : j * sc + fc, :].reshape(n, -1)
+            for i in range(self.out_rows)
+            for j in range(self.out_cols)
+        ]
+        return np.stack(out, axis=1).reshape(n * self.out_rows * self.out_cols, -1)
+
+    def cycles(self, r):
+        return 1
+
+
+def conv_positions(rows, cols, filt_rows, filt_cols, stride_rows, stride_cols, pad_top, pad_left, out_rows, out_cols):
+    """Per padded position of a streaming convolution's walk, raster order: ``(inside, emits)``, a pixel read
+    there, an output pixel's patch complete there (conv2d_stream_geometry: rows and columns no window reaches are
+    still walked)."""
+    padded_rows = max(pad_top + rows, (out_rows - 1) * stride_rows + filt_rows)
+    padded_cols = max(pad_left + cols, (out_cols - 1) * stride_cols + filt_cols)
+    last_rows = {o * stride_rows + filt_rows - 1 for o in range(out_rows)}
+    last_cols = {o * stride_cols + filt_cols - 1 for o in range(out_cols)}
+    return [
+        (pad_top <= ph < pad_top + rows and pad_left <= pw < pad_left + cols, ph in last_rows and pw in last_cols)
+        for ph in range(padded_rows)
+        for pw in range(padded_cols)
+    ]
+
+
+def stream_conv_cycles(positions, per_pixel):
+    """``(latency, interval)`` of a streaming convolution alone, its input offered every cycle: the walk writes
+    window ``p`` at the position that completes it (a position a cycle from the frame's first cycle); the core
+    starts a window the cycle after it was written at the earliest and when the previous pixel is out, and shows
+    the pixel ``per_pixel`` cycles after its start. Latency: from the frame's first cycle to its last pixel
+    out, both counted. Interval: the walk (its positions + the loop's re-entry) or the pixels, the slower."""
+    clock = 0
+    for position, (_, emits) in enumerate(positions):
+        if emits:
+            clock = max(clock, position + 1) + per_pixel
+    pixels = sum(emits for _, emits in positions)
+    return clock + 1, max(len(positions) + STREAM_GROUPS_GAP_CYCLES, pixels * per_pixel)
+
+
 # The streaming Dense (nnet_mmac_dense_stream.h): its groups stage and its steps stage overlap, joined by a FIFO
 # of two groups; the steps stage shows the output three cycles after its last step (the product, the low half, the
 # high half) and the groups stage idles a cycle between frames (the loop's re-entry).
 STREAM_GROUP_FIFO_DEPTH = 2
+STREAM_WINDOW_FIFO_DEPTH = 2  # the streaming convolution's FIFO of windows (conv2d_stream_geometry)
 STREAM_DENSE_DRAIN_CYCLES = 3
 STREAM_GROUPS_GAP_CYCLES = 1
 # A streaming data-term layer's register stages (nnet::data_term_op::stages): the word, then each value on its
@@ -274,6 +411,8 @@ STREAM_DATA_TERM_STAGES = 4
 # A streaming BN's register stages (nnet::registered_scale_shift_op::stages): the word, the products, the sums
 # (a DSP48E1's input, multiplier and output registers).
 STREAM_SCALE_SHIFT_STAGES = 3
+# Streaming max pooling's register stages: the pixel, the window's largest codes.
+STREAM_MAX_POOL_STAGES = 2
 
 
 def stream_group_ends(n_in, group_size, words):
@@ -572,6 +711,21 @@ def _simulate_scale_shift(spec, codes, r):
     return to_signed(out & ((1 << spec.acc_width) - 1), spec.acc_width)
 
 
+def _simulate_max_pool(spec, codes, r):
+    n = codes.shape[0]
+    out_rows, out_cols = spec.rows // spec.pool_rows, spec.cols // spec.pool_cols
+    image = codes.reshape(n, spec.rows, spec.cols, spec.n_chan)[
+        :, : out_rows * spec.pool_rows, : out_cols * spec.pool_cols
+    ]
+    blocks = image.reshape(n, out_rows, spec.pool_rows, out_cols, spec.pool_cols, spec.n_chan)
+    return blocks.max(axis=(2, 4)).reshape(n, -1)
+
+
+def _simulate_conv_stream(spec, codes, r):
+    pixels = _simulate_mmac_dense(spec.core, spec.patches(codes), r)
+    return pixels.reshape(codes.shape[0], -1)
+
+
 def simulate(spec, codes, r):
     """One layer at resolution ``r`` on ``codes`` (samples, n_in): (output codes (samples, n_out), cycles per sample).
 
@@ -579,7 +733,12 @@ def simulate(spec, codes, r):
     """
     codes = check_codes(spec, codes)
     r = min(r, spec.n_resolutions - 1)
-    run = {"data_term": _simulate_data_term, "scale_shift": _simulate_scale_shift}.get(spec.kind, _simulate_mmac_dense)
+    run = {
+        "data_term": _simulate_data_term,
+        "scale_shift": _simulate_scale_shift,
+        "max_pool": _simulate_max_pool,
+        "conv_stream": _simulate_conv_stream,
+    }.get(spec.kind, _simulate_mmac_dense)
     return run(spec, codes, r), np.full(codes.shape[0], spec.cycles(r), np.int64)
 
 

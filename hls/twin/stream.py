@@ -23,7 +23,11 @@ from .spec import (
     STREAM_DATA_TERM_STAGES,
     STREAM_DENSE_DRAIN_CYCLES,
     STREAM_GROUP_FIFO_DEPTH,
+    STREAM_MAX_POOL_STAGES,
     STREAM_SCALE_SHIFT_STAGES,
+    STREAM_WINDOW_FIFO_DEPTH,
+    MaxPoolCore,
+    StreamConvCore,
     bits_for,
     check_chain,
     check_codes,
@@ -41,12 +45,14 @@ from .verilog import (
     _rom_text,
     data_term_table,
     data_term_value_verilog,
+    mmac_dense_verilog,
     module_name,
 )
 
 STREAM_PRIMITIVES = (*PRIMITIVES, "mrfpga_fifo.v")
-STREAM_TWIN_LAYERS = ("DataTerm", "SwitchableScaleShift", "MMACDense")
+STREAM_TWIN_LAYERS = ("DataTerm", "SwitchableScaleShift", "MMACDense", "MMACConv2D")
 ELEMENTWISE_STAGES = {"data_term": STREAM_DATA_TERM_STAGES, "scale_shift": STREAM_SCALE_SHIFT_STAGES}
+STREAM_POOLS = ("Pooling2D",)
 TESTBENCH = package_dir("templates") / "rtl" / "twin_stream_tb.cpp"
 
 
@@ -370,6 +376,164 @@ def stream_scale_shift_verilog(spec, words, res_bits):
 """
 
 
+def stream_max_pool_verilog(spec, res_bits):
+    """hls4ml's streaming max pooling (line buffer): a pixel a cycle; ``pool_rows - 1`` rows of pixels in shift
+    registers and the window's earlier columns in registers; where a pixel completes a window, the window's
+    largest codes, channel by channel, registered as the output word. Two stages: the pixel, the output."""
+    name, c, b = module_name(spec), spec.n_chan, spec.bits
+    word = c * b
+    rows, cols, pr, pc = spec.rows, spec.cols, spec.pool_rows, spec.pool_cols
+    yb, xb = bits_for(rows - 1), bits_for(cols - 1)
+    # The window's columns: column pc - 1 is the pixel now (row pr - 1) above the pixels its line buffers hold
+    # (row pr - 1 - k from line k - 1); columns before it are registered as the pixels pass.
+    lines = "".join(
+        f"  reg [{word - 1}:0] line_{k} [0:{cols - 1}];  // the pixels {k + 1} row(s) up\n" for k in range(pr - 1)
+    )
+    above = ["x_q"] + [f"line_{k}[0]" for k in range(pr - 1)]  # rows pr - 1, pr - 2, ... of the column now
+    column_regs = "".join(f"  reg [{word - 1}:0] column_{j}_{k};\n" for j in range(pc - 1) for k in range(pr))
+    window = [f"column_{j}_{k}" for j in range(pc - 1) for k in range(pr)] + above
+    greater = "$signed(a) > $signed(b)" if spec.signed else "a > b"
+    maxes = []
+    for ch in range(c):
+        values = [f"{v}[{ch * b} +: {b}]" for v in window]
+        expr = values[0]
+        for v in values[1:]:
+            expr = f"larger({expr}, {v})"
+        maxes.append(f"      y[{ch * b} +: {b}] <= {expr};\n")
+    shifts = "".join(
+        f"      line_{k}[{cols - 1}] <= {above[k]};\n"
+        f"      for (i = 0; i < {cols - 1}; i = i + 1) line_{k}[i] <= line_{k}[i + 1];\n"
+        for k in range(pr - 1)
+    )
+    columns = "".join(
+        f"      column_{j}_{k} <= {f'column_{j + 1}_{k}' if j + 1 < pc - 1 else above[k]};\n"
+        for j in range(pc - 1)
+        for k in range(pr)
+    )
+    return f"""
+// {spec.name}: max pooling {pr}x{pc} of a {rows}x{cols}x{c} image, a pixel a cycle, two stages.
+{_stream_header(name, res_bits, word, word)}  function [{b - 1}:0] larger(input [{b - 1}:0] a, input [{b - 1}:0] b);
+    larger = {greater} ? a : b;
+  endfunction
+{lines}{column_regs}  reg [{word - 1}:0] x_q, y;
+  reg x_full;
+  reg [{yb - 1}:0] py;
+  reg [{xb - 1}:0] px;
+  reg [{bits_for(pr - 1) - 1}:0] sy;
+  reg [{bits_for(pc - 1) - 1}:0] sx;
+  wire emit = sx == {pc - 1} && sy == {pr - 1};
+  wire advance = !out_valid || out_ready;
+  assign in_ready = advance;
+  assign out_data = y;
+  integer i;
+  always @(posedge clk) begin
+    if (rst) begin
+      x_full <= 1'b0; out_valid <= 1'b0; px <= 0; py <= 0; sx <= 0; sy <= 0;
+    end else if (advance) begin
+      out_valid <= x_full && emit;
+      x_full <= in_valid;
+      if (x_full) begin
+{"".join(maxes)}{shifts}{columns}        if (px == {cols - 1}) begin
+          px <= 0; sx <= 0;
+          py <= py == {rows - 1} ? 0 : py + 1'b1;
+          sy <= py == {rows - 1} || sy == {pr - 1} ? 0 : sy + 1'b1;
+        end else begin
+          px <= px + 1'b1;
+          sx <= sx == {pc - 1} ? 0 : sx + 1'b1;
+        end
+      end
+    end
+    if (advance) x_q <= in_data;
+  end
+endmodule
+"""
+
+
+def stream_conv_verilog(spec, res_bits):
+    """The streaming mMAC convolution: the walk over the padded image (a position a cycle, a pixel read inside
+    the image; ``filt_rows - 1`` padded rows in line buffers; the window's registers shift a column left and
+    take the new one), each output pixel's patch into a FIFO of two windows, and the io_parallel core
+    (``mmac_dense_verilog``) over one window at a time, its pixel out the cycle it is done. Returns ``(verilog,
+    {ROM file name: contents})``."""
+    core, name = spec.core, conv_module_name(spec)
+    core_verilog, roms = mmac_dense_verilog(core, res_bits)
+    db, c, fr, fc = core.data_bits, spec.n_chan, spec.filt_rows, spec.filt_cols
+    word, patch, fifo_depth = c * db, fr * fc * c, STREAM_WINDOW_FIFO_DEPTH
+    prows, pcols = spec.padded_rows, spec.padded_cols
+    rb, cb = bits_for(prows), bits_for(pcols)
+    orb, ocb = bits_for(spec.out_rows), bits_for(spec.out_cols)
+    lines = "".join(f"  reg [{word - 1}:0] line_{r} [0:{pcols - 1}];\n" for r in range(fr - 1))
+    column = [f"line_{r}[pw]" for r in range(fr - 1)] + ["pixel"]  # rows ph - fr + 1 .. ph of column pw
+    window = "".join(f"  reg [{word - 1}:0] win_{r}_{k};\n" for r in range(fr) for k in range(fc))
+    shifted = [f"win_{r}_{k + 1}" if k + 1 < fc else column[r] for r in range(fr) for k in range(fc)]
+    updates = "".join(f"      win_{r}_{k} <= {shifted[r * fc + k]};\n" for r in range(fr) for k in range(fc))
+    updates += "".join(f"      line_{r}[pw] <= {column[r + 1]};\n" for r in range(fr - 1))
+    patch_bits = "{" + ", ".join(reversed(shifted)) + "}"  # (filter row, filter column, channel), flattened
+    in_image = (
+        f"ph >= {spec.pad_top} && ph < {spec.pad_top + spec.rows} && pw >= {spec.pad_left} && "
+        f"pw < {spec.pad_left + spec.cols}"
+    )
+    layer = f"""
+// {spec.name}: streaming mMAC convolution of a {spec.rows}x{spec.cols}x{c} image ({prows}x{pcols} padded), filter
+// {fr}x{fc}, stride {spec.stride_rows}x{spec.stride_cols}, {spec.out_rows}x{spec.out_cols} output pixels of
+// {core.n_out} filters.
+{_stream_header(name, res_bits, word, core.n_out * core.acc_width)}  // The walk: a padded position a cycle.
+{lines}{window}  reg [{rb - 1}:0] ph, next_row;
+  reg [{cb - 1}:0] pw, next_col;
+  reg [{orb - 1}:0] oh;
+  reg [{ocb - 1}:0] ow;
+  reg gap;
+  wire in_image = {in_image};
+  wire row_outputs = ph == next_row && oh < {spec.out_rows};
+  wire emit = row_outputs && pw == next_col && ow < {spec.out_cols};
+  wire window_ready;
+  wire step = !gap && (!in_image || in_valid) && (!emit || window_ready);
+  assign in_ready = !gap && in_image && (!emit || window_ready);
+  wire [{word - 1}:0] pixel = in_image ? in_data : {word}'d0;
+  always @(posedge clk) begin
+    if (rst) begin
+      ph <= 0; pw <= 0; next_row <= {fr - 1}; next_col <= {fc - 1}; oh <= 0; ow <= 0; gap <= 1'b0;
+    end else if (gap) begin
+      gap <= 1'b0;
+    end else if (step) begin
+{updates}      if (emit) begin next_col <= next_col + {spec.stride_cols}; ow <= ow + 1'b1; end
+      if (pw == {pcols - 1}) begin
+        pw <= 0; next_col <= {fc - 1}; ow <= 0;
+        if (row_outputs) begin next_row <= next_row + {spec.stride_rows}; oh <= oh + 1'b1; end
+        if (ph == {prows - 1}) begin ph <= 0; next_row <= {fr - 1}; oh <= 0; gap <= 1'b1; end
+        else ph <= ph + 1'b1;
+      end else pw <= pw + 1'b1;
+    end
+  end
+  wire window_valid, take_window;
+  wire [{patch * db - 1}:0] window_out;
+  mrfpga_fifo #(.WIDTH({patch * db}), .DEPTH({fifo_depth}), .COUNT_BITS({bits_for(fifo_depth)})) windows (
+    .clk(clk), .rst(rst), .in_valid(step && emit), .in_ready(window_ready), .in_data({patch_bits}),
+    .out_valid(window_valid), .out_ready(take_window), .out_data(window_out));
+
+  // The pixels: the core over one window at a time; its pixel out the cycle it is done, held until taken.
+  reg busy, held;
+  reg [{patch * db - 1}:0] patch_q;
+  wire core_done;
+  wire running = busy && !core_done;
+  always @* out_valid = core_done || held;
+  assign take_window = !running && (!out_valid || out_ready) && window_valid;
+  {module_name(core)} core (.clk(clk), .rst(rst), .start(take_window), .resolution(resolution),
+    .in_data(patch_q), .done(core_done), .out_data(out_data));
+  always @(posedge clk) begin
+    if (rst) begin
+      busy <= 1'b0; held <= 1'b0;
+    end else begin
+      held <= out_valid && !out_ready;
+      if (core_done) busy <= 1'b0;
+      if (take_window) begin busy <= 1'b1; patch_q <= window_out; end
+    end
+  end
+endmodule
+"""
+    return core_verilog + layer, roms
+
+
 def _stream_header(name, res_bits, in_bits, out_bits):
     """A streaming layer's ports: the resolution, valid/ready in and out."""
     return f"""(* keep_hierarchy *)
@@ -403,13 +567,21 @@ class StreamLayer:
         return self.spec.n_in // self.words
 
     @property
+    def module(self):
+        return conv_module_name(self.spec) if self.spec.kind == "conv_stream" else module_name(self.spec)
+
+    @property
     def elementwise(self):
         return self.spec.kind in ELEMENTWISE_STAGES
 
     @property
     def out_values(self):
-        """Values of an output word: a word in, a word out for the elementwise layers; the Dense's outputs in one
-        word."""
+        """Values of an output word: a word in, a word out for the elementwise layers, a pixel for pooling; the
+        Dense's outputs in one word."""
+        if self.spec.kind == "max_pool":
+            return self.spec.n_chan
+        if self.spec.kind == "conv_stream":
+            return self.spec.core.n_out
         return self.words if self.elementwise else self.spec.n_out
 
     @property
@@ -421,12 +593,20 @@ class StreamLayer:
             return stream_data_term_verilog(self.spec, self.words, res_bits), {}
         if self.spec.kind == "scale_shift":
             return stream_scale_shift_verilog(self.spec, self.words, res_bits), {}
+        if self.spec.kind == "max_pool":
+            return stream_max_pool_verilog(self.spec, res_bits), {}
+        if self.spec.kind == "conv_stream":
+            return stream_conv_verilog(self.spec, res_bits)
         return stream_dense_verilog(self.spec, self.words, res_bits)
 
     def process(self, r, source, sink):
         """The layer in the cycle-level model (``dataflow``) at resolution ``r``."""
         if self.elementwise:
             return dataflow.Pipeline(ELEMENTWISE_STAGES[self.spec.kind], source, sink)
+        if self.spec.kind == "max_pool":
+            return dataflow.Pipeline(STREAM_MAX_POOL_STAGES, source, sink, self.in_words, self.spec.emits)
+        if self.spec.kind == "conv_stream":
+            return dataflow.StreamConv(self.spec.positions(), self.spec.core.cycles(r), source, sink)
         ends = stream_group_ends(self.spec.n_in, self.spec.group_size, self.words)
         return dataflow.StreamDense(ends, self.spec.n_groups, steps_per_group(self.spec, r), source, sink)
 
@@ -475,7 +655,7 @@ def stream_top_verilog(layers, fifo_depths, res_bits):
             lines += [
                 f"  wire valid_w{n}, ready_w{n}, valid_{n + 1}, ready_{n + 1};",
                 f"  wire [{width - 1}:0] data_w{n}, data_{n + 1};",
-                f"  {module_name(layer.spec)} layer_{n} (.clk(clk), .rst(rst), .resolution(resolution), "
+                f"  {layer.module} layer_{n} (.clk(clk), .rst(rst), .resolution(resolution), "
                 f".in_valid(valid_{n}), .in_ready({into}), .in_data(data_{n}), .out_valid(valid_w{n}), "
                 f".out_ready(ready_w{n}), .out_data(data_w{n}));",
                 f"  mrfpga_fifo #(.WIDTH({width}), .DEPTH({depth}), .COUNT_BITS({bits_for(depth)})) fifo_{n} ("
@@ -484,7 +664,7 @@ def stream_top_verilog(layers, fifo_depths, res_bits):
             ]
         else:
             lines.append(
-                f"  {module_name(layer.spec)} layer_{n} (.clk(clk), .rst(rst), .resolution(resolution), "
+                f"  {layer.module} layer_{n} (.clk(clk), .rst(rst), .resolution(resolution), "
                 f".in_valid(valid_{n}), .in_ready({into}), .in_data(data_{n}), .out_valid(out_valid), "
                 ".out_ready(ready_out), .out_data(out_data));"
             )
@@ -558,13 +738,66 @@ def stream_twin_layers(hls_model):
     if hls_model.config.get_config_value("IOType") != "io_stream":
         return None
     nodes = [n for n in hls_model.get_layers() if n.class_name not in FLAT_LAYERS]
-    if not nodes or any(n.class_name not in STREAM_TWIN_LAYERS for n in nodes):
+    if not nodes or any(n.class_name not in (*STREAM_TWIN_LAYERS, *STREAM_POOLS) for n in nodes):
         return None
-    layers = [StreamLayer(n.core_spec(), pack_size(n.get_input_variable())) for n in nodes]
-    if any(layer.spec.kind == "mmac_dense" and layer.spec.mode != "weight_term" for layer in layers):
+    if any(n.class_name in STREAM_POOLS and max_pool_core(n) is None for n in nodes):
+        return None
+    layers = [StreamLayer(stream_core(n), pack_size(n.get_input_variable())) for n in nodes]
+    cores = [getattr(layer.spec, "core", layer.spec) for layer in layers]
+    if any(core.kind == "mmac_dense" and core.mode != "weight_term" for core in cores):
         return None
     depths = []
     for node in nodes[:-1]:
         pragma = getattr(node.get_output_variable(), "pragma", None)
         depths.append(int(pragma[1]) if isinstance(pragma, tuple) and pragma[0] == "stream" else 1)
     return layers, depths
+
+
+def conv_module_name(spec):
+    return f"{module_name(spec)}_stream"  # the io_parallel core inside it has the layer's own name
+
+
+def stream_core(node):
+    """The description the streaming twin takes of a node (``stream_twin_layers``)."""
+    if node.class_name in STREAM_POOLS:
+        return max_pool_core(node)
+    if node.class_name != "MMACConv2D":
+        return node.core_spec()
+    attr = node.get_attr
+    return StreamConvCore(
+        core=node.core_spec(),
+        rows=attr("in_height"),
+        cols=attr("in_width"),
+        n_chan=attr("n_chan"),
+        filt_rows=attr("filt_height"),
+        filt_cols=attr("filt_width"),
+        stride_rows=attr("stride_height"),
+        stride_cols=attr("stride_width"),
+        pad_top=attr("pad_top"),
+        pad_left=attr("pad_left"),
+        out_rows=attr("out_height"),
+        out_cols=attr("out_width"),
+    )
+
+
+def max_pool_core(node):
+    """hls4ml's Pooling2D node as a ``MaxPoolCore`` when the twin covers it (max, the pool as large as its stride,
+    no padding), else None."""
+    attr = node.get_attr
+    if "max" not in str(attr("pool_op", "")).lower():
+        return None
+    if (attr("stride_height"), attr("stride_width")) != (attr("pool_height"), attr("pool_width")):
+        return None
+    if any(attr(f"pad_{side}", 0) for side in ("top", "bottom", "left", "right")):
+        return None
+    precision = node.get_input_variable().type.precision
+    return MaxPoolCore(
+        name=node.name,
+        rows=attr("in_height"),
+        cols=attr("in_width"),
+        n_chan=attr("n_filt"),
+        pool_rows=attr("pool_height"),
+        pool_cols=attr("pool_width"),
+        bits=precision.width,
+        signed=bool(precision.signed),
+    )

@@ -3,10 +3,11 @@
 // Reads `in_file`: a header "frames words p in_width out_words q out_width runs back_to_back", the resolution of
 // each run, then one line of raw input codes per frame (words * p of them). Each run streams every frame: the
 // words of a frame one a cycle while the design takes them, the next frame's right after (back_to_back 1) or
-// once the frame's last output word was taken (0). The output side is always ready; a frame is out_words words
-// of q values. For every frame it writes "resolution frame first last outputs..." to `out_file`: the cycle its
-// first word was taken, the cycle its last output word was, counted from the run's first cycle, and the outputs
-// as raw unsigned codes.
+// once the previous frame's last output word was taken (0; a frame whose output is out before its last input word
+// is taken is still fed to its end). The output side is always ready; a frame is out_words words of q values. For
+// every frame it writes "resolution frame first last outputs..." to `out_file`: the cycle its first word was
+// taken, the cycle its last output word was, counted from the run's first cycle, and the outputs as raw unsigned
+// codes.
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -64,7 +65,7 @@ int main(int argc, char **argv) {
                              (unsigned long long)limit);
                 return 2;
             }
-            const bool offer = frame_in < frames && (back_to_back || frame_in == frame_out);
+            const bool offer = frame_in < frames && (back_to_back || frame_in <= frame_out);
             top.clk = 0;
             top.in_valid = offer;
             if (offer) {

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from processes import ctrl_c_as_in_a_terminal
 
 from mrfpga.cli.main import main
 from mrfpga.cli.output import MARKER, NotKitOutput, fresh_output, previous_path, staging_path
@@ -70,8 +71,9 @@ def kit_run_dir(path, marker=True):
 
 def mrfpga(*args, cwd=None, env=None):
     return subprocess.run(
-        [MRFPGA, *map(str, args)], capture_output=True, text=True, cwd=cwd, env={**ENV, **(env or {})}, timeout=600
-    )
+        [MRFPGA, *map(str, args)], capture_output=True, text=True, cwd=cwd, env={**ENV, **(env or {})}, timeout=600,
+        preexec_fn=ctrl_c_as_in_a_terminal,
+    )  # fmt: skip
 
 
 # -- --force replaces only the kit's own outputs

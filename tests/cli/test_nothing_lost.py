@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from processes import ctrl_c_as_in_a_terminal
 
 from mrfpga.cli import pipeline
 from mrfpga.cli.main import main
@@ -56,15 +57,8 @@ def mrfpga(*args, stop_at=None, signal="KILL"):
         capture_output=True,
         text=True,
         timeout=600,
-        preexec_fn=_ctrl_c_as_in_a_terminal,
+        preexec_fn=ctrl_c_as_in_a_terminal,
     )
-
-
-def _ctrl_c_as_in_a_terminal():
-    """A shell's background job starts with SIGINT ignored, and Python then never raises KeyboardInterrupt."""
-    import signal as signals
-
-    signals.signal(signals.SIGINT, signals.SIG_DFL)
 
 
 def same_tree(a, b):

@@ -68,7 +68,9 @@ def test_stream_estimate_one_bn_multiplier_per_channel_and_the_slowest_layer_set
         assert figures["cycles"][r] == sum(layer_cycles(n, r) for n in nodes.values())
     conv = nodes["conv_0"]
     assert layer_interval(conv, 7) < layer_cycles(conv, 7)  # the line buffer walk overlaps the core
-    assert layer_cycles(conv, 7) == 34 * 34 + 1 + layer_interval(conv, 7)  # padded 34x34 walk, then the pixels
+    # The first window complete two padded rows and two columns into the 34x34 walk, then the core without a pause
+    # (the walk keeps ahead of it), the last pixel's cycle counted.
+    assert layer_cycles(conv, 7) == (2 * 34 + 2) + 1 + layer_interval(conv, 7) + 1
     assert figures["cycles"][0] < figures["cycles"][7] and figures["interval"][0] < figures["interval"][7]
     # The pack-by-pack layers: one stream word of logic (a pixel's channels), one word per cycle.
     assert layer_cycles(nodes["bn_0"], 0) == 32 * 32 + 3  # + its three register stages

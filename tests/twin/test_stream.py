@@ -10,14 +10,21 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from model_builders import spread_switchable_bn
-from qkeras import QActivation, QDense, quantized_bits
+from qkeras import QActivation, QConv2D, QDense, quantized_bits
 
 from mrfpga.hls.cost.estimate import layer_cycles
 from mrfpga.hls.layers import mmac
 from mrfpga.hls.layers.streaming import pack_size
 from mrfpga.hls.project.convert import convert
 from mrfpga.hls.twin import stream
-from mrfpga.hls.twin.spec import dense_core, simulate, simulate_chain, stream_dense_cycles, stream_group_ends
+from mrfpga.hls.twin.spec import (
+    MaxPoolCore,
+    dense_core,
+    simulate,
+    simulate_chain,
+    stream_dense_cycles,
+    stream_group_ends,
+)
 from mrfpga.training import quantized_data_term, quantized_term
 from mrfpga.training.switchable_bn import SwitchableBatchNormalization
 
@@ -120,3 +127,72 @@ def test_streaming_mlp_twin_equals_keras_codes_and_the_dataflow_model(tmp_path):
         for r in range(3):
             (first, out), *_ = stream.timing([layer], [], r, 1, False)
             assert out - first + 1 == layer_cycles(node, r), (node.name, r)
+
+
+@pytest.mark.parametrize(
+    "rows, cols, n_chan, pool, signed",
+    [(5, 6, 3, (2, 2), False), (6, 7, 2, (3, 2), True)],
+    ids=["2x2_odd_rows", "3x2_signed_trailing_column"],
+)
+def test_max_pool_twin_equals_the_golden_model_and_the_dataflow_model(tmp_path, rows, cols, n_chan, pool, signed):
+    spec = MaxPoolCore("pool", rows, cols, n_chan, *pool, bits=5, signed=signed)
+    layers = [stream.StreamLayer(spec, n_chan)]
+    low, high = (-16, 16) if signed else (0, 32)
+    codes = np.random.default_rng(8).integers(low, high, (3, spec.n_in))
+    binary = stream.build_stream_twin(layers, [], tmp_path)
+    for back_to_back in (False, True):
+        ((outputs, timing),) = stream.run_stream_twin(layers, [], codes, [0], tmp_path, back_to_back, binary)
+        np.testing.assert_array_equal(outputs, simulate(spec, codes, 0)[0])
+        assert timing == stream.timing(layers, [], 0, len(codes), back_to_back), back_to_back
+
+
+def test_streaming_cnn_twin_equals_keras_codes_and_the_dataflow_model(tmp_path):
+    """A converted io_stream CNN as the issue's one is built (data terms, a same-padded 3x3 convolution, switchable
+    BN, data terms, 2x2 max pooling, a strided valid convolution, Dense) as one streaming twin with the project's
+    FIFOs: outputs equal the golden model at every resolution, frames' cycles equal the dataflow model, and each
+    layer alone takes the cycles its C simulation counts (hls4ml's pooling: its estimate)."""
+    tf.keras.utils.set_random_seed(9)
+    budgets = [1, 2, 4]
+    x = tf.keras.Input((6, 7, 2), name="features")
+    h = QActivation(quantized_data_term(6, 3, [2, 4, 6]), name="terms_in")(x)
+    h = QConv2D(4, 3, padding="same", use_bias=False, kernel_quantizer=quantized_term(8, 8, budgets), name="conv_0")(h)
+    h = SwitchableBatchNormalization(3, name="bn_0")(h)
+    h = QActivation(quantized_data_term(6, 2, [1, 3, 6]), name="terms_0")(h)
+    h = tf.keras.layers.MaxPooling2D(2, name="pool_0")(h)
+    h = QConv2D(3, 2, strides=2, kernel_quantizer=quantized_term(8, 8, budgets),
+                bias_quantizer=quantized_bits(10, 4, alpha=1), name="conv_1")(h)  # fmt: skip
+    h = QActivation(quantized_data_term(6, 2, [1, 3, 6]), name="terms_1")(h)
+    h = tf.keras.layers.Flatten()(h)
+    out = QDense(3, kernel_quantizer=quantized_term(8, 8, budgets), bias_quantizer=quantized_bits(10, 4, alpha=1),
+                 name="logits")(h)  # fmt: skip
+    model = tf.keras.Model(x, out)
+    spread_switchable_bn(model, seed=10)
+    hls_model = convert(model, tmp_path / "prj", io_type="io_stream", reuse_factor=2)
+    covered = stream.stream_twin_layers(hls_model)
+    assert covered is not None
+    layers, depths = covered
+    kinds = [
+        "data_term",
+        "conv_stream",
+        "scale_shift",
+        "data_term",
+        "max_pool",
+        "conv_stream",
+        "data_term",
+        "mmac_dense",
+    ]
+    assert [layer.spec.kind for layer in layers] == kinds
+    first = layers[0].spec
+    codes = np.random.default_rng(11).integers(-(1 << (first.in_width - 1)), 1 << (first.in_width - 1), (3, 84))
+    binary = stream.build_stream_twin(layers, depths, tmp_path / "twin")
+    specs = [layer.spec for layer in layers]
+    for back_to_back in (False, True):
+        runs = stream.run_stream_twin(layers, depths, codes, [0, 1, 2], tmp_path / "twin", back_to_back, binary)
+        for r, (outputs, timing) in enumerate(runs):
+            np.testing.assert_array_equal(outputs, simulate_chain(specs, codes, r)[0])
+            assert timing == stream.timing(layers, depths, r, len(codes), back_to_back), (r, back_to_back)
+    nodes = [n for n in hls_model.get_layers() if n.class_name in (*stream.STREAM_TWIN_LAYERS, *stream.STREAM_POOLS)]
+    for layer, node in zip(layers, nodes, strict=True):
+        for r in range(3):
+            (_, out), *_ = stream.timing([layer], [], r, 1, False)
+            assert out + 1 == layer_cycles(node, r), (node.name, r)
