@@ -9,6 +9,7 @@ keeping one accumulator per round (``mrfpga_mmac_unit`` with ``ROUNDS``). Valid/
 when its output is, for frames streamed one at a time or back to back.
 """
 
+import time
 from dataclasses import dataclass
 from math import gcd
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 from mrfpga.hls.package_data import package_dir
 
 from . import dataflow
+from .measure import sampled_units
 from .spec import (
     FLAT_LAYERS,
     STREAM_DATA_TERM_STAGES,
@@ -35,7 +37,16 @@ from .spec import (
     stream_group_ends,
     to_signed,
 )
-from .tools import run_logged, verilator_build
+from .tools import (
+    SYNTH_OPTIONS,
+    hierarchy_cells,
+    mean_stand_ins,
+    rounded_resources,
+    run_logged,
+    synthesize_sources,
+    verilator_build,
+    yosys_version,
+)
 from .verilog import (
     PRIMITIVES,
     ROM_BLOCK_BITS,
@@ -266,10 +277,12 @@ endmodule
   wire slot_last = !live_now || t == slots_now - 1'b1;
   wire round_last = !live_now || j == {jb}'d{reuse - 1};
   wire frame_last = slot_last && round_last && g == {gb}'d{n_groups - 1};
-  wire [{ab_addr - 1}:0] addr = (g * {ab_addr}'d{reuse} + j) * {ab_addr}'d{max_terms} + t;
+  // Row (g * R + j) * max_terms + t: a row base that moves on by max_terms each round, not a product.
+  reg [{ab_addr - 1}:0] row_base;
+  wire [{ab_addr - 1}:0] addr = row_base + t;
   always @(posedge clk) begin
     if (rst) begin
-      running <= 1'b0; out_valid <= 1'b0; g <= 0; j <= 0; t <= 0;
+      running <= 1'b0; out_valid <= 1'b0; g <= 0; j <= 0; t <= 0; row_base <= 0;
       step_b <= 1'b0; step_c <= 1'b0; step_d <= 1'b0; last_b <= 1'b0; last_c <= 1'b0; last_d <= 1'b0;
     end else begin
       step_b <= issue && live_now; last_b <= issue && frame_last; round_b <= j;
@@ -284,6 +297,7 @@ endmodule
         if (!slot_last) t <= t + 1'b1;
         else begin
           t <= 0;
+          row_base <= frame_last ? {ab_addr}'d0 : row_base + {ab_addr}'d{max_terms};
           if (!round_last) j <= j + 1'b1;
           else begin j <= 0; g <= frame_last ? {gb}'d0 : g + 1'b1; end
         end
@@ -801,3 +815,47 @@ def max_pool_core(node):
         bits=precision.width,
         signed=bool(precision.signed),
     )
+
+
+# The streaming twin in Yosys: the BN's multipliers are DSP48E1s, as HLS maps them (the mMAC units multiply
+# nothing); everything else as the io_parallel twin and the plain baseline are synthesized.
+STREAM_SYNTH_OPTIONS = SYNTH_OPTIONS.replace("-nodsp ", "")
+
+
+def synthesize(layers, fifo_depths, out_dir, units_per_layer=4, progress=None):
+    """Size the whole streaming design with Yosys (``STREAM_SYNTH_OPTIONS``): ``{"tool", "method", "seconds",
+    "total", "layers": {name: {...}}}``. Each mMAC core's units differ only in their ROM contents: with
+    ``units_per_layer`` set, that many of each core are synthesized and every other unit counts as the mean of
+    its core's sampled units (``measure.sampled_units``)."""
+    out_dir = Path(out_dir)
+    verilog = write_stream_verilog(layers, fifo_depths, out_dir / "yosys")
+    boxes, groups, n_sampled, n_units = [], {}, 0, 0
+    for layer in layers:
+        core = getattr(layer.spec, "core", layer.spec)
+        if core.kind != "mmac_dense":
+            continue
+        kept = sampled_units(core, units_per_layer)
+        names = [f"{module_name(core)}_u{u}" for u in range(core.n_units)]
+        boxed = [name for u, name in enumerate(names) if u not in kept]
+        groups[module_name(core)] = ([names[u] for u in kept], boxed)
+        boxes += boxed
+        n_sampled, n_units = n_sampled + len(kept), n_units + core.n_units
+    start = time.monotonic()
+    stat, _ = synthesize_sources([verilog], TOP, out_dir / "yosys", STREAM_SYNTH_OPTIONS, boxes, depth=False)
+    seconds = time.monotonic() - start
+    cells = hierarchy_cells(stat, TOP, mean_stand_ins(stat, groups))
+    method = (
+        "whole streaming design, every unit synthesized"
+        if not boxes
+        else f"whole streaming design; {n_sampled} of {n_units} mMAC units synthesized, each other unit counted as "
+        "its core's mean sampled unit"
+    )
+    if progress:
+        progress(f"rtl: Yosys synthesized the streaming design in {seconds:.0f} s ({method})")
+    return {
+        "tool": f"{yosys_version()} synth_xilinx xc7 {STREAM_SYNTH_OPTIONS}",
+        "method": method,
+        "seconds": round(seconds, 1),
+        "total": rounded_resources(cells[TOP]),
+        "layers": {layer.spec.name: rounded_resources(cells[layer.module]) for layer in layers},
+    }

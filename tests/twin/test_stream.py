@@ -196,3 +196,30 @@ def test_streaming_cnn_twin_equals_keras_codes_and_the_dataflow_model(tmp_path):
         for r in range(3):
             (_, out), *_ = stream.timing([layer], [], r, 1, False)
             assert out + 1 == layer_cycles(node, r), (node.name, r)
+
+
+def test_yosys_sizes_the_whole_streaming_design(tmp_path):
+    """The streaming MLP with a switchable BN in one Yosys run: a figure per layer, the BN's multipliers on
+    DSP48E1 (one per value of a word) and nothing else on one."""
+    tf.keras.utils.set_random_seed(12)
+    x = tf.keras.Input((8,), name="features")
+    h = QActivation(quantized_data_term(6, 3, [2, 6]), name="terms_in")(x)
+    h = QDense(6, kernel_quantizer=quantized_term(8, 8, [1, 4]), use_bias=False, name="dense_0")(h)
+    h = SwitchableBatchNormalization(2, name="bn_0")(h)
+    h = QActivation(quantized_data_term(6, 2, [1, 6]), name="terms_0")(h)
+    out = QDense(3, kernel_quantizer=quantized_term(8, 8, [1, 4]), name="logits")(h)
+    model = tf.keras.Model(x, out)
+    spread_switchable_bn(model, seed=13)
+    hls_model = convert(model, tmp_path / "prj", io_type="io_stream", reuse_factor=2)
+    layers, depths = stream.stream_twin_layers(hls_model)
+    sized = stream.synthesize(layers, depths, tmp_path / "twin", units_per_layer=2)
+    assert (
+        "synth_xilinx" in sized["tool"]
+        and "-nodsp" not in sized["tool"]
+        and "whole streaming design" in sized["method"]
+    )
+    assert set(sized["layers"]) == {layer.spec.name for layer in layers}
+    assert sized["layers"]["bn_0"]["DSP48E1"] == layers[2].words
+    assert sized["total"]["DSP48E1"] == layers[2].words
+    assert all(sized["layers"][name]["LUT"] > 0 for name in ("terms_in", "dense_0", "terms_0", "logits"))
+    assert sized["total"]["LUT"] >= sum(layer["LUT"] for layer in sized["layers"].values())
