@@ -343,7 +343,6 @@ def run(config, run_dir, force=False, verbose=1, resume=False):
     """The main job: train, convert, C-simulate, measure the Verilog twin and report into a new ``run_dir``.
 
     Stopped after training, it continues with ``resume`` from the trained model."""
-    from mrfpga.hls.twin.spec import twin_specs
     from mrfpga.training.errors import ToolMissing
 
     with training_output(config, run_dir, force, resume, "run") as out:
@@ -351,11 +350,8 @@ def run(config, run_dir, force=False, verbose=1, resume=False):
         stop_point("trained")
         hls_model = convert(config, out, model, force=True)
         report = csim(config, out, model, hls_model, force=True)
-        if twin_specs(hls_model) is None:
-            print(
-                "\nThe Verilog twin covers io_parallel chains of data-term and weight-term mMAC Dense layers only: no "
-                "hardware measurement."
-            )
+        if not twin_covers(hls_model):
+            print(f"\n{TWIN_COVERS}: no hardware measurement.")
             return report
         if not config.hls.measure:
             print(f"\nNo hardware measurement (hls.measure: false): 'mrfpga hw {run_dir}' runs it.")
@@ -368,6 +364,20 @@ def run(config, run_dir, force=False, verbose=1, resume=False):
 
 
 RTL = "rtl"
+TWIN_COVERS = (
+    "The Verilog twin covers io_parallel chains of data-term and weight-term mMAC Dense layers, and io_stream "
+    "chains of data-term, switchable BN, weight-term mMAC Conv2D and Dense, and max-pooling layers only"
+)
+# Frames of each resolution the dataflow model is run for (a frame's timing does not depend on its values: the
+# twin's further frames are held to the same latency and interval).
+MODEL_FRAMES = 3
+
+
+def twin_covers(hls_model):
+    from mrfpga.hls.twin.spec import twin_specs
+    from mrfpga.hls.twin.stream import stream_twin_layers
+
+    return twin_specs(hls_model) is not None or stream_twin_layers(hls_model) is not None
 
 
 def hw(config, run_dir, model=None, hls_model=None):
@@ -378,10 +388,9 @@ def hw(config, run_dir, model=None, hls_model=None):
     from mrfpga.hls.sim.reference import exact_forward
     from mrfpga.hls.twin import measure
     from mrfpga.hls.twin.spec import twin_specs
+    from mrfpga.hls.twin.stream import stream_twin_layers
     from mrfpga.training.errors import ConversionError
     from mrfpga.training.resolution import set_resolution
-
-    from .report import print_hardware
 
     run_dir = Path(run_dir)
     report_path = run_dir / "report.json"
@@ -392,13 +401,14 @@ def hw(config, run_dir, model=None, hls_model=None):
     counted = sim.read_csim_cycles(run_dir / PROJECT)
     if hls_model is None:  # the layers' figures only: the C-simulated project stays as it is
         hls_model = converted(config, model, run_dir / PROJECT)
-    specs = twin_specs(hls_model)
-    if specs is None:
-        raise ConversionError(
-            "the Verilog twin covers io_parallel chains of data-term and weight-term mMAC Dense layers only"
-        )
     x, _ = _test_inputs(config, run_dir, model)
     x = model_input(model, x)
+    streaming = stream_twin_layers(hls_model)
+    if streaming is not None:
+        return _hw_stream(config, run_dir, report, model, hls_model, streaming, x)
+    specs = twin_specs(hls_model)
+    if specs is None:
+        raise ConversionError(TWIN_COVERS[0].lower() + TWIN_COVERS[1:])
     first, last = specs[0], specs[-1]
     codes = np.round(np.reshape(x, (len(x), -1)) * 2.0**first.in_frac).astype(np.int64)
     n_res = hls_model.n_resolutions
@@ -417,9 +427,16 @@ def hw(config, run_dir, model=None, hls_model=None):
     set_resolution(model, n_res - 1)
     stage("Yosys synthesis of the Verilog twin (synth_xilinx, xc7)")
     measured = measure.synthesize(specs, run_dir / RTL / "yosys", progress=progress)
+    return _with_hardware(config, run_dir, report, hls_model, measured, len(x), started)
+
+
+def _with_hardware(config, run_dir, report, hls_model, measured, n_samples, started):
+    """report.json with the twin's Yosys figures, each resolution's figures and the plain baseline's beside."""
+    from .report import print_hardware
+
     measured["board"] = hls_model.mrfpga_board.resources
     report["measured_resources"] = measured
-    samples = report["resolutions"][0]["samples"] if report["resolutions"] else len(x)
+    samples = report["resolutions"][0]["samples"] if report["resolutions"] else n_samples
     for resolution in report["resolutions"]:
         resolution["hardware"] = design_figures(resolution, measured, samples)
     report.pop("baseline", None)
@@ -429,9 +446,60 @@ def hw(config, run_dir, model=None, hls_model=None):
     if config.hls.baseline:
         add_baseline(config, run_dir, report)
     report["hardware_seconds"] = round(time.time() - started, 1)
-    write_report(report, report_path)
+    write_report(report, Path(run_dir) / "report.json")
     print_hardware(report)
     return report
+
+
+def _hw_stream(config, run_dir, report, model, hls_model, streaming, x):
+    """The streaming twin of an io_stream project (``mrfpga.hls.twin.stream``): Verilator on the C-simulated
+    samples as frames at every resolution, one at a time (each frame's latency) and back to back (the interval),
+    outputs against the exact reference and every frame's cycles against the dataflow model of the C-sim-counted
+    layers; Yosys of the whole design."""
+    from mrfpga.hls.sim import csim as sim
+    from mrfpga.hls.sim.reference import exact_forward
+    from mrfpga.hls.twin import stream
+    from mrfpga.training.resolution import set_resolution
+
+    layers, depths = streaming
+    first, last = layers[0].spec, getattr(layers[-1].spec, "core", layers[-1].spec)
+    codes = np.round(np.reshape(x, (len(x), -1)) * 2.0**first.in_frac).astype(np.int64)
+    n_res = hls_model.n_resolutions
+    stage(f"the streaming Verilog twin in Verilator: {len(x)} frames at {n_res} resolutions, one at a time and back "
+          "to back")  # fmt: skip
+    started = time.time()
+    binary = stream.build_stream_twin(layers, depths, Path(run_dir) / RTL)
+    runs = {
+        back_to_back: stream.run_stream_twin(
+            layers, depths, codes, list(range(n_res)), Path(run_dir) / RTL, back_to_back, binary
+        )  # fmt: skip
+        for back_to_back in (False, True)
+    }
+    for r, resolution in enumerate(report["resolutions"]):
+        set_resolution(model, r)
+        expected = exact_forward(model, x) * 2.0**last.out_frac
+        (outputs, single), (streamed, chained) = runs[False][r], runs[True][r]
+        latency = [out - first_in + 1 for first_in, out in single]
+        intervals = [b - a for (_, a), (_, b) in zip(chained, chained[1:], strict=False)]
+        # The model's first frames exactly; after them every frame as the model's last (a frame's timing does not
+        # depend on its values, and the model has settled by then).
+        model_frames = min(len(x), MODEL_FRAMES)
+        one, row = (stream.timing(layers, depths, r, model_frames, mode) for mode in (False, True))
+        model_latency = one[-1][1] - one[-1][0] + 1
+        model_interval = row[-1][1] - row[-2][1] if len(row) > 1 else None
+        resolution["rtl_mismatches"] = sim.mismatches(outputs, expected) + sim.mismatches(streamed, expected)
+        resolution["rtl_cycles"] = {"mean": float(np.mean(latency)), "max": max(latency)}
+        if intervals:
+            resolution["rtl_cycles"]["interval"] = intervals[-1]
+        resolution["rtl_cycles_equal_model"] = bool(
+            single[:model_frames] == one and chained[:model_frames] == row
+            and set(latency[model_frames:]) <= {model_latency}
+            and (model_interval is None or set(intervals[model_frames - 1 :]) <= {model_interval})
+        )  # fmt: skip
+    set_resolution(model, n_res - 1)
+    stage("Yosys synthesis of the streaming Verilog twin (synth_xilinx, xc7; BN multipliers on DSP48E1)")
+    measured = stream.synthesize(layers, depths, Path(run_dir) / RTL, progress=progress)
+    return _with_hardware(config, run_dir, report, hls_model, measured, len(x), started)
 
 
 def progress(text):
@@ -448,23 +516,24 @@ BASELINE_BITS = 8
 BASELINE_LANES = 2
 
 
-def figures(accuracy, cycles, sized, sources):
+def figures(accuracy, cycles, sized, sources, interval=None):
     """A design's figures at one resolution: accuracy, cycles (latency and interval: an io_parallel chain takes
-    a new input when it is done, so they are equal), Yosys' resources and depth, LUT x cycles, and under
-    ``sources`` where each comes from."""
+    a new input when it is done, so they are equal unless ``interval`` says otherwise, as a streaming design's
+    does), Yosys' resources and depth, LUT x the interval, and under ``sources`` where each comes from."""
     total = sized["total"]
     resources = f"Yosys: {sized['tool']} ({sized['method']})"
+    interval = cycles if interval is None else interval
     return {
         "accuracy": accuracy,
-        "cycles": {"latency": int(cycles), "interval": int(cycles)},
+        "cycles": {"latency": int(cycles), "interval": int(interval)},
         **{key: total[key] for key in ("LUT", "FF", "CARRY4", "BRAM_18K", "DSP48E1")},
-        "lut_x_cycles": int(total["LUT"] * cycles),
+        "lut_x_cycles": int(total["LUT"] * interval),
         "depth": {key: sized["depth"][key] for key in DEPTH_KEYS} if sized.get("depth") else None,
         "sources": {
             "accuracy": sources["accuracy"],
             "cycles": sources["cycles"],
             **dict.fromkeys(("LUT", "FF", "CARRY4", "BRAM_18K", "DSP48E1"), resources),
-            "lut_x_cycles": f"Yosys' LUT x the cycles ({sources['cycles']})",
+            "lut_x_cycles": f"Yosys' LUT x the interval ({sources['cycles']})",
             "depth": "Yosys' longest combinational path between registers (ltp): logic levels (LUT, CARRY4, MUXF7/8 "
             "one each, as Vivado counts them) and the LUTs among them",
         },
@@ -473,19 +542,28 @@ def figures(accuracy, cycles, sized, sources):
 
 def design_figures(resolution, measured, samples):
     """The multi-resolution design's figures at ``resolution`` (a report row with the twin's cycles)."""
-    same = resolution.get("rtl_cycles_equal_csim")
-    check = {
-        True: "; equal to the C-simulation count sample by sample",
-        False: "; DIFFERENT from the C-simulation count",
-    }
+    rtl = resolution["rtl_cycles"]
+    if "interval" in rtl or "rtl_cycles_equal_model" in resolution:  # the streaming twin
+        same = resolution.get("rtl_cycles_equal_model")
+        check = {True: "; equal to the dataflow model of the C-sim-counted layers", False: "; DIFFERENT from the "
+                 "dataflow model of the C-sim-counted layers"}  # fmt: skip
+        cycles = (
+            f"Verilator on the streaming Verilog twin: the latency the most over {samples} frames one at a time, "
+            f"the interval frame to frame back to back{check.get(same, '')}"
+        )
+    else:
+        same = resolution.get("rtl_cycles_equal_csim")
+        check = {
+            True: "; equal to the C-simulation count sample by sample",
+            False: "; DIFFERENT from the C-simulation count",
+        }
+        cycles = f"Verilator on the Verilog twin, the most over {samples} samples{check.get(same, '')}"
     return figures(
         resolution["keras_accuracy"],
-        resolution["rtl_cycles"]["max"],
+        rtl["max"],
         measured,
-        {
-            "accuracy": f"Keras, on the {samples} test samples C-simulated",
-            "cycles": f"Verilator on the Verilog twin, the most over {samples} samples{check.get(same, '')}",
-        },
+        {"accuracy": f"Keras, on the {samples} test samples C-simulated", "cycles": cycles},
+        rtl.get("interval"),
     )
 
 

@@ -89,16 +89,19 @@ def yosys_version():
 
 
 def resources_of_cells(cells):
-    """LUT/FF/CARRY4/DSP48E1/BRAM_18K (and each LUT size) from a {cell type: count} map of Xilinx primitives."""
+    """LUT/FF/CARRY4/DSP48E1/BRAM_18K (and each LUT size) from a {cell type: count} map of Xilinx primitives. A
+    LUT used as a shift register (SRL16E, SRLC32E) counts as a LUT, as Vivado's Slice LUTs count it."""
     luts = {f"LUT{n}": cells.get(f"LUT{n}", 0) for n in range(1, 7)}
     luts["LUT1"] += cells.get("INV", 0)  # an inverter is a LUT1
+    shift_registers = sum(count for cell, count in cells.items() if cell.startswith("SRL"))
     return {
-        "LUT": sum(luts.values()),
+        "LUT": sum(luts.values()) + shift_registers,
         "FF": sum(count for cell, count in cells.items() if re.fullmatch(r"FD[A-Z]*", cell)),
         "CARRY4": cells.get("CARRY4", 0),
         "DSP48E1": cells.get("DSP48E1", 0),
         "BRAM_18K": cells.get("RAMB18E1", 0) + 2 * cells.get("RAMB36E1", 0),
         **luts,
+        "SRL": shift_registers,
         "MUXF7": cells.get("MUXF7", 0),
         "MUXF8": cells.get("MUXF8", 0),
     }

@@ -82,8 +82,8 @@ def test_stream_estimate_one_bn_multiplier_per_channel_and_the_slowest_layer_set
 @pytest.mark.slow
 def test_stream_cnn_run_reports_layer_cycles_and_the_interval(tmp_path):
     """``mrfpga run`` of a meta CNN in io_stream: 0 mismatches, and report.json has each layer's estimated cycles
-    and interval per resolution, the C-simulated count of each kit layer equal to its estimate, and the design's
-    interval (the slowest layer's)."""
+    and interval per resolution, the C-simulated count of each kit layer equal to its estimate, the design's
+    interval (the slowest layer's), and the streaming twin's measurement."""
     from mrfpga.cli import pipeline
     from mrfpga.cli.run_config import from_dict
 
@@ -111,6 +111,15 @@ def test_stream_cnn_run_reports_layer_cycles_and_the_interval(tmp_path):
     # The line buffer's walk (one input position a cycle) can set the interval at every resolution.
     assert rows[0]["estimated_interval"] <= rows[1]["estimated_interval"]
     assert report["resources"]["estimated"]["DSP48E1"] == 4 + 6  # one BN multiplier per channel
+    # The whole streaming design's twin (hls.measure, on by default): in Verilator the C-simulated frames come out
+    # as the exact reference at every resolution, every frame's cycles as the dataflow model of the C-sim-counted
+    # layers, back to back a frame every slowest layer's interval; Yosys sizes it, a DSP48E1 per BN channel.
+    for row in rows:
+        assert row["rtl_mismatches"] == 0 and row["rtl_cycles_equal_model"], row
+        assert row["rtl_cycles"]["interval"] == row["estimated_interval"] == row["hardware"]["cycles"]["interval"]
+        assert row["hardware"]["lut_x_cycles"] == row["hardware"]["LUT"] * row["estimated_interval"]
+    measured = report["measured_resources"]
+    assert "whole streaming design" in measured["method"] and measured["total"]["DSP48E1"] == 4 + 6
 
 
 def test_the_issues_cnn_fits_the_pynq_z2_by_default(tmp_path):
