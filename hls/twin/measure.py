@@ -70,6 +70,30 @@ def sampled_units(spec, units_per_layer):
     return sorted({round(m * (n - 1) / (units_per_layer - 1)) for m in range(units_per_layer)})
 
 
+def unit_samples(cores, units_per_layer, design):
+    """The mMAC units left out of a Yosys run, ``(black boxes, {core module: (sampled units, boxed units)}, the
+    method's words)``: ``units_per_layer`` of each core's units synthesized (``sampled_units``), each other one to
+    be counted as its core's mean sampled unit (``tools.mean_stand_ins``)."""
+    boxes, groups, n_sampled, n_units = [], {}, 0, 0
+    for core in cores:
+        kept = sampled_units(core, units_per_layer)
+        names = [f"{module_name(core)}_u{u}" for u in range(core.n_units)]
+        boxed = [name for u, name in enumerate(names) if u not in kept]
+        groups[module_name(core)] = ([names[u] for u in kept], boxed)
+        boxes += boxed
+        n_sampled, n_units = n_sampled + len(kept), n_units + core.n_units
+    if not boxes:
+        return boxes, groups, f"{design}, every unit synthesized"
+    return (
+        boxes,
+        groups,
+        (
+            f"{design}; {n_sampled} of {n_units} mMAC units synthesized, each other unit counted as its layer's mean "
+            "sampled unit"
+        ),
+    )
+
+
 def synthesize(specs, out_dir, units_per_layer=4, progress=None, depth=True):
     """Size the chain with Yosys: ``{"tool", "method", "seconds", "total", "layers": {name: {...}}, "depth"}``,
     ``depth`` the longest combinational path (``tools.read_depth``).
@@ -82,27 +106,11 @@ def synthesize(specs, out_dir, units_per_layer=4, progress=None, depth=True):
     out_dir = Path(out_dir)
     verilog = write_verilog(specs, out_dir / "yosys")  # the ROM files beside it, where Yosys runs
     tool = f"{yosys_version()} synth_xilinx xc7 {SYNTH_OPTIONS}"
-    boxes, groups, n_sampled, n_units = [], {}, 0, 0
-    for spec in specs:
-        if spec.kind != "mmac_dense":
-            continue
-        kept = sampled_units(spec, units_per_layer)
-        names = [f"{module_name(spec)}_u{u}" for u in range(spec.n_units)]
-        boxed = [name for u, name in enumerate(names) if u not in kept]
-        groups[module_name(spec)] = ([names[u] for u in kept], boxed)
-        boxes += boxed
-        n_sampled += len(kept)
-        n_units += spec.n_units
+    boxes, groups, method = unit_samples([s for s in specs if s.kind == "mmac_dense"], units_per_layer, "whole design")
     start = time.monotonic()
     stat, path = synthesize_sources([verilog], TOP, out_dir / "yosys", SYNTH_OPTIONS, boxes, depth)
     seconds = time.monotonic() - start
     cells = hierarchy_cells(stat, TOP, mean_stand_ins(stat, groups))
-    method = (
-        "whole design, every unit synthesized"
-        if not boxes
-        else f"whole design; {n_sampled} of {n_units} mMAC units synthesized, each other unit counted as its "
-        "layer's mean sampled unit"
-    )
     if progress:
         progress(f"rtl: Yosys synthesized the design in {seconds:.0f} s ({method})")
     return {

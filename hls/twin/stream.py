@@ -19,7 +19,7 @@ import numpy as np
 from mrfpga.hls.package_data import package_dir
 
 from . import dataflow
-from .measure import sampled_units
+from .measure import unit_samples
 from .spec import (
     FLAT_LAYERS,
     STREAM_DATA_TERM_STAGES,
@@ -49,7 +49,6 @@ from .tools import (
 )
 from .verilog import (
     PRIMITIVES,
-    ROM_BLOCK_BITS,
     TOP,
     _case_rows,
     _resolution_table,
@@ -58,6 +57,9 @@ from .verilog import (
     data_term_value_verilog,
     mmac_dense_verilog,
     module_name,
+    unit_module_head,
+    unit_parameters,
+    unit_rom,
 )
 
 STREAM_PRIMITIVES = (*PRIMITIVES, "mrfpga_fifo.v")
@@ -138,16 +140,10 @@ def stream_dense_verilog(spec, words, res_bits):
     P, WV = words, window.window_values
     jb, gb, tb = bits_for(reuse - 1), bits_for(n_groups - 1), bits_for(max_terms - 1)
     hb, pb = bits_for(spec.n_in), bits_for(max(window.period - 1, 0))
-    depth = reuse * n_groups * max_terms
-    ab_addr = bits_for(depth - 1)
-    entry_bits = spec.index_bits + spec.exponent_bits + 2
-    floor_bits = bits_for(max(spec.weight_floors))
-    slot_bits = bits_for(max(spec.group_terms))
-    rom_block = int(depth * entry_bits >= ROM_BLOCK_BITS)
+    rom_of = unit_rom(spec, res_bits)
+    ab_addr, entry_bits, table = rom_of.addr_bits, rom_of.entry_bits, rom_of.table
+    floor_bits, slot_bits = rom_of.floor_bits, rom_of.slot_bits
     mask, fifo_depth = (1 << ab) - 1, STREAM_GROUP_FIFO_DEPTH
-    table, _ = _resolution_table(
-        {"slots": (slot_bits, spec.group_terms), "floor": (floor_bits, spec.weight_floors)}, res_bits
-    )
     # The units' ROMs in the order the groups arrive: rows [group][round][slot].
     by_group = spec.table.reshape(reuse, n_groups, max_terms, units).transpose(1, 0, 2, 3).reshape(-1, units)
     roms, modules, instances = {}, [], []
@@ -156,20 +152,14 @@ def stream_dense_verilog(spec, words, res_bits):
         roms[rom] = _rom_text(by_group[:, u], entry_bits)
         biases = [int(spec.bias[o]) & mask if o < n_out else 0 for o in range(u, reuse * units, units)]
         init = "{" + ", ".join(f"{ab}'d{b}" for b in reversed(biases)) + "}"
+        head = unit_module_head(f"{name}_u{u}", spec, rom_of)
         modules.append(
-            f"""
-(* keep_hierarchy *)
-module {name}_u{u} (
-  input wire clk, input wire read, input wire [{ab_addr - 1}:0] addr,
-  input wire [{G * db - 1}:0] group_values, input wire [{floor_bits - 1}:0] floor_q,
-  input wire step, input wire accumulate, input wire accumulate_hi, input wire restart,
+            head
+            + f"""  input wire step, input wire accumulate, input wire accumulate_hi, input wire restart,
   input wire [{jb - 1}:0] round_c, input wire [{jb - 1}:0] round_d,
   output wire [{reuse * ab - 1}:0] acc_all
 );
-  mrfpga_mmac_unit #(.ROM_FILE("{rom}"), .DEPTH({depth}), .ADDR_BITS({ab_addr}), .INDEX_BITS({spec.index_bits}),
-    .EXP_BITS({spec.exponent_bits}), .GROUP({G}), .DATA_BITS({db}), .DATA_SIGNED({int(spec.data_signed)}),
-    .ACC_WIDTH({ab}), .ACC_SHIFT({spec.acc_shift}), .FLOOR_BITS({floor_bits}), .MAX_EXP({spec.max_exponent}),
-    .ROM_BLOCK({rom_block}), .ROUNDS({reuse}), .ROUND_BITS({jb})) unit (
+  mrfpga_mmac_unit {unit_parameters(spec, rom, rom_of, f", .ROUNDS({reuse}), .ROUND_BITS({jb})")} unit (
     .clk(clk), .read(read), .addr(addr), .group_values(group_values), .floor_q(floor_q), .step(step),
     .accumulate(accumulate), .restart(restart), .accumulate_hi(accumulate_hi), .restart_hi(restart),
     .round_c(round_c), .round_d(round_d), .init({init}), .acc_next(), .acc_all(acc_all));
@@ -829,27 +819,13 @@ def synthesize(layers, fifo_depths, out_dir, units_per_layer=4, progress=None):
     its core's sampled units (``measure.sampled_units``)."""
     out_dir = Path(out_dir)
     verilog = write_stream_verilog(layers, fifo_depths, out_dir / "yosys")
-    boxes, groups, n_sampled, n_units = [], {}, 0, 0
-    for layer in layers:
-        core = getattr(layer.spec, "core", layer.spec)
-        if core.kind != "mmac_dense":
-            continue
-        kept = sampled_units(core, units_per_layer)
-        names = [f"{module_name(core)}_u{u}" for u in range(core.n_units)]
-        boxed = [name for u, name in enumerate(names) if u not in kept]
-        groups[module_name(core)] = ([names[u] for u in kept], boxed)
-        boxes += boxed
-        n_sampled, n_units = n_sampled + len(kept), n_units + core.n_units
+    cores = [getattr(layer.spec, "core", layer.spec) for layer in layers]
+    cores = [core for core in cores if core.kind == "mmac_dense"]
+    boxes, groups, method = unit_samples(cores, units_per_layer, "whole streaming design")
     start = time.monotonic()
     stat, _ = synthesize_sources([verilog], TOP, out_dir / "yosys", STREAM_SYNTH_OPTIONS, boxes, depth=False)
     seconds = time.monotonic() - start
     cells = hierarchy_cells(stat, TOP, mean_stand_ins(stat, groups))
-    method = (
-        "whole streaming design, every unit synthesized"
-        if not boxes
-        else f"whole streaming design; {n_sampled} of {n_units} mMAC units synthesized, each other unit counted as "
-        "its core's mean sampled unit"
-    )
     if progress:
         progress(f"rtl: Yosys synthesized the streaming design in {seconds:.0f} s ({method})")
     return {

@@ -8,6 +8,7 @@ sizes it with Yosys.
 """
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from mrfpga.hls.package_data import package_dir
@@ -244,6 +245,52 @@ def _rom_text(column, entry_bits):
     return "".join(f"{int(v):0{digits}x}\n" for v in column)
 
 
+@dataclass(frozen=True)
+class UnitRom:
+    """What a layer's weight-term units share: their ROMs' shape and the resolution's table of term slots and
+    exponent floor (``slots``, ``floor``, a case on ``resolution``)."""
+
+    depth: int
+    addr_bits: int
+    entry_bits: int
+    floor_bits: int
+    slot_bits: int
+    block: int
+    table: str
+
+
+def unit_rom(spec, res_bits):
+    depth = spec.reuse * spec.n_groups * spec.max_terms
+    entry_bits = spec.index_bits + spec.exponent_bits + 2
+    floor_bits, slot_bits = bits_for(max(spec.weight_floors)), bits_for(max(spec.group_terms))
+    table, _ = _resolution_table(
+        {"slots": (slot_bits, spec.group_terms), "floor": (floor_bits, spec.weight_floors)}, res_bits
+    )
+    block = int(depth * entry_bits >= ROM_BLOCK_BITS)
+    return UnitRom(depth, bits_for(depth - 1), entry_bits, floor_bits, slot_bits, block, table)
+
+
+def unit_module_head(name, spec, rom_of):
+    """The first ports of a layer's unit module ``name`` (the ROM's read, the group's values, the floor)."""
+    return (
+        f"\n(* keep_hierarchy *)\nmodule {name} (\n"
+        f"  input wire clk, input wire read, input wire [{rom_of.addr_bits - 1}:0] addr,\n"
+        f"  input wire [{spec.group_size * spec.data_bits - 1}:0] group_values, "
+        f"input wire [{rom_of.floor_bits - 1}:0] floor_q,\n"
+    )
+
+
+def unit_parameters(spec, rom, rom_of, extra=""):
+    """The parameters of a layer's ``mrfpga_mmac_unit`` instance with ROM file ``rom`` (``extra``: more of them)."""
+    return (
+        f'#(.ROM_FILE("{rom}"), .DEPTH({rom_of.depth}), .ADDR_BITS({rom_of.addr_bits}), '
+        f".INDEX_BITS({spec.index_bits}),\n    .EXP_BITS({spec.exponent_bits}), .GROUP({spec.group_size}), "
+        f".DATA_BITS({spec.data_bits}), .DATA_SIGNED({int(spec.data_signed)}),\n    .ACC_WIDTH({spec.acc_width}), "
+        f".ACC_SHIFT({spec.acc_shift}), .FLOOR_BITS({rom_of.floor_bits}), .MAX_EXP({spec.max_exponent}),\n"
+        f"    .ROM_BLOCK({rom_of.block}){extra})"
+    )
+
+
 def mmac_dense_verilog(spec, res_bits):
     """One mMAC Dense layer (weight-term units owning whole outputs): its unit modules, then the layer.
 
@@ -254,35 +301,23 @@ def mmac_dense_verilog(spec, res_bits):
     n_in, n_out, ab, db = spec.n_in, spec.n_out, spec.acc_width, spec.data_bits
     group, n_groups, reuse, units, max_terms = spec.group_size, spec.n_groups, spec.reuse, spec.n_units, spec.max_terms
     jb, gb, tb = bits_for(reuse - 1), bits_for(n_groups - 1), bits_for(max_terms - 1)
-    depth = reuse * n_groups * max_terms
-    ab_addr = bits_for(depth - 1)
-    entry_bits = spec.index_bits + spec.exponent_bits + 2
-    floor_bits = bits_for(max(spec.weight_floors))
-    slot_bits = bits_for(max(spec.group_terms))
-    rom_block = int(depth * entry_bits >= ROM_BLOCK_BITS)
-    max_exp = spec.max_exponent
+    rom_of = unit_rom(spec, res_bits)
+    ab_addr, entry_bits, table = rom_of.addr_bits, rom_of.entry_bits, rom_of.table
+    floor_bits, slot_bits = rom_of.floor_bits, rom_of.slot_bits
     lo_bits = accumulator_low_bits(ab)
-    table, _ = _resolution_table(
-        {"slots": (slot_bits, spec.group_terms), "floor": (floor_bits, spec.weight_floors)}, res_bits
-    )
     mask = (1 << ab) - 1
     roms, modules, instances = {}, [], []
     for u in range(units):
         rom = f"{name}_u{u}.mem"
         roms[rom] = _rom_text(spec.table[:, u], entry_bits)
+        head = unit_module_head(f"{name}_u{u}", spec, rom_of)
         modules.append(
-            f"""
-(* keep_hierarchy *)
-module {name}_u{u} (
-  input wire clk, input wire read, input wire [{ab_addr - 1}:0] addr,
-  input wire [{group * db - 1}:0] group_values, input wire [{floor_bits - 1}:0] floor_q,
-  input wire step, input wire accumulate, input wire restart, input wire accumulate_hi, input wire restart_hi,
+            head
+            + f"""  input wire step, input wire accumulate, input wire restart, \
+input wire accumulate_hi, input wire restart_hi,
   input wire [{ab - 1}:0] init, output wire [{ab - 1}:0] acc_next
 );
-  mrfpga_mmac_unit #(.ROM_FILE("{rom}"), .DEPTH({depth}), .ADDR_BITS({ab_addr}), .INDEX_BITS({spec.index_bits}),
-    .EXP_BITS({spec.exponent_bits}), .GROUP({group}), .DATA_BITS({db}), .DATA_SIGNED({int(spec.data_signed)}),
-    .ACC_WIDTH({ab}), .ACC_SHIFT({spec.acc_shift}), .FLOOR_BITS({floor_bits}), .MAX_EXP({max_exp}),
-    .ROM_BLOCK({rom_block})) unit (
+  mrfpga_mmac_unit {unit_parameters(spec, rom, rom_of)} unit (
     .clk(clk), .read(read), .addr(addr), .group_values(group_values), .floor_q(floor_q), .step(step),
     .accumulate(accumulate), .restart(restart), .accumulate_hi(accumulate_hi), .restart_hi(restart_hi),
     .round_c(1'b0), .round_d(1'b0), .init(init), .acc_next(acc_next), .acc_all());

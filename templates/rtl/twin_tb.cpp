@@ -24,19 +24,11 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "%s: bad header\n", argv[1]);
         return 1;
     }
-    std::vector<unsigned> resolutions(runs);
-    for (auto &r : resolutions) in >> r;
-    std::vector<uint64_t> codes(std::size_t(samples) * n_in);
-    for (auto &code : codes) in >> code;
-    if (!in) {
-        std::fprintf(stderr, "%s: fewer codes than the header says\n", argv[1]);
-        return 1;
-    }
-    FILE *out = std::fopen(argv[2], "w");
-    if (!out) {
-        std::fprintf(stderr, "cannot write %s\n", argv[2]);
-        return 1;
-    }
+    std::vector<unsigned> resolutions;
+    std::vector<uint64_t> codes;
+    if (!read_runs(in, argv[1], runs, std::size_t(samples) * n_in, resolutions, codes)) return 1;
+    FILE *out = open_output(argv[2]);
+    if (!out) return 1;
 
     VerilatedContext context;
     Vmrfpga_top top{&context};

@@ -94,6 +94,32 @@ def test_converted_stream_dense_has_the_twin_of_its_figures(tmp_path):
         assert model == (mmac.cycles(node, r), mmac.interval(node, r)), r
 
 
+def check_streaming_design(hls_model, kinds, frames, seed, out_dir):
+    """The converted io_stream model as one streaming twin with the project's FIFOs: its layers are ``kinds``; in
+    Verilator, ``frames`` frames of random input codes come out as the golden model's at every resolution, and
+    every frame's cycles are the dataflow model's, one at a time and back to back; each layer alone, its input
+    offered every cycle from the frame's first, takes the cycles its C simulation counts (hls4ml's pooling: its
+    estimate)."""
+    layers, depths = stream.stream_twin_layers(hls_model)
+    assert [layer.spec.kind for layer in layers] == kinds
+    first, specs = layers[0].spec, [layer.spec for layer in layers]
+    top = 1 << (first.in_width - 1)
+    codes = np.random.default_rng(seed).integers(-top, top, (frames, first.n_in))
+    binary = stream.build_stream_twin(layers, depths, out_dir)
+    resolutions = list(range(max(spec.n_resolutions for spec in specs)))
+    for back_to_back in (False, True):
+        runs = stream.run_stream_twin(layers, depths, codes, resolutions, out_dir, back_to_back, binary)
+        for r, (outputs, timing) in zip(resolutions, runs, strict=True):
+            np.testing.assert_array_equal(outputs, simulate_chain(specs, codes, r)[0])
+            assert timing == stream.timing(layers, depths, r, frames, back_to_back), (r, back_to_back)
+    covered = (*stream.STREAM_TWIN_LAYERS, *stream.STREAM_POOLS)
+    nodes = [n for n in hls_model.get_layers() if n.class_name in covered]
+    for layer, node in zip(layers, nodes, strict=True):
+        for r in resolutions:
+            (_, out), *_ = stream.timing([layer], [], r, 1, False)
+            assert out + 1 == layer_cycles(node, r), (node.name, r)
+
+
 def test_streaming_mlp_twin_equals_keras_codes_and_the_dataflow_model(tmp_path):
     """A converted io_stream MLP (data terms, Dense, switchable BN, data terms, Dense) as one streaming twin with
     the project's FIFOs: its outputs equal the golden model's at every resolution, and its frames' cycles the
@@ -109,24 +135,8 @@ def test_streaming_mlp_twin_equals_keras_codes_and_the_dataflow_model(tmp_path):
     model = tf.keras.Model(x, out)
     spread_switchable_bn(model, seed=7)
     hls_model = convert(model, tmp_path / "prj", io_type="io_stream", reuse_factor=3)
-    layers, depths = stream.stream_twin_layers(hls_model)
     kinds = ["data_term", "mmac_dense", "scale_shift", "data_term", "mmac_dense"]
-    assert [layer.spec.kind for layer in layers] == kinds
-    first = layers[0].spec
-    codes = np.random.default_rng(6).integers(-(1 << (first.in_width - 1)), 1 << (first.in_width - 1), (4, 16))
-    binary = stream.build_stream_twin(layers, depths, tmp_path / "twin")
-    specs = [layer.spec for layer in layers]
-    for back_to_back in (False, True):
-        runs = stream.run_stream_twin(layers, depths, codes, [0, 1, 2], tmp_path / "twin", back_to_back, binary)
-        for r, (outputs, timing) in enumerate(runs):
-            np.testing.assert_array_equal(outputs, simulate_chain(specs, codes, r)[0])
-            assert timing == stream.timing(layers, depths, r, len(codes), back_to_back), (r, back_to_back)
-    # Each layer alone, its input offered every cycle: the cycles its C simulation counts.
-    nodes = [n for n in hls_model.get_layers() if n.class_name in stream.STREAM_TWIN_LAYERS]
-    for layer, node in zip(layers, nodes, strict=True):
-        for r in range(3):
-            (first, out), *_ = stream.timing([layer], [], r, 1, False)
-            assert out - first + 1 == layer_cycles(node, r), (node.name, r)
+    check_streaming_design(hls_model, kinds, frames=4, seed=6, out_dir=tmp_path / "twin")
 
 
 @pytest.mark.parametrize(
@@ -168,34 +178,8 @@ def test_streaming_cnn_twin_equals_keras_codes_and_the_dataflow_model(tmp_path):
     model = tf.keras.Model(x, out)
     spread_switchable_bn(model, seed=10)
     hls_model = convert(model, tmp_path / "prj", io_type="io_stream", reuse_factor=2)
-    covered = stream.stream_twin_layers(hls_model)
-    assert covered is not None
-    layers, depths = covered
-    kinds = [
-        "data_term",
-        "conv_stream",
-        "scale_shift",
-        "data_term",
-        "max_pool",
-        "conv_stream",
-        "data_term",
-        "mmac_dense",
-    ]
-    assert [layer.spec.kind for layer in layers] == kinds
-    first = layers[0].spec
-    codes = np.random.default_rng(11).integers(-(1 << (first.in_width - 1)), 1 << (first.in_width - 1), (3, 84))
-    binary = stream.build_stream_twin(layers, depths, tmp_path / "twin")
-    specs = [layer.spec for layer in layers]
-    for back_to_back in (False, True):
-        runs = stream.run_stream_twin(layers, depths, codes, [0, 1, 2], tmp_path / "twin", back_to_back, binary)
-        for r, (outputs, timing) in enumerate(runs):
-            np.testing.assert_array_equal(outputs, simulate_chain(specs, codes, r)[0])
-            assert timing == stream.timing(layers, depths, r, len(codes), back_to_back), (r, back_to_back)
-    nodes = [n for n in hls_model.get_layers() if n.class_name in (*stream.STREAM_TWIN_LAYERS, *stream.STREAM_POOLS)]
-    for layer, node in zip(layers, nodes, strict=True):
-        for r in range(3):
-            (_, out), *_ = stream.timing([layer], [], r, 1, False)
-            assert out + 1 == layer_cycles(node, r), (node.name, r)
+    kinds = ["data_term", "conv_stream", "scale_shift", "data_term", "max_pool", "conv_stream", "data_term"]
+    check_streaming_design(hls_model, [*kinds, "mmac_dense"], frames=3, seed=11, out_dir=tmp_path / "twin")
 
 
 def test_yosys_sizes_the_whole_streaming_design(tmp_path):
