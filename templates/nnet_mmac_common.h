@@ -40,6 +40,14 @@ inline void csim_layer_done() {
     csim_layer_mark() = csim_cycles();
 }
 #define MRFPGA_LAYER_DONE() nnet::csim_layer_done()
+// A streaming layer of two processes (the Dense's groups and steps, the convolution's walk and pixels): the
+// cycle, from the frame's first, in which the first process wrote each item (a group, a window) of the frame, so
+// that the layer's count is the two processes' overlap (an item taken the cycle after it was written, at the
+// earliest), not their sum.
+template <typename CONFIG_T> std::vector<unsigned long> &csim_written() {
+    static std::vector<unsigned long> written;
+    return written;
+}
 // Statements of the C simulation's cycle count only; synthesis never sees them.
 #define MRFPGA_CSIM_ONLY(...) __VA_ARGS__
 #else

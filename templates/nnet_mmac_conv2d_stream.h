@@ -34,16 +34,6 @@ template <typename CONFIG_T> struct conv2d_stream_geometry {
     static const unsigned window_fifo_depth = 2;
 };
 
-#ifndef __SYNTHESIS__
-// C simulation only: the position of conv_windows' walk at which each window of the frame was written, so that
-// the layer's count is the two processes' overlap (a window's pixel started the cycle after it was written, at
-// the earliest), not their sum.
-template <typename CONFIG_T> std::vector<unsigned long> &csim_windows_written() {
-    static std::vector<unsigned long> written;
-    return written;
-}
-#endif
-
 template <class data_T, typename CONFIG_T>
 void conv_windows(hls::stream<data_T> &data,
                   hls::stream<nnet::array<typename data_T::value_type, conv2d_stream_geometry<CONFIG_T>::patch_size>>
@@ -64,7 +54,7 @@ void conv_windows(hls::stream<data_T> &data,
     unsigned ph = 0, pw = 0;
     unsigned next_row = fh - 1, oh = 0; // the padded row that completes output row oh's windows
     unsigned next_col = fw - 1, ow = 0; // the padded column that completes output pixel (oh, ow)'s window
-    MRFPGA_CSIM_ONLY(csim_windows_written<CONFIG_T>().clear();)
+    MRFPGA_CSIM_ONLY(csim_written<CONFIG_T>().clear();)
 Positions:
     for (unsigned position = 0; position < geometry::padded_height * geometry::padded_width; position++) {
         #pragma HLS PIPELINE II = 1
@@ -111,7 +101,7 @@ Positions:
                 patch[i] = window[i];
             }
             windows.write(patch);
-            MRFPGA_CSIM_ONLY(csim_windows_written<CONFIG_T>().push_back(position);)
+            MRFPGA_CSIM_ONLY(csim_written<CONFIG_T>().push_back(position);)
             next_col += CONFIG_T::stride_width;
             ow++;
         }
@@ -143,7 +133,7 @@ Pixels:
         const nnet::array<value_T, patch_size> window = windows.read();
         // The core's own count is this pixel's: it starts when the window is there and the core free.
         MRFPGA_CSIM_ONLY(const unsigned long csim_before = csim_cycles();
-                         csim_clock = MAX(csim_clock, csim_windows_written<CONFIG_T>()[p] + 1);)
+                         csim_clock = MAX(csim_clock, csim_written<CONFIG_T>()[p] + 1);)
         value_T patch[patch_size];
         #pragma HLS ARRAY_PARTITION variable = patch complete
         for (unsigned i = 0; i < patch_size; i++) {

@@ -13,16 +13,6 @@ namespace nnet {
 // The steps process's cycles after its last step: the product, the low half, the high half of the accumulation.
 static const unsigned stream_dense_fixed_cycles = 3;
 
-#ifndef __SYNTHESIS__
-// C simulation only: the iteration of dense_groups in which each group of the frame was written, so that the
-// layer's count is the two processes' overlap (a group's first step the cycle after it was written, at the
-// earliest), not their sum.
-template <typename CONFIG_T> std::vector<unsigned long> &csim_groups_written() {
-    static std::vector<unsigned long> written;
-    return written;
-}
-#endif
-
 // The number of groups after which group and word boundaries line up again is P / gcd(P, group_size).
 constexpr unsigned gcd_u(unsigned a, unsigned b) { return b == 0 ? a : gcd_u(b, a % b); }
 
@@ -73,7 +63,7 @@ void dense_groups(hls::stream<data_T> &data,
     typename uint_upto<CONFIG_T::n_groups * G>::type group_end = G; // one past the next group's last value
     typename uint_upto<CONFIG_T::n_groups>::type g = 0;
     typename uint_upto<geometry::period>::type phase = 0;
-    MRFPGA_CSIM_ONLY(csim_groups_written<CONFIG_T>().clear(); unsigned long csim_iteration = 0;)
+    MRFPGA_CSIM_ONLY(csim_written<CONFIG_T>().clear(); unsigned long csim_iteration = 0;)
 Groups:
     for (; g < CONFIG_T::n_groups;) {
         #pragma HLS PIPELINE II = 1
@@ -103,7 +93,7 @@ Groups:
                 group[i] = v;
             }
             groups.write(group);
-            MRFPGA_CSIM_ONLY(csim_groups_written<CONFIG_T>().push_back(csim_iteration);)
+            MRFPGA_CSIM_ONLY(csim_written<CONFIG_T>().push_back(csim_iteration);)
             g++;
             group_end += G;
             phase = phase + 1 == geometry::period ? 0 : unsigned(phase + 1);
@@ -158,7 +148,7 @@ Steps:
         #pragma HLS LOOP_TRIPCOUNT min = CONFIG_T::n_groups max = CONFIG_T::n_groups * R * CONFIG_T::max_weight_terms * max_data
         if (round == 0 && slot == 0 && d == 0) { // a group's first step: load it, extract its data terms
             const nnet::array<value_T, G> in = groups.read();
-            MRFPGA_CSIM_ONLY(csim_clock = MAX(csim_clock, csim_groups_written<CONFIG_T>()[group] + 1);)
+            MRFPGA_CSIM_ONLY(csim_clock = MAX(csim_clock, csim_written<CONFIG_T>()[group] + 1);)
             for (unsigned i = 0; i < G; i++) {
                 #pragma HLS UNROLL
                 values[i] = in[i];
