@@ -547,8 +547,8 @@ def design_figures(resolution, measured, samples):
         check = {True: "; equal to the dataflow model of the C-sim-counted layers", False: "; DIFFERENT from the "
                  "dataflow model of the C-sim-counted layers"}  # fmt: skip
         cycles = (
-            f"Verilator on the streaming Verilog twin: the latency the most over {samples} frames one at a time, "
-            f"the interval frame to frame back to back{check.get(same, '')}"
+            f"Verilator on the streaming Verilog twin: the interval frame to frame, {samples} frames back to back; "
+            f"the latency of a frame one at a time{check.get(same, '')}"
         )
     else:
         same = resolution.get("rtl_cycles_equal_csim")

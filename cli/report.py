@@ -262,6 +262,8 @@ def print_comparison(report):
         return
     base = report.get("baseline") or {}
     with_base = all("baseline" in r for r in rows)
+    streaming = any(r["hardware"]["cycles"]["interval"] != r["hardware"]["cycles"]["latency"] for r in rows)
+    cycles = "interval" if streaming else "latency"  # what LUT x cycles multiplies
     ours_head = f"{'accuracy':>8} {'cycles':>6} {'LUT':>6} {'BRAM':>4} {'LUT x cyc':>10} {'depth':>6}"
     head = f"{'res':>3} {'setting':>12} {ours_head}"
     if with_base:
@@ -275,7 +277,7 @@ def print_comparison(report):
     for r in rows:
         h = r["hardware"]
         line = (
-            f"{r['index']:>3} {r['label']:>12} {h['accuracy']:>8.4f} {h['cycles']['latency']:>6} {h['LUT']:>6} "
+            f"{r['index']:>3} {r['label']:>12} {h['accuracy']:>8.4f} {h['cycles'][cycles]:>6} {h['LUT']:>6} "
             f"{h['BRAM_18K']:>4} {h['lut_x_cycles']:>10,} {_depth(h):>6}"
         )
         if with_base:
@@ -287,7 +289,8 @@ def print_comparison(report):
         print(line)
     sources = rows[0]["hardware"]["sources"]
     print(f"accuracy: {sources['accuracy']}")
-    print(f"cycles (latency = interval): {sources['cycles']}")
+    what = "the interval, frame to frame" if streaming else "latency = interval"
+    print(f"cycles ({what}): {sources['cycles']}")
     print("LUT, BRAM (BRAM_18K), LUT x cycles: Yosys (above); depth: logic levels (the LUTs among them) on the "
           "longest combinational path between registers (Yosys ltp)")  # fmt: skip
     if with_base:
