@@ -128,12 +128,15 @@ void dense_group_steps(hls::stream<nnet::array<value_T, CONFIG_T::group_size>> &
     // acc[round][u]: output round * U + u, summed over the groups.
     accum_t acc[R][U];
     #pragma HLS ARRAY_PARTITION variable = acc complete dim = 0
+    // Each accumulator starts at its output's bias, so the outputs need no adders of their own (the units' padding
+    // outputs past n_out start at 0).
 Clear:
     for (unsigned j = 0; j < R; j++) {
         #pragma HLS UNROLL
         for (unsigned u = 0; u < U; u++) {
             #pragma HLS UNROLL
-            acc[j][u] = 0;
+            const unsigned o = j * U + u;
+            acc[j][u] = o < CONFIG_T::n_out ? accum_t(biases[o]) : accum_t(0);
         }
     }
 
@@ -184,14 +187,13 @@ Steps:
         MRFPGA_CSIM_ONLY(csim_clock++;)
     }
 
-    // The output sums: bias + the output's accumulator (the accumulator is an integer on the output's grid).
+    // The outputs: each one's accumulator (an integer on the output's grid, the bias in it).
     typename res_T::value_type out[CONFIG_T::n_out];
     #pragma HLS ARRAY_PARTITION variable = out complete
 Outputs:
     for (unsigned o = 0; o < CONFIG_T::n_out; o++) {
         #pragma HLS UNROLL
-        const accum_t total = accum_t(biases[o]) + acc[o / U][o % U];
-        out[o].range() = total.range(res_T::value_type::width - 1, 0);
+        out[o].range() = acc[o / U][o % U].range(res_T::value_type::width - 1, 0);
     }
     MRFPGA_COUNT_CYCLES(csim_clock + stream_dense_fixed_cycles);
     write_all<res_T, CONFIG_T::n_out>(out, res);
