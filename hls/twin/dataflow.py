@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from .spec import (
     STREAM_DENSE_DRAIN_CYCLES,
     STREAM_GROUP_FIFO_DEPTH,
-    STREAM_GROUPS_GAP_CYCLES,
+    STREAM_LOOP_GAP_CYCLES,
     STREAM_WINDOW_FIFO_DEPTH,
 )
 
@@ -148,7 +148,7 @@ class StreamDense:
             self.groups.push()
             self.gi += 1
             if self.gi == self.n_groups:
-                self.have, self.gi, self.gap = 0, 0, STREAM_GROUPS_GAP_CYCLES
+                self.have, self.gi, self.gap = 0, 0, STREAM_LOOP_GAP_CYCLES
 
     def _steps_stage(self):
         first = self.step == 0
@@ -185,7 +185,8 @@ class StreamConv:
         self.source, self.sink = source, sink
         self.windows = Fifo(STREAM_WINDOW_FIFO_DEPTH)
         self.position, self.gap = 0, 0
-        self.left, self.held = 0, False  # cycles until the running pixel is out; a pixel out, not yet taken
+        # A pixel in the core, the cycles until it is out, a pixel out and not yet taken.
+        self.running, self.left, self.held = False, 0, False
 
     def tick(self):
         self._walk()
@@ -205,7 +206,7 @@ class StreamConv:
             self.windows.push()
         self.position += 1
         if self.position == len(self.positions):
-            self.position, self.gap = 0, STREAM_GROUPS_GAP_CYCLES
+            self.position, self.gap = 0, STREAM_LOOP_GAP_CYCLES
 
     def _pixels(self):
         if self.left:
@@ -219,8 +220,6 @@ class StreamConv:
         if not self.running and not self.held and self.windows.can_pop():
             self.windows.pop()
             self.running, self.left = True, self.per_pixel
-
-    running = False
 
 
 def run(layers, in_words, out_words, frames, back_to_back, fifo_depths=()):

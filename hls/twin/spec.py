@@ -395,7 +395,7 @@ def stream_conv_cycles(positions, per_pixel):
         if emits:
             clock = max(clock, position + 1) + per_pixel
     pixels = sum(emits for _, emits in positions)
-    return clock + 1, max(len(positions) + STREAM_GROUPS_GAP_CYCLES, pixels * per_pixel)
+    return clock + 1, max(len(positions) + STREAM_LOOP_GAP_CYCLES, pixels * per_pixel)
 
 
 # The streaming Dense (nnet_mmac_dense_stream.h): its groups stage and its steps stage overlap, joined by a FIFO
@@ -404,7 +404,7 @@ def stream_conv_cycles(positions, per_pixel):
 STREAM_GROUP_FIFO_DEPTH = 2
 STREAM_WINDOW_FIFO_DEPTH = 2  # the streaming convolution's FIFO of windows (conv2d_stream_geometry)
 STREAM_DENSE_DRAIN_CYCLES = 3
-STREAM_GROUPS_GAP_CYCLES = 1
+STREAM_LOOP_GAP_CYCLES = 1  # a first process (groups, the conv walk) between frames: its loop's re-entry
 # A streaming data-term layer's register stages (nnet::data_term_op::stages): the word, then each value on its
 # grid, its digits, its kept digits.
 STREAM_DATA_TERM_STAGES = 4
@@ -452,7 +452,7 @@ def stream_dense_schedule(group_ends, per_group, frames=1, back_to_back=False, o
             start = max(steps_free, written + 1)
             reads.append(start)
             steps_free = start + per_group
-        now += STREAM_GROUPS_GAP_CYCLES
+        now += STREAM_LOOP_GAP_CYCLES
         out = steps_free + STREAM_DENSE_DRAIN_CYCLES + out_words - 1
         steps_free = out + 1
         result.append((first, out))
