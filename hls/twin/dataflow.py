@@ -222,6 +222,35 @@ class StreamConv:
             self.running, self.left = True, self.per_pixel
 
 
+class Sequential:
+    """A layer that reads a whole frame, computes, then writes it, one after the other (hls4ml's io_stream Dense,
+    ``plain_stream.PlainStreamDense``): ``in_words`` words taken a cycle each; the computation starts the cycle
+    after the last one and its output is out ``per_frame`` cycles later, held until taken; the next frame's first
+    word is taken from the cycle after."""
+
+    def __init__(self, in_words, per_frame, source, sink):
+        self.in_words, self.per_frame, self.source, self.sink = in_words, per_frame, source, sink
+        self.count, self.busy, self.left, self.held = 0, False, 0, False
+
+    def tick(self):
+        if self.left:
+            self.left -= 1
+        done = self.busy and self.left == 0
+        out = self.held or done
+        taken = out and self.sink.can_push()
+        if taken:
+            self.sink.push()
+        idle = not self.busy and not self.held
+        if idle and self.count == self.in_words:
+            self.busy, self.left, self.count = True, self.per_frame, 0
+        elif idle and self.source.can_pop():
+            self.source.pop()
+            self.count += 1
+        elif done:
+            self.busy = False
+        self.held = out and not taken
+
+
 def run(layers, in_words, out_words, frames, back_to_back, fifo_depths=()):
     """Stream ``frames`` frames through ``layers`` (constructors ``make(source, sink)``), joined by FIFOs of
     ``fifo_depths``: ``[(first, out)]`` per frame."""

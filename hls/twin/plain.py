@@ -149,6 +149,9 @@ class PlainQuant(PlainLayer):
     def cycles(self, r=0):
         return QUANT_CYCLES
 
+    def golden(self, codes):
+        return requantize(codes, self.shift, self.width, self.signed, self.relu)
+
 
 @dataclass(frozen=True)
 class PlainDense(PlainLayer):
@@ -192,9 +195,11 @@ class PlainDense(PlainLayer):
         )
 
     @classmethod
-    def build(cls, name, weights, bias, *, reuse, in_width, in_frac, in_signed, weight_width, weight_frac, bias_frac):
+    def build(cls, name, weights, bias, *, reuse, in_width, in_frac, in_signed, weight_width, weight_frac, bias_frac,
+              acc_width=None):  # fmt: skip
         """The layer with the narrowest exact sum: ``acc_frac`` the finer of the products' and the bias's
-        fractions, ``acc_width`` from the weights' largest sum of magnitudes at the largest input."""
+        fractions, ``acc_width`` from the weights' largest sum of magnitudes at the largest input, or the given
+        ``acc_width`` (a layer's result type: checked to hold every sum)."""
         weights = np.asarray(weights, np.int64)
         bias = np.asarray(bias, np.int64)
         acc_frac = max(in_frac + weight_frac, bias_frac)
@@ -206,7 +211,7 @@ class PlainDense(PlainLayer):
         )  # fmt: skip
         shifts = (acc_frac - in_frac - weight_frac, acc_frac - bias_frac)
         bound = _sum_bound(weights, bias, _magnitude(in_width, in_signed), *shifts)
-        return cls(**spec, acc_width=bits_for(bound) + 1)
+        return cls(**spec, acc_width=acc_width or bits_for(bound) + 1)
 
     def with_reuse(self, reuse):
         return dataclasses.replace(self, reuse=reuse)
@@ -263,9 +268,19 @@ class PlainDense(PlainLayer):
     out_width = alias("acc_width")
     out_frac = alias("acc_frac")
     out_signed = True
+    data_bits = alias("in_width")  # the core port of a streaming convolution (spec.StreamConvCore)
+    data_signed = alias("in_signed")
 
     def cycles(self, r=0):
         return self.steps + DENSE_OVERHEAD
+
+    def golden(self, codes):
+        """The output codes of ``codes`` (samples, n_in), exactly."""
+        bias = np.asarray(self.bias, np.int64) << self.bias_shift
+        out = ((np.asarray(codes, np.int64) @ self.weight_matrix) << self.product_shift) + bias
+        top = 1 << (self.acc_width - 1)
+        assert out.size == 0 or (out.min() >= -top and out.max() < top), "sum past acc_width"
+        return out
 
     def lane_products(self, p):
         """The products lane ``p`` computes, one per step: (output, input, restart) or None past the last."""
@@ -335,14 +350,7 @@ def simulate(spec, codes):
     """One layer on ``codes`` (samples, n_in), signed values: (output codes (samples, n_out), cycles per
     sample)."""
     codes = check_codes(spec, codes, what="plain layer")
-    if isinstance(spec, PlainQuant):
-        out = requantize(codes, spec.shift, spec.width, spec.signed, spec.relu)
-    else:
-        bias = np.asarray(spec.bias, np.int64) << spec.bias_shift
-        out = ((codes @ spec.weight_matrix) << spec.product_shift) + bias
-        top = 1 << (spec.acc_width - 1)
-        assert out.size == 0 or (out.min() >= -top and out.max() < top), "sum past acc_width"
-    return out, np.full(codes.shape[0], spec.cycles(), np.int64)
+    return spec.golden(codes), np.full(codes.shape[0], spec.cycles(), np.int64)
 
 
 def simulate_chain(specs, codes):
@@ -369,6 +377,47 @@ def _codes(values, frac, what):
     return codes.astype(np.int64)
 
 
+def quant_of_node(node, current, cls=PlainQuant):
+    """hls4ml's ``Activation`` node (ReLU or linear, an ``AP_RND_CONV, AP_SAT`` result) as a requantizing stage
+    ``cls`` of the values ``current`` = (n, width, frac, signed) flowing into it."""
+    n, width, frac, signed = current
+    activation = node.get_attr("activation")
+    if activation not in ("relu", "linear"):
+        raise ValueError(f"{node.name}: activation {activation!r} (the plain twin takes relu and linear)")
+    precision = node.get_output_variable().type.precision
+    modes = (str(precision.rounding_mode), str(precision.saturation_mode))
+    if "RND_CONV" not in modes[0] or "SAT" not in modes[1] or "SAT_" in modes[1]:
+        raise ValueError(f"{node.name}: result {precision} (the plain twin rounds half to even and saturates)")
+    out_width, out_frac, out_signed = _fixed(precision, node.name)
+    return cls(
+        name=node.name, n_in=n, in_width=width, in_frac=frac, in_signed=signed, width=out_width, frac=out_frac,
+        signed=out_signed, relu=activation == "relu",
+    )  # fmt: skip
+
+
+def dense_of_node(node, current, reuse, acc_width=None):
+    """hls4ml's ``Dense`` node (fixed-point weights, no fused activation) at ``reuse`` (capped at its products) on
+    the values ``current`` = (n, width, frac, signed), its sum ``acc_width`` bits wide (None: the narrowest
+    exact); a ``Conv2D`` node's weights are those of its patch, (filter row, filter column, channel) x filters."""
+    n, width, frac, signed = current
+    if node.get_attr("activation", "linear") != "linear":
+        raise ValueError(f"{node.name}: a fused activation (put it in its own QActivation)")
+    weight, bias = node.weights["weight"], node.weights["bias"]
+    n_out = node.get_attr("n_out", node.get_attr("n_filt"))
+    n_in = int(np.size(weight.data)) // n_out
+    if n_in != n and node.class_name == "Dense":
+        raise ValueError(f"{node.name}: {n_in} inputs after {n} values")
+    w_width, w_frac, _ = _fixed(weight.type.precision, f"{node.name} weights")
+    _, b_frac, _ = _fixed(bias.type.precision, f"{node.name} bias")
+    return PlainDense.build(
+        node.name,
+        _codes(weight.data, w_frac, f"{node.name} weights").reshape(n_in, n_out),
+        _codes(np.broadcast_to(bias.data, (n_out,)), b_frac, f"{node.name} bias").reshape(n_out),
+        reuse=min(reuse, n_in * n_out), in_width=width, in_frac=frac, in_signed=signed, weight_width=w_width,
+        weight_frac=w_frac, bias_frac=b_frac, acc_width=acc_width,
+    )  # fmt: skip
+
+
 def from_hls_model(hls_model, reuse=None):
     """The plain chain of an hls4ml model of a ``scheme: qkeras`` model (io_parallel; hls4ml's own
     ``Activation`` nodes, ReLU or linear, with ``AP_RND_CONV, AP_SAT`` results, and ``Dense`` nodes with
@@ -390,39 +439,14 @@ def from_hls_model(hls_model, reuse=None):
             continue
         if current is None:
             raise ValueError(f"{node.name}: no input port before it")
-        n, width, frac, signed = current
         if kind == "Activation":
-            activation = node.get_attr("activation")
-            if activation not in ("relu", "linear"):
-                raise ValueError(f"{node.name}: activation {activation!r} (the plain twin takes relu and linear)")
-            precision = node.get_output_variable().type.precision
-            modes = (str(precision.rounding_mode), str(precision.saturation_mode))
-            if "RND_CONV" not in modes[0] or "SAT" not in modes[1] or "SAT_" in modes[1]:
-                raise ValueError(f"{node.name}: result {precision} (the plain twin rounds half to even and saturates)")
-            out_width, out_frac, out_signed = _fixed(precision, node.name)
-            spec = PlainQuant(
-                name=node.name, n_in=n, in_width=width, in_frac=frac, in_signed=signed, width=out_width,
-                frac=out_frac, signed=out_signed, relu=activation == "relu",
-            )  # fmt: skip
+            spec = quant_of_node(node, current)
         elif kind == "Dense":
-            if node.get_attr("activation", "linear") != "linear":
-                raise ValueError(f"{node.name}: a fused activation (put it in its own QActivation)")
-            n_in, n_out = node.get_attr("n_in"), node.get_attr("n_out")
-            if n_in != n:
-                raise ValueError(f"{node.name}: {n_in} inputs after {n} values")
-            weight, bias = node.weights["weight"], node.weights["bias"]
-            if np.shape(weight.data) != (n_in, n_out):
-                raise ValueError(f"{node.name}: weights of shape {np.shape(weight.data)}, not ({n_in}, {n_out})")
-            w_width, w_frac, _ = _fixed(weight.type.precision, f"{node.name} weights")
-            _, b_frac, _ = _fixed(bias.type.precision, f"{node.name} bias")
+            shape, expected = np.shape(node.weights["weight"].data), (node.get_attr("n_in"), node.get_attr("n_out"))
+            if shape != expected:
+                raise ValueError(f"{node.name}: weights of shape {shape}, not {expected}")
             asked = reuse if reuse is not None else int(node.get_attr("reuse_factor", 1))
-            spec = PlainDense.build(
-                node.name,
-                _codes(weight.data, w_frac, f"{node.name} weights").reshape(n_in, n_out),
-                _codes(bias.data, b_frac, f"{node.name} bias").reshape(n_out),
-                reuse=min(asked, n_in * n_out), in_width=width, in_frac=frac, in_signed=signed,
-                weight_width=w_width, weight_frac=w_frac, bias_frac=b_frac,
-            )  # fmt: skip
+            spec = dense_of_node(node, current, asked)
         else:
             raise ValueError(f"{node.name}: {kind} (the plain twin covers Activation and Dense chains)")
         specs.append(spec)
@@ -557,12 +581,22 @@ def rom_file(spec, p):
     return f"{module_name(spec)}_rom/lane{p}.mem"
 
 
-def write_roms(spec, out_dir):
+def lane_roms(spec):
+    """Every lane's ROM file: ``{path relative to the Verilog: contents}``."""
     digits = -(-(spec.weight_width + 1) // 4)
-    (Path(out_dir) / rom_file(spec, 0)).parent.mkdir(parents=True, exist_ok=True)
-    for p in range(spec.lanes):
-        text = "".join(f"{word:0{digits}x}\n" for word in lane_rom(spec, p))
-        (Path(out_dir) / rom_file(spec, p)).write_text(text)
+    return {rom_file(spec, p): "".join(f"{word:0{digits}x}\n" for word in lane_rom(spec, p)) for p in range(spec.lanes)}
+
+
+def write_roms(spec, out_dir):
+    write_files(lane_roms(spec), out_dir)
+
+
+def write_files(files, out_dir):
+    """``{relative path: text}`` written under ``out_dir``, folders made as needed."""
+    for name, text in files.items():
+        path = Path(out_dir) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
 
 
 def rom_block(spec):
@@ -595,8 +629,10 @@ endmodule
 """
 
 
-def dense_verilog(spec):
-    """The lanes' modules, then the layer: schedule, rotating operands, lanes, the output sums."""
+def dense_verilog(spec, shared_operand=False):
+    """The lanes' modules, then the layer: schedule, operands, lanes, the output sums. The operands rotate in a
+    register of the inputs; with ``shared_operand`` the layer's input is one code, the one every lane multiplies
+    in the cycle its ROM word is out (``v1``), fed by the caller (``plain_stream``'s Dense reads it from memory)."""
     n_in, n_out, xw, ww = spec.n_in, spec.n_out, spec.in_width, spec.weight_width
     aw, lw, lanes, steps = spec.acc_width, spec.lane_width, spec.lanes, spec.steps
     ab = bits_for(steps - 1)
@@ -609,19 +645,26 @@ def dense_verilog(spec):
         f"  wire [{ab - 1}:0] addr;",
         f"  mrfpga_plain_seq #(.STEPS({steps}), .ADDR_BITS({ab})) seq (.clk(clk), .rst(rst), .start(start),",
         "    .load(load), .addr(addr), .v1(v1), .v2(v2), .fin(fin));",
-        f"  wire [{n_in * xw - 1}:0] x;",
-        f"  mrfpga_plain_rotator #(.N({n_in}), .W({xw})) operands (.clk(clk), .load(load), .step(v1),",
-        "    .in_data(in_data), .values(x));",
     ]
+    if shared_operand:
+        if steps % n_in:
+            raise ValueError(f"plain layer {spec.name}: lanes share an operand only when {steps} steps are whole "
+                             f"outputs of {n_in} products")  # fmt: skip
+        lines.append(f"  wire [{xw - 1}:0] x = in_data;")
+    else:
+        lines += [
+            f"  wire [{n_in * xw - 1}:0] x;",
+            f"  mrfpga_plain_rotator #(.N({n_in}), .W({xw})) operands (.clk(clk), .load(load), .step(v1),",
+            "    .in_data(in_data), .values(x));",
+        ]
     terms = {o: [] for o in range(n_out)}
     for p in range(lanes):
         segments = spec.lane_segments(p)
         k = len(segments)
-        position = (p * steps) % n_in
+        operand = "x" if shared_operand else f"x[{(p * steps) % n_in * xw} +: {xw}]"
         lines.append(f"  wire [{k * lw - 1}:0] sums_{p};")
         lines.append(
-            f"  {lane_name(spec, p)} lane_{p} (.clk(clk), .addr(addr), .acc_en(v2), "
-            f".x(x[{position * xw} +: {xw}]), .sums(sums_{p}));"
+            f"  {lane_name(spec, p)} lane_{p} (.clk(clk), .addr(addr), .acc_en(v2), .x({operand}), .sums(sums_{p}));"
         )
         for s, o in enumerate(segments):
             slot = k - 1 - s
@@ -636,7 +679,7 @@ def dense_verilog(spec):
         sums.append(f"      out_data[{o * aw} +: {aw}] <= {addends};")
     return (
         "".join(lane_verilog(spec, p) for p in range(lanes))
-        + _header(spec, n_in * xw, n_out * aw, comment)
+        + _header(spec, xw if shared_operand else n_in * xw, n_out * aw, comment)
         + "\n".join(lines)
         + "\n  always @(posedge clk) begin\n    done <= rst ? 1'b0 : fin;\n    if (fin) begin\n"
         + "\n".join(sums)

@@ -413,6 +413,9 @@ STREAM_DATA_TERM_STAGES = 4
 STREAM_SCALE_SHIFT_STAGES = 3
 # Streaming max pooling's register stages: the pixel, the window's largest codes.
 STREAM_MAX_POOL_STAGES = 2
+# A plain design's streaming activation (hls4ml's relu / linear on a stream, result ap_(u)fixed<.., AP_RND_CONV,
+# AP_SAT>): the word, the requantized codes.
+STREAM_REQUANT_STAGES = 2
 
 
 def stream_group_ends(n_in, group_size, words):
@@ -722,7 +725,7 @@ def _simulate_max_pool(spec, codes, r):
 
 
 def _simulate_conv_stream(spec, codes, r):
-    pixels = _simulate_mmac_dense(spec.core, spec.patches(codes), r)
+    pixels, _ = simulate(spec.core, spec.patches(codes), r)
     return pixels.reshape(codes.shape[0], -1)
 
 
@@ -733,6 +736,8 @@ def simulate(spec, codes, r):
     """
     codes = check_codes(spec, codes)
     r = min(r, spec.n_resolutions - 1)
+    if hasattr(spec, "golden"):  # a plain layer (plain.py, plain_stream.py): one resolution
+        return spec.golden(codes), np.full(codes.shape[0], spec.cycles(r), np.int64)
     run = {
         "data_term": _simulate_data_term,
         "scale_shift": _simulate_scale_shift,
