@@ -312,12 +312,6 @@ def layer_reuse(layers):
     return {layer.spec.name: layer.spec.core.reuse for layer in layers if hasattr(layer.spec, "core")}
 
 
-def interval(layers, fifo_depths, frames=3):
-    """The design's interval back to back, by the dataflow model: the last two frames' outputs apart."""
-    timing = stream.timing(layers, fifo_depths, 0, frames, True)
-    return timing[-1][1] - timing[-2][1]
-
-
 # -- Yosys ---------------------------------------------------------------------------------------------------
 
 

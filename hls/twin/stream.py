@@ -653,6 +653,13 @@ def timing(layers, fifo_depths, r, frames, back_to_back):
     return dataflow.run(makers, layers[0].in_words, layers[-1].out_words, frames, back_to_back, fifo_depths)
 
 
+def interval(layers, fifo_depths, r=0, frames=3):
+    """The design's interval at resolution ``r``, back to back, by the dataflow model: its last two frames' outputs
+    apart (the first frames fill the FIFOs)."""
+    frames_timing = timing(layers, fifo_depths, r, frames, True)
+    return frames_timing[-1][1] - frames_timing[-2][1]
+
+
 def stream_top_verilog(layers, fifo_depths, res_bits):
     """The twin's top: the layers joined by FIFOs of ``fifo_depths`` (as the HLS project's streams), the first
     layer's input and the last one's output on the testbench's ports."""
