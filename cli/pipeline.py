@@ -647,6 +647,91 @@ def size_designs(chains, output_dir, lanes_per_stratum=BASELINE_LANES, cache=Non
     return {reuse: cache[reuse] for reuse in chains}
 
 
+def folding_label(layer_reuse):
+    """A plain streaming design's folding in a word: its layers' reuse factors, in order, joined by '/'."""
+    return "/".join(str(reuse) for reuse in layer_reuse.values())
+
+
+def add_stream_baseline(config, run_dir, report):
+    """The plain 8-bit baseline of a streaming design (``mrfpga.hls.twin.plain_stream``): trained now as
+    ``add_baseline``'s, converted io_stream by hls4ml, and per resolution folded layer by layer as slowly as that
+    resolution's measured interval allows (its interval at most ours), then sized with Yosys, once per distinct
+    folding."""
+    from mrfpga.hls import convert_from_keras_model
+    from mrfpga.hls.twin import plain_stream, stream
+
+    rows, bits = report["resolutions"], BASELINE_BITS
+    stage(f"the plain baseline: a {bits}-bit QKeras model of the same architecture, trained on the same data, as "
+          "hls4ml's io_stream design")  # fmt: skip
+    started = time.time()
+    baseline, model = train_baseline(config, load_data(config), bits)
+    trained = time.time() - started
+    out = Path(run_dir) / RTL / "baseline"
+    out.mkdir(parents=True, exist_ok=True)
+    save_model(model, out / "model.h5")
+    x, y = _test_inputs(baseline, run_dir, model)
+    accuracy = keras_accuracy(model, x, y)
+    print(f"  trained in {trained:.0f} s; Keras accuracy {accuracy:.4f} on {len(y)} test samples", flush=True)
+    h = config.hls
+    hls_model = convert_from_keras_model(
+        model, out / "hls", board=h.board, backend=h.backend, io_type="io_stream", clock_period=h.clock_period,
+        reuse_factor=1, project_name=PROJECT_NAME,
+    )  # fmt: skip
+    layers, depths = plain_stream.plain_stream_layers(hls_model)
+    designs = {}  # folding label: (layers, interval, latency, Yosys figures)
+    matched = {}
+    for target in sorted({row["hardware"]["cycles"]["interval"] for row in rows}):
+        folded = plain_stream.fold_for_interval(layers, target)
+        label = folding_label(plain_stream.layer_reuse(folded))
+        matched[target] = label
+        if label not in designs:
+            stage(f"Yosys synthesis of the plain streaming design at reuse factors {label}")
+            (first, last), *_ = stream.timing(folded, depths, 0, 1, False)
+            sized = plain_stream.synthesize(folded, depths, out / f"yosys_{len(designs)}", progress=progress)
+            designs[label] = (folded, stream.interval(folded, depths), last - first + 1, sized)
+    source_accuracy = f"Keras, on the same {len(y)} test samples"
+    cycles_source = (
+        "the plain streaming twin's dataflow model (its Verilog equals it cycle for cycle in Verilator, "
+        "tests/twin/test_plain_stream.py), not simulated in this run: the interval frame to frame back to back, the "
+        "latency of a frame alone"
+    )
+    for row in rows:
+        label = matched[row["hardware"]["cycles"]["interval"]]
+        folded, interval, latency, sized = designs[label]
+        entry = figures(accuracy, latency, sized, {"accuracy": source_accuracy, "cycles": cycles_source}, interval)
+        entry["reuse_factor"] = label
+        entry["layer_reuse"] = plain_stream.layer_reuse(folded)
+        entry["width"] = bits
+        row["baseline"] = entry
+        row["vs_baseline"] = ratios(row["hardware"], entry)
+    q = baseline.quantization
+    report["baseline"] = {
+        "width": bits,
+        "scheme": "qkeras",
+        "accuracy": accuracy,
+        "samples": len(y),
+        "source": f"a plain QKeras model of the run's architecture, {bits}-bit weights (quantized_bits) and "
+        f"activations (quantized_relu({bits}, {q.activation_integer})), BN of one resolution, trained in this run on "
+        f"the same data with the run's training settings ({baseline.training.epochs} epochs, method qkeras); "
+        f"accuracy: {source_accuracy}",
+        "design": "the plain streaming twin (mrfpga.hls.twin.plain_stream): hls4ml's io_stream design, the same line "
+        "buffers, windows, BN and pooling as ours, per window a folded Resource-strategy Dense (bit-parallel LUT "
+        "multipliers), hls4ml's read-compute-write Dense",
+        "matching": "per resolution, each layer at the largest reuse factor (hls4ml's valid ones; whole outputs per "
+        "lane for the Dense) whose interval is at most the resolution's measured interval "
+        "(plain_stream.fold_for_interval)",
+        "training_seconds": round(trained, 1),
+        "sized": {
+            label: {
+                "layer_reuse": plain_stream.layer_reuse(folded),
+                "cycles": {"latency": latency, "interval": interval},
+                **{key: sized[key] for key in ("total", "layers", "tool", "method", "seconds")},
+            }
+            for label, (folded, interval, latency, sized) in designs.items()
+        },
+    }
+
+
 def ratios(ours, baseline):
     """Ours over the baseline's, figure by figure (None where the baseline's is 0)."""
     out = {}
@@ -663,6 +748,8 @@ def add_baseline(config, run_dir, report):
     from mrfpga.hls.twin import plain
 
     rows = report["resolutions"]
+    if rows and rows[0]["hardware"]["sources"]["cycles"].startswith("Verilator on the streaming"):
+        return add_stream_baseline(config, run_dir, report)
     if config.model.kind != "mlp":
         report["baseline"] = {"skipped": f"the plain baseline is built for MLPs, not a {config.model.kind} model"}
         print(f"\nNo plain baseline: {report['baseline']['skipped']}")

@@ -120,6 +120,16 @@ def test_stream_cnn_run_reports_layer_cycles_and_the_interval(tmp_path):
         assert row["hardware"]["lut_x_cycles"] == row["hardware"]["LUT"] * row["estimated_interval"]
     measured = report["measured_resources"]
     assert "whole streaming design" in measured["method"] and measured["total"]["DSP48E1"] == 4 + 6
+    # The plain 8-bit baseline (hls.baseline, on by default): hls4ml's io_stream design of the same CNN, trained,
+    # folded per resolution to at most our interval, sized by Yosys in the same flow; ours over it in LUT x interval.
+    base = report["baseline"]
+    assert base["scheme"] == "qkeras" and 0 < base["accuracy"] <= 1 and base["sized"]
+    for row in rows:
+        ours, plain = row["hardware"], row["baseline"]
+        assert plain["cycles"]["interval"] <= ours["cycles"]["interval"], row["index"]
+        assert plain["lut_x_cycles"] == plain["LUT"] * plain["cycles"]["interval"]
+        assert plain["DSP48E1"] == 4 + 6 and plain["sources"]["LUT"].startswith("Yosys")
+        assert row["vs_baseline"]["lut_x_cycles"] == round(ours["lut_x_cycles"] / plain["lut_x_cycles"], 4)
 
 
 def test_the_issues_cnn_fits_the_pynq_z2_by_default(tmp_path):
