@@ -36,10 +36,12 @@ lint: install
 
 # Figures, not pass/fail: spine (~1 min), quantizers (~0.5 min), HLS vs hls4ml and the demo's twin (~8 min),
 # methods over 3 seeds (~7 min), training steps vs QKeras (~10 min), unit costs with Yosys (~12 min), the design
-# against plain QKeras baselines with Yosys (~15 min), the streaming CNN's whole twin (~3 min).
+# against plain QKeras baselines with Yosys (~15 min), the streaming CNN's whole twin (~3 min) and against its plain
+# streaming design (~8 min).
 bench: install
 	for script in bench/bench_spine.py bench/bench_quantizers.py bench/bench_hls.py bench/bench_methods.py \
-			bench/bench_training.py bench/bench_units.py bench/bench_designs.py bench/bench_stream_twin.py; do \
+			bench/bench_training.py bench/bench_units.py bench/bench_designs.py bench/bench_stream_twin.py \
+			bench/bench_stream_baseline.py; do \
 		$(BIN)/python $$script || exit 1; \
 	done
 
