@@ -661,17 +661,9 @@ def add_stream_baseline(config, run_dir, report):
     from mrfpga.hls.twin import plain_stream, stream
 
     rows, bits = report["resolutions"], BASELINE_BITS
-    stage(f"the plain baseline: a {bits}-bit QKeras model of the same architecture, trained on the same data, as "
-          "hls4ml's io_stream design")  # fmt: skip
-    started = time.time()
-    baseline, model = train_baseline(config, load_data(config), bits)
-    trained = time.time() - started
-    out = Path(run_dir) / RTL / "baseline"
-    out.mkdir(parents=True, exist_ok=True)
-    save_model(model, out / "model.h5")
-    x, y = _test_inputs(baseline, run_dir, model)
-    accuracy = keras_accuracy(model, x, y)
-    print(f"  trained in {trained:.0f} s; Keras accuracy {accuracy:.4f} on {len(y)} test samples", flush=True)
+    baseline, model, out, y, accuracy, trained = trained_baseline(
+        config, run_dir, bits, ", as hls4ml's io_stream design"
+    )
     h = config.hls
     hls_model = convert_from_keras_model(
         model, out / "hls", board=h.board, backend=h.backend, io_type="io_stream", clock_period=h.clock_period,
@@ -704,16 +696,8 @@ def add_stream_baseline(config, run_dir, report):
         entry["width"] = bits
         row["baseline"] = entry
         row["vs_baseline"] = ratios(row["hardware"], entry)
-    q = baseline.quantization
     report["baseline"] = {
-        "width": bits,
-        "scheme": "qkeras",
-        "accuracy": accuracy,
-        "samples": len(y),
-        "source": f"a plain QKeras model of the run's architecture, {bits}-bit weights (quantized_bits) and "
-        f"activations (quantized_relu({bits}, {q.activation_integer})), BN of one resolution, trained in this run on "
-        f"the same data with the run's training settings ({baseline.training.epochs} epochs, method qkeras); "
-        f"accuracy: {source_accuracy}",
+        **baseline_summary(baseline, bits, accuracy, len(y), "BN of one resolution"),
         "design": "the plain streaming twin (mrfpga.hls.twin.plain_stream): hls4ml's io_stream design, the same line "
         "buffers, windows, BN and pooling as ours, per window a folded Resource-strategy Dense (bit-parallel LUT "
         "multipliers), hls4ml's read-compute-write Dense",
@@ -741,6 +725,38 @@ def ratios(ours, baseline):
     return out
 
 
+def trained_baseline(config, run_dir, bits, design=""):
+    """The run's plain ``bits``-bit baseline trained now (``train_baseline``) and saved under ``rtl/baseline``:
+    ``(its configuration, the model, that folder, the test labels, its Keras accuracy on the run's test samples,
+    training seconds)``."""
+    stage(f"the plain baseline: a {bits}-bit QKeras model of the same architecture, trained on the same data{design}")
+    started = time.time()
+    baseline, model = train_baseline(config, load_data(config), bits)
+    trained = time.time() - started
+    out = Path(run_dir) / RTL / "baseline"
+    out.mkdir(parents=True, exist_ok=True)
+    save_model(model, out / "model.h5")
+    x, y = _test_inputs(baseline, run_dir, model)
+    accuracy = keras_accuracy(model, x, y)
+    print(f"  trained in {trained:.0f} s; Keras accuracy {accuracy:.4f} on {len(y)} test samples", flush=True)
+    return baseline, model, out, y, accuracy, trained
+
+
+def baseline_summary(baseline, bits, accuracy, samples, layers):
+    """What a report says of its plain baseline: width, scheme, Keras accuracy and where it comes from."""
+    q = baseline.quantization
+    return {
+        "width": bits,
+        "scheme": "qkeras",
+        "accuracy": accuracy,
+        "samples": samples,
+        "source": f"a plain QKeras model of the run's architecture, {bits}-bit weights (quantized_bits) and "
+        f"activations (quantized_relu({bits}, {q.activation_integer})), {layers}, trained in this run on the same "
+        f"data with the run's training settings ({baseline.training.epochs} epochs, method qkeras); accuracy: "
+        f"Keras, on the same {samples} test samples",
+    }
+
+
 def add_baseline(config, run_dir, report):
     """The plain 8-bit baseline beside each resolution: trained now on the run's data with its training
     settings, its Keras accuracy on the same test samples, converted and sized at the reuse factor whose cycles
@@ -755,18 +771,8 @@ def add_baseline(config, run_dir, report):
         print(f"\nNo plain baseline: {report['baseline']['skipped']}")
         return
     bits = BASELINE_BITS
-    stage(f"the plain baseline: a {bits}-bit QKeras model of the same architecture, trained on the same data")
-    started = time.time()
-    data = load_data(config)
-    baseline, model = train_baseline(config, data, bits)
-    trained = time.time() - started
-    out = Path(run_dir) / RTL / "baseline"
-    out.mkdir(parents=True, exist_ok=True)
-    save_model(model, out / "model.h5")
-    x, y = _test_inputs(baseline, run_dir, model)
-    accuracy = keras_accuracy(model, x, y)
+    baseline, model, out, y, accuracy, trained = trained_baseline(config, run_dir, bits)
     q = baseline.quantization
-    print(f"  trained in {trained:.0f} s; Keras accuracy {accuracy:.4f} on {len(y)} test samples", flush=True)
     targets = sorted({row["hardware"]["cycles"]["latency"] for row in rows})
     matched, chains = matched_designs(baseline, model, targets, out / "hls")
     stage(f"Yosys synthesis of the baseline at reuse factors {sorted(chains)} (the closest cycles)")
@@ -787,14 +793,7 @@ def add_baseline(config, run_dir, report):
         row["baseline"] = entry
         row["vs_baseline"] = ratios(row["hardware"], entry)
     report["baseline"] = {
-        "width": bits,
-        "scheme": "qkeras",
-        "accuracy": accuracy,
-        "samples": len(y),
-        "source": f"a plain QKeras model of the run's architecture, {bits}-bit weights (quantized_bits) and "
-        f"activations (quantized_relu({bits}, {q.activation_integer})), bias quantized_bits({q.bias_bits}, "
-        f"{q.bias_integer}), trained in this run on the same data with the run's training settings "
-        f"({baseline.training.epochs} epochs, method qkeras); accuracy: {source_accuracy}",
+        **baseline_summary(baseline, bits, accuracy, len(y), f"bias quantized_bits({q.bias_bits}, {q.bias_integer})"),
         "design": "the plain twin (mrfpga.hls.twin.plain): hls4ml's Resource-strategy Dense, folded at a reuse factor, "
         "bit-parallel LUT multipliers, weight ROMs in block RAM from 1,024 bits",
         "matching": "per resolution, the model-wide reuse factor whose cycles come closest to the resolution's, among "
