@@ -1,5 +1,6 @@
-// mrfpga: data-term layers, io_stream: the io_parallel layers' per-value operations, pack by pack (one pixel
-// per cycle, one data-term unit per value of a pack).
+// mrfpga: data-term layers, io_stream: the io_parallel layers' per-value operations, pack by pack: one pack a
+// cycle with a data-term unit per value when the pack has at most CONFIG_T::lanes values, else LANES units
+// over a few cycles a pack (apply_to_packs_in_lanes).
 #ifndef NNET_DATA_TERMS_STREAM_H_
 #define NNET_DATA_TERMS_STREAM_H_
 
@@ -12,13 +13,21 @@ namespace nnet {
 template <class data_T, class res_T, typename CONFIG_T>
 void data_terms(hls::stream<data_T> &data, hls::stream<res_T> &res, const unsigned resolution) {
     #pragma HLS INLINE off
-    apply_to_packs<data_T, res_T, CONFIG_T::n_in>(data, res, data_term_op<CONFIG_T>(resolution));
+    if (CONFIG_T::lanes >= data_T::size)
+        apply_to_packs<data_T, res_T, CONFIG_T::n_in>(data, res, data_term_op<CONFIG_T>(resolution));
+    else
+        apply_to_packs_in_lanes<data_T, res_T, CONFIG_T::n_in, CONFIG_T::lanes>(data, res,
+                                                                              data_term_op<CONFIG_T>(resolution));
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
 void signed_data_terms(hls::stream<data_T> &data, hls::stream<res_T> &res, const unsigned resolution) {
     #pragma HLS INLINE off
-    apply_to_packs<data_T, res_T, CONFIG_T::n_in>(data, res, signed_data_term_op<CONFIG_T>(resolution));
+    if (CONFIG_T::lanes >= data_T::size)
+        apply_to_packs<data_T, res_T, CONFIG_T::n_in>(data, res, signed_data_term_op<CONFIG_T>(resolution));
+    else
+        apply_to_packs_in_lanes<data_T, res_T, CONFIG_T::n_in, CONFIG_T::lanes>(
+            data, res, signed_data_term_op<CONFIG_T>(resolution));
 }
 
 } // namespace nnet

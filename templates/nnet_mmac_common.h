@@ -167,6 +167,42 @@ Packs:
     MRFPGA_COUNT_CYCLES(n_packs + value_op::stages);
 }
 
+// Pack by pack over LANES copies of the operation (LANES below the pack's size): a pack is read once and its values
+// go through the lanes LANES a cycle, ceil(size / LANES) cycles a pack, each lane's value selected from the pack
+// by the cycle's chunk; the pack out once its last chunk is through the operation's register stages and the
+// output pack's register. A layer whose values come a pixel every several cycles needs no unit per channel.
+template <class data_T, class res_T, unsigned N, unsigned LANES, class value_op>
+void apply_to_packs_in_lanes(hls::stream<data_T> &data, hls::stream<res_T> &res, const value_op &op) {
+    #pragma HLS INLINE
+    static_assert(res_T::size == data_T::size, "an elementwise layer keeps the stream's packing");
+    static const unsigned n_packs = N / data_T::size;
+    static const unsigned chunks = (data_T::size + LANES - 1) / LANES;
+    data_T in;
+    res_T out;
+    PRAGMA_DATA_PACK(out)
+    unsigned chunk = 0;
+Chunks:
+    for (unsigned i = 0; i < n_packs * chunks; i++) {
+        #pragma HLS PIPELINE II = 1
+        if (chunk == 0)
+            in = data.read();
+    Lanes:
+        for (unsigned l = 0; l < LANES; l++) {
+            #pragma HLS UNROLL
+            const unsigned j = chunk * LANES + l;
+            if (j < data_T::size)
+                out[j] = op.template apply<typename res_T::value_type>(in[j], j);
+        }
+        if (chunk == chunks - 1) {
+            res.write(out);
+            chunk = 0;
+        } else {
+            chunk++;
+        }
+    }
+    MRFPGA_COUNT_CYCLES(n_packs * chunks + value_op::stages + 1);
+}
+
 // A layer that needs its whole input vector at once (the row-wise Dense) reads it pack by pack; the mMAC layers
 // write their outputs pack by pack.
 template <class pack_T, unsigned N> void read_all(hls::stream<pack_T> &in, typename pack_T::value_type out[N]) {

@@ -19,7 +19,13 @@ from hls4ml.model.attributes import Attribute, ChoiceAttribute
 from hls4ml.model.layers import Layer
 from hls4ml.model.types import FixedPrecisionType
 
-from mrfpga.hls.twin.spec import DATA_TERM_LANES, STREAM_DATA_TERM_STAGES, DataTermCore
+from mrfpga.hls.twin.spec import (
+    DATA_TERM_LANES,
+    STREAM_DATA_TERM_STAGES,
+    DataTermCore,
+    stream_chunks,
+    stream_data_term_lanes,
+)
 from mrfpga.training.errors import ConversionError
 
 from .common import (
@@ -232,15 +238,22 @@ TEMPLATES = (
 
 
 def lanes(node):
-    """Values put on the grid per cycle in io_parallel: a group of the mMAC layer that reads them."""
+    """Values put on the grid per cycle: in io_parallel a group of the mMAC layer that reads them; in io_stream a
+    word's values over at most ``STREAM_DATA_TERM_CHUNKS`` cycles (``spec.stream_data_term_lanes``)."""
+    if is_stream(node):
+        return stream_data_term_lanes(pack_size(node.get_input_variable()))
     return min(DATA_TERM_LANES, node.get_attr("n_in"))
 
 
 def cycles(node, resolution):
     """io_parallel: one to latch the resolution, one per ``lanes`` values, four to drain the five-stage pipeline;
-    io_stream: one stream word per cycle, + its four register stages (the streaming twin's)."""
+    io_stream: one stream word per cycle, + its four register stages (the streaming twin's); a word of more values
+    than lanes takes ``chunks`` cycles, + the output word's register."""
     if is_stream(node):
-        return pack_loop_cycles(node, STREAM_DATA_TERM_STAGES)
+        chunks = stream_chunks(pack_size(node.get_input_variable()), lanes(node))
+        if chunks == 1:
+            return pack_loop_cycles(node, STREAM_DATA_TERM_STAGES)
+        return (pack_loop_cycles(node, 0) * chunks) + STREAM_DATA_TERM_STAGES + 1
     return 5 + -(-node.get_attr("n_in") // lanes(node))
 
 
@@ -248,8 +261,8 @@ def resources(node):
     # io_stream: the logic of one stream word, used by every word.
     n = pack_size(node.get_input_variable()) if is_stream(node) else node.get_attr("n_in")
     if node.class_name == "DataTerm":
-        # Costs measured with Yosys on the Verilog twin (unit_costs); a stream word is processed whole.
+        # Costs measured with Yosys on the Verilog twin (unit_costs); a stream word goes through the lanes.
         spec = node.core_spec()
-        return data_term_resources(dataclasses.replace(spec, n_in=n, lanes=n) if is_stream(node) else spec)
-    width = node.get_attr("bits") + 2
-    return {"LUT": n * width * 2, "FF": n * width}
+        return data_term_resources(dataclasses.replace(spec, n_in=n) if is_stream(node) else spec)
+    width, units = node.get_attr("bits") + 2, lanes(node) if is_stream(node) else n
+    return {"LUT": units * width * 2, "FF": n * width}

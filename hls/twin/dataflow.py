@@ -116,6 +116,36 @@ class Pipeline:
         self.stages = [(self.taken - 1) % self.words if take else None] + self.stages[:-1]
 
 
+class ChunkedPipeline:
+    """A streaming data-term layer with fewer units than a word's values (``stream.stream_data_term_lanes_verilog``):
+    a word held ``chunks`` cycles while its chunks go through the units' three stages, each chunk's codes into the
+    output word, the word out once its last chunk is in; everything held while the output word waits."""
+
+    def __init__(self, chunks, source, sink):
+        self.chunks, self.source, self.sink = chunks, source, sink
+        self.held, self.chunk, self.full = False, 0, False
+        self.tag_valid, self.tag_last = [False] * 3, [False] * 3
+
+    def tick(self):
+        advance = not self.full or self.sink.can_push()
+        if self.full and advance:
+            self.sink.push()
+        if not advance:
+            return
+        last = self.chunk == self.chunks - 1
+        self.tag_valid, self.tag_last, self.full = (
+            [self.held, *self.tag_valid[:2]],
+            [self.held and last, *self.tag_last[:2]],
+            self.tag_valid[2] and self.tag_last[2],
+        )
+        if not self.held or last:
+            self.held, self.chunk = self.source.can_pop(), 0
+            if self.held:
+                self.source.pop()
+        else:
+            self.chunk += 1
+
+
 class StreamDense:
     """The streaming mMAC Dense (``stream.stream_dense_verilog``): the groups stage, its FIFO of groups, the
     steps stage."""

@@ -408,6 +408,22 @@ STREAM_LOOP_GAP_CYCLES = 1  # a first process (groups, the conv walk) between fr
 # A streaming data-term layer's register stages (nnet::data_term_op::stages): the word, then each value on its
 # grid, its digits, its kept digits.
 STREAM_DATA_TERM_STAGES = 4
+# Cycles a streaming data-term layer takes at most per word: a word of more values goes through fewer data-term
+# units over that many cycles (nnet::apply_to_packs_in_lanes; one more register stage, the output word). The
+# layers around it take several cycles a word (a convolution's core: at least five a pixel).
+STREAM_DATA_TERM_CHUNKS = 4
+
+
+def stream_data_term_lanes(words):
+    """Data-term units of a streaming layer whose words have ``words`` values."""
+    return -(-words // STREAM_DATA_TERM_CHUNKS)
+
+
+def stream_chunks(words, lanes):
+    """Cycles a word takes through ``lanes`` units."""
+    return -(-words // lanes)
+
+
 # A streaming BN's register stages (nnet::registered_scale_shift_op::stages): the word, the products, the sums
 # (a DSP48E1's input, multiplier and output registers).
 STREAM_SCALE_SHIFT_STAGES = 3

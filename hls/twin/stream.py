@@ -34,6 +34,7 @@ from .spec import (
     bits_for,
     check_chain,
     check_codes,
+    stream_chunks,
     stream_dense_schedule,
     stream_group_ends,
     to_signed,
@@ -310,7 +311,10 @@ endmodule
 def stream_data_term_verilog(spec, words, res_bits):
     """A DataTerm layer on stream words of ``words`` values: a data-term unit per value of a word, a word a cycle
     through four register stages (the word; each value on its grid; its digits; its kept digits), the whole
-    pipeline held while its last stage's word waits for room downstream."""
+    pipeline held while its last stage's word waits for room downstream. With fewer lanes than values
+    (``spec.lanes``), ``stream_data_term_lanes_verilog``."""
+    if spec.lanes < words:
+        return stream_data_term_lanes_verilog(spec, words, res_bits)
     iw, ow, name = spec.in_width, spec.out_width, module_name(spec)
     lanes = "".join(
         f"  {name}_value lane_{i} (.clk(clk), .step(advance), .step_digits(advance), .step_terms(advance), "
@@ -336,6 +340,69 @@ def stream_data_term_verilog(spec, words, res_bits):
     if (advance) x_q <= in_data;
   end
 {lanes}endmodule
+"""
+    return data_term_value_verilog(spec) + layer
+
+
+def stream_data_term_lanes_verilog(spec, words, res_bits):
+    """A DataTerm layer on stream words of ``words`` values through ``spec.lanes`` data-term units, ``chunks``
+    cycles a word (nnet::apply_to_packs_in_lanes): the word held while its chunks go through the units (each
+    lane's value selected by the chunk), each chunk's codes into the output word's register, the word out once its
+    last chunk is in; five stages, the whole pipeline held while the output word waits for room downstream."""
+    iw, ow, name, lanes = spec.in_width, spec.out_width, module_name(spec), spec.lanes
+    chunks = stream_chunks(words, lanes)
+    cb = bits_for(chunks - 1)
+    lane_lines, writes = [], []
+    for lane in range(lanes):
+        rows = [(f"{cb}'d{c}", f"x_{lane} = x_q[{(c * lanes + lane) * iw} +: {iw}];") for c in range(chunks)
+                if c * lanes + lane < words]  # fmt: skip
+        default = rows.pop()[1]
+        lane_lines.append(
+            f"  reg [{iw - 1}:0] x_{lane};\n  wire [{ow - 1}:0] code_{lane};\n"
+            f"  always @* begin\n{_case_rows('chunk', rows, default)}\n  end\n"
+            f"  {name}_value lane_{lane} (.clk(clk), .step(advance), .step_digits(advance), .step_terms(advance), "
+            f".x(x_{lane}), .budget_sel(budget_q), .keep_mask(keep_mask_q), .code(code_{lane}));\n"
+        )
+    for c in range(chunks):
+        slots = "".join(
+            f" y[{v * ow} +: {ow}] <= code_{v - c * lanes};" for v in range(c * lanes, min(words, (c + 1) * lanes))
+        )
+        writes.append(f"        if (tag_2 == {cb}'d{c}) begin{slots} end\n")
+    header = _stream_header(name, res_bits, words * iw, words * ow) + data_term_table(spec, res_bits)
+    layer = f"""
+// {spec.name}: data terms of {spec.n_in} values in words of {words} through {lanes} units, {chunks} cycles a word.
+{header}  reg [{spec.bits + 1}:0] budget_q;
+  reg [{spec.bits - 1}:0] keep_mask_q;
+  reg [{words * iw - 1}:0] x_q;
+  reg [{words * ow - 1}:0] y;
+  reg held, y_full;  // a word in x_q; the output word complete
+  reg [{cb - 1}:0] chunk, tag_0, tag_1, tag_2;  // the chunk in x_q, then in the units' three stages
+  reg [2:0] tag_valid, tag_last;
+  wire advance = !y_full || out_ready;
+  wire take = !held || chunk == {cb}'d{chunks - 1};
+  assign in_ready = advance && take;
+  assign out_data = y;
+  always @* out_valid = y_full;
+  always @(posedge clk) begin
+    budget_q <= budget_sel;
+    keep_mask_q <= keep_mask;
+    if (rst) begin
+      held <= 1'b0; y_full <= 1'b0; chunk <= 0; tag_valid <= 0; tag_last <= 0;
+    end else if (advance) begin
+      if (take) begin held <= in_valid; chunk <= 0; end
+      else chunk <= chunk + 1'b1;
+      tag_valid <= {{tag_valid[1:0], held}};
+      tag_last <= {{tag_last[1:0], held && chunk == {cb}'d{chunks - 1}}};
+      y_full <= tag_valid[2] && tag_last[2];
+    end
+    if (advance) begin
+      if (take) x_q <= in_data;
+      tag_0 <= chunk; tag_1 <= tag_0; tag_2 <= tag_1;
+      if (tag_valid[2]) begin
+{"".join(writes)}      end
+    end
+  end
+{"".join(lane_lines)}endmodule
 """
     return data_term_value_verilog(spec) + layer
 
@@ -627,6 +694,8 @@ class StreamLayer:
         """The layer in the cycle-level model (``dataflow``) at resolution ``r``."""
         if hasattr(self.spec, "stream_process"):
             return self.spec.stream_process(self.in_words, source, sink)
+        if self.spec.kind == "data_term" and self.spec.lanes < self.words:
+            return dataflow.ChunkedPipeline(stream_chunks(self.words, self.spec.lanes), source, sink)
         if self.elementwise:
             return dataflow.Pipeline(ELEMENTWISE_STAGES[self.spec.kind], source, sink)
         if self.spec.kind == "max_pool":
