@@ -1,7 +1,8 @@
 """The plain streaming design (``mrfpga.hls.twin.plain_stream``), the baseline of a streaming multi-resolution
-design: hls4ml's io_stream conversion of a plain 8-bit QKeras CNN as one streaming twin. In Verilator its outputs
-equal the golden model, which equals Keras; its frames' cycles equal the dataflow model, one at a time and back to
-back; folded for an interval, every layer keeps within it; Yosys sizes it with the lanes' multipliers in LUTs."""
+design: hls4ml's io_stream conversion of a plain 8-bit QKeras CNN (and MLP) as one streaming twin. In Verilator
+its outputs equal the golden model, which equals Keras; its frames' cycles equal the dataflow model, one at a time
+and back to back; folded for an interval, every layer keeps within it; Yosys sizes it with the lanes' multipliers
+in LUTs."""
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from mrfpga.cli.run_config import from_dict
 from mrfpga.hls.project.convert import convert
 from mrfpga.hls.twin import plain, plain_stream, stream
 from mrfpga.hls.twin.spec import simulate_chain
-from mrfpga.training.models import build_cnn
+from mrfpga.training.models import build_cnn, build_mlp
 
 pytestmark = pytest.mark.slow
 
@@ -91,3 +92,22 @@ def test_yosys_sizes_the_plain_design_with_its_multipliers_in_luts(plain_cnn, tm
             lanes = [plain.lane_name(core, p) for p in range(core.lanes)]
             assert sized["layers"][layer.spec.name]["LUT"] > 8 * len(lanes), layer.spec.name  # b x b multipliers
     assert sized["total"]["LUT"] >= sum(layer["LUT"] for layer in sized["layers"].values())
+
+
+def test_a_plain_streaming_mlp_equals_keras_and_the_dataflow_model(tmp_path):
+    """An io_stream MLP's plain design (a streaming Dense between requantizers, its output word the next layer's
+    input word): outputs equal Keras, cycles the dataflow model, frames back to back."""
+    config = baseline_config(from_dict({"model": {"kind": "mlp", "hidden": [12, 8]}, "hls": {"io_type": "io_stream"}}))
+    model = build_mlp(16, 10, [12, 8], config.quantization, seed=0)
+    hls_model = convert(model, tmp_path / "prj", io_type="io_stream", reuse_factor=1)
+    layers, depths = plain_stream.plain_stream_layers(hls_model)
+    assert [layer.spec.kind for layer in layers] == ["plain_quant", "plain_dense_stream"] * 3
+    folded = plain_stream.fold_for_interval(layers, 100)
+    first = folded[0].spec
+    codes = np.random.default_rng(4).integers(-(1 << 12), 1 << 12, (3, first.n_in))
+    golden = simulate_chain([layer.spec for layer in folded], codes, 0)[0]
+    keras = model.predict(codes / 2.0**first.in_frac, verbose=0)
+    np.testing.assert_array_equal(golden, keras * 2.0 ** folded[-1].spec.core.acc_frac)
+    ((outputs, timing),) = stream.run_stream_twin(folded, depths, codes, [0], tmp_path / "twin", True)
+    np.testing.assert_array_equal(outputs, golden)
+    assert timing == stream.timing(folded, depths, 0, len(codes), True)
