@@ -430,7 +430,7 @@ def hw(config, run_dir, model=None, hls_model=None):
     return _with_hardware(config, run_dir, report, hls_model, measured, len(x), started)
 
 
-def _with_hardware(config, run_dir, report, hls_model, measured, n_samples, started):
+def _with_hardware(config, run_dir, report, hls_model, measured, n_samples, started, prepared=None):
     """report.json with the twin's Yosys figures, each resolution's figures and the plain baseline's beside."""
     from .report import print_hardware
 
@@ -444,7 +444,7 @@ def _with_hardware(config, run_dir, report, hls_model, measured, n_samples, star
         resolution.pop("baseline", None)
         resolution.pop("vs_baseline", None)
     if config.hls.baseline:
-        add_baseline(config, run_dir, report)
+        add_baseline(config, run_dir, report, prepared)
     report["hardware_seconds"] = round(time.time() - started, 1)
     write_report(report, Path(run_dir) / "report.json")
     print_hardware(report)
@@ -497,8 +497,17 @@ def _hw_stream(config, run_dir, report, model, hls_model, streaming, x):
         )  # fmt: skip
     set_resolution(model, n_res - 1)
     stage("Yosys synthesis of the streaming Verilog twin (synth_xilinx, xc7; BN multipliers on DSP48E1)")
-    measured = stream.synthesize(layers, depths, Path(run_dir) / RTL, progress=progress)
-    return _with_hardware(config, run_dir, report, hls_model, measured, len(x), started)
+    synthesis = stream.start_synthesis(layers, depths, Path(run_dir) / RTL)
+    prepared = None
+    try:
+        if config.hls.baseline:  # the plain baseline meanwhile: Yosys is one process, the machine has more cores
+            progress("Yosys runs in the background while the plain baseline is made")
+            intervals = [design_interval(row) for row in report["resolutions"]]
+            prepared = stream_baseline_designs(config, run_dir, intervals)
+        measured = synthesis.result(progress)
+    finally:
+        synthesis.stop()
+    return _with_hardware(config, run_dir, report, hls_model, measured, len(x), started, prepared)
 
 
 def progress(text):
@@ -652,15 +661,21 @@ def folding_label(layer_reuse):
     return "/".join(str(reuse) for reuse in layer_reuse.values())
 
 
-def add_stream_baseline(config, run_dir, report):
+def design_interval(row):
+    """A streaming design's interval at a report row's resolution, as its figures take it (``design_figures``):
+    Verilator's, frame to frame; a frame's cycles when only one frame was simulated."""
+    return row["rtl_cycles"].get("interval", row["rtl_cycles"]["max"])
+
+
+def stream_baseline_designs(config, run_dir, intervals):
     """The plain 8-bit baseline of a streaming design (``mrfpga.hls.twin.plain_stream``): trained now as
-    ``add_baseline``'s, converted io_stream by hls4ml, and per resolution folded layer by layer as slowly as that
-    resolution's measured interval allows (its interval at most ours), then sized with Yosys, once per distinct
-    folding."""
+    ``add_baseline``'s, converted io_stream by hls4ml, and for each of our ``intervals`` folded layer by layer as
+    slowly as that interval allows (its interval at most ours), then sized with Yosys, once per distinct folding.
+    What ``attach_stream_baseline`` reports."""
     from mrfpga.hls import convert_from_keras_model
     from mrfpga.hls.twin import plain_stream, stream
 
-    rows, bits = report["resolutions"], BASELINE_BITS
+    bits = BASELINE_BITS
     baseline, model, out, y, accuracy, trained = trained_baseline(
         config, run_dir, bits, ", as hls4ml's io_stream design"
     )
@@ -672,7 +687,7 @@ def add_stream_baseline(config, run_dir, report):
     layers, depths = plain_stream.plain_stream_layers(hls_model)
     designs = {}  # folding label: (layers, interval, latency, Yosys figures)
     matched = {}
-    for target in sorted({row["hardware"]["cycles"]["interval"] for row in rows}):
+    for target in sorted(set(intervals)):
         folded = plain_stream.fold_for_interval(layers, target)
         label = folding_label(plain_stream.layer_reuse(folded))
         matched[target] = label
@@ -681,14 +696,25 @@ def add_stream_baseline(config, run_dir, report):
             (first, last), *_ = stream.timing(folded, depths, 0, 1, False)
             sized = plain_stream.synthesize(folded, depths, out / f"yosys_{len(designs)}", progress=progress)
             designs[label] = (folded, stream.interval(folded, depths), last - first + 1, sized)
-    source_accuracy = f"Keras, on the same {len(y)} test samples"
+    return {"config": baseline, "samples": len(y), "accuracy": accuracy, "trained": trained, "designs": designs,
+            "matched": matched}  # fmt: skip
+
+
+def attach_stream_baseline(report, prepared):
+    """Each resolution's matched plain streaming design (``stream_baseline_designs``) beside ours in ``report``,
+    ours over it in LUT x interval; ``report["baseline"]`` says what it is."""
+    from mrfpga.hls.twin import plain_stream
+
+    rows, bits, designs = report["resolutions"], BASELINE_BITS, prepared["designs"]
+    baseline, accuracy, samples = prepared["config"], prepared["accuracy"], prepared["samples"]
+    source_accuracy = f"Keras, on the same {samples} test samples"
     cycles_source = (
         "the plain streaming twin's dataflow model (its Verilog equals it cycle for cycle in Verilator, "
         "tests/twin/test_plain_stream.py), not simulated in this run: the interval frame to frame back to back, the "
         "latency of a frame alone"
     )
     for row in rows:
-        label = matched[row["hardware"]["cycles"]["interval"]]
+        label = prepared["matched"][row["hardware"]["cycles"]["interval"]]
         folded, interval, latency, sized = designs[label]
         entry = figures(accuracy, latency, sized, {"accuracy": source_accuracy, "cycles": cycles_source}, interval)
         entry["reuse_factor"] = label
@@ -697,14 +723,14 @@ def add_stream_baseline(config, run_dir, report):
         row["baseline"] = entry
         row["vs_baseline"] = ratios(row["hardware"], entry)
     report["baseline"] = {
-        **baseline_summary(baseline, bits, accuracy, len(y), "BN of one resolution"),
+        **baseline_summary(baseline, bits, accuracy, samples, "BN of one resolution"),
         "design": "the plain streaming twin (mrfpga.hls.twin.plain_stream): hls4ml's io_stream design, the same line "
         "buffers, windows, BN and pooling as ours, per window a folded Resource-strategy Dense (bit-parallel LUT "
         "multipliers), hls4ml's read-compute-write Dense",
         "matching": "per resolution, each layer at the largest reuse factor (hls4ml's valid ones; whole outputs per "
         "lane for the Dense) whose interval is at most the resolution's measured interval "
         "(plain_stream.fold_for_interval)",
-        "training_seconds": round(trained, 1),
+        "training_seconds": round(prepared["trained"], 1),
         "sized": {
             label: {
                 "layer_reuse": plain_stream.layer_reuse(folded),
@@ -757,15 +783,18 @@ def baseline_summary(baseline, bits, accuracy, samples, layers):
     }
 
 
-def add_baseline(config, run_dir, report):
+def add_baseline(config, run_dir, report, prepared=None):
     """The plain 8-bit baseline beside each resolution: trained now on the run's data with its training
     settings, its Keras accuracy on the same test samples, converted and sized at the reuse factor whose cycles
-    come closest to the resolution's (one Yosys run for them all); ``report["baseline"]`` says what it is."""
+    come closest to the resolution's (one Yosys run for them all); ``report["baseline"]`` says what it is. A
+    streaming design's: ``stream_baseline_designs`` (``prepared``: made already)."""
     from mrfpga.hls.twin import plain
 
     rows = report["resolutions"]
     if rows and rows[0]["hardware"]["sources"]["cycles"].startswith("Verilator on the streaming"):
-        return add_stream_baseline(config, run_dir, report)
+        if prepared is None:
+            prepared = stream_baseline_designs(config, run_dir, [design_interval(row) for row in rows])
+        return attach_stream_baseline(report, prepared)
     if config.model.kind != "mlp":
         report["baseline"] = {"skipped": f"the plain baseline is built for MLPs, not a {config.model.kind} model"}
         print(f"\nNo plain baseline: {report['baseline']['skipped']}")

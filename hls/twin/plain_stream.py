@@ -32,7 +32,7 @@ from .tools import (
     SYNTH_OPTIONS,
     hierarchy_cells,
     rounded_resources,
-    synthesize_sources,
+    start_synthesis,
     yosys_version,
 )
 from .verilog import ROM_BLOCK_BITS, module_name
@@ -350,9 +350,16 @@ def synthesize(layers, fifo_depths, out_dir, progress=None):
     cores = lane_cores(layers)
     lanes = [plain.lane_name(core, p) for core in cores for p in range(core.lanes)]
     start = time.monotonic()
-    stat, _ = synthesize_sources([verilog], stream.TOP, out_dir / "yosys", stream.STREAM_SYNTH_OPTIONS, lanes, False)
     top = lanes_top(cores, out_dir / "yosys")
-    lane_stat, _ = synthesize_sources([verilog, top], "mrfpga_lanes", out_dir / "lanes", SYNTH_OPTIONS, depth=False)
+    runs = [
+        start_synthesis([verilog], stream.TOP, out_dir / "yosys", stream.STREAM_SYNTH_OPTIONS, lanes, False),
+        start_synthesis([verilog, top], "mrfpga_lanes", out_dir / "lanes", SYNTH_OPTIONS, depth=False),
+    ]  # side by side: Yosys is one process
+    try:
+        (stat, _), (lane_stat, _) = (run.result() for run in runs)
+    finally:
+        for run in runs:
+            run.stop()
     seconds = time.monotonic() - start
     for name, body in lane_stat["modules"].items():
         if name.lstrip("\\") in lanes:

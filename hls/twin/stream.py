@@ -18,7 +18,7 @@ import numpy as np
 
 from mrfpga.hls.package_data import package_dir
 
-from . import dataflow, plain
+from . import dataflow, plain, tools
 from .measure import unit_samples
 from .spec import (
     FLAT_LAYERS,
@@ -45,7 +45,6 @@ from .tools import (
     mean_stand_ins,
     rounded_resources,
     run_logged,
-    synthesize_sources,
     verilator_build,
     yosys_version,
 )
@@ -917,21 +916,44 @@ def synthesize(layers, fifo_depths, out_dir, units_per_layer=4, progress=None):
     "total", "layers": {name: {...}}}``. Each mMAC core's units differ only in their ROM contents: with
     ``units_per_layer`` set, that many of each core are synthesized and every other unit counts as the mean of
     its core's sampled units (``measure.sampled_units``)."""
+    return start_synthesis(layers, fifo_depths, out_dir, units_per_layer).result(progress)
+
+
+@dataclass
+class StreamSynthesis:
+    """``synthesize`` going on in the background (Yosys is one process): ``result`` waits for its figures,
+    ``stop`` ends it."""
+
+    synthesis: object
+    layers: list
+    groups: dict
+    method: str
+    started: float
+
+    def result(self, progress=None):
+        stat, _ = self.synthesis.result()
+        seconds = time.monotonic() - self.started
+        cells = hierarchy_cells(stat, TOP, mean_stand_ins(stat, self.groups))
+        if progress:
+            progress(f"rtl: Yosys synthesized the streaming design in {seconds:.0f} s ({self.method})")
+        return {
+            "tool": f"{yosys_version()} synth_xilinx xc7 {STREAM_SYNTH_OPTIONS}",
+            "method": self.method,
+            "seconds": round(seconds, 1),
+            "total": rounded_resources(cells[TOP]),
+            "layers": {layer.spec.name: rounded_resources(cells[layer.module]) for layer in self.layers},
+        }
+
+    def stop(self):
+        self.synthesis.stop()
+
+
+def start_synthesis(layers, fifo_depths, out_dir, units_per_layer=4):
+    """``synthesize`` started in the background: a ``StreamSynthesis``."""
     out_dir = Path(out_dir)
     verilog = write_stream_verilog(layers, fifo_depths, out_dir / "yosys")
     cores = [getattr(layer.spec, "core", layer.spec) for layer in layers]
     cores = [core for core in cores if core.kind == "mmac_dense"]
     boxes, groups, method = unit_samples(cores, units_per_layer, "whole streaming design")
-    start = time.monotonic()
-    stat, _ = synthesize_sources([verilog], TOP, out_dir / "yosys", STREAM_SYNTH_OPTIONS, boxes, depth=False)
-    seconds = time.monotonic() - start
-    cells = hierarchy_cells(stat, TOP, mean_stand_ins(stat, groups))
-    if progress:
-        progress(f"rtl: Yosys synthesized the streaming design in {seconds:.0f} s ({method})")
-    return {
-        "tool": f"{yosys_version()} synth_xilinx xc7 {STREAM_SYNTH_OPTIONS}",
-        "method": method,
-        "seconds": round(seconds, 1),
-        "total": rounded_resources(cells[TOP]),
-        "layers": {layer.spec.name: rounded_resources(cells[layer.module]) for layer in layers},
-    }
+    synthesis = tools.start_synthesis([verilog], TOP, out_dir / "yosys", STREAM_SYNTH_OPTIONS, boxes, depth=False)
+    return StreamSynthesis(synthesis, layers, groups, method, time.monotonic())

@@ -72,11 +72,32 @@ def yosys_command():
 
 
 def run_logged(cmd, cwd, log_path, what, timeout):
-    with open(log_path, "w") as log:
-        done = subprocess.run(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
-    if done.returncode != 0:
-        tail = "\n".join(Path(log_path).read_text().splitlines()[-30:])
-        raise RuntimeError(f"{what} failed (exit {done.returncode}); log {log_path}:\n{tail}")
+    Started(cmd, cwd, log_path, what).wait(timeout)
+
+
+class Started:
+    """A tool running in the background, its output in ``log_path``: ``wait`` for it (an error with the log's
+    tail if it failed), or ``stop`` it (nothing is left running when the caller gives up)."""
+
+    def __init__(self, cmd, cwd, log_path, what):
+        self.log_path, self.what = log_path, what
+        with open(log_path, "w") as log:
+            self.process = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+
+    def wait(self, timeout):
+        try:
+            code = self.process.wait(timeout=timeout)
+        except BaseException:  # a timeout or Ctrl-C: the tool does not outlive the wait
+            self.stop()
+            raise
+        if code != 0:
+            tail = "\n".join(Path(self.log_path).read_text().splitlines()[-30:])
+            raise RuntimeError(f"{self.what} failed (exit {code}); log {self.log_path}:\n{tail}")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 def yosys_version():
@@ -214,6 +235,29 @@ def synthesize_sources(sources, top, out_dir, options="", black_boxes=(), depth=
     them. ``black_boxes``: modules left out, as in ``synthesize_verilog``; the depth takes them for registered
     at both ends (``depth_commands``' ``cut``).
     """
+    return start_synthesis(sources, top, out_dir, options, black_boxes, depth).result(timeout)
+
+
+class Synthesis:
+    """A Yosys run of ``synthesize_sources`` going on in the background: ``result`` waits for its ``(stat,
+    depth)``; ``stop`` ends it."""
+
+    def __init__(self, started, out_dir, top, depth):
+        self.started, self.out_dir, self.top, self.depth = started, out_dir, top, depth
+
+    def result(self, timeout=7200):
+        self.started.wait(timeout)
+        stat_path = self.out_dir / f"{self.top}_stat.json"
+        if not stat_path.exists():
+            raise RuntimeError(f"Yosys wrote no statistics ({stat_path}); see {self.out_dir / f'{self.top}_yosys.log'}")
+        return json.loads(stat_path.read_text()), read_depth(self.out_dir, self.top) if self.depth else None
+
+    def stop(self):
+        self.started.stop()
+
+
+def start_synthesis(sources, top, out_dir, options="", black_boxes=(), depth=True):
+    """``synthesize_sources`` started in the background: a ``Synthesis``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in (f"{top}_stat.json", f"{top}_ltp.txt", f"{top}_path.json"):
@@ -230,11 +274,8 @@ def synthesize_sources(sources, top, out_dir, options="", black_boxes=(), depth=
         f"synth_xilinx -family xc7 -noiopad {options} -top {top}\n"
         f"tee -q -o {top}_stat.json stat -json\n" + (depth_commands(top, black_boxes) if depth else "")
     )
-    run_logged(yosys_command() + ["-q", "-s", script.name], out_dir, out_dir / f"{top}_yosys.log", "Yosys", timeout)
-    stat_path = out_dir / f"{top}_stat.json"
-    if not stat_path.exists():
-        raise RuntimeError(f"Yosys wrote no statistics ({stat_path}); see {out_dir / f'{top}_yosys.log'}")
-    return json.loads(stat_path.read_text()), read_depth(out_dir, top) if depth else None
+    started = Started(yosys_command() + ["-q", "-s", script.name], out_dir, out_dir / f"{top}_yosys.log", "Yosys")
+    return Synthesis(started, out_dir, top, depth)
 
 
 def mean_stand_ins(stat, groups):
