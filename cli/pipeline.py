@@ -550,8 +550,10 @@ def figures(accuracy, cycles, sized, sources, interval=None):
 
 def design_figures(resolution, measured, samples):
     """The multi-resolution design's figures at ``resolution`` (a report row with the twin's cycles)."""
+    from .report import streamed
+
     rtl = resolution["rtl_cycles"]
-    if "interval" in rtl or "rtl_cycles_equal_model" in resolution:  # the streaming twin
+    if streamed(resolution):
         same = resolution.get("rtl_cycles_equal_model")
         check = {True: "; equal to the dataflow model of the C-sim-counted layers", False: "; DIFFERENT from the "
                  "dataflow model of the C-sim-counted layers"}  # fmt: skip
@@ -571,7 +573,7 @@ def design_figures(resolution, measured, samples):
         rtl["max"],
         measured,
         {"accuracy": f"Keras, on the {samples} test samples C-simulated", "cycles": cycles},
-        rtl.get("interval"),
+        design_interval(resolution),
     )
 
 
@@ -787,13 +789,11 @@ def add_baseline(config, run_dir, report, prepared=None):
     """The plain 8-bit baseline beside each resolution: trained now on the run's data with its training
     settings, its Keras accuracy on the same test samples, converted and sized at the reuse factor whose cycles
     come closest to the resolution's (one Yosys run for them all); ``report["baseline"]`` says what it is. A
-    streaming design's: ``stream_baseline_designs`` (``prepared``: made already)."""
+    streaming design's is ``prepared`` (``stream_baseline_designs``, made while its twin was synthesized)."""
     from mrfpga.hls.twin import plain
 
     rows = report["resolutions"]
-    if rows and rows[0]["hardware"]["sources"]["cycles"].startswith("Verilator on the streaming"):
-        if prepared is None:
-            prepared = stream_baseline_designs(config, run_dir, [design_interval(row) for row in rows])
+    if prepared is not None:
         return attach_stream_baseline(report, prepared)
     if config.model.kind != "mlp":
         report["baseline"] = {"skipped": f"the plain baseline is built for MLPs, not a {config.model.kind} model"}

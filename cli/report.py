@@ -135,6 +135,11 @@ def mmac_unit(hls_model):
     return units.pop() if len(units) == 1 else None
 
 
+def streamed(row):
+    """Whether a report row's hardware figures come from the streaming twin (latency and interval apart)."""
+    return "rtl_cycles_equal_model" in row
+
+
 def print_table(report):
     clock_from = report.get("clock_source", "")
     print(f"\nboard {report['board']} ({report['part']}), clock {report['clock_period_ns']} ns ({clock_from})")
@@ -215,7 +220,7 @@ def print_hardware(report):
     beside the C-simulation count, the estimate and the board's totals, each labelled with its source."""
     measured = report.get("measured_resources")
     head = f"{'res':>3} {'setting':>12} {'rtl mismatch':>12} {'rtl cycles':>10} {'C-sim cycles':>12} {'= C-sim':>7}"
-    streaming = any("rtl_cycles_equal_model" in r for r in report["resolutions"])
+    streaming = any(streamed(r) for r in report["resolutions"])
     if streaming:
         head = (
             f"{'res':>3} {'setting':>12} {'rtl mismatch':>12} {'rtl latency':>11} {'rtl interval':>12} {'= model':>7}"
@@ -271,7 +276,7 @@ def print_comparison(report):
         return
     base = report.get("baseline") or {}
     with_base = all("baseline" in r for r in rows)
-    streaming = any(r["hardware"]["cycles"]["interval"] != r["hardware"]["cycles"]["latency"] for r in rows)
+    streaming = any(streamed(r) for r in rows)
     cycles = "interval" if streaming else "latency"  # what LUT x cycles multiplies
     ours_head = f"{'accuracy':>8} {'cycles':>6} {'LUT':>6} {'BRAM':>4} {'LUT x cyc':>10} {'depth':>6}"
     head = f"{'res':>3} {'setting':>12} {ours_head}"

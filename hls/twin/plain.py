@@ -65,6 +65,7 @@ from .tools import (
     synthesize_sources,
     verilator_build,
     with_widemux_fallback,
+    write_files,
     yosys_command,
     yosys_version,
 )
@@ -591,14 +592,6 @@ def write_roms(spec, out_dir):
     write_files(lane_roms(spec), out_dir)
 
 
-def write_files(files, out_dir):
-    """``{relative path: text}`` written under ``out_dir``, folders made as needed."""
-    for name, text in files.items():
-        path = Path(out_dir) / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-
-
 def rom_block(spec):
     """Whether a lane's ROM (``steps`` words of ``weight_width + 1`` bits) goes to block RAM: from
     ``ROM_BLOCK_BITS`` on, the rule of the multi-resolution twin's term ROMs (``verilog.ROM_BLOCK_BITS``)."""
@@ -646,10 +639,7 @@ def dense_verilog(spec, shared_operand=False):
         f"  mrfpga_plain_seq #(.STEPS({steps}), .ADDR_BITS({ab})) seq (.clk(clk), .rst(rst), .start(start),",
         "    .load(load), .addr(addr), .v1(v1), .v2(v2), .fin(fin));",
     ]
-    if shared_operand:
-        if steps % n_in:
-            raise ValueError(f"plain layer {spec.name}: lanes share an operand only when {steps} steps are whole "
-                             f"outputs of {n_in} products")  # fmt: skip
+    if shared_operand:  # whole outputs a lane, as plain_stream.PlainStreamDense checks
         lines.append(f"  wire [{xw - 1}:0] x = in_data;")
     else:
         lines += [

