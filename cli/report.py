@@ -152,8 +152,8 @@ def print_table(report):
     print("-" * len(head))
     rows = report["resolutions"]
     # A streaming design runs its layers overlapping: a frame each time the slowest one is free.
-    overlapping = any(
-        "estimated_interval" in r and "dataflow_frames_per_second" in r.get("throughput", {}) for r in rows
+    overlapping = report.get("io_type") == "io_stream" and any(
+        "dataflow_frames_per_second" in r.get("throughput", {}) for r in rows
     )
     fps_key = "dataflow_frames_per_second" if overlapping else "frames_per_second"
     for r in rows:

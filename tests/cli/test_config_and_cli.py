@@ -163,3 +163,22 @@ def test_report_command_prints_reports_next_to_estimates(tmp_path, capsys):
     shutil.rmtree(run / "hls_project")
     assert main(["report", str(run)]) == 2
     assert "mrfpga synth" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("io_type, expected", [("io_parallel", "250,000"), ("io_stream", "1,000,000")])
+def test_frames_per_second_overlaps_the_layers_only_in_a_streaming_design(capsys, io_type, expected):
+    """An io_parallel design takes a frame after the previous one (clock / the counted cycles, 400); a streaming
+    one each time its slowest layer is free (clock / that layer's count, 100)."""
+    from mrfpga.cli.report import print_table
+
+    row = {
+        "index": 0, "label": "a=2 k=8", "keras_accuracy": 0.9, "csim_accuracy": 0.9, "csim_mismatches": 0, "samples": 5,
+        "csim_cycles": {"max": 400}, "estimated_cycles": 400, "estimated_interval": 100,
+        "throughput": {"clock_mhz": 100.0, "frames_per_second": 250_000.0, "source": "C-sim count",
+                       "dataflow_frames_per_second": 1_000_000.0},
+    }  # fmt: skip
+    report = {"board": "pynq-z2", "part": "xc7z020", "clock_period_ns": 10.0, "hls_project": "p", "io_type": io_type,
+              "resolutions": [row], "resources": {"estimated": {"LUT": 1}, "board": {"LUT": 2}}}  # fmt: skip
+    print_table(report)
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if line.lstrip().startswith("0 ")]
+    assert line.split()[-2] == expected
