@@ -18,9 +18,12 @@ resolution allows (``plain_stream.fold_for_interval``), so its interval is at mo
   products);
 - LUT x interval, ours over plain's (below 1: ours is cheaper).
 
+``--lanes conv_0=4,conv_1=3:2`` measures ours with those convolution cores instead: term slots a cycle per unit
+(``lanes``) and, after a colon, the reuse factor; the Verilog twin only (the HLS layers do not take lanes yet).
+
 Run from the repository root (about 10 minutes: a Yosys run per distinct plain folding):
 
-    .venv/bin/python bench/bench_stream_baseline.py [--units 4] [--verify]
+    .venv/bin/python bench/bench_stream_baseline.py [--units 4] [--verify] [--lanes conv_0=4,conv_1=3:2]
 """
 
 # ruff: noqa: E402 (TF's log level must be set before TensorFlow is imported)
@@ -30,6 +33,7 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import tempfile
 import time
@@ -71,11 +75,31 @@ def verify(layers, depths, out_dir, r, what):
     print(f"  VERILATOR {what}: outputs equal the golden model: {equal}; cycles equal the model: {same}")
 
 
+def with_lanes(layers, option):
+    """``layers`` with the convolution cores named in ``option`` (``conv_0=4,conv_1=3:2``) refolded."""
+    folding = {}
+    for item in option.split(","):
+        name, value = item.split("=")
+        lanes, _, reuse = value.partition(":")
+        folding[name] = (int(lanes), int(reuse or 1))
+    out = []
+    for layer in layers:
+        spec = layer.spec
+        if spec.name in folding:
+            lanes, reuse = folding.pop(spec.name)
+            spec = dataclasses.replace(spec, core=spec.core.with_folding(reuse, lanes))
+        out.append(stream.StreamLayer(spec, layer.words))
+    if folding:
+        raise SystemExit(f"--lanes: no convolution named {', '.join(folding)}")
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=int, default=4, help="mMAC units synthesized per core (0: every one)")
     parser.add_argument("--verify", action="store_true", help="simulate both designs in Verilator too")
     parser.add_argument("--out", type=Path, default=None, help="keep the twins here (default: a temporary folder)")
+    parser.add_argument("--lanes", default="", help="convolution cores as layer=lanes[:reuse],... (twin only)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
@@ -87,6 +111,9 @@ def main():
         plain, plain_depths = plain_stream.plain_stream_layers(plain_model)
         n_res = max(layer.spec.n_resolutions for layer in ours)
         print("ours: folding (reuse_factor auto):", ours_model.mrfpga_folding)
+        if args.lanes:
+            ours = with_lanes(ours, args.lanes)
+            print("ours: the Verilog twin with", args.lanes)
         intervals = [stream.interval(ours, ours_depths, r) for r in range(n_res)]
         start = time.monotonic()
         ours_sized = stream.synthesize(ours, ours_depths, out / "ours", args.units or None)

@@ -26,13 +26,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
-from . import dataflow, plain, stream
+from . import dataflow, plain, stream, tools
 from .spec import STREAM_REQUANT_STAGES, StreamConvCore, bits_for, stream_conv_cycles
 from .tools import (
-    SYNTH_OPTIONS,
     hierarchy_cells,
     rounded_resources,
     start_synthesis,
+    synthesize_sources,
+    with_widemux_fallback,
     yosys_version,
 )
 from .verilog import ROM_BLOCK_BITS, module_name
@@ -339,15 +340,20 @@ def synthesize(layers, fifo_depths, out_dir, progress=None):
     lanes = {plain.lane_name(core, p) for core in cores for p in range(core.lanes)}
     start = time.monotonic()
     top = lanes_top(cores, out_dir / "yosys")
-    runs = [
-        start_synthesis([verilog], stream.TOP, out_dir / "yosys", stream.STREAM_SYNTH_OPTIONS, lanes, False),
-        start_synthesis([verilog, top], "mrfpga_lanes", out_dir / "lanes", SYNTH_OPTIONS, depth=False),
-    ]  # side by side: Yosys is one process
-    try:
-        (stat, _), (lane_stat, _) = (run.result() for run in runs)
+    main = start_synthesis([verilog], stream.TOP, out_dir / "yosys", stream.STREAM_SYNTH_OPTIONS, lanes, False)
+    beside = start_synthesis([verilog, top], "mrfpga_lanes", out_dir / "lanes", tools.SYNTH_OPTIONS, depth=False)
+
+    def lanes_with(options):  # the run started beside the main one; once more, without -widemux, if it failed
+        if options == tools.SYNTH_OPTIONS:
+            return beside.result()[0]
+        return synthesize_sources([verilog, top], "mrfpga_lanes", out_dir / "lanes", options, depth=False)[0]
+
+    try:  # side by side: Yosys is one process
+        stat, _ = main.result()
+        lane_stat, lane_options, fallback = with_widemux_fallback(lanes_with)
     finally:
-        for run in runs:
-            run.stop()
+        main.stop()
+        beside.stop()
     seconds = time.monotonic() - start
     for name, body in lane_stat["modules"].items():
         if name.lstrip("\\") in lanes:
@@ -356,8 +362,9 @@ def synthesize(layers, fifo_depths, out_dir, progress=None):
     if progress:
         progress(f"rtl: Yosys synthesized the plain streaming design in {seconds:.0f} s")
     return {
-        "tool": f"{yosys_version()} synth_xilinx xc7 {stream.STREAM_SYNTH_OPTIONS}; the lanes {SYNTH_OPTIONS}",
-        "method": "whole plain streaming design, every lane synthesized",
+        "tool": f"{yosys_version()} synth_xilinx xc7 {stream.STREAM_SYNTH_OPTIONS}; the lanes {lane_options}",
+        "method": "whole plain streaming design, every lane synthesized"
+        + (f"; the lanes: {fallback}" if fallback else ""),
         "seconds": round(seconds, 1),
         "total": rounded_resources(cells[stream.TOP]),
         "layers": {layer.spec.name: rounded_resources(cells[layer.module]) for layer in layers},

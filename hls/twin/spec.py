@@ -10,7 +10,7 @@ cycle count are held to it. Codes are Python/numpy integers: signed values for s
 two's-complement bits.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import numpy as np
@@ -157,6 +157,7 @@ class MMACDenseCore:
     acc_shift: int
     bias: tuple
     out_frac: int
+    lanes: int = 1  # term slots each unit walks a cycle (weight-term units)
 
     def __post_init__(self):
         for key in ("group_bases", "weight_budgets", "weight_floors", "data_budgets", "group_terms", "bias"):
@@ -173,6 +174,8 @@ class MMACDenseCore:
         require(max(self.group_terms) <= self.max_terms, name, f"group_terms past max_terms {self.max_terms}")
         require(not (self.mode == "term_pair" and self.data_signed), name, "term_pair mode takes unsigned codes")
         require(self.acc_width <= 52, name, f"accumulator of {self.acc_width} bits, more than 52")
+        require(self.lanes >= 1, name, f"{self.lanes} lanes: at least one")
+        require(self.lanes == 1 or self.mode == "weight_term", name, "lanes are the weight-term unit's")
 
     @property
     def n_groups(self):
@@ -206,8 +209,23 @@ class MMACDenseCore:
         """Lock-step iterations at resolution ``r``: every round walks every group's term slots (and, for the
         term-pair unit, each slot's data terms)."""
         r = min(r, self.n_resolutions - 1)
-        per_group = self.group_terms[r] * (self.data_budgets[r] if self.mode == "term_pair" else 1)
+        per_group = self.slot_steps(r) * (self.data_budgets[r] if self.mode == "term_pair" else 1)
         return self.reuse * self.n_groups * per_group
+
+    def with_folding(self, reuse, lanes):
+        """The same weights on ``ceil(n_out / reuse)`` units of ``lanes`` term slots a cycle."""
+        by_unit = self.table.reshape(self.reuse, self.n_groups, self.max_terms, self.n_units).transpose(0, 3, 1, 2)
+        entries = by_unit.reshape(-1, self.n_groups, self.max_terms)[: self.n_out]
+        return replace(self, reuse=reuse, table=unit_table(entries, reuse), lanes=lanes)
+
+    def slot_steps(self, r):
+        """Steps a group takes at resolution ``r``: its term slots, ``lanes`` a step."""
+        return -(-self.group_terms[min(r, self.n_resolutions - 1)] // self.lanes)
+
+    @property
+    def max_steps(self):
+        """ROM rows per group: every stored term slot, ``lanes`` a row."""
+        return -(-self.max_terms // self.lanes)
 
     def cycles(self, r):
         return self.steps(r) + MMAC_FIXED_CYCLES
@@ -584,6 +602,7 @@ def dense_core(
     data_frac=0,
     acc_shift=0,
     encoding="naf",
+    lanes=1,
 ):
     """The core of integer weights (magnitudes and signs, shape (n_in, n_out)), packed as the layers pack theirs:
     for tests and measurements beside the hls4ml layers' own ``core_spec()``."""
@@ -622,6 +641,7 @@ def dense_core(
         acc_shift=acc_shift,
         bias=bias,
         out_frac=data_frac + acc_shift,
+        lanes=lanes,
     )
 
 

@@ -165,7 +165,8 @@ def stream_dense_verilog(spec, words, res_bits):
   output wire [{reuse * ab - 1}:0] acc_all
 );
   mrfpga_mmac_unit {unit_parameters(spec, rom, rom_of, f", .ROUNDS({reuse}), .ROUND_BITS({jb})")} unit (
-    .clk(clk), .read(read), .addr(addr), .group_values(group_values), .floor_q(floor_q), .step(step),
+    .clk(clk), .read(read), .addr(addr), .group_values(group_values), .floor_q(floor_q), .lane_on(1'b1), \
+.step(step),
     .accumulate(accumulate), .restart(restart), .accumulate_hi(accumulate_hi), .restart_hi(restart),
     .round_c(round_c), .round_d(round_d), .init({init}), .acc_next(), .acc_all(acc_all));
 endmodule

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from mrfpga.hls.package_data import package_dir
 
 from .spec import accumulator_low_bits, bits_for, check_chain
@@ -239,10 +241,26 @@ module {name} (
 """
 
 
-def _rom_text(column, entry_bits):
-    """A ROM's contents for ``$readmemh``: one hex entry a line."""
-    digits = -(-entry_bits // 4)
-    return "".join(f"{int(v):0{digits}x}\n" for v in column)
+def _rom_text(column, entry_bits, lanes=1):
+    """A ROM's contents for ``$readmemh``: one hex word a line, each of ``lanes`` consecutive entries (the first in
+    the low bits)."""
+    rows = np.asarray(column, np.int64).reshape(-1, lanes)
+    digits = -(-entry_bits * lanes // 4)
+    words = [sum(int(v) << (lane * entry_bits) for lane, v in enumerate(row)) for row in rows]
+    return "".join(f"{w:0{digits}x}\n" for w in words)
+
+
+def lane_rows(spec):
+    """The unit table with each group's slots padded to whole ROM rows of ``spec.lanes`` slots (empty entries past
+    the last stored slot): rows ``[round][group][slot]``, one column per unit; ``lanes`` consecutive rows make one
+    ROM word (``_rom_text``)."""
+    lanes = spec.lanes
+    if lanes == 1:
+        return spec.table
+    blocks = spec.table.reshape(spec.reuse * spec.n_groups, spec.max_terms, spec.n_units)
+    padded = np.zeros((blocks.shape[0], spec.max_steps * lanes, spec.n_units), np.int64)
+    padded[:, : spec.max_terms] = blocks
+    return padded.reshape(-1, spec.n_units)
 
 
 @dataclass(frozen=True)
@@ -257,17 +275,24 @@ class UnitRom:
     slot_bits: int
     block: int
     table: str
+    lanes: int = 1
+    step_bits: int = 0  # lanes > 1: the width of ``steps``, the resolution's rows per group
 
 
 def unit_rom(spec, res_bits):
-    depth = spec.reuse * spec.n_groups * spec.max_terms
+    lanes = getattr(spec, "lanes", 1)
+    depth = spec.reuse * spec.n_groups * (spec.max_steps if lanes > 1 else spec.max_terms)
     entry_bits = spec.index_bits + spec.exponent_bits + 2
     floor_bits, slot_bits = bits_for(max(spec.weight_floors)), bits_for(max(spec.group_terms))
-    table, _ = _resolution_table(
-        {"slots": (slot_bits, spec.group_terms), "floor": (floor_bits, spec.weight_floors)}, res_bits
-    )
-    block = int(depth * entry_bits >= ROM_BLOCK_BITS)
-    return UnitRom(depth, bits_for(depth - 1), entry_bits, floor_bits, slot_bits, block, table)
+    values = {"slots": (slot_bits, spec.group_terms), "floor": (floor_bits, spec.weight_floors)}
+    step_bits = 0
+    if lanes > 1:
+        steps = [spec.slot_steps(r) for r in range(spec.n_resolutions)]
+        step_bits = bits_for(max(steps))
+        values["steps"] = (step_bits, steps)
+    table, _ = _resolution_table(values, res_bits)
+    block = int(depth * entry_bits * lanes >= ROM_BLOCK_BITS)
+    return UnitRom(depth, bits_for(depth - 1), entry_bits, floor_bits, slot_bits, block, table, lanes, step_bits)
 
 
 def unit_module_head(name, spec, rom_of):
@@ -277,6 +302,7 @@ def unit_module_head(name, spec, rom_of):
         f"  input wire clk, input wire read, input wire [{rom_of.addr_bits - 1}:0] addr,\n"
         f"  input wire [{spec.group_size * spec.data_bits - 1}:0] group_values, "
         f"input wire [{rom_of.floor_bits - 1}:0] floor_q,\n"
+        + (f"  input wire [{rom_of.lanes - 1}:0] lane_on,\n" if rom_of.lanes > 1 else "")
     )
 
 
@@ -287,7 +313,7 @@ def unit_parameters(spec, rom, rom_of, extra=""):
         f".INDEX_BITS({spec.index_bits}),\n    .EXP_BITS({spec.exponent_bits}), .GROUP({spec.group_size}), "
         f".DATA_BITS({spec.data_bits}), .DATA_SIGNED({int(spec.data_signed)}),\n    .ACC_WIDTH({spec.acc_width}), "
         f".ACC_SHIFT({spec.acc_shift}), .FLOOR_BITS({rom_of.floor_bits}), .MAX_EXP({spec.max_exponent}),\n"
-        f"    .ROM_BLOCK({rom_of.block}){extra})"
+        f"    .ROM_BLOCK({rom_of.block}){extra}{f', .LANES({rom_of.lanes})' if rom_of.lanes > 1 else ''})"
     )
 
 
@@ -300,16 +326,21 @@ def mmac_dense_verilog(spec, res_bits):
     name = module_name(spec)
     n_in, n_out, ab, db = spec.n_in, spec.n_out, spec.acc_width, spec.data_bits
     group, n_groups, reuse, units, max_terms = spec.group_size, spec.n_groups, spec.reuse, spec.n_units, spec.max_terms
-    jb, gb, tb = bits_for(reuse - 1), bits_for(n_groups - 1), bits_for(max_terms - 1)
     rom_of = unit_rom(spec, res_bits)
+    lanes = rom_of.lanes
+    row_steps = spec.max_steps if lanes > 1 else max_terms  # ROM rows per group
+    jb, gb, tb = bits_for(reuse - 1), bits_for(n_groups - 1), bits_for(row_steps - 1)
     ab_addr, entry_bits, table = rom_of.addr_bits, rom_of.entry_bits, rom_of.table
     floor_bits, slot_bits = rom_of.floor_bits, rom_of.slot_bits
     lo_bits = accumulator_low_bits(ab)
     mask = (1 << ab) - 1
     roms, modules, instances = {}, [], []
+    lane_port = ".lane_on(lane_on), " if lanes > 1 else ".lane_on(1'b1), "
+    lane_input = ".lane_on(lane_b), " if lanes > 1 else ""
+    rows = lane_rows(spec)
     for u in range(units):
         rom = f"{name}_u{u}.mem"
-        roms[rom] = _rom_text(spec.table[:, u], entry_bits)
+        roms[rom] = _rom_text(rows[:, u], entry_bits, lanes)
         head = unit_module_head(f"{name}_u{u}", spec, rom_of)
         modules.append(
             head
@@ -318,7 +349,8 @@ input wire accumulate_hi, input wire restart_hi,
   input wire [{ab - 1}:0] init, output wire [{ab - 1}:0] acc_next
 );
   mrfpga_mmac_unit {unit_parameters(spec, rom, rom_of)} unit (
-    .clk(clk), .read(read), .addr(addr), .group_values(group_values), .floor_q(floor_q), .step(step),
+    .clk(clk), .read(read), .addr(addr), .group_values(group_values), .floor_q(floor_q), \
+{lane_port}.step(step),
     .accumulate(accumulate), .restart(restart), .accumulate_hi(accumulate_hi), .restart_hi(restart_hi),
     .round_c(1'b0), .round_d(1'b0), .init(init), .acc_next(acc_next), .acc_all());
 endmodule
@@ -345,18 +377,18 @@ endmodule
         instances.append(
             f"  wire [{ab - 1}:0] acc_{u};\n"
             f"  {name}_u{u} unit_{u} (.clk(clk), .read(issue), .addr(addr), .group_values(group_q), "
-            f".floor_q(floor_q), .step(step_b), .accumulate(step_c), .restart(load | round_end_c), "
+            f".floor_q(floor_q), {lane_input}.step(step_b), .accumulate(step_c), .restart(load | round_end_c), "
             f".accumulate_hi(step_d), .restart_hi(load | round_end_d), .init({init}), .acc_next(acc_{u}));\n"
         )
     # The group's values: a shared selection over the groups, registered with the ROM read (stage A).
-    lanes = []
+    value_cases = []
     for lane in range(group):
         rows = [
             (f"{gb}'d{g}", f"group_a[{lane * db} +: {db}] = in_data[{(base + lane) * db} +: {db}];")
             for g, base in enumerate(spec.group_bases)
             if lane < spec.group_size_of(g)
         ]
-        lanes.append(_case_rows("g", rows, f"group_a[{lane * db} +: {db}] = {db}'d0;"))
+        value_cases.append(_case_rows("g", rows, f"group_a[{lane * db} +: {db}] = {db}'d0;"))
     writes = "".join(
         f"      if (round_end_c && round_c == {jb}'d{o // units}) "
         f"out_data[{o * ab} +: {lo_bits}] <= acc_{o % units}[{lo_bits - 1}:0];\n"
@@ -364,6 +396,19 @@ endmodule
         f"out_data[{o * ab + lo_bits} +: {ab - lo_bits}] <= acc_{o % units}[{ab - 1}:{lo_bits}];\n"
         for o in range(n_out)
     )
+    if lanes > 1:
+        # The steps walk rows of `lanes` slots; lane l of step t holds slot t * lanes + l, on while within the
+        # resolution's slots (registered with the ROM read, for stage B).
+        sb = rom_of.step_bits
+        on = " ".join(f"assign lane_on[{lane}] = t * {slot_bits + tb}'d{lanes} + {slot_bits + tb}'d{lane} < slots_q;"
+                      for lane in range(lanes))  # fmt: skip
+        lane_control = (
+            f"  reg [{sb - 1}:0] steps_q;\n  wire slot_last = t == steps_q - 1'b1;\n"
+            f"  wire [{lanes - 1}:0] lane_on;\n  reg [{lanes - 1}:0] lane_b;\n  {on}"
+        )
+        steps_load, lane_register = " steps_q <= steps;", "\n      if (issuing) lane_b <= lane_on;"
+    else:
+        lane_control, steps_load, lane_register = "  wire slot_last = t == slots_q - 1'b1;", "", ""
     empty_outputs = "".join(
         f"      out_data[{o * ab} +: {ab}] <= {ab}'d{int(spec.bias[o]) & mask};\n" for o in range(n_out)
     )
@@ -381,12 +426,12 @@ endmodule
   reg [{group * db - 1}:0] group_a, group_q;
   wire load = start;
   wire issue = issuing;
-  wire [{ab_addr - 1}:0] addr = j * {ab_addr}'d{n_groups * max_terms} + g * {ab_addr}'d{max_terms} + t;
-  wire slot_last = t == slots_q - 1'b1;
+  wire [{ab_addr - 1}:0] addr = j * {ab_addr}'d{n_groups * row_steps} + g * {ab_addr}'d{row_steps} + t;
+{lane_control}
   wire group_last = g == {gb}'d{n_groups - 1};
   wire round_last = j == {jb}'d{reuse - 1};
   always @* begin
-{chr(10).join(lanes)}
+{chr(10).join(value_cases)}
   end
   always @(posedge clk) begin
     done <= 1'b0;
@@ -409,9 +454,9 @@ endmodule
       round_end_d <= round_end_c;
       last_d <= last_c;
       round_d <= round_c;
-      if (issuing) group_q <= group_a;
+      if (issuing) group_q <= group_a;{lane_register}
       if (load) begin
-        slots_q <= slots; floor_q <= floor;
+        slots_q <= slots; floor_q <= floor;{steps_load}
         j <= 0; g <= 0; t <= 0;
         issuing <= slots != 0;
         flush <= slots == 0;

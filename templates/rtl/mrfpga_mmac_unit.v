@@ -5,6 +5,9 @@
 // cycle later (D). Two short carry chains instead of one as wide as the accumulator: the same sums, a cycle
 // later. The layer owns the schedule: which row to read, when a round starts (each half takes the next
 // output's bias, the high half a cycle after the low) and when it ends.
+// LANES > 1: a ROM row holds LANES entries (consecutive term slots of the group), each with its own operand and
+// shift; the product registered in stage B is their sum, and lane l counts only while lane_on[l] (the slots past
+// the resolution's budget in the row's last step are off).
 // ROUNDS > 1 (the streaming Dense, which walks its rounds inside each group as the groups arrive): one
 // accumulator per round, stage C adding into round round_c's and stage D into round_d's; a restart loads every
 // round's from its slice of init; acc_all shows them all.
@@ -23,13 +26,15 @@ module mrfpga_mmac_unit #(
   parameter MAX_EXP = 15,                       // the largest exponent in the ROM: the shift spans no more
   parameter ROM_BLOCK = 0,                      // 1: the ROM in block RAM (large tables)
   parameter ROUNDS = 1,
-  parameter ROUND_BITS = 1
+  parameter ROUND_BITS = 1,
+  parameter LANES = 1
 ) (
   input wire clk,
   input wire read,                              // stage A: fetch row addr
   input wire [ADDR_BITS-1:0] addr,
   input wire [GROUP*DATA_BITS-1:0] group_values, // stage B: the group's values, registered by the layer
   input wire [FLOOR_BITS-1:0] floor_q,          // terms below this exponent are dropped (onion precisions)
+  input wire [LANES-1:0] lane_on,               // stage B: the lanes whose slot is within the budget
   input wire step,                              // stage B holds a step: register its product
   input wire accumulate,                        // stage C holds a step: accumulate its product's low half
   input wire restart,                           // low half <= init's (a round starts)
@@ -44,15 +49,10 @@ module mrfpga_mmac_unit #(
   /*verilator no_inline_module*/
   localparam ENTRY_BITS = INDEX_BITS + EXP_BITS + 2;
 
-  wire [ENTRY_BITS-1:0] entry;
-  mrfpga_rom #(.FILE(ROM_FILE), .WIDTH(ENTRY_BITS), .DEPTH(DEPTH), .ADDR_BITS(ADDR_BITS), .ROM_BLOCK(ROM_BLOCK)) rom (
-    .clk(clk), .read(read), .addr(addr), .data(entry)
+  wire [LANES*ENTRY_BITS-1:0] row;
+  mrfpga_rom #(.FILE(ROM_FILE), .WIDTH(LANES*ENTRY_BITS), .DEPTH(DEPTH), .ADDR_BITS(ADDR_BITS), .ROM_BLOCK(ROM_BLOCK)) rom (
+    .clk(clk), .read(read), .addr(addr), .data(row)
   );
-
-  wire [INDEX_BITS-1:0] index = entry[INDEX_BITS-1:0];
-  wire [EXP_BITS-1:0] exponent = entry[INDEX_BITS+EXP_BITS-1:INDEX_BITS];
-  wire negative = entry[INDEX_BITS+EXP_BITS];
-  wire valid = entry[INDEX_BITS+EXP_BITS+1] && exponent >= floor_q;
 
   // An array read: synthesis maps it to LUT6 and MUXF7/MUXF8, the wide multiplexer of the fabric.
   wire [DATA_BITS-1:0] values [0:GROUP-1];
@@ -62,33 +62,49 @@ module mrfpga_mmac_unit #(
       assign values[i] = group_values[i*DATA_BITS +: DATA_BITS];
     end
   endgenerate
-  wire [DATA_BITS-1:0] operand = values[index];
 
-  // The operand shifted by up to MAX_EXP places in SHIFT_WIDTH bits, then extended to the accumulator; the
-  // grid's constant shift is wiring.
+  // Each lane's operand shifted by up to MAX_EXP places in SHIFT_WIDTH bits, then extended to the accumulator;
+  // the grid's constant shift is wiring. A negative term is inverted, its carry of one (-s = ~s + 1) counted.
   localparam SHIFT_WIDTH = DATA_BITS + MAX_EXP < ACC_WIDTH ? DATA_BITS + MAX_EXP : ACC_WIDTH;
-  wire [SHIFT_WIDTH-1:0] operand_wide;
+  wire [ACC_WIDTH-1:0] term [0:LANES-1];
+  wire [LANES-1:0] term_carry;
   generate
-    if (DATA_BITS >= SHIFT_WIDTH) assign operand_wide = operand[SHIFT_WIDTH-1:0];
-    else if (DATA_SIGNED) assign operand_wide = {{(SHIFT_WIDTH-DATA_BITS){operand[DATA_BITS-1]}}, operand};
-    else assign operand_wide = {{(SHIFT_WIDTH-DATA_BITS){1'b0}}, operand};
-  endgenerate
-  wire [SHIFT_WIDTH-1:0] shifted_narrow = operand_wide << exponent;
-  wire [ACC_WIDTH-1:0] shifted;
-  generate
-    if (SHIFT_WIDTH == ACC_WIDTH) assign shifted = shifted_narrow << ACC_SHIFT;
-    else if (DATA_SIGNED) assign shifted = {{(ACC_WIDTH-SHIFT_WIDTH){shifted_narrow[SHIFT_WIDTH-1]}}, shifted_narrow} << ACC_SHIFT;
-    else assign shifted = {{(ACC_WIDTH-SHIFT_WIDTH){1'b0}}, shifted_narrow} << ACC_SHIFT;
+    for (i = 0; i < LANES; i = i + 1) begin : lane
+      wire [ENTRY_BITS-1:0] entry = row[i*ENTRY_BITS +: ENTRY_BITS];
+      wire [INDEX_BITS-1:0] index = entry[INDEX_BITS-1:0];
+      wire [EXP_BITS-1:0] exponent = entry[INDEX_BITS+EXP_BITS-1:INDEX_BITS];
+      wire negative = entry[INDEX_BITS+EXP_BITS];
+      wire valid = entry[INDEX_BITS+EXP_BITS+1] && exponent >= floor_q && lane_on[i];
+      wire [DATA_BITS-1:0] operand = values[index];
+      wire [SHIFT_WIDTH-1:0] operand_wide;
+      if (DATA_BITS >= SHIFT_WIDTH) assign operand_wide = operand[SHIFT_WIDTH-1:0];
+      else if (DATA_SIGNED) assign operand_wide = {{(SHIFT_WIDTH-DATA_BITS){operand[DATA_BITS-1]}}, operand};
+      else assign operand_wide = {{(SHIFT_WIDTH-DATA_BITS){1'b0}}, operand};
+      wire [SHIFT_WIDTH-1:0] shifted_narrow = operand_wide << exponent;
+      wire [ACC_WIDTH-1:0] shifted;
+      if (SHIFT_WIDTH == ACC_WIDTH) assign shifted = shifted_narrow << ACC_SHIFT;
+      else if (DATA_SIGNED) assign shifted = {{(ACC_WIDTH-SHIFT_WIDTH){shifted_narrow[SHIFT_WIDTH-1]}}, shifted_narrow} << ACC_SHIFT;
+      else assign shifted = {{(ACC_WIDTH-SHIFT_WIDTH){1'b0}}, shifted_narrow} << ACC_SHIFT;
+      assign term[i] = valid ? (negative ? ~shifted : shifted) : {ACC_WIDTH{1'b0}};
+      assign term_carry[i] = valid && negative;
+    end
   endgenerate
 
-  // A negative term is registered inverted with a carry of one (-s = ~s + 1): stage C is one adder, not an
-  // adder and a subtractor.
+  // One lane: the inverted term and its carry registered (stage C is one adder). More lanes: their sum with
+  // every carry, registered as the product.
   reg [ACC_WIDTH-1:0] product;
   reg carry;
+  reg [ACC_WIDTH-1:0] lanes_sum;
+  integer l;
+  always @* begin
+    lanes_sum = term[0];
+    for (l = 1; l < LANES; l = l + 1) lanes_sum = lanes_sum + term[l];
+    for (l = 1; l < LANES; l = l + 1) lanes_sum = lanes_sum + term_carry[l];
+  end
   always @(posedge clk)
     if (step) begin
-      product <= valid ? (negative ? ~shifted : shifted) : {ACC_WIDTH{1'b0}};
-      carry <= valid && negative;
+      product <= lanes_sum;
+      carry <= term_carry[0];
     end
 
   // The split: at least one bit in each half, the low half a whole number of CARRY4 (4 bits) where it can be.

@@ -11,7 +11,7 @@ from model_builders import spread_switchable_bn
 from mrfpga.cli.pipeline import baseline_config
 from mrfpga.cli.run_config import from_dict
 from mrfpga.hls.project.convert import convert
-from mrfpga.hls.twin import plain, plain_stream, stream
+from mrfpga.hls.twin import plain, plain_stream, stream, tools
 from mrfpga.hls.twin.spec import simulate_chain
 from mrfpga.training.models import build_cnn, build_mlp
 
@@ -79,10 +79,14 @@ def test_a_streaming_dense_takes_whole_outputs_per_lane(plain_cnn):
         plain_stream.PlainStreamDense(core.with_reuse(5))
 
 
-def test_yosys_sizes_the_plain_design_with_its_multipliers_in_luts(plain_cnn, tmp_path):
+def test_yosys_sizes_the_plain_design_with_its_multipliers_in_luts(plain_cnn, tmp_path, monkeypatch):
     _, layers, depths = plain_cnn
     folded = plain_stream.fold_for_interval(layers, 2000)
+    # Yosys 0.70's ABC stops on some lanes with -widemux 5 (the issue CNN's conv_0 at reuse 9): they are sized
+    # again without it, and the figures say so. A refused option stands in for the assertion here.
+    monkeypatch.setattr(tools, "SYNTH_OPTIONS", f"{tools.SYNTH_OPTIONS} -no-such-option")
     sized = plain_stream.synthesize(folded, depths, tmp_path)
+    assert tools.WIDEMUX_FALLBACK in sized["method"] and sized["tool"].endswith(f"the lanes {tools.WITHOUT_WIDEMUX}")
     assert set(sized["layers"]) == {layer.spec.name for layer in folded}
     bn_values = sum(layer.words for layer in folded if layer.spec.kind == "scale_shift")
     assert sized["total"]["DSP48E1"] == bn_values  # the BN's multipliers, no lane's

@@ -32,7 +32,7 @@ def random_dense(rng, name, n_in, n_out, *, weight_bits, **kw):
     return dense_core(name, magnitudes, signs, bias, weight_bits=weight_bits, **kw), magnitudes * signs
 
 
-def weight_term_chain(rng):
+def weight_term_chain(rng, lanes=(1, 1, 1)):
     """HESE data terms, 8 a cycle -> mMAC (reuse 2: 3 units own 5 outputs; groups of 8, the last short) -> onion
     data term (binary, round half even, dropped bits) -> mMAC (reuse 1, weight floors) -> mMAC on signed outputs
     (reuse 3 on 4 outputs)."""
@@ -42,7 +42,7 @@ def weight_term_chain(rng):
     )  # fmt: skip
     dense_a, _ = random_dense(
         rng, "dense_a", 21, 5, group_size=8, reuse=2, weight_bits=5, mode="weight_term", data_bits=7,
-        weight_budgets=[2, 4, 7], data_budgets=[1, 2, 3], data_frac=4, acc_shift=1,
+        weight_budgets=[2, 4, 7], data_budgets=[1, 2, 3], data_frac=4, acc_shift=1, lanes=lanes[0],
     )  # fmt: skip
     onion = data_term_spec(
         "dt_mid", 5, bits=5, frac=dense_a.out_frac - 7, budgets=[2, 3, 6], floors=[2, 1, 0], half_even=True,
@@ -50,11 +50,11 @@ def weight_term_chain(rng):
     )  # fmt: skip
     dense_b, _ = random_dense(
         rng, "dense_b", 5, 3, group_size=4, reuse=1, weight_bits=4, mode="weight_term", data_bits=6,
-        weight_budgets=[2, 3, 5], weight_floors=[2, 1, 0], data_budgets=[1, 1, 1],
+        weight_budgets=[2, 3, 5], weight_floors=[2, 1, 0], data_budgets=[1, 1, 1], lanes=lanes[1],
     )  # fmt: skip
     dense_c, _ = random_dense(
         rng, "dense_c", 3, 4, group_size=2, reuse=3, weight_bits=3, mode="weight_term", data_bits=dense_b.acc_width,
-        data_signed=True, weight_budgets=[1, 2, 3], data_budgets=[1, 1, 1],
+        data_signed=True, weight_budgets=[1, 2, 3], data_budgets=[1, 1, 1], lanes=lanes[2],
     )  # fmt: skip
     return [first, dense_a, onion, dense_b, dense_c]
 
@@ -77,6 +77,23 @@ class TestGoldenModel:
         # Fewer terms: a different, still exact-width result, and fewer cycles.
         low, low_cycles = simulate(spec, codes, 0)
         assert (low_cycles < cycles).all() and not np.array_equal(low, out)
+
+    def test_a_core_refolded_on_lanes_keeps_its_sums(self):
+        rng = np.random.default_rng(2)
+        spec, _ = random_dense(rng, "d", 19, 5, group_size=8, reuse=2, weight_bits=5, mode="weight_term",
+                               data_bits=7, weight_budgets=[3, 7], data_budgets=[1, 1])  # fmt: skip
+        codes = rng.integers(0, 1 << 7, (10, 19))
+        faster = spec.with_folding(1, 3)
+        assert (faster.n_units, faster.lanes) == (5, 3)
+        np.testing.assert_array_equal(faster.with_folding(2, 1).table, spec.table)
+        for r in (0, 1):
+            out, cycles = simulate(spec, codes, r)
+            fast_out, fast_cycles = simulate(faster, codes, r)
+            np.testing.assert_array_equal(fast_out, out)
+            slots = spec.group_terms[r]
+            assert fast_cycles[0] == 3 * -(-slots // 3) + 4 and cycles[0] == 2 * 3 * slots + 4  # 3 groups
+        with pytest.raises(ValueError, match="d: lanes are the weight-term unit's"):
+            dataclasses.replace(faster, mode="term_pair")
 
     def test_data_term_grid_rounds_and_saturates_like_ap_ufixed(self):
         # 3 fraction bits in, 1 out: steps of 0.25 round to 0.5; 11 bits unsigned after the grid.
@@ -165,6 +182,13 @@ def test_twin_equals_the_golden_model(tmp_path):
     specs = weight_term_chain(rng)
     codes = rng.integers(-512, 512, (40, 21))
     result = check_twin_equals_golden(specs, codes, [0, 1, 2, 3], tmp_path)
+    lanes = check_twin_equals_golden(
+        weight_term_chain(np.random.default_rng(7), (3, 2, 2)), codes, [0, 1, 2], tmp_path / "lanes"
+    )
+    # Several term slots a cycle: the same sums in fewer cycles (a slot past the budget in a row's last step off).
+    for n in range(3):
+        np.testing.assert_array_equal(lanes["outputs"][n], result["outputs"][n])
+        assert lanes["cycles"][n][0] < result["cycles"][n][0]
     # Resolution 3 is past the last: the layers read the last.
     np.testing.assert_array_equal(result["outputs"][3], result["outputs"][2])
     assert len(set(result["cycles"][0])) == 1 and result["cycles"][0][0] < result["cycles"][2][0]
