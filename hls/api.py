@@ -36,7 +36,7 @@ from mrfpga.training.errors import ConfigError
 MMAC_CLASSES = ("QDense", "QConv2D")
 DEFAULTS = {"Board": "pynq-z2", "Backend": "Vivado", "IOType": "io_parallel", "ClockPeriod": None}
 CONFIG_KEYS = (*DEFAULTS, "Model", "LayerName")
-LAYER_KEYS = ("ReuseFactor", "MMACUnit")  # per layer and model-wide
+LAYER_KEYS = ("ReuseFactor", "MMACUnit", "TermLanes")  # per layer and model-wide (TermLanes: per layer)
 
 
 def _check_unit(unit, key):
@@ -46,7 +46,8 @@ def _check_unit(unit, key):
 
 def _check_layer_settings(settings, key, model_wide=False):
     """A ``Model`` or ``LayerName`` entry of an ``hls_config``: only ReuseFactor (an integer of at least 1;
-    model-wide also ``"auto"``) and MMACUnit."""
+    model-wide also ``"auto"``), MMACUnit and, per layer, TermLanes (an integer of at least 1: term slots an mMAC
+    unit walks a cycle)."""
     if not isinstance(settings, dict):
         raise ConfigError(f"{key}: expected a dict of {', '.join(LAYER_KEYS)}, got {settings!r}")
     unknown = sorted(set(settings) - set(LAYER_KEYS))
@@ -55,6 +56,10 @@ def _check_layer_settings(settings, key, model_wide=False):
     if settings.get("ReuseFactor") is not None and not (model_wide and settings["ReuseFactor"] == "auto"):
         check_positive_integer(settings["ReuseFactor"], f"{key}['ReuseFactor']")
     _check_unit(settings.get("MMACUnit"), f"{key}['MMACUnit']")
+    if "TermLanes" in settings:
+        if model_wide:
+            raise ConfigError(f"{key}: TermLanes is a layer's setting (hls_config['LayerName'][name]['TermLanes'])")
+        check_positive_integer(settings["TermLanes"], f"{key}['TermLanes']")
 
 
 def check_hls_config(config):

@@ -22,7 +22,9 @@ namespace nnet {
 // valid bit: no per-unit break, so every unit advances one step per cycle.
 // Entry layout of the term table, least significant bit first:
 // [index in group : index_bits][exponent : exponent_bits][negative : 1][valid : 1]
-// Table layout: [round][group][term slot][unit], so that unit u reads partition u (its own ROM).
+// Table layout: [round][group][step][unit][lane], so that unit u's lane l reads its own partition (its ROM).
+// A unit walks `lanes` consecutive term slots of its group a step (the slot step * lanes + lane); in a group's
+// last step the lanes past the resolution's slots are predicated off, so budget k still reads the first k.
 
 // term_pair: one (weight term, data term) pair per step; weight_term: one weight term per step, a shift
 // of the whole input (a data-term input or any fixed-point input).
@@ -43,6 +45,7 @@ struct mmac_dense_config {
     static const unsigned acc_shift = 0;  // accumulator grid below the product grid
     static const unsigned reuse_factor = 1;
     static const unsigned n_units = n_out;  // ceil(n_out / reuse_factor): each unit owns reuse_factor outputs
+    static const unsigned lanes = 1;  // term slots a unit walks a step
     static const unsigned n_resolutions = 1;
     typedef ap_uint<10> term_t;
     typedef ap_int<32> accum_t;
@@ -59,8 +62,9 @@ struct mmac_dense_config {
 // The term table as the layers' parameters name it: reuse_factor * n_groups * max_weight_terms entries for each
 // of the n_units units, in the layout of the layer that reads it.
 template <typename CONFIG_T> struct mmac_term_table {
+    static const unsigned max_steps = (CONFIG_T::max_weight_terms + CONFIG_T::lanes - 1) / CONFIG_T::lanes;
     static const unsigned size =
-        CONFIG_T::reuse_factor * CONFIG_T::n_groups * CONFIG_T::max_weight_terms * CONFIG_T::n_units;
+        CONFIG_T::reuse_factor * CONFIG_T::n_groups * max_steps * CONFIG_T::n_units * CONFIG_T::lanes;
     typedef typename CONFIG_T::term_t type[size];
 };
 
@@ -144,14 +148,17 @@ void mmac_dense(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
                 const typename mmac_term_table<CONFIG_T>::type terms,
                 const typename CONFIG_T::bias_t biases[CONFIG_T::n_out], const unsigned resolution) {
     #pragma HLS INLINE off
-    #pragma HLS ARRAY_PARTITION variable = terms cyclic factor = CONFIG_T::n_units
+    #pragma HLS ARRAY_PARTITION variable = terms cyclic factor = CONFIG_T::n_units * CONFIG_T::lanes
     typedef mmac_core<CONFIG_T> core;
     typedef typename CONFIG_T::accum_t accum_t;
     static const unsigned group_size = CONFIG_T::group_size;
     static const unsigned max_data = core::max_data;
     const unsigned w_floor = CONFIG_T::weight_floor(resolution);
     const unsigned a = core::term_pairs ? CONFIG_T::data_terms(resolution) : 1;
+    static const unsigned lanes = CONFIG_T::lanes;
+    static const unsigned max_steps = mmac_term_table<CONFIG_T>::max_steps;
     const unsigned slots = CONFIG_T::group_terms(resolution);
+    const unsigned slot_steps = (slots + lanes - 1) / lanes;
 
     // The group all units read in this step and, for term pairs, its values' data terms.
     data_T group[group_size];
@@ -168,12 +175,12 @@ Start:
         acc[u] = biases[u];
     }
 
-    const unsigned n_steps = CONFIG_T::reuse_factor * CONFIG_T::n_groups * slots * a;
+    const unsigned n_steps = CONFIG_T::reuse_factor * CONFIG_T::n_groups * slot_steps * a;
     unsigned round = 0, g = 0, slot = 0, d = 0;
 Steps:
     for (unsigned step = 0; step < n_steps; step++) {
         #pragma HLS PIPELINE II = 1
-        #pragma HLS LOOP_TRIPCOUNT min = CONFIG_T::reuse_factor * CONFIG_T::n_groups max = CONFIG_T::reuse_factor * CONFIG_T::n_groups * CONFIG_T::max_weight_terms * max_data
+        #pragma HLS LOOP_TRIPCOUNT min = CONFIG_T::reuse_factor * CONFIG_T::n_groups max = CONFIG_T::reuse_factor * CONFIG_T::n_groups * max_steps * max_data
         if (slot == 0 && d == 0) {
         Group:
             for (unsigned i = 0; i < group_size; i++) {
@@ -185,13 +192,19 @@ Steps:
                 core::template data_terms<group_size>(group, a, value_terms);
             }
         }
-        const bool round_ends = g + 1 == CONFIG_T::n_groups && slot + 1 == slots && d + 1 == a;
+        const bool round_ends = g + 1 == CONFIG_T::n_groups && slot + 1 == slot_steps && d + 1 == a;
     Units:
         for (unsigned u = 0; u < CONFIG_T::n_units; u++) {
             #pragma HLS UNROLL
-            const typename CONFIG_T::term_t entry =
-                terms[((round * CONFIG_T::n_groups + g) * CONFIG_T::max_weight_terms + slot) * CONFIG_T::n_units + u];
-            const accum_t sum = core::template step<group_size>(entry, w_floor, 0, d, true, group, value_terms, acc[u]);
+            accum_t sum = acc[u];
+        Lanes:
+            for (unsigned l = 0; l < lanes; l++) {
+                #pragma HLS UNROLL
+                const typename CONFIG_T::term_t entry =
+                    terms[(((round * CONFIG_T::n_groups + g) * max_steps + slot) * CONFIG_T::n_units + u) * lanes + l];
+                sum = core::template step<group_size>(entry, w_floor, 0, d, slot * lanes + l < slots, group,
+                                                      value_terms, sum);
+            }
             if (round_ends) {
                 // The accumulator is an integer on the output's grid: copy its bits.
                 const unsigned o = round * CONFIG_T::n_units + u;
@@ -203,12 +216,12 @@ Steps:
                 acc[u] = sum;
             }
         }
-        // The step counter (round, group, slot, d), d fastest: counters, not divisions.
+        // The step counter (round, group, slot step, d), d fastest: counters, not divisions.
         if (d + 1 < a) {
             d++;
         } else {
             d = 0;
-            if (slot + 1 < slots) {
+            if (slot + 1 < slot_steps) {
                 slot++;
             } else {
                 slot = 0;

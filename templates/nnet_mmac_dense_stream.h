@@ -109,6 +109,7 @@ void dense_group_steps(hls::stream<nnet::array<value_T, CONFIG_T::group_size>> &
     #pragma HLS INLINE off
     #pragma HLS ARRAY_PARTITION variable = terms cyclic factor = CONFIG_T::n_units
     static const unsigned G = CONFIG_T::group_size, R = CONFIG_T::reuse_factor, U = CONFIG_T::n_units;
+    static_assert(CONFIG_T::lanes == 1, "the streaming Dense walks one term slot a step");
     typedef mmac_core<CONFIG_T> core;
     typedef typename CONFIG_T::accum_t accum_t;
     static const unsigned max_data = core::max_data;

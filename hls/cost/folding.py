@@ -23,6 +23,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mrfpga.hls.layers.mmac import MAX_TERM_LANES, lane_estimates, takes_lanes
 from mrfpga.hls.project.boards import RESOURCE_KEYS
 from mrfpga.training.errors import ConversionError
 
@@ -39,6 +40,7 @@ class LayerOption:
     reuse: int
     interval: int  # at the slowest resolution
     resources: dict
+    lanes: int = 1  # term slots an mMAC unit walks a cycle
 
 
 @dataclass
@@ -51,11 +53,13 @@ class Folding:
     usable: dict[str, int]  # FIT_MARGIN of the board's resources
     io_type: str
     fixed: list[str] = field(default_factory=list)  # layers whose reuse factor the configuration set
+    layer_lanes: dict[str, int] = field(default_factory=dict)  # layers whose units walk several term slots a cycle
 
     def to_dict(self):
         return {
             "reuse_factor": "auto",
             "layer_reuse": dict(self.layer_reuse),
+            "layer_term_lanes": dict(self.layer_lanes),
             "fixed_by_configuration": list(self.fixed),
             "estimated_interval": self.interval,
             "estimated_resources": dict(self.resources),
@@ -65,7 +69,10 @@ class Folding:
         }
 
     def describe(self):
-        layers = ", ".join(f"{name} {reuse}" for name, reuse in self.layer_reuse.items())
+        layers = ", ".join(
+            f"{name} {reuse}" + (f" ({self.layer_lanes[name]} term lanes)" if name in self.layer_lanes else "")
+            for name, reuse in self.layer_reuse.items()
+        )
         used = ", ".join(f"{k} {self.resources[k]:,}/{self.usable[k]:,}" for k in RESOURCE_KEYS)
         return (
             f"reuse_factor auto ({self.io_type}): {layers}; estimated interval {self.interval:,} cycles at the "
@@ -104,7 +111,9 @@ def choose_folding(
     convert_at: Callable, model, board, io_type: str, n_resolutions: int, fixed: dict[str, int], progress=None
 ) -> Folding:
     """The folding for ``model`` on ``board``; ``convert_at({layer: reuse})`` converts the model (nothing
-    written) with those layers at those reuse factors; ``fixed`` holds the layers whose reuse factor is set."""
+    written) with those layers at those reuse factors; ``fixed`` holds the layers whose reuse factor is set. A
+    streaming convolution of weight-term units is also tried with its units walking 2 to ``MAX_TERM_LANES`` term
+    slots a cycle at each reuse factor (``mmac.lane_estimates``)."""
     first = convert_at({})
     nodes = {n.name: n for n in first.get_layers() if n.class_name in FOLDABLE_CLASSES and n.name not in fixed}
     keras_layers = {layer.name: layer for layer in model.layers}
@@ -127,9 +136,17 @@ def choose_folding(
     # Each layer's cost at each candidate: one conversion per reuse factor, every layer that has it at it.
     # ``first`` has every layer at reuse factor 1, every layer's fastest: io_parallel stops there if it fits.
     options = {name: [] for name in candidates}
+
+    def add_options(node, reuse):
+        options[node.name].append(LayerOption(reuse, slowest(node), layer_resources(node)))
+        if io_type == "io_stream" and takes_lanes(node):
+            for lanes in range(2, MAX_TERM_LANES + 1):
+                interval, resources = lane_estimates(node, lanes, n_resolutions)
+                options[node.name].append(LayerOption(reuse, interval, resources, lanes))
+
     for node in first.get_layers():
         if node.name in candidates:
-            options[node.name].append(LayerOption(1, slowest(node), layer_resources(node)))
+            add_options(node, 1)
     all_reuse = sorted({reuse for values in candidates.values() for reuse in values} - {1})
     if io_type != "io_stream" and _fits(_total([o[0] for o in options.values()], fixed_resources), usable):
         all_reuse = []
@@ -140,7 +157,7 @@ def choose_folding(
         converted = convert_at(at)
         for node in converted.get_layers():
             if node.name in at:
-                options[node.name].append(LayerOption(reuse, slowest(node), layer_resources(node)))
+                add_options(node, reuse)
 
     if io_type == "io_stream":
         chosen = _balanced(options, fixed_resources, usable, max(fixed_interval, default=0))
@@ -153,7 +170,10 @@ def choose_folding(
         interval = max([o.interval for o in chosen.values()] + fixed_interval)
     else:
         interval = sum(o.interval for o in chosen.values()) + sum(fixed_interval)
-    return Folding({name: o.reuse for name, o in chosen.items()}, interval, total, usable, io_type, fixed=sorted(fixed))
+    lanes = {name: o.lanes for name, o in chosen.items() if o.lanes > 1}
+    return Folding(
+        {name: o.reuse for name, o in chosen.items()}, interval, total, usable, io_type, sorted(fixed), lanes
+    )
 
 
 def _balanced(options, fixed_resources, usable, floor):

@@ -9,6 +9,7 @@ QDense and QConv2D layers with a term, power-of-two or onion kernel become ``MMA
   precision (truncation of the shared code).
 """
 
+import dataclasses
 import math
 
 import numpy as np
@@ -64,6 +65,24 @@ ONION_GROUP_SIZE = 8
 IO_PARALLEL_CONV_MAX_VALUES = 4096
 
 
+def lane_layout(table, blocks, max_terms, lanes):
+    """A unit table (rows ``[round][group][slot]``, ``blocks`` = rounds * groups, one column per unit) as the C++
+    reads it: ``[round][group][step][unit][lane]``, slot ``step * lanes + lane``, the last step's missing slots
+    empty."""
+    n_units = table.shape[1]
+    steps = -(-max_terms // lanes)
+    padded = np.zeros((blocks, steps * lanes, n_units), table.dtype)
+    padded[:, :max_terms] = table.reshape(blocks, max_terms, n_units)
+    return padded.reshape(blocks, steps, lanes, n_units).transpose(0, 1, 3, 2)
+
+
+def slot_layout(data, blocks, max_terms, n_units, lanes):
+    """``lane_layout``'s inverse: rows ``[round][group][slot]``, one column per unit."""
+    steps = -(-max_terms // lanes)
+    by_slot = np.asarray(data).reshape(blocks, steps, n_units, lanes).transpose(0, 1, 3, 2)
+    return by_slot.reshape(blocks, steps * lanes, n_units)[:, :max_terms].reshape(-1, n_units)
+
+
 class MMACDense(ExactDense):
     """Dense layer on the multi-resolution term MAC.
 
@@ -87,6 +106,7 @@ class MMACDense(ExactDense):
         Attribute("data_budgets", value_type=list),
         Attribute("rounds"),
         Attribute("n_units"),
+        Attribute("term_lanes", default=1),
         Attribute("n_groups"),
         Attribute("group_terms", value_type=list),
         Attribute("acc_width"),
@@ -147,6 +167,13 @@ class MMACDense(ExactDense):
         # Units own whole outputs (docs/mmac_core.md): R rounds of ceil(n_out / R) units; more rounds than outputs
         # would only idle. The streaming Dense takes the groups as they arrive, the io_parallel core round by round.
         reuse = max(1, min(self.model.config.get_reuse_factor(self), n_out))
+        lanes = int(self.get_attr("term_lanes") or 1)
+        if lanes < 1 or (lanes > 1 and (self.streams_groups() or self.get_attr("unit") != "weight_term")):
+            raise ConversionError(
+                f"layer {self.name}: TermLanes {lanes}: several term slots a cycle are for the weight-term units of "
+                "a convolution or an io_parallel Dense (at least 1)"
+            )
+        self.set_attr("term_lanes", lanes)
         table = unit_table(entries, reuse, groups_outer=self.streams_groups())
         self.set_attr(
             "group_terms",
@@ -167,7 +194,7 @@ class MMACDense(ExactDense):
             var_name="t{index}",
             type_name="terms{index}_t",
             precision=IntegerPrecisionType(width=index_bits + exponent_bits + 2, signed=False),
-            data=table.reshape(-1),
+            data=lane_layout(table, reuse * len(spans), max_k, lanes).reshape(-1),
         )
         self._build_accumulator(q)
 
@@ -181,7 +208,8 @@ class MMACDense(ExactDense):
         Its table is in the io_parallel order, rows [round][group][slot], whichever order the layer stores (the
         streaming Dense's twin, ``mrfpga.hls.twin.stream``, lays it out as the groups arrive)."""
         reuse, n_units = self.get_attr("rounds"), self.get_attr("n_units")
-        table = self.get_weights("terms").data.reshape(-1, n_units)
+        lanes, blocks = self.get_attr("term_lanes"), reuse * self.get_attr("n_groups")
+        table = slot_layout(self.get_weights("terms").data, blocks, self.get_attr("max_weight_terms"), n_units, lanes)
         if self.streams_groups():
             shape = (self.get_attr("n_groups"), reuse, self.get_attr("max_weight_terms"), n_units)
             table = table.reshape(shape).transpose(1, 0, 2, 3).reshape(-1, n_units)
@@ -196,6 +224,7 @@ class MMACDense(ExactDense):
             max_data_terms=max(self.get_attr("data_budgets")),
             bias=[int(b) for b in self.get_weights("bias").data],
             out_frac=self.get_attr("acc_frac"),
+            lanes=lanes,
             **node_attributes(
                 self,
                 "n_out group_size group_bases index_bits exponent_bits data_bits data_frac weight_budgets "
@@ -315,7 +344,7 @@ mmac_dense_config_template = config_struct(
     "nnet::mmac_dense_config",
     *unsigned("n_in=patch_size n_out group_size n_groups max_weight_terms max_data_terms data_bits unit=unit_id"),
     "typedef {data_int_t} data_int_t;",
-    *unsigned("index_bits exponent_bits acc_shift reuse_factor=rounds n_units n_resolutions"),
+    *unsigned("index_bits exponent_bits acc_shift reuse_factor=rounds n_units lanes=term_lanes n_resolutions"),
     "typedef {terms_t.name} term_t;",
     "typedef ap_int<{acc_width}> accum_t;",
     "typedef {bias_t.name} bias_t;",
@@ -382,13 +411,14 @@ TEMPLATES = (
 
 
 def group_steps(node, resolution):
-    """Lock-step iterations per group: rounds * K * a, or rounds * K for the weight-term unit. A layer with
-    fewer resolutions than the model (one PoT kernel) uses its last for the others, as its C++ budget tables
-    do."""
+    """Lock-step iterations per group: rounds * K * a, or rounds * ceil(K / lanes) for the weight-term unit. A
+    layer with fewer resolutions than the model (one PoT kernel) uses its last for the others, as its C++ budget
+    tables do."""
     slots = node.get_attr("group_terms")
     r = min(resolution, len(slots) - 1)
     a = node.get_attr("data_budgets")[r] if node.get_attr("unit") == "term_pair" else 1
-    return node.get_attr("rounds") * slots[r] * a
+    lanes = node.get_attr("term_lanes") or 1
+    return node.get_attr("rounds") * -(-slots[r] // lanes) * a
 
 
 def mmac_steps(node, resolution):
@@ -405,15 +435,44 @@ def stream_dense_cycles(node, resolution):
     return stream_dense_timing(ends, group_steps(node, resolution) or 1, packs(node.get_output_variable()))
 
 
-def stream_conv_cycles(node, resolution):
-    """``(latency, interval)`` of the streaming convolution, its walk over the padded positions and its core
-    overlapping (``spec.stream_conv_cycles``, the timing its Verilog twin keeps)."""
+def _positions(node):
     a = node.get_attr
-    positions = conv_positions(
+    return conv_positions(
         a("in_height"), a("in_width"), a("filt_height"), a("filt_width"), a("stride_height"), a("stride_width"),
         a("pad_top"), a("pad_left"), a("out_height"), a("out_width"),
     )  # fmt: skip
-    return stream_conv_timing(positions, mmac_steps(node, resolution) + MMAC_FIXED_CYCLES)
+
+
+def stream_conv_cycles(node, resolution):
+    """``(latency, interval)`` of the streaming convolution, its walk over the padded positions and its core
+    overlapping (``spec.stream_conv_cycles``, the timing its Verilog twin keeps)."""
+    return stream_conv_timing(_positions(node), mmac_steps(node, resolution) + MMAC_FIXED_CYCLES)
+
+
+# The most term slots a unit walks a cycle that reuse_factor auto tries: stage B's sum of that many shifted terms
+# stays a short path, as the twin's other stages are.
+MAX_TERM_LANES = 4
+
+
+def takes_lanes(node):
+    """A streaming convolution of weight-term units, at one term slot a cycle: reuse_factor auto also tries it
+    with more (``lane_estimates``)."""
+    return (
+        node.class_name == "MMACConv2D"
+        and is_stream(node)
+        and node.get_attr("unit") == "weight_term"
+        and node.get_attr("term_lanes") == 1
+    )
+
+
+def lane_estimates(node, lanes, n_resolutions):
+    """``(interval at the slowest resolution, resources)`` of a streaming convolution (``takes_lanes``) with its units
+    walking ``lanes`` term slots a cycle, from its core description: no conversion needed."""
+    core = dataclasses.replace(node.core_spec(), lanes=lanes)
+    interval = max(
+        stream_conv_timing(_positions(node), core.steps(r) + MMAC_FIXED_CYCLES)[1] for r in range(n_resolutions)
+    )
+    return interval, conv_stream_resources(node, core)
 
 
 def cycles(node, resolution):
@@ -479,8 +538,14 @@ def resources(node):
     (``stream_dense_resources``)."""
     if node.streams_groups():
         return stream_dense_resources(node)
-    res = mmac_dense_resources(node.core_spec())
     if node.class_name == "MMACConv2D" and is_stream(node):
-        for key, value in line_buffer_resources(node).items():
-            res[key] = res.get(key, 0) + value
+        return conv_stream_resources(node, node.core_spec())
+    return mmac_dense_resources(node.core_spec())
+
+
+def conv_stream_resources(node, core):
+    """A streaming convolution: its core's, then its line buffers and window registers."""
+    res = mmac_dense_resources(core)
+    for key, value in line_buffer_resources(node).items():
+        res[key] = res.get(key, 0) + value
     return res

@@ -17,6 +17,10 @@ TOOL = "Yosys 0.70 synth_xilinx -family xc7 -noiopad -nodsp -nolutram -flatten -
 # predicates; its term ROM in block RAM. Measured 120 LUT at 24 bits, 122 at 25 (bench_units, demo shape).
 UNIT_LUT = 120.0
 UNIT_DATA_BITS, UNIT_ACC_WIDTH, UNIT_GROUP = 9, 24, 16
+# A lane beyond a unit's first at conv_0's widths (groups of 3, 9-bit values, 22-bit accumulator); lane_lut
+# scales it by the select and the adder. Measured in the issue CNN's whole twin: 53 LUT a lane in conv_0 (4 lanes),
+# 93 in conv_1 (3 lanes, groups of 16, 25 bits).
+LANE_LUT = 60.0
 UNIT_FF_STAGE = 3  # the sign register and the predicates beside the registered product
 LUT_PER_ROM_BIT = 0.0373  # a term ROM below ROM_BLOCK_BITS is distributed: LUTs per stored bit
 # A layer: its step counters, the resolution's step count and floor, the done pulse.
@@ -55,11 +59,12 @@ def mmac_unit_lut(acc_width, data_bits, group_size, rom_bits=0):
 def mmac_dense_resources(spec, rom_block_bits=1024):
     """LUT/FF/BRAM of an io_parallel mMAC Dense layer from its core (``MMACDenseCore``): the units, the group
     select shared by the units, each unit's next-bias select, the output registers, the control."""
-    width, units, group = spec.acc_width, spec.n_units, spec.group_size
-    depth = spec.reuse * spec.n_groups * spec.max_terms
-    entry_bits = spec.index_bits + spec.exponent_bits + 2
+    width, units, group, lanes = spec.acc_width, spec.n_units, spec.group_size, spec.lanes
+    depth = spec.reuse * spec.n_groups * spec.max_steps
+    entry_bits = (spec.index_bits + spec.exponent_bits + 2) * lanes  # a ROM word holds a step's lanes
     block = depth * entry_bits >= rom_block_bits
     unit = mmac_unit_lut(width, spec.data_bits, group, 0 if block else depth * entry_bits)
+    unit += (lanes - 1) * lane_lut(width, spec.data_bits, group)
     lut = (
         units * unit
         + mux_lut(spec.n_groups, group * spec.data_bits)
@@ -80,6 +85,12 @@ def mmac_dense_resources(spec, rom_block_bits=1024):
         "DSP48E1": 0,
         "BRAM_18K": units * math.ceil(depth * entry_bits / 18432) if block else 0,
     }
+
+
+def lane_lut(acc_width, data_bits, group_size):
+    """LUT of each term slot a unit walks a cycle beyond its first: the lane's operand select and shift, and one
+    adder of the accumulator's width into the registered product (``LANE_LUT`` scaled)."""
+    return LANE_LUT + mux_lut(group_size, data_bits) - mux_lut(3, UNIT_DATA_BITS) + 2 * (acc_width - 22)
 
 
 def data_term_resources(spec):

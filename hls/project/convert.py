@@ -175,8 +175,9 @@ def convert(
     ``reuse_factor``: an integer, or ``"auto"``: per layer, the folding the cost model says fits the board
     (``mrfpga.hls.cost.folding``; the choice is the graph's ``mrfpga_folding``). ``mmac_unit``: ``"term_pair"``
     or ``"weight_term"`` for the mMAC layers after a data-term layer (docs/mmac_core.md); None takes the
-    measured default. ``layer_config``: per layer name, hls4ml-style ``{"ReuseFactor": n, "MMACUnit": unit}``
-    overriding the model-wide values."""
+    measured default. ``layer_config``: per layer name, hls4ml-style ``{"ReuseFactor": n, "MMACUnit": unit,
+    "TermLanes": lanes}`` overriding the model-wide values (``TermLanes``: term slots an mMAC unit walks a cycle,
+    docs/mmac_core.md)."""
     if reuse_factor == AUTO:
         return _convert_folded(
             model, output_dir, board, backend, io_type, clock_period, project_name, mmac_unit, layer_config
@@ -228,6 +229,10 @@ def convert(
         unit = own.get("MMACUnit", mmac_unit)
         if unit is not None and layer["class_name"] in ("MMACDense", "MMACConv2D"):
             layer["mmac_unit"] = unit
+        if "TermLanes" in own:
+            if layer["class_name"] not in ("MMACDense", "MMACConv2D"):
+                raise ConversionError(f"hls_config: layer {layer['name']} is not an mMAC layer; TermLanes is theirs")
+            layer["term_lanes"] = int(own["TermLanes"])
         if "ReuseFactor" in own:
             ports.setdefault(layer["name"], {})["ReuseFactor"] = own["ReuseFactor"]
     pin_results_before_switchable_bn(model, ports)
@@ -250,12 +255,14 @@ def _convert_folded(model, output_dir, board, backend, io_type, clock_period, pr
 
     converted = {}  # the chosen folding is often one the search converted already (all at 1, when that fits)
 
-    def convert_at(layer_reuse):
-        key = tuple(sorted(layer_reuse.items()))
+    def convert_at(layer_reuse, layer_lanes=None):
+        key = (tuple(sorted(layer_reuse.items())), tuple(sorted((layer_lanes or {}).items())))
         if key not in converted:
             merged = {name: dict(own) for name, own in layer_config.items()}
             for name, reuse in layer_reuse.items():
                 merged.setdefault(name, {})["ReuseFactor"] = reuse
+            for name, lanes in (layer_lanes or {}).items():
+                merged.setdefault(name, {})["TermLanes"] = lanes
             converted[key] = convert(
                 model, output_dir, board, backend, io_type, clock_period, 1, project_name, mmac_unit, merged
             )
@@ -268,6 +275,8 @@ def _convert_folded(model, output_dir, board, backend, io_type, clock_period, pr
             print(f"  {text}", file=shown, flush=True)
 
         folding = choose_folding(convert_at, model, load_board(board), io_type, n_resolutions(model), fixed, progress)
-    hls_model = convert_at({name: reuse for name, reuse in folding.layer_reuse.items() if reuse != 1})
+    hls_model = convert_at(
+        {name: reuse for name, reuse in folding.layer_reuse.items() if reuse != 1}, folding.layer_lanes
+    )
     hls_model.mrfpga_folding = folding
     return hls_model

@@ -337,10 +337,10 @@ def mmac_dense_verilog(spec, res_bits):
     roms, modules, instances = {}, [], []
     lane_port = ".lane_on(lane_on), " if lanes > 1 else ".lane_on(1'b1), "
     lane_input = ".lane_on(lane_b), " if lanes > 1 else ""
-    rows = lane_rows(spec)
+    rom_rows = lane_rows(spec)
     for u in range(units):
         rom = f"{name}_u{u}.mem"
-        roms[rom] = _rom_text(rows[:, u], entry_bits, lanes)
+        roms[rom] = _rom_text(rom_rows[:, u], entry_bits, lanes)
         head = unit_module_head(f"{name}_u{u}", spec, rom_of)
         modules.append(
             head

@@ -470,6 +470,8 @@ def test_the_api_checks_an_edited_config(small_model, tmp_path):
         (lambda c: c.update(IOType="io_serial"), r"io_type: 'io_serial' is not one of"),
         (lambda c: c.update(ClockPeriod=-1), r"clock_period: -1 ns is not a clock period"),
         (lambda c: c["Model"].update(MMACUnit="adder"), r"\['Model'\]\['MMACUnit'\]: 'adder' is not one of"),
+        (lambda c: c["LayerName"][layer].update(TermLanes=0), rf"\['LayerName'\]\['{layer}'\]\['TermLanes'\]: 0"),
+        (lambda c: c["Model"].update(TermLanes=2), r"\['Model'\]: TermLanes is a layer's setting"),
     ]:
         edited = mrfpga.hls.config_from_keras_model(small_model)
         edit(edited)

@@ -3,7 +3,7 @@
 from functools import partial
 
 import pytest
-from csim_base import DigitsCase, ImageCase
+from csim_base import DigitsCase, ImageCase, value_fixture
 from model_builders import conv, conv_model, digits_cnn_config, train_digits
 
 from mrfpga.training import quantized_data_term, quantized_pot, quantized_term
@@ -100,6 +100,16 @@ class TestMetaCnnWithTermScalesStream(TestMetaCnnStream):
 
 class TestTermConvShortChannelGroupsStream(TestTermConvShortChannelGroups):
     io = "io_stream"  # the same case through io_stream
+
+
+class TestTermConvShortChannelGroupsStreamLanes(TestTermConvShortChannelGroupsStream):
+    """The same with each unit walking three term slots a cycle: at k = 8 a group's last step has two lanes on."""
+
+    conv_term_lanes = value_fixture(3)
+
+
+class TestTermConvShortChannelGroupsLanes(TestTermConvShortChannelGroups):
+    conv_term_lanes = value_fixture(2)  # io_parallel, two slots a cycle
 
 
 QKERAS_CNN = digits_cnn_config({"scheme": "qkeras"}, {"method": "qkeras"})

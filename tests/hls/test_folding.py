@@ -9,6 +9,7 @@ from mrfpga.cli.run_config import QuantizationConfig, from_dict
 from mrfpga.hls import convert_from_keras_model
 from mrfpga.hls.cost.estimate import layer_interval, layer_resources
 from mrfpga.hls.cost.folding import FIT_MARGIN, RESOURCE_KEYS, choose_folding, reuse_candidates
+from mrfpga.hls.layers.mmac import MAX_TERM_LANES
 from mrfpga.hls.layers.streaming import fifo_resources
 from mrfpga.hls.project.boards import load_board
 from mrfpga.hls.project.convert import convert
@@ -24,8 +25,10 @@ def cnn():
 
 
 def converter(model, tmp_path, io_type="io_stream"):
-    def convert_at(layer_reuse):
+    def convert_at(layer_reuse, layer_lanes=None):
         layers = {name: {"ReuseFactor": reuse} for name, reuse in layer_reuse.items()}
+        for name, lanes in (layer_lanes or {}).items():
+            layers.setdefault(name, {})["TermLanes"] = lanes
         return convert(model, tmp_path / "prj", "pynq-z2", io_type=io_type, layer_config=layers)
 
     return convert_at
@@ -54,7 +57,8 @@ def test_io_parallel_fits_at_reuse_factor_1(tmp_path):
 
 def test_io_stream_takes_the_fastest_folding_that_fits(cnn, tmp_path):
     """On a board where the fastest folding does not fit, the chosen one fits and no other combination of the
-    layers' reuse factors that fits is faster (every combination converted and estimated)."""
+    layers' reuse factors (and the convolution's term lanes) that fits is faster (every combination converted and
+    estimated)."""
     convert_at = converter(cnn, tmp_path)
     fastest, _ = totals(convert_at({}))
     pynq = load_board("pynq-z2")
@@ -67,13 +71,16 @@ def test_io_stream_takes_the_fastest_folding_that_fits(cnn, tmp_path):
     board = dataclasses.replace(pynq, resources={**pynq.resources, "LUT": int(lut / FIT_MARGIN)})
 
     folding = choose_folding(convert_at, cnn, board, "io_stream", N_RES, {})
-    chosen, interval = totals(convert_at(folding.layer_reuse))
+    chosen, interval = totals(convert_at(folding.layer_reuse, folding.layer_lanes))
     assert (chosen, interval) == (folding.resources, folding.interval)
     assert all(chosen[k] <= folding.usable[k] for k in RESOURCE_KEYS)
     assert folding.layer_reuse != {"conv_0": 1, "logits": 1}
     fitting = []
-    for combination in itertools.product(*candidates.values()):
-        resources, at = totals(convert_at(dict(zip(candidates, combination, strict=True))))
+    conv_lanes = range(1, MAX_TERM_LANES + 1)
+    for (conv_reuse, lanes), logits_reuse in itertools.product(
+        itertools.product(candidates["conv_0"], conv_lanes), candidates["logits"]
+    ):
+        resources, at = totals(convert_at({"conv_0": conv_reuse, "logits": logits_reuse}, {"conv_0": lanes}))
         if all(resources[k] <= folding.usable[k] for k in RESOURCE_KEYS):
             fitting.append(at)
     assert folding.interval == min(fitting)
@@ -106,3 +113,12 @@ def test_the_run_configuration_takes_auto_by_default_and_refuses_other_words():
     assert from_dict({"hls": {"reuse_factor": 4}}).hls.reuse_factor == 4
     with pytest.raises(ConfigError, match="reuse_factor"):
         from_dict({"hls": {"reuse_factor": "fast"}})
+
+
+def test_term_lanes_are_refused_where_the_units_do_not_take_them(cnn, tmp_path):
+    """Several term slots a cycle are for the weight-term units of a convolution or an io_parallel Dense."""
+    with pytest.raises(ConversionError, match=r"layer logits: TermLanes 2: several term slots a cycle are for"):
+        convert(cnn, tmp_path / "prj", "pynq-z2", io_type="io_stream", layer_config={"logits": {"TermLanes": 2}})
+    other = next(layer.name for layer in cnn.layers if type(layer).__name__ not in ("QConv2D", "QDense", "InputLayer"))
+    with pytest.raises(ConversionError, match=rf"layer {other} is not an mMAC layer; TermLanes is theirs"):
+        convert(cnn, tmp_path / "prj", "pynq-z2", io_type="io_stream", layer_config={other: {"TermLanes": 2}})

@@ -105,13 +105,19 @@ class CsimCase:
 
     reuse_factor = value_fixture(1)
     mmac_unit = value_fixture(None)  # the mMAC unit after data-term layers; None: the kit's default
+    conv_term_lanes = value_fixture(None)  # term slots a cycle of every convolution's units (TermLanes)
 
     @pytest.fixture(scope="class")
     @classmethod
-    def project(cls, model, io_type, reuse_factor, mmac_unit, tmp_path_factory):
+    def project(cls, model, io_type, reuse_factor, mmac_unit, conv_term_lanes, tmp_path_factory):
+        layer_config = {
+            layer.name: {"TermLanes": conv_term_lanes}
+            for layer in model.layers
+            if conv_term_lanes and type(layer).__name__ == "QConv2D"
+        }
         hls_model = convert(
             model, tmp_path_factory.mktemp("prj"), board="pynq-z2", io_type=io_type, project_name=PROJECT_NAME,
-            reuse_factor=reuse_factor, mmac_unit=mmac_unit,
+            reuse_factor=reuse_factor, mmac_unit=mmac_unit, layer_config=layer_config,
         )  # fmt: skip
         hls_model.write()
         hls_model.compile()
