@@ -196,15 +196,18 @@ Steps:
     Units:
         for (unsigned u = 0; u < CONFIG_T::n_units; u++) {
             #pragma HLS UNROLL
-            accum_t sum = acc[u];
+            // The lanes' products summed first, then one addition into the accumulator: the loop-carried path
+            // is a single adder whatever the lanes (the twin's stages B and C).
+            accum_t lanes_sum = 0;
         Lanes:
             for (unsigned l = 0; l < lanes; l++) {
                 #pragma HLS UNROLL
                 const typename CONFIG_T::term_t entry =
                     terms[(((round * CONFIG_T::n_groups + g) * max_steps + slot) * CONFIG_T::n_units + u) * lanes + l];
-                sum = core::template step<group_size>(entry, w_floor, 0, d, slot * lanes + l < slots, group,
-                                                      value_terms, sum);
+                lanes_sum += core::template step<group_size>(entry, w_floor, 0, d, slot * lanes + l < slots, group,
+                                                             value_terms, accum_t(0));
             }
+            const accum_t sum = acc[u] + lanes_sum;
             if (round_ends) {
                 // The accumulator is an integer on the output's grid: copy its bits.
                 const unsigned o = round * CONFIG_T::n_units + u;
