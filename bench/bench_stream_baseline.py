@@ -18,8 +18,8 @@ resolution allows (``plain_stream.fold_for_interval``), so its interval is at mo
   products);
 - LUT x interval, ours over plain's (below 1: ours is cheaper).
 
-``--lanes conv_0=4,conv_1=3:2`` measures ours with those convolution cores instead: term slots a cycle per unit
-(``lanes``) and, after a colon, the reuse factor; the Verilog twin only (the HLS layers do not take lanes yet).
+``--lanes conv_0=4,conv_1=3:2`` measures ours with those convolution cores instead of auto's: term slots a cycle
+per unit (``lanes``, the layers' ``TermLanes``) and, after a colon, the reuse factor, refolded in the Verilog twin.
 
 Run from the repository root (about 10 minutes: a Yosys run per distinct plain folding):
 
@@ -99,7 +99,9 @@ def main():
     parser.add_argument("--units", type=int, default=4, help="mMAC units synthesized per core (0: every one)")
     parser.add_argument("--verify", action="store_true", help="simulate both designs in Verilator too")
     parser.add_argument("--out", type=Path, default=None, help="keep the twins here (default: a temporary folder)")
-    parser.add_argument("--lanes", default="", help="convolution cores as layer=lanes[:reuse],... (twin only)")
+    parser.add_argument(
+        "--lanes", default="", help="convolution cores as layer=lanes[:reuse],... (refolded in the twin)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)

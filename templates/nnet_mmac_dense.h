@@ -59,8 +59,8 @@ struct mmac_dense_config {
     static unsigned group_base(unsigned group) { return group * group_size; }  // first input of a group
 };
 
-// The term table as the layers' parameters name it: reuse_factor * n_groups * max_weight_terms entries for each
-// of the n_units units, in the layout of the layer that reads it.
+// The term table as the layers' parameters name it: reuse_factor * n_groups * max_steps * lanes entries for each
+// of the n_units units (every group's slots padded to whole steps), in the layout of the layer that reads it.
 template <typename CONFIG_T> struct mmac_term_table {
     static const unsigned max_steps = (CONFIG_T::max_weight_terms + CONFIG_T::lanes - 1) / CONFIG_T::lanes;
     static const unsigned size =

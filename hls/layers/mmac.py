@@ -22,6 +22,7 @@ from mrfpga.hls.twin.spec import (
     MMACDenseCore,
     conv_positions,
     held_terms,
+    lane_steps,
     pack_group_terms,
     stream_group_ends,
     unit_table,
@@ -67,13 +68,8 @@ IO_PARALLEL_CONV_MAX_VALUES = 4096
 
 def lane_layout(table, blocks, max_terms, lanes):
     """A unit table (rows ``[round][group][slot]``, ``blocks`` = rounds * groups, one column per unit) as the C++
-    reads it: ``[round][group][step][unit][lane]``, slot ``step * lanes + lane``, the last step's missing slots
-    empty."""
-    n_units = table.shape[1]
-    steps = -(-max_terms // lanes)
-    padded = np.zeros((blocks, steps * lanes, n_units), table.dtype)
-    padded[:, :max_terms] = table.reshape(blocks, max_terms, n_units)
-    return padded.reshape(blocks, steps, lanes, n_units).transpose(0, 1, 3, 2)
+    reads it: ``[round][group][step][unit][lane]`` (``spec.lane_steps``)."""
+    return lane_steps(table, blocks, max_terms, lanes).transpose(0, 1, 3, 2)
 
 
 def slot_layout(data, blocks, max_terms, n_units, lanes):
@@ -417,8 +413,7 @@ def group_steps(node, resolution):
     slots = node.get_attr("group_terms")
     r = min(resolution, len(slots) - 1)
     a = node.get_attr("data_budgets")[r] if node.get_attr("unit") == "term_pair" else 1
-    lanes = node.get_attr("term_lanes") or 1
-    return node.get_attr("rounds") * -(-slots[r] // lanes) * a
+    return node.get_attr("rounds") * -(-slots[r] // node.get_attr("term_lanes")) * a
 
 
 def mmac_steps(node, resolution):

@@ -584,6 +584,18 @@ def unit_table(entries, reuse, groups_outer=False):
     return by_unit.transpose(order).reshape(-1, n_units)
 
 
+def lane_steps(table, blocks, max_terms, lanes):
+    """A unit table (rows ``[round][group][slot]``, ``blocks`` = rounds * groups, one column per unit) with each
+    group's slots padded to whole steps of ``lanes`` slots, empty entries past the last stored one: shape
+    ``(blocks, steps, lanes, units)``, slot ``step * lanes + lane``. The twin's ROM words and the C++ table are
+    laid out from it."""
+    n_units = table.shape[1]
+    steps = -(-max_terms // lanes)
+    padded = np.zeros((blocks, steps * lanes, n_units), np.int64)
+    padded[:, :max_terms] = table.reshape(blocks, max_terms, n_units)
+    return padded.reshape(blocks, steps, lanes, n_units)
+
+
 def dense_core(
     name,
     magnitudes,

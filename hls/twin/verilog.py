@@ -15,7 +15,7 @@ import numpy as np
 
 from mrfpga.hls.package_data import package_dir
 
-from .spec import accumulator_low_bits, bits_for, check_chain
+from .spec import accumulator_low_bits, bits_for, check_chain, lane_steps
 
 PRIMITIVES = ("mrfpga_rom.v", "mrfpga_mmac_unit.v")
 # A unit's term ROM from this size on goes into block RAM (one 18 Kib block holds 1,024 x 18 bits).
@@ -250,19 +250,6 @@ def _rom_text(column, entry_bits, lanes=1):
     return "".join(f"{w:0{digits}x}\n" for w in words)
 
 
-def lane_rows(spec):
-    """The unit table with each group's slots padded to whole ROM rows of ``spec.lanes`` slots (empty entries past
-    the last stored slot): rows ``[round][group][slot]``, one column per unit; ``lanes`` consecutive rows make one
-    ROM word (``_rom_text``)."""
-    lanes = spec.lanes
-    if lanes == 1:
-        return spec.table
-    blocks = spec.table.reshape(spec.reuse * spec.n_groups, spec.max_terms, spec.n_units)
-    padded = np.zeros((blocks.shape[0], spec.max_steps * lanes, spec.n_units), np.int64)
-    padded[:, : spec.max_terms] = blocks
-    return padded.reshape(-1, spec.n_units)
-
-
 @dataclass(frozen=True)
 class UnitRom:
     """What a layer's weight-term units share: their ROMs' shape and the resolution's table of term slots and
@@ -280,8 +267,8 @@ class UnitRom:
 
 
 def unit_rom(spec, res_bits):
-    lanes = getattr(spec, "lanes", 1)
-    depth = spec.reuse * spec.n_groups * (spec.max_steps if lanes > 1 else spec.max_terms)
+    lanes = spec.lanes
+    depth = spec.reuse * spec.n_groups * spec.max_steps
     entry_bits = spec.index_bits + spec.exponent_bits + 2
     floor_bits, slot_bits = bits_for(max(spec.weight_floors)), bits_for(max(spec.group_terms))
     values = {"slots": (slot_bits, spec.group_terms), "floor": (floor_bits, spec.weight_floors)}
@@ -328,7 +315,7 @@ def mmac_dense_verilog(spec, res_bits):
     group, n_groups, reuse, units, max_terms = spec.group_size, spec.n_groups, spec.reuse, spec.n_units, spec.max_terms
     rom_of = unit_rom(spec, res_bits)
     lanes = rom_of.lanes
-    row_steps = spec.max_steps if lanes > 1 else max_terms  # ROM rows per group
+    row_steps = spec.max_steps  # ROM rows per group
     jb, gb, tb = bits_for(reuse - 1), bits_for(n_groups - 1), bits_for(row_steps - 1)
     ab_addr, entry_bits, table = rom_of.addr_bits, rom_of.entry_bits, rom_of.table
     floor_bits, slot_bits = rom_of.floor_bits, rom_of.slot_bits
@@ -337,7 +324,8 @@ def mmac_dense_verilog(spec, res_bits):
     roms, modules, instances = {}, [], []
     lane_port = ".lane_on(lane_on), " if lanes > 1 else ".lane_on(1'b1), "
     lane_input = ".lane_on(lane_b), " if lanes > 1 else ""
-    rom_rows = lane_rows(spec)
+    # A unit's ROM word is a step's lanes: rows [round][group][step][lane], `lanes` rows to a word.
+    rom_rows = lane_steps(spec.table, reuse * n_groups, max_terms, lanes).reshape(-1, units)
     for u in range(units):
         rom = f"{name}_u{u}.mem"
         roms[rom] = _rom_text(rom_rows[:, u], entry_bits, lanes)
