@@ -69,7 +69,7 @@ from .tools import (
     yosys_command,
     yosys_version,
 )
-from .verilog import ROM_BLOCK_BITS, chain_lines
+from .verilog import ROM_BLOCK_BITS, chain_lines, chain_ports, module_ports
 
 TOP = "mrfpga_top"
 RTL_DIR = package_dir("templates") / "rtl"
@@ -681,20 +681,11 @@ def top_verilog(specs, top=TOP, keep=False):
     """The chain: each layer starts on the previous one's done; the ports of the multi-resolution twin's top
     (the resolution input unused). ``top``: the module's name; ``keep``: marked keep_hierarchy (a design among
     several, ``write_designs``)."""
-    first, last = specs[0], specs[-1]
     lines = [
         f"\n// The chain {' -> '.join(spec.name for spec in specs)}; cycles are the sum of the layers' "
         f"({total_cycles(specs)}).",
         *(["(* keep_hierarchy *)"] if keep else []),
-        f"module {top} (",
-        "  input wire clk,",
-        "  input wire rst,",
-        "  input wire start,",
-        "  input wire [0:0] resolution,  // one resolution: unused",
-        f"  input wire [{first.n_in * first.in_width - 1}:0] in_data,",
-        "  output wire done,",
-        f"  output wire [{last.n_outputs * last.out_width - 1}:0] out_data",
-        ");",
+        *module_ports(top, chain_ports(specs, "input wire [0:0] resolution  // one resolution: unused")),
     ]
     return "\n".join(lines + chain_lines(specs, module_name))
 

@@ -47,6 +47,12 @@ def alias(name):
     return property(lambda self: getattr(self, name))
 
 
+def rows_of(name):
+    """A read-only property: how many rows the field ``name`` has (``n_resolutions``, from the layer's table with a
+    row per resolution)."""
+    return property(lambda self: len(getattr(self, name)))
+
+
 def check_codes(spec, codes, what="layer"):
     """``codes`` as int64, checked to be (samples, n_in) and inside the layer's input range."""
     codes = np.asarray(codes, np.int64)
@@ -102,10 +108,7 @@ class DataTermCore:
         )
         require(self.encoding in ENCODINGS, self.name, f"unknown encoding {self.encoding!r}")
 
-    @property
-    def n_resolutions(self):
-        return len(self.budgets)
-
+    n_resolutions = rows_of("budgets")
     n_outputs = alias("n_in")
 
     @property
@@ -191,10 +194,7 @@ class MMACDenseCore:
         valid, exponents = entry_exponents(self.table, self.index_bits, self.exponent_bits)
         return int(exponents[valid].max(initial=0))
 
-    @property
-    def n_resolutions(self):
-        return len(self.weight_budgets)
-
+    n_resolutions = rows_of("weight_budgets")
     n_outputs = alias("n_out")
     out_width = alias("acc_width")
     out_signed = True
@@ -260,10 +260,7 @@ class ScaleShiftCore:
                 f"{key}: one row of {self.n_chan} per resolution",
             )
 
-    @property
-    def n_resolutions(self):
-        return len(self.scales)
-
+    n_resolutions = rows_of("scales")
     n_outputs = alias("n_in")
     out_width = alias("acc_width")
     out_signed = True

@@ -58,6 +58,7 @@ from .verilog import (
     data_term_value_verilog,
     mmac_dense_verilog,
     module_name,
+    module_ports,
     unit_module_head,
     unit_parameters,
     unit_rom,
@@ -733,19 +734,20 @@ def stream_top_verilog(layers, fifo_depths, res_bits):
     """The twin's top: the layers joined by FIFOs of ``fifo_depths`` (as the HLS project's streams), the first
     layer's input and the last one's output on the testbench's ports."""
     first, last = layers[0], layers[-1]
+    ports = [
+        "input wire clk",
+        "input wire rst",
+        f"input wire [{res_bits - 1}:0] resolution",
+        "input wire in_valid",
+        "output wire in_ready",
+        f"input wire [{first.words * first.spec.in_width - 1}:0] in_data",
+        "output wire out_valid",
+        "input wire out_ready",
+        f"output wire [{last.out_values * last.spec.out_width - 1}:0] out_data",
+    ]
     lines = [
         f"\n// The chain {' -> '.join(layer.spec.name for layer in layers)}, joined by FIFOs of {list(fifo_depths)}.",
-        f"module {TOP} (",
-        "  input wire clk,",
-        "  input wire rst,",
-        f"  input wire [{res_bits - 1}:0] resolution,",
-        "  input wire in_valid,",
-        "  output wire in_ready,",
-        f"  input wire [{first.words * first.spec.in_width - 1}:0] in_data,",
-        "  output wire out_valid,",
-        "  input wire out_ready,",
-        f"  output wire [{last.out_values * last.spec.out_width - 1}:0] out_data",
-        ");",
+        *module_ports(TOP, ports),
         "  wire valid_0 = in_valid, ready_out = out_ready;",
         f"  wire [{first.words * first.spec.in_width - 1}:0] data_0 = in_data;",
     ]

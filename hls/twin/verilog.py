@@ -476,21 +476,37 @@ def resolution_bits(specs):
     return bits_for(max(spec.n_resolutions for spec in specs) - 1)
 
 
+def module_ports(name, ports):
+    """A top's ``module name (`` line, its ports one a line (no comma after the last; a port's ``  // note``
+    stays after its comma) and the closing ``);``."""
+    lines = [f"module {name} ("]
+    for n, port in enumerate(ports):
+        declaration, _, note = port.partition("  // ")
+        lines.append(f"  {declaration}{',' if n + 1 < len(ports) else ''}" + (f"  // {note}" if note else ""))
+    return [*lines, ");"]
+
+
+def chain_ports(specs, resolution):
+    """The ports of a top that chains ``specs`` (``chain_lines``): ``resolution``, the resolution input's
+    declaration."""
+    first, last = specs[0], specs[-1]
+    return [
+        "input wire clk",
+        "input wire rst",
+        "input wire start",
+        resolution,
+        f"input wire [{first.n_in * first.in_width - 1}:0] in_data",
+        "output wire done",
+        f"output wire [{last.n_outputs * last.out_width - 1}:0] out_data",
+    ]
+
+
 def top_verilog(specs):
     """The chain: each layer starts on the previous one's done; the resolution is latched at the top's start."""
     rb = resolution_bits(specs)
-    first, last = specs[0], specs[-1]
     lines = [
         f"\n// The chain {' -> '.join(spec.name for spec in specs)}; cycles are the sum of the layers'.",
-        f"module {TOP} (",
-        "  input wire clk,",
-        "  input wire rst,",
-        "  input wire start,",
-        f"  input wire [{rb - 1}:0] resolution,",
-        f"  input wire [{first.n_in * first.in_width - 1}:0] in_data,",
-        "  output wire done,",
-        f"  output wire [{last.n_outputs * last.out_width - 1}:0] out_data",
-        ");",
+        *module_ports(TOP, chain_ports(specs, f"input wire [{rb - 1}:0] resolution")),
         f"  reg [{rb - 1}:0] resolution_q;",
         "  always @(posedge clk) if (start) resolution_q <= resolution;",
         f"  wire [{rb - 1}:0] resolution_now = start ? resolution : resolution_q;",
