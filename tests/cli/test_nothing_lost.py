@@ -281,7 +281,7 @@ THREE_STOPS = [("batch:1:5", "KILL"), ("written:2", "INT"), ("swap", "KILL")]
         pytest.param(EVERY_STOP, id="every_stop", marks=pytest.mark.extended),
     ],
 )
-def test_a_run_stopped_anywhere_resumes_to_the_identical_model(uninterrupted, tmp_path, stops):
+def test_a_run_stopped_anywhere_resumes_to_the_identical_model(uninterrupted, tmp_path, stops, capsys):
     """Killed mid-epoch, between writing a checkpoint and committing it, between committing it and deleting
     the previous one, stopped by Ctrl-C, and killed while swapping in the output: each time the same command
     with --resume continues, and the end is bit for bit the uninterrupted model and loss history."""
@@ -297,8 +297,8 @@ def test_a_run_stopped_anywhere_resumes_to_the_identical_model(uninterrupted, tm
         assert not resumed.exists()
     state = json.loads((staging_path(resumed) / "checkpoints" / "meta" / "trainer_state.json").read_text())
     assert state["epoch"] == 3
-    refused = mrfpga("train", config, "--out", resumed)
-    assert refused.returncode == 2 and "add --resume to continue it, or --force to discard it" in refused.stderr
+    assert main(["train", str(config), "--out", str(resumed)]) == 2  # refused in process: no TensorFlow start
+    assert "add --resume to continue it, or --force to discard it" in capsys.readouterr().err
     done = mrfpga("train", config, "--out", resumed, "--resume")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Resuming after training" in done.stdout
@@ -311,42 +311,41 @@ def test_a_run_stopped_anywhere_resumes_to_the_identical_model(uninterrupted, tm
 
 
 @pytest.mark.slow
-def test_no_kill_force_or_failing_retry_loses_a_completed_run(uninterrupted, tmp_path):
+def test_no_kill_force_or_failing_retry_loses_a_completed_run(uninterrupted, tmp_path, capsys):
     config, whole = uninterrupted
     precious = tmp_path / "o" / "precious"
     shutil.copytree(whole, precious)
     missing_data = write_config(tmp_path / "missing.yaml", data=str(tmp_path / "nowhere.npz"))
 
+    retry = ["train", str(missing_data), "--out", str(precious), "--force"]  # refused: run in process
     killed = mrfpga("train", config, "--out", precious, "--force", stop_at="batch:1:5")
     assert killed.returncode == KILLED and same_tree(whole, precious)
-    retry = mrfpga("train", missing_data, "--out", precious, "--force")
-    assert retry.returncode == 2 and "nowhere.npz does not exist" in retry.stderr
+    assert main(retry) == 2 and "nowhere.npz does not exist" in capsys.readouterr().err
     assert same_tree(whole, precious)
 
     # Killed in the swap itself, with the old run set aside: the next command puts it back first.
     killed = mrfpga("train", config, "--out", precious, "--force", stop_at="swap")
     assert killed.returncode == KILLED and not precious.exists()
-    retry = mrfpga("train", missing_data, "--out", precious, "--force")
-    assert retry.returncode == 2 and f"restored {precious}" in retry.stderr
+    assert main(retry) == 2 and f"restored {precious}" in capsys.readouterr().err
     assert same_tree(whole, precious)
     assert sorted(p.name for p in precious.parent.iterdir()) == ["precious"]
 
 
 @pytest.mark.slow
-def test_run_stopped_after_training_continues_with_resume(tmp_path):
+def test_run_stopped_after_training_continues_with_resume(tmp_path, capsys):
     config = write_config(tmp_path / "c.yaml", epochs=1)
     run = tmp_path / "run"
     stopped = mrfpga("run", config, "--out", run, stop_at="trained", signal="INT")
     assert stopped.returncode == 130, stopped.stderr[-2000:]
     assert f"the unfinished run is kept in {staging_path(run)}" in stopped.stderr
     assert "--resume" in stopped.stderr and not run.exists()
-    done = mrfpga("run", config, "--out", run, "--resume")
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "Resuming after training" in done.stdout and "Epoch 1/1" not in done.stdout
+    assert main(["run", str(config), "--out", str(run), "--resume"]) == 0  # the rest of the run, in process
+    out = capsys.readouterr().out
+    assert "Resuming after training" in out and "Epoch 1/1" not in out
     report = json.loads((run / "report.json").read_text())
     assert all(r["csim_mismatches"] == 0 for r in report["resolutions"])
-    again = mrfpga("run", config, "--out", run, "--resume")
-    assert again.returncode == 2 and f"'mrfpga csim {run}'" in again.stderr
+    assert main(["run", str(config), "--out", str(run), "--resume"]) == 2
+    assert f"'mrfpga csim {run}'" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "run"]
     # The scripts and sources that synthesis reads do not name the directory the project was written in
     # (hls4ml_config.yml records it, and the g++ library its build path; neither is read again).

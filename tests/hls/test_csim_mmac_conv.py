@@ -4,7 +4,7 @@ from functools import partial
 
 import pytest
 from csim_base import DigitsCase, ImageCase, value_fixture
-from model_builders import conv, conv_model, digits_cnn_config, train_digits
+from model_builders import SHARES_TRAINED_DIGITS, conv, conv_model, digits_cnn_config, train_digits
 
 from mrfpga.training import quantized_data_term, quantized_pot, quantized_term
 
@@ -61,6 +61,7 @@ class TestPotConvOnRawInput(ImageCase):
         return term_conv_model(cls.input_shape, blocks, 5, seed=9, input_activation=False)
 
 
+@SHARES_TRAINED_DIGITS
 class TestMetaCnnWithSwitchableBatchNorm(DigitsCase):
     """The digits CNN of the kit, trained briefly as a meta model: BN folds per resolution into scale/shift."""
 

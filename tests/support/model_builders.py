@@ -2,7 +2,11 @@
 differs (an untrained switchable BN is the identity at every resolution); small convolutional stacks
 (``conv_model``); the kit's digits CNN trained briefly (``train_digits``)."""
 
+import functools
+import json
+
 import numpy as np
+import pytest
 import tensorflow as tf
 from qkeras import QActivation, QConv2D, QDense, quantized_bits
 
@@ -88,5 +92,15 @@ def digits_cnn_config(quantization, training=None):
 
 def train_digits(config):
     """The models ``training.methods.train`` makes of the run configuration ``config`` (a mapping) on the digits,
-    by name."""
-    return train(from_dict(config), load_digits(), verbose=0)[0]
+    by name; trained once per worker for each configuration (a case and its io_stream variant share them: put
+    both in one xdist group, ``SHARES_TRAINED_DIGITS``)."""
+    return _trained_digits(json.dumps(config, sort_keys=True))
+
+
+# The xdist group of the cases that share a model trained by train_digits.
+SHARES_TRAINED_DIGITS = pytest.mark.xdist_group("trained_digits")
+
+
+@functools.cache
+def _trained_digits(config_json):
+    return train(from_dict(json.loads(config_json)), load_digits(), verbose=0)[0]

@@ -23,10 +23,10 @@ KINDS = ["plain_quant", *["conv_stream", "scale_shift", "plain_quant", "max_pool
 
 @pytest.fixture(scope="module")
 def plain_cnn(tmp_path_factory):
-    """The kit's CNN (filters 4 and 6) as the plain baseline builds it, weights and BN spread, converted io_stream:
+    """The kit's CNN (filters 2 and 3) as the plain baseline builds it, weights and BN spread, converted io_stream:
     ``(Keras model, its streaming twin's layers, FIFO depths)``."""
-    config = baseline_config(from_dict({"model": {"kind": "cnn", "filters": [4, 6]}, "hls": {"io_type": "io_stream"}}))
-    model = build_cnn(SHAPE, 10, [4, 6], config.quantization, seed=0)
+    config = baseline_config(from_dict({"model": {"kind": "cnn", "filters": [2, 3]}, "hls": {"io_type": "io_stream"}}))
+    model = build_cnn(SHAPE, 10, [2, 3], config.quantization, seed=0)
     rng = np.random.default_rng(1)
     for layer in model.layers:
         if layer.weights and not layer.name.startswith("bn_"):
