@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from processes import mrfpga_in_process
 from sklearn.datasets import load_digits
 
 from mrfpga.cli import pipeline
@@ -26,6 +27,13 @@ def mrfpga(*args):
     return done.stdout
 
 
+def in_process(capsys, *args):
+    """A stage after the first, in process: the console script's start is the first stage's."""
+    status, out, err = mrfpga_in_process(capsys, *args)
+    assert status == 0, out[-3000:] + err[-3000:]
+    return out
+
+
 def check_report(report, samples):
     rows = report["resolutions"]
     for row in rows:
@@ -40,7 +48,7 @@ def check_report(report, samples):
 
 
 @pytest.mark.longest
-def test_user_npz_whose_width_is_not_a_multiple_of_the_group_size(tmp_path):
+def test_user_npz_whose_width_is_not_a_multiple_of_the_group_size(tmp_path, capsys):
     x, y = load_digits(return_X_y=True)
     # 20 central pixels as uint8 images, as image sets are kept: data.scale auto takes them to x / 255 = digit / 17,
     # deliberately off the input grid.
@@ -58,8 +66,8 @@ def test_user_npz_whose_width_is_not_a_multiple_of_the_group_size(tmp_path):
     run = tmp_path / "run"
 
     mrfpga("train", tmp_path / "user.yaml", "--out", run)
-    mrfpga("convert", run)
-    out = mrfpga("csim", run)
+    in_process(capsys, "convert", run)
+    out = in_process(capsys, "csim", run)
     assert "mismatch" in out
 
     report = json.loads((run / "report.json").read_text())
@@ -83,13 +91,13 @@ def test_user_npz_whose_width_is_not_a_multiple_of_the_group_size(tmp_path):
     assert "xc7z045ffg900-2" in script and "myproject_prj/solution1/impl/ip" in script
 
     # Re-running a stage never silently replaces its outputs.
-    refused = subprocess.run([MRFPGA, "csim", str(run)], capture_output=True, text=True)
-    assert refused.returncode == 2 and "--force" in refused.stderr
+    status, _, err = mrfpga_in_process(capsys, "csim", run)
+    assert status == 2 and "--force" in err
 
     # The Verilog twin of this run (the demo measures its own; its test is in make test-all): the same outputs
     # as the C simulation at every resolution, cycle for cycle, and a Yosys-measured size that fits the board.
     simulated = sorted(p.relative_to(run) for p in (run / "hls_project").rglob("*"))
-    out = mrfpga("hw", run)
+    out = in_process(capsys, "hw", run)
     assert sorted(p.relative_to(run) for p in (run / "hls_project").rglob("*")) == simulated  # left as it was
     report = json.loads((run / "report.json").read_text())
     for row in report["resolutions"]:

@@ -2,21 +2,17 @@
 warnings; and, end to end on a synthetic standardized data set, a term meta model against the float model."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from processes import mrfpga_in_process
 
 from mrfpga.cli.run_config import from_dict
 from mrfpga.hls.package_data import package_dir
 from mrfpga.training.data import InputGrid, Normalization, fit_input_grid
 from mrfpga.training.errors import ConfigError
 from mrfpga.training.quantizers import quantized_data_term
-
-MRFPGA = str(Path(sys.executable).parent / "mrfpga")
 
 
 def synthetic(n_train=2000, n_test=1000, n_features=16, n_classes=4, seed=0):
@@ -86,10 +82,10 @@ def test_data_config_keys():
         from_dict({"data": {"input_signed": "yes"}})
 
 
-def mrfpga(*args):
-    done = subprocess.run([MRFPGA, *map(str, args)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done.stdout
+def mrfpga(capsys, *args):
+    status, out, err = mrfpga_in_process(capsys, *args)
+    assert status == 0, out[-3000:] + err[-3000:]
+    return out
 
 
 def write_config(tmp_path, name, data, **sections):
@@ -104,7 +100,7 @@ def write_config(tmp_path, name, data, **sections):
 
 
 @pytest.mark.slow
-def test_standardized_signed_data_end_to_end(tmp_path):
+def test_standardized_signed_data_end_to_end(tmp_path, capsys):
     """On standardized data with negative features: the meta model's top resolution within 2 pp of the float
     model of the same architecture trained the same way, 0 mismatches at every resolution, from the CLI."""
     from mrfpga.cli.pipeline import load_data, load_model
@@ -118,7 +114,7 @@ def test_standardized_signed_data_end_to_end(tmp_path):
         training={"epochs": 20}, hls={"csim_samples": 300, "measure": False},  # the twin: test_pipeline's user-npz run
         quantization={"resolutions": [[2, 8], [2, 12], [3, 14], [3, 20]]},  # 4 of the 8: a shorter run
     )  # fmt: skip
-    out = mrfpga("run", config, "--out", tmp_path / "run")
+    out = mrfpga(capsys, "run", config, "--out", tmp_path / "run")
     assert "WARNING: input grid" not in out
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["input"]["input_grid"]["signed"] and report["input"]["normalization"]["kind"] == "standard"
@@ -148,7 +144,7 @@ def test_standardized_signed_data_end_to_end(tmp_path):
         tmp_path, "clipped", {"source": "raw.npz", "normalize": "standard", "input_signed": False},
         training={"epochs": 20}, quantization={"resolutions": [[2, 8], [2, 12], [3, 14], [3, 20]]},
     )  # fmt: skip
-    out = mrfpga("train", clipped, "--out", tmp_path / "clipped")
+    out = mrfpga(capsys, "train", clipped, "--out", tmp_path / "clipped")
     assert "are negative and clip to 0" in out
     warned = json.loads((tmp_path / "clipped" / "input.json").read_text())
     assert 0.4 < warned["out_of_grid"]["train"]["clipped"] < 0.6

@@ -1,13 +1,11 @@
 """Every training method trains from a config; models, checkpoints, resume and the cascade behave."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from processes import mrfpga_in_process
 
 from mrfpga.cli.run_config import Config, from_dict
 from mrfpga.training.cascade import cascade
@@ -18,7 +16,6 @@ from mrfpga.training.resolution import n_resolutions, set_resolution
 from mrfpga.training.steps import onion_weights
 
 pytestmark = pytest.mark.slow
-MRFPGA = str(Path(sys.executable).parent / "mrfpga")
 
 
 def small_config(**sections):
@@ -131,7 +128,7 @@ def test_distillation_settings_reach_the_step(method, digits):
         assert any(not np.array_equal(a, b) for a, b in zip(default, weights(**other), strict=True)), other
 
 
-def test_evaluate_writes_tables_and_plots(tmp_path):
+def test_evaluate_writes_tables_and_plots(tmp_path, capsys):
     raw = Config().to_dict()
     raw["model"]["hidden"] = [16]
     raw["quantization"]["resolutions"] = [[2, 8], [3, 20]]
@@ -139,8 +136,8 @@ def test_evaluate_writes_tables_and_plots(tmp_path):
     raw["training"].update(epochs=1, reassign_every=1, hessian_iterations=2, cascade_thresholds=[0.5, 0.9])
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
     out = tmp_path / "eval"
-    done = subprocess.run([MRFPGA, "evaluate", tmp_path / "c.yaml", "--out", out], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
+    status, _, err = mrfpga_in_process(capsys, "evaluate", tmp_path / "c.yaml", "--out", out)
+    assert status == 0, err[-3000:]
     results = json.loads((out / "results.json").read_text())
     assert set(results["accuracy"]) == {"meta", "individual", "post_training", "float", "bit_sharing"}
     assert all(len(v) == 2 for v in results["accuracy"].values())
