@@ -4,14 +4,17 @@ and reading Yosys' statistics as Xilinx primitives."""
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from mrfpga.hls.sim.precompiled import PRECOMPILED_SWITCH, cache_dir
 from mrfpga.training.errors import ToolMissing
 
 from .spec import to_signed
@@ -311,6 +314,31 @@ def rounded_resources(cells):
     return resources_of_cells({cell: round(count) for cell, count in cells.items()})
 
 
+def object_cache_program():
+    """The ``OBJCACHE`` for Verilator's make that keeps its runtime's objects (``runtime_objects.py``) in
+    ``cache_dir()/verilator``: a shell script there, or None (``MRFPGA_PRECOMPILED_HEADERS=0``, no writable cache,
+    or a path make would split)."""
+    if os.environ.get(PRECOMPILED_SWITCH) == "0":
+        return None
+    folder = cache_dir() / "verilator"
+    program = folder / "objcache"
+    script = Path(__file__).with_name("runtime_objects.py")
+    text = f'#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(str(script))} {shlex.quote(str(folder))} "$@"\n'
+    if any(c.isspace() for c in str(program)):
+        return None
+    try:
+        if not program.is_file() or program.read_text() != text:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, staging = tempfile.mkstemp(dir=folder, prefix=".objcache-")
+            with os.fdopen(fd, "w") as out:
+                out.write(text)
+            os.chmod(staging, 0o755)
+            os.replace(staging, program)
+    except OSError:
+        return None
+    return program
+
+
 def verilator_build(sources, top, testbench, out_dir, binary="twin", timeout=1800):
     """Build a Verilator testbench (``testbench``, C++) around ``top`` from the Verilog ``sources`` in
     ``out_dir/obj_dir``; return the executable. The model runs from ``out_dir`` (its ``$readmemh`` files are
@@ -320,6 +348,7 @@ def verilator_build(sources, top, testbench, out_dir, binary="twin", timeout=180
             raise ToolMissing(f"Verilator needs {tool} on PATH")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    objcache = object_cache_program()  # Verilator's runtime compiled once, not in every build
     cmd = verilator_command() + [
         "--cc",
         *[str(Path(s).resolve()) for s in sources],
@@ -337,6 +366,7 @@ def verilator_build(sources, top, testbench, out_dir, binary="twin", timeout=180
         # Light optimization: the build, not the short simulation, is what takes time.
         "-MAKEFLAGS",
         "OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O0",
+        *(["-MAKEFLAGS", f"OBJCACHE={objcache}"] if objcache else []),
         "-j",
         "2",
         "--Mdir",

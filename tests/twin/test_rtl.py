@@ -9,6 +9,7 @@ terms a pack at a time. Yosys sizes a small design and its statistics parse.
 
 import dataclasses
 import json
+import subprocess
 
 import numpy as np
 import pytest
@@ -229,3 +230,34 @@ def test_yosys_sizes_a_small_design(tmp_path):
     stat = json.loads((tmp_path / "yosys" / "mrfpga_top_stat.json").read_text())
     assert "\\mrfpga_dense_s_u0" in stat["modules"]
     assert sized["depth"]["lut_levels"] >= 2 and sized["depth"]["logic_levels"] >= sized["depth"]["lut_levels"]
+
+
+def test_verilators_runtime_is_compiled_once_and_again_when_its_source_changes(tmp_path, monkeypatch):
+    """tools.object_cache_program, Verilator's OBJCACHE: a runtime source's object is kept by command, compiler
+    and source; the next build with the same takes the kept one, a changed source is compiled again, and any
+    other compile runs as given."""
+    monkeypatch.setenv("MRFPGA_CACHE_DIR", str(tmp_path / "cache"))
+    program = tools.object_cache_program()
+    include = tmp_path / "include"
+    include.mkdir()
+    source = include / "verilated.cpp"
+    source.write_text("int verilated_answer() { return 42; }\n")
+
+    def build(name, cpp=source):
+        obj_dir = tmp_path / name
+        obj_dir.mkdir()
+        done = subprocess.run([str(program), "g++", "-O0", "-c", "-o", "verilated.o", str(cpp)], cwd=obj_dir)
+        assert done.returncode == 0
+        return (obj_dir / "verilated.o").read_bytes()
+
+    first = build("first")
+    (kept,) = (tmp_path / "cache" / "verilator").glob("verilated-*.o")
+    assert kept.read_bytes() == first
+    kept.write_bytes(b"kept")  # what the next build takes, if it takes the kept object
+    assert build("second") == b"kept"
+    source.write_text("int verilated_answer() { return 43; }\n")
+    assert build("changed") not in (b"kept", first)
+    other = include / "model.cpp"
+    other.write_text("int model() { return 1; }\n")
+    build("other", other)
+    assert len(list((tmp_path / "cache" / "verilator").glob("*.o"))) == 2  # the model's object is not kept
