@@ -23,7 +23,7 @@ demo: install
 # Three workers on two cores: a worker often waits on a subprocess (g++, Verilator, Yosys) or on TensorFlow's
 # start, and a third keeps both cores busy. --dist loadgroup keeps the tests that share a class's HLS project
 # or a module's model on one worker, and the longest start first (tests/conftest.py); the slowest tests are
-# listed at the end. A fresh-clone `make test` takes about 11.5 minutes on two idle cores (11 of them pytest).
+# listed at the end. A fresh-clone `make test` takes about 12 minutes on two idle cores (11 of them pytest).
 test: install
 	$(BIN)/pytest -q -n 3 --dist loadgroup --no-loadscope-reorder --durations=25 -m "not extended"
 
