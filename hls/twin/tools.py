@@ -317,7 +317,7 @@ def rounded_resources(cells):
 def object_cache_program():
     """The ``OBJCACHE`` for Verilator's make that keeps its runtime's objects (``runtime_objects.py``) in
     ``cache_dir()/verilator``: a shell script there, or None (``MRFPGA_PRECOMPILED_HEADERS=0``, no writable cache,
-    or a path make would split)."""
+    or a path make would split, or a folder it cannot run from)."""
     if os.environ.get(PRECOMPILED_SWITCH) == "0":
         return None
     folder = cache_dir() / "verilator"
@@ -334,9 +334,11 @@ def object_cache_program():
                 out.write(text)
             os.chmod(staging, 0o755)
             os.replace(staging, program)
-    except OSError:
+        # It runs (a cache folder on a noexec mount would fail every build): the script's `true` is run as given.
+        runs = subprocess.run([str(program), "true"], capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
         return None
-    return program
+    return program if runs else None
 
 
 def verilator_build(sources, top, testbench, out_dir, binary="twin", timeout=1800):

@@ -234,8 +234,8 @@ def test_yosys_sizes_a_small_design(tmp_path):
 
 def test_verilators_runtime_is_compiled_once_and_again_when_its_source_changes(tmp_path, monkeypatch):
     """tools.object_cache_program, Verilator's OBJCACHE: a runtime source's object is kept by command, compiler
-    and source; the next build with the same takes the kept one, a changed source is compiled again, and any
-    other compile runs as given."""
+    and source; the next build with the same takes the kept one, a changed source is compiled again, any other
+    compile runs as given, and a program that cannot run (a noexec cache folder) is not used."""
     monkeypatch.setenv("MRFPGA_CACHE_DIR", str(tmp_path / "cache"))
     program = tools.object_cache_program()
     include = tmp_path / "include"
@@ -261,3 +261,5 @@ def test_verilators_runtime_is_compiled_once_and_again_when_its_source_changes(t
     other.write_text("int model() { return 1; }\n")
     build("other", other)
     assert len(list((tmp_path / "cache" / "verilator").glob("*.o"))) == 2  # the model's object is not kept
+    program.chmod(0o644)  # as on a noexec mount: no OBJCACHE, and the build compiles everything itself
+    assert tools.object_cache_program() is None
