@@ -430,18 +430,21 @@ def stream_dense_cycles(node, resolution):
     return stream_dense_timing(ends, group_steps(node, resolution) or 1, packs(node.get_output_variable()))
 
 
-def _positions(node):
+def _conv_timing(node, core_steps):
+    """``(latency, interval)`` of the streaming convolution whose core takes ``core_steps`` lock-step iterations
+    a pixel: its walk over the padded positions and its core overlapping (``spec.stream_conv_cycles``, the timing
+    its Verilog twin keeps)."""
     a = node.get_attr
-    return conv_positions(
+    positions = conv_positions(
         a("in_height"), a("in_width"), a("filt_height"), a("filt_width"), a("stride_height"), a("stride_width"),
         a("pad_top"), a("pad_left"), a("out_height"), a("out_width"),
     )  # fmt: skip
+    return stream_conv_timing(positions, core_steps + MMAC_FIXED_CYCLES)
 
 
 def stream_conv_cycles(node, resolution):
-    """``(latency, interval)`` of the streaming convolution, its walk over the padded positions and its core
-    overlapping (``spec.stream_conv_cycles``, the timing its Verilog twin keeps)."""
-    return stream_conv_timing(_positions(node), mmac_steps(node, resolution) + MMAC_FIXED_CYCLES)
+    """``(latency, interval)`` of the streaming convolution at ``resolution`` (``_conv_timing``)."""
+    return _conv_timing(node, mmac_steps(node, resolution))
 
 
 # The most term slots a unit walks a cycle that reuse_factor auto tries: stage B's sum of that many shifted terms
@@ -464,9 +467,7 @@ def lane_estimates(node, lanes, n_resolutions):
     """``(interval at the slowest resolution, resources)`` of a streaming convolution (``takes_lanes``) with its units
     walking ``lanes`` term slots a cycle, from its core description: no conversion needed."""
     core = dataclasses.replace(node.core_spec(), lanes=lanes)
-    interval = max(
-        stream_conv_timing(_positions(node), core.steps(r) + MMAC_FIXED_CYCLES)[1] for r in range(n_resolutions)
-    )
+    interval = max(_conv_timing(node, core.steps(r))[1] for r in range(n_resolutions))
     return interval, conv_stream_resources(node, core)
 
 

@@ -343,14 +343,12 @@ def synthesize(layers, fifo_depths, out_dir, progress=None):
     main = start_synthesis([verilog], stream.TOP, out_dir / "yosys", stream.STREAM_SYNTH_OPTIONS, lanes, False)
     beside = start_synthesis([verilog, top], "mrfpga_lanes", out_dir / "lanes", tools.SYNTH_OPTIONS, depth=False)
 
-    def lanes_with(options):  # the run started beside the main one; once more, without -widemux, if it failed
-        if options == tools.SYNTH_OPTIONS:
-            return beside.result()[0]
+    def lanes_with(options):  # once more, without -widemux, if the run started beside the main one failed
         return synthesize_sources([verilog, top], "mrfpga_lanes", out_dir / "lanes", options, depth=False)[0]
 
     try:  # side by side: Yosys is one process
         stat, _ = main.result()
-        lane_stat, lane_options, fallback = with_widemux_fallback(lanes_with)
+        lane_stat, lane_options, fallback = with_widemux_fallback(lanes_with, first=lambda: beside.result()[0])
     finally:
         main.stop()
         beside.stop()

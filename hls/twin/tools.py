@@ -35,11 +35,12 @@ WIDEMUX_FALLBACK = (
 )
 
 
-def with_widemux_fallback(run):
-    """``run(options)`` with ``SYNTH_OPTIONS``; when Yosys fails, once more without ``-widemux 5``: ``(its result,
-    the options used, "" or WIDEMUX_FALLBACK)``."""
+def with_widemux_fallback(run, first=None):
+    """``run(options)`` with ``SYNTH_OPTIONS`` (or ``first()``: the result of that run, started elsewhere); when
+    Yosys fails, ``run`` once more without ``-widemux 5``: ``(its result, the options used, "" or
+    WIDEMUX_FALLBACK)``."""
     try:
-        return run(SYNTH_OPTIONS), SYNTH_OPTIONS, ""
+        return (first() if first else run(SYNTH_OPTIONS)), SYNTH_OPTIONS, ""
     except RuntimeError:
         return run(WITHOUT_WIDEMUX), WITHOUT_WIDEMUX, WIDEMUX_FALLBACK
 
