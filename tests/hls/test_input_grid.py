@@ -82,12 +82,6 @@ def test_data_config_keys():
         from_dict({"data": {"input_signed": "yes"}})
 
 
-def mrfpga(capsys, *args):
-    status, out, err = mrfpga_in_process(capsys, *args)
-    assert status == 0, out[-3000:] + err[-3000:]
-    return out
-
-
 def write_config(tmp_path, name, data, **sections):
     config = yaml.safe_load((package_dir("examples") / "digits_mlp.yaml").read_text())
     config["data"] = data
@@ -114,7 +108,7 @@ def test_standardized_signed_data_end_to_end(tmp_path, capsys):
         training={"epochs": 20}, hls={"csim_samples": 300, "measure": False},  # the twin: test_pipeline's user-npz run
         quantization={"resolutions": [[2, 8], [2, 12], [3, 14], [3, 20]]},  # 4 of the 8: a shorter run
     )  # fmt: skip
-    out = mrfpga(capsys, "run", config, "--out", tmp_path / "run")
+    out, _ = mrfpga_in_process(capsys, "run", config, "--out", tmp_path / "run")
     assert "WARNING: input grid" not in out
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["input"]["input_grid"]["signed"] and report["input"]["normalization"]["kind"] == "standard"
@@ -144,7 +138,7 @@ def test_standardized_signed_data_end_to_end(tmp_path, capsys):
         tmp_path, "clipped", {"source": "raw.npz", "normalize": "standard", "input_signed": False},
         training={"epochs": 20}, quantization={"resolutions": [[2, 8], [2, 12], [3, 14], [3, 20]]},
     )  # fmt: skip
-    out = mrfpga(capsys, "train", clipped, "--out", tmp_path / "clipped")
+    out, _ = mrfpga_in_process(capsys, "train", clipped, "--out", tmp_path / "clipped")
     assert "are negative and clip to 0" in out
     warned = json.loads((tmp_path / "clipped" / "input.json").read_text())
     assert 0.4 < warned["out_of_grid"]["train"]["clipped"] < 0.6

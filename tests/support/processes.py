@@ -9,11 +9,13 @@ def ctrl_c_as_in_a_terminal():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def mrfpga_in_process(capsys, *args):
+def mrfpga_in_process(capsys, *args, status=0):
     """``mrfpga args`` through the console script's entry point (``mrfpga.cli.main.main``) in the test's own
-    process, which has TensorFlow loaded already: ``(exit status, standard output, standard error)``."""
+    process, which has TensorFlow loaded already; its exit status checked to be ``status``: ``(standard output,
+    standard error)``."""
     from mrfpga.cli.main import main
 
-    status = main([str(arg) for arg in args])
+    exited = main([str(arg) for arg in args])
     out, err = capsys.readouterr()
-    return status, out, err
+    assert exited == status, f"exit {exited}, not {status}:\n{out[-3000:]}{err[-3000:]}"
+    return out, err

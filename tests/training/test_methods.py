@@ -136,8 +136,7 @@ def test_evaluate_writes_tables_and_plots(tmp_path, capsys):
     raw["training"].update(epochs=1, reassign_every=1, hessian_iterations=2, cascade_thresholds=[0.5, 0.9])
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
     out = tmp_path / "eval"
-    status, _, err = mrfpga_in_process(capsys, "evaluate", tmp_path / "c.yaml", "--out", out)
-    assert status == 0, err[-3000:]
+    mrfpga_in_process(capsys, "evaluate", tmp_path / "c.yaml", "--out", out)
     results = json.loads((out / "results.json").read_text())
     assert set(results["accuracy"]) == {"meta", "individual", "post_training", "float", "bit_sharing"}
     assert all(len(v) == 2 for v in results["accuracy"].values())
